@@ -1,0 +1,52 @@
+# faqbot: `make run` to talk to the bot, `make test` to check everything. Both set up from scratch.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FAQBOT := $(BIN)/faqbot
+SAMPLE := knowledge_base/samples/helpdesk.jsonl
+BASE_MODEL := models/base/multilingual-e5-small/modules.json
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: run test setup setup-dev lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch first and pinned: this exact version is the CPU build; anything else pulls CUDA.
+	$(BIN)/pip install --quiet torch==2.13.0
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+.env:
+	cp .env.example .env
+
+$(BASE_MODEL): | $(VENV)/.installed
+	$(FAQBOT) models bootstrap
+
+setup: $(VENV)/.installed .env $(BASE_MODEL)
+
+setup-dev: $(VENV)/.installed-dev $(BASE_MODEL)
+
+run: setup
+	$(FAQBOT) import --if-empty $(SAMPLE)
+	$(FAQBOT) run --chat-fallback
+
+lint: setup-dev
+	$(BIN)/ruff check bot knowledge_base migrations tests scripts
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python scripts/bench_latency.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,1 @@
+"""faqbot's application layer: Telegram, the command line and start-up wiring."""

@@ -1,0 +1,1 @@
+"""Telegram handlers: thin translators between updates and the knowledge-base services."""

@@ -1,0 +1,96 @@
+"""Answers button presses: a picked suggestion, 👍/👎, «Нет подходящего», and stale buttons."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup
+
+from bot import keyboards, texts
+from knowledge_base.articles import ArticleService
+from knowledge_base.feedback import HELPFUL, NOT_HELPFUL, FeedbackOutcome, FeedbackService
+
+router = Router(name="feedback")
+
+
+@router.callback_query(keyboards.Pick.filter())
+async def pick_suggestion(
+    query: CallbackQuery,
+    callback_data: keyboards.Pick,
+    feedback: FeedbackService,
+    articles: ArticleService,
+) -> None:
+    """Shows the picked article with 👍/👎 and counts the pick as a positive click."""
+    outcome = await feedback.record(
+        query_id=callback_data.query_id,
+        user_id=query.from_user.id,
+        article_id=callback_data.article_id,
+        label=HELPFUL,
+    )
+    article = await articles.get(callback_data.article_id)
+    if outcome is FeedbackOutcome.UNKNOWN_QUERY:
+        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        return
+    if article is None or article.archived:
+        await query.answer(texts.ARTICLE_GONE, show_alert=True)
+        return
+    await query.answer()
+    if query.message is not None:
+        await query.message.answer(
+            texts.article(article.title, article.body),
+            reply_markup=keyboards.rating(callback_data.query_id, article.id),
+        )
+
+
+@router.callback_query(keyboards.Rate.filter())
+async def rate_article(
+    query: CallbackQuery, callback_data: keyboards.Rate, feedback: FeedbackService
+) -> None:
+    """Stores 👍 or 👎 for the article shown, and marks the message as rated."""
+    label = HELPFUL if callback_data.label > 0 else NOT_HELPFUL
+    outcome = await feedback.record(
+        query_id=callback_data.query_id,
+        user_id=query.from_user.id,
+        article_id=callback_data.article_id,
+        label=label,
+    )
+    note = texts.FEEDBACK_HELPFUL_NOTE if label == HELPFUL else texts.FEEDBACK_NOT_HELPFUL_NOTE
+    thanks = texts.THANKS_HELPFUL if label == HELPFUL else texts.THANKS_NOT_HELPFUL
+    await _acknowledge(query, outcome, thanks, note)
+
+
+@router.callback_query(keyboards.NoneFit.filter())
+async def none_fit(
+    query: CallbackQuery, callback_data: keyboards.NoneFit, feedback: FeedbackService
+) -> None:
+    """Stores «Нет подходящего» as a negative click on the whole query."""
+    outcome = await feedback.record(
+        query_id=callback_data.query_id,
+        user_id=query.from_user.id,
+        article_id=None,
+        label=NOT_HELPFUL,
+    )
+    await _acknowledge(query, outcome, texts.THANKS_NONE_FIT, texts.FEEDBACK_NONE_FIT_NOTE)
+
+
+@router.callback_query()
+async def unknown_button(query: CallbackQuery) -> None:
+    """Answers a button the bot does not know (old version, forged data) without failing."""
+    await query.answer(texts.STALE_BUTTON, show_alert=True)
+
+
+async def _acknowledge(
+    query: CallbackQuery, outcome: FeedbackOutcome, thanks: str, note: str
+) -> None:
+    if outcome is FeedbackOutcome.UNKNOWN_QUERY or outcome is FeedbackOutcome.UNKNOWN_ARTICLE:
+        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        return
+    # ALREADY_RECORDED: a 👍 after picking that suggestion (the pick counted already) is
+    # thanked like a new one; the stored pair is the same.
+    await query.answer(thanks)
+    message = query.message
+    if message is None or isinstance(message, InaccessibleMessage) or message.html_text is None:
+        return
+    # Keep the article, drop the buttons, say what was recorded: the chat shows the vote.
+    await message.edit_text(
+        message.html_text + note, reply_markup=InlineKeyboardMarkup(inline_keyboard=[])
+    )

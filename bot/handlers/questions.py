@@ -1,0 +1,40 @@
+"""Answers a question: the article, suggestions, or a plain "don't know yet"."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.types import Message
+
+from bot import keyboards, texts
+from bot.config import Settings
+from knowledge_base.search import Band, SearchService
+
+router = Router(name="questions")
+
+
+@router.message(F.text)
+async def question(message: Message, search: SearchService, settings: Settings) -> None:
+    """Answers any other text as a question to the knowledge base."""
+    text = " ".join((message.text or "").split())
+    if not text:
+        await message.answer(texts.EMPTY_QUESTION)
+        return
+    limit = settings.max_question_chars
+    if len(text) > limit:
+        text = text[:limit]
+        await message.answer(texts.truncated(limit))
+    user_id = message.from_user.id if message.from_user else None
+    answer = await search.answer(text, user_id=user_id)
+    assert answer.query_id is not None
+    if answer.band is Band.ANSWER and answer.article is not None:
+        await message.answer(
+            texts.article(answer.article.title, answer.article.body),
+            reply_markup=keyboards.rating(answer.query_id, answer.article.id),
+        )
+    elif answer.band is Band.SUGGEST and answer.alternatives:
+        await message.answer(
+            texts.SUGGEST,
+            reply_markup=keyboards.suggestions(answer.query_id, answer.alternatives),
+        )
+    else:
+        await message.answer(texts.NOTHING_FOUND if answer.article else texts.EMPTY_BASE)

@@ -1,0 +1,66 @@
+"""Inline keyboards and the callback data they carry."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot import texts
+from knowledge_base.search import Match
+
+# A Telegram button label may be long, but a row looks broken past ~60 characters.
+BUTTON_TITLE_LIMIT = 60
+
+
+class Rate(CallbackData, prefix="r"):
+    """👍/👎 under an article shown for a query."""
+
+    query_id: int
+    article_id: int
+    label: int
+
+
+class Pick(CallbackData, prefix="p"):
+    """A suggested article pressed by the user."""
+
+    query_id: int
+    article_id: int
+
+
+class NoneFit(CallbackData, prefix="n"):
+    """«Нет подходящего» under suggestions."""
+
+    query_id: int
+
+
+def rating(query_id: int, article_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=texts.BUTTON_HELPFUL,
+        callback_data=Rate(query_id=query_id, article_id=article_id, label=1),
+    )
+    builder.button(
+        text=texts.BUTTON_NOT_HELPFUL,
+        callback_data=Rate(query_id=query_id, article_id=article_id, label=-1),
+    )
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def suggestions(query_id: int, matches: Sequence[Match]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for match in matches:
+        builder.button(
+            text=_short(match.title),
+            callback_data=Pick(query_id=query_id, article_id=match.article_id),
+        )
+    builder.button(text=texts.BUTTON_NONE_FIT, callback_data=NoneFit(query_id=query_id))
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def _short(title: str) -> str:
+    return title if len(title) <= BUTTON_TITLE_LIMIT else title[: BUTTON_TITLE_LIMIT - 1] + "…"

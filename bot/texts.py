@@ -1,0 +1,77 @@
+"""Every sentence the bot says to a person, in Russian, in one place (HTML parse mode)."""
+
+from __future__ import annotations
+
+from html import escape
+
+GREETING = (
+    "Здравствуйте! Я бот базы знаний: отвечаю на вопросы о доступах, VPN, паролях, логах, "
+    "тестах и деплое, об отпусках, справках и офисе.\n\n"
+    "Просто напишите вопрос обычными словами, например: "
+    "<i>«Как получить доступ к логам?»</i>\n\n"
+    "Сейчас в базе статей: {count}. Подробнее о кнопках — /help."
+)
+
+HELP = (
+    "<b>Как мной пользоваться</b>\n\n"
+    "Напишите вопрос текстом — одним сообщением, своими словами.\n\n"
+    "• Если я уверен, пришлю статью. Под ней кнопки:\n"
+    "  «👍 Помогло» — статья ответила на вопрос;\n"
+    "  «👎 Не то» — статья не подошла.\n"
+    "• Если не уверен, предложу до трёх похожих статей — нажмите подходящую "
+    "или «Нет подходящего».\n"
+    "• Если ответа нет, я передам вопрос администраторам базы.\n\n"
+    "Каждое нажатие помогает мне отвечать точнее."
+)
+
+SUGGEST = "Возможно, вы имели в виду:"
+NOTHING_FOUND = (
+    "Пока не знаю ответа на этот вопрос. Я передал его администраторам базы знаний — "
+    "скоро ответ появится. Попробуйте переформулировать вопрос."
+)
+EMPTY_BASE = "База знаний пока пуста. Я передал ваш вопрос администраторам."
+TEXT_ONLY = "Я понимаю только текст. Напишите, пожалуйста, вопрос словами."
+EMPTY_QUESTION = "Похоже, сообщение пустое. Напишите, пожалуйста, вопрос словами."
+QUESTION_TRUNCATED = "Вопрос очень длинный — я прочитал только первые {limit} символов."
+UNKNOWN_COMMAND = "Такой команды я не знаю. Список команд — /help, а вопрос можно просто написать."
+SEARCH_FAILED = "Не получилось найти ответ из-за внутренней ошибки. Попробуйте ещё раз чуть позже."
+
+BUTTON_HELPFUL = "👍 Помогло"
+BUTTON_NOT_HELPFUL = "👎 Не то"
+BUTTON_NONE_FIT = "Нет подходящего"
+
+THANKS_HELPFUL = "Спасибо! Рад, что помог."
+THANKS_NOT_HELPFUL = "Спасибо, учту. Вопрос передан администраторам."
+THANKS_NONE_FIT = "Спасибо! Передал вопрос администраторам."
+ALREADY_COUNTED = "Ваш ответ уже учтён."
+STALE_BUTTON = "Эта кнопка устарела. Задайте вопрос заново."
+ARTICLE_GONE = "Эта статья больше недоступна. Задайте вопрос заново."
+
+FEEDBACK_HELPFUL_NOTE = "\n\n<i>Отмечено: помогло.</i>"
+FEEDBACK_NOT_HELPFUL_NOTE = "\n\n<i>Отмечено: не то. Вопрос передан администраторам.</i>"
+FEEDBACK_NONE_FIT_NOTE = "\n\n<i>Отмечено: нет подходящего. Вопрос передан администраторам.</i>"
+
+COMMANDS = {
+    "start": "Что умеет бот",
+    "help": "Как задавать вопросы и что значат кнопки",
+}
+
+# Telegram refuses messages longer than 4096 characters; the article body is cut to fit.
+MESSAGE_LIMIT = 4096
+CUT_MARK = "…"
+
+
+def greeting(article_count: int) -> str:
+    return GREETING.format(count=article_count)
+
+
+def article(title: str, body: str) -> str:
+    head = f"<b>{escape(title)}</b>\n\n"
+    room = MESSAGE_LIMIT - len(head) - len(FEEDBACK_NOT_HELPFUL_NOTE) - len(CUT_MARK)
+    text = body if len(body) <= room else body[:room].rstrip() + CUT_MARK
+    # Escaping after cutting could split an entity like "&amp;"; cut, then escape.
+    return head + escape(text)
+
+
+def truncated(limit: int) -> str:
+    return QUESTION_TRUNCATED.format(limit=limit)

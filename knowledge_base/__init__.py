@@ -1,0 +1,1 @@
+"""faqbot's domain: articles, semantic search, feedback and training; knows nothing of Telegram."""

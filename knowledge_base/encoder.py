@@ -1,0 +1,156 @@
+"""Loads a sentence-transformers model from a local directory and encodes off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+# Files that define a model's behaviour; the version hash covers them.
+_IDENTITY_FILES = (
+    "config.json",
+    "modules.json",
+    "config_sentence_transformers.json",
+    "tokenizer.json",
+    "vocab.txt",
+)
+_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+class ModelNotFoundError(RuntimeError):
+    """The configured model directory does not exist or is not a sentence-transformers model."""
+
+
+def model_version(path: Path) -> str:
+    """A short, stable name of a model directory: its name plus a digest of what defines it.
+
+    The digest reads the small definition files whole and the first MiB of the weights, so it
+    is cheap at every start and changes whenever the model does.
+    """
+    digest = hashlib.sha256()
+    for name in _IDENTITY_FILES + _WEIGHT_FILES:
+        file = path / name
+        if not file.is_file():
+            continue
+        digest.update(name.encode())
+        digest.update(str(file.stat().st_size).encode())
+        with file.open("rb") as handle:
+            digest.update(handle.read(1 << 20))
+    return f"{path.name}-{digest.hexdigest()[:10]}"
+
+
+class Encoder:
+    """A sentence-transformers model with the query/document prompts it was trained with."""
+
+    def __init__(self, model_path: str | Path, *, max_batch: int = 32) -> None:
+        path = Path(model_path)
+        if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
+            raise ModelNotFoundError(
+                f"No sentence-transformers model in {path}. Run `faqbot models bootstrap` "
+                "to build the default one, or set MODEL__PATH to a model directory."
+            )
+        # Never reach for a hub: models come from local directories only.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        from sentence_transformers import SentenceTransformer
+
+        self.path = path
+        self.version = model_version(path)
+        self._model = SentenceTransformer(
+            str(path), device="cpu", local_files_only=True, model_kwargs={"dtype": "float32"}
+        )
+        prompts: dict[str, str | None] = dict(self._model.prompts or {})
+        self._query_prompt = prompts.get("query") or None
+        self._document_prompt = prompts.get("passage") or prompts.get("document") or None
+        dimension = getattr(self._model, "get_embedding_dimension", None) or (
+            self._model.get_sentence_embedding_dimension
+        )
+        self.dimension = int(dimension() or 0)
+        self.recommended = _recommended_thresholds(path)
+        self._batcher = _MicroBatcher(self.encode_queries, max_batch)
+        log.info("model loaded: %s (%s, dim %d)", path, self.version, self.dimension)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self._query_prompt)
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self._document_prompt)
+
+    async def encode_query(self, text: str) -> np.ndarray:
+        """One question's vector; concurrent questions are encoded together in one batch."""
+        return await self._batcher.submit(text)
+
+    def _encode(self, texts: Sequence[str], prompt: str | None) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            prompt=prompt,
+            batch_size=32,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def _recommended_thresholds(path: Path) -> dict[str, float]:
+    """Thresholds a model directory recommends in `faqbot.json` (written when it was built)."""
+    file = path / "faqbot.json"
+    if not file.is_file():
+        return {}
+    data: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
+    return {k: float(v) for k, v in data.get("thresholds", {}).items()}
+
+
+class _MicroBatcher:
+    """Collects the questions that arrive while the model is busy and encodes them at once.
+
+    torch already uses every core for one batch, so two encodes side by side only fight; one
+    worker encoding whatever queued up meanwhile keeps latency flat under load.
+    """
+
+    def __init__(self, encode: Any, max_batch: int) -> None:
+        self._encode = encode
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[tuple[str, asyncio.Future[np.ndarray]]] | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def submit(self, text: str) -> np.ndarray:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop or self._worker is None or self._worker.done():
+            # A new event loop (a test, a restart) gets its own queue and worker.
+            self._loop = loop
+            self._queue = asyncio.Queue()
+            self._worker = loop.create_task(self._run(self._queue))
+        assert self._queue is not None
+        future: asyncio.Future[np.ndarray] = loop.create_future()
+        await self._queue.put((text, future))
+        return await future
+
+    async def _run(self, queue: asyncio.Queue[tuple[str, asyncio.Future[np.ndarray]]]) -> None:
+        while True:
+            batch = [await queue.get()]
+            while len(batch) < self._max_batch and not queue.empty():
+                batch.append(queue.get_nowait())
+            try:
+                vectors = await asyncio.to_thread(self._encode, [text for text, _ in batch])
+            except Exception as error:  # the caller gets the error, the worker lives on
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for (_, future), vector in zip(batch, vectors, strict=True):
+                if not future.done():
+                    future.set_result(vector)

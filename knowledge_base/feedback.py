@@ -1,0 +1,49 @@
+"""Records what users click under an answer: the (question, article, label) training pairs."""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from knowledge_base.repositories import ArticleRepository, FeedbackRepository, QueryRepository
+
+log = logging.getLogger(__name__)
+
+HELPFUL = 1
+NOT_HELPFUL = -1
+
+
+class FeedbackOutcome(StrEnum):
+    RECORDED = "recorded"
+    ALREADY_RECORDED = "already_recorded"
+    # A button whose query does not exist or belongs to someone else: forged or stale.
+    UNKNOWN_QUERY = "unknown_query"
+    UNKNOWN_ARTICLE = "unknown_article"
+
+
+class FeedbackService:
+    def __init__(self, session: AsyncSession) -> None:
+        self._queries = QueryRepository(session)
+        self._articles = ArticleRepository(session)
+        self._feedback = FeedbackRepository(session)
+
+    async def record(
+        self, *, query_id: int, user_id: int | None, article_id: int | None, label: int
+    ) -> FeedbackOutcome:
+        """Store one click. `article_id` None with label -1 means "none of these fit"."""
+        if label not in (HELPFUL, NOT_HELPFUL) or (article_id is None and label != NOT_HELPFUL):
+            return FeedbackOutcome.UNKNOWN_ARTICLE
+        query = await self._queries.get(query_id)
+        if query is None or (user_id is not None and query.user_id not in (None, user_id)):
+            return FeedbackOutcome.UNKNOWN_QUERY
+        if article_id is not None and await self._articles.get(article_id) is None:
+            return FeedbackOutcome.UNKNOWN_ARTICLE
+        if await self._feedback.find(query_id, article_id, label) is not None:
+            return FeedbackOutcome.ALREADY_RECORDED
+        await self._feedback.add(
+            query_id=query_id, article_id=article_id, label=label, user_id=user_id
+        )
+        log.info("query %d: feedback %+d for article %s", query_id, label, article_id)
+        return FeedbackOutcome.RECORDED

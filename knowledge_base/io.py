@@ -1,0 +1,200 @@
+"""Reads and writes articles (JSONL, YAML, CSV) and evaluation sets (JSONL)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from knowledge_base.repositories import Article, ArticleDraft
+
+FORMATS = ("jsonl", "yaml", "csv")
+QUESTION_SEPARATOR = "|"
+MAX_TITLE_CHARS = 300
+
+
+class ImportFormatError(ValueError):
+    """A file that cannot be imported; `line` is 1-based where it is known."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(f"line {line}: {message}" if line else message)
+        self.line = line
+        self.reason = message
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    query: str
+    title: str
+
+
+def detect_format(path: Path) -> str:
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix in ("jsonl", "ndjson", "json"):
+        return "jsonl"
+    if suffix in ("yaml", "yml"):
+        return "yaml"
+    if suffix == "csv":
+        return "csv"
+    raise ImportFormatError(f"unknown file type {path.suffix!r}: use .jsonl, .yaml or .csv")
+
+
+def read_articles(path: Path) -> list[ArticleDraft]:
+    return parse_articles(path.read_text(encoding="utf-8-sig"), detect_format(path))
+
+
+def parse_articles(text: str, fmt: str) -> list[ArticleDraft]:
+    """Parse a whole file; the first bad record raises with its line number."""
+    if fmt == "jsonl":
+        drafts = list(_parse_jsonl(text))
+    elif fmt == "yaml":
+        drafts = list(_parse_yaml(text))
+    elif fmt == "csv":
+        drafts = list(_parse_csv(text))
+    else:
+        raise ImportFormatError(f"unknown format {fmt!r}")
+    seen: dict[str, int] = {}
+    for line, draft in drafts:
+        if draft.title in seen:
+            raise ImportFormatError(
+                f"title {draft.title!r} repeats the one on line {seen[draft.title]}", line
+            )
+        seen[draft.title] = line
+    return [draft for _, draft in drafts]
+
+
+def _parse_jsonl(text: str) -> Iterable[tuple[int, ArticleDraft]]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ImportFormatError(f"not valid JSON ({error.msg})", number) from None
+        yield number, draft_from_record(record, number)
+
+
+def _parse_yaml(text: str) -> Iterable[tuple[int, ArticleDraft]]:
+    try:
+        nodes = yaml.compose(text, Loader=yaml.SafeLoader)
+        records = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        raise ImportFormatError("not valid YAML", mark.line + 1 if mark else None) from None
+    if records is None:
+        return
+    if not isinstance(records, list) or nodes is None:
+        raise ImportFormatError("a YAML file must be a list of articles", 1)
+    for node, record in zip(nodes.value, records, strict=True):
+        number = node.start_mark.line + 1
+        yield number, draft_from_record(record, number)
+
+
+def _parse_csv(text: str) -> Iterable[tuple[int, ArticleDraft]]:
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or not {"title", "body"} <= set(reader.fieldnames):
+        raise ImportFormatError("the CSV header must name at least the columns title and body", 1)
+    for record in reader:
+        number = reader.line_num
+        if None in record:
+            raise ImportFormatError("more cells than columns", number)
+        questions = record.get("questions") or ""
+        yield (
+            number,
+            draft_from_record(
+                {
+                    "title": record.get("title"),
+                    "body": record.get("body"),
+                    "category": record.get("category") or "",
+                    "questions": [q for q in questions.split(QUESTION_SEPARATOR)],
+                },
+                number,
+            ),
+        )
+
+
+def draft_from_record(record: Any, line: int | None = None) -> ArticleDraft:
+    if not isinstance(record, dict):
+        raise ImportFormatError("an article must be an object with title and body", line)
+    title, body = record.get("title"), record.get("body")
+    if not isinstance(title, str) or not title.strip():
+        raise ImportFormatError("title is missing or empty", line)
+    if not isinstance(body, str) or not body.strip():
+        raise ImportFormatError("body is missing or empty", line)
+    if len(title.strip()) > MAX_TITLE_CHARS:
+        raise ImportFormatError(f"title is longer than {MAX_TITLE_CHARS} characters", line)
+    questions = record.get("questions") or []
+    if not isinstance(questions, list) or not all(isinstance(q, str) for q in questions):
+        raise ImportFormatError("questions must be a list of strings", line)
+    category = record.get("category") or ""
+    if not isinstance(category, str):
+        raise ImportFormatError("category must be a string", line)
+    unknown = set(record) - {"title", "body", "questions", "category"}
+    if unknown:
+        raise ImportFormatError(f"unknown fields: {', '.join(sorted(unknown))}", line)
+    cleaned = tuple(dict.fromkeys(q.strip() for q in questions if q.strip()))
+    return ArticleDraft(
+        title=title.strip(),
+        body=body.strip(),
+        questions=tuple(q for q in cleaned if q != title.strip()),
+        category=category.strip(),
+    )
+
+
+def _record(article: Article) -> dict[str, Any]:
+    return {
+        "title": article.title,
+        "body": article.body,
+        "questions": list(article.questions),
+        "category": article.category,
+    }
+
+
+def format_articles(articles: Sequence[Article], fmt: str) -> str:
+    records = [_record(a) for a in articles]
+    if fmt == "jsonl":
+        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    if fmt == "yaml":
+        return yaml.safe_dump(records, allow_unicode=True, sort_keys=False, width=100)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=["title", "body", "questions", "category"])
+        writer.writeheader()
+        for record in records:
+            questions = record["questions"]
+            if any(QUESTION_SEPARATOR in q for q in questions):
+                raise ImportFormatError(
+                    f"a question of {record['title']!r} contains '|', which CSV cannot keep; "
+                    "export to JSONL or YAML instead"
+                )
+            writer.writerow({**record, "questions": QUESTION_SEPARATOR.join(questions)})
+        return buffer.getvalue()
+    raise ImportFormatError(f"unknown format {fmt!r}")
+
+
+def write_articles(path: Path, articles: Sequence[Article]) -> None:
+    path.write_text(format_articles(articles, detect_format(path)), encoding="utf-8")
+
+
+def read_eval_set(path: Path) -> list[EvalItem]:
+    items = []
+    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ImportFormatError(f"not valid JSON ({error.msg})", number) from None
+        query, title = (
+            (record.get("query"), record.get("title")) if isinstance(record, dict) else (None, None)
+        )
+        if not isinstance(query, str) or not isinstance(title, str) or not query.strip():
+            raise ImportFormatError('each line must be {"query": str, "title": str}', number)
+        items.append(EvalItem(query.strip(), title.strip()))
+    return items

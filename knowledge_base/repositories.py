@@ -1,0 +1,289 @@
+"""The only place that talks SQL; every method returns plain dataclasses, never ORM rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from knowledge_base.tables import ArticleRow, EmbeddingRow, FeedbackRow, PhrasingRow, QueryRow
+
+TITLE_SOURCE = "title"
+
+
+@dataclass(frozen=True)
+class ArticleDraft:
+    """An article as a user writes it in an import file."""
+
+    title: str
+    body: str
+    questions: tuple[str, ...] = ()
+    category: str = ""
+
+
+@dataclass(frozen=True)
+class Article:
+    id: int
+    title: str
+    body: str
+    category: str
+    archived: bool
+    # Every phrasing but the title, in the order they were added.
+    questions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Phrasing:
+    id: int
+    article_id: int
+    text: str
+    source: str
+
+
+@dataclass(frozen=True)
+class QueryRecord:
+    id: int
+    user_id: int | None
+    text: str
+    article_id: int | None
+    score: float
+    band: str
+    model_version: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class FeedbackRecord:
+    id: int
+    query_id: int
+    article_id: int | None
+    label: int
+    user_id: int | None
+
+
+class ArticleRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, article_id: int) -> Article | None:
+        row = await self._session.get(ArticleRow, article_id)
+        return await self._to_article(row) if row else None
+
+    async def get_by_title(self, title: str) -> Article | None:
+        row = await self._session.scalar(select(ArticleRow).where(ArticleRow.title == title))
+        return await self._to_article(row) if row else None
+
+    async def all(self, include_archived: bool = False) -> list[Article]:
+        query = select(ArticleRow).order_by(ArticleRow.id)
+        if not include_archived:
+            query = query.where(ArticleRow.archived.is_(False))
+        rows = (await self._session.scalars(query)).all()
+        questions = await self._questions_of([r.id for r in rows])
+        return [_article(r, questions.get(r.id, ())) for r in rows]
+
+    async def count(self, include_archived: bool = False) -> int:
+        query = select(func.count(ArticleRow.id))
+        if not include_archived:
+            query = query.where(ArticleRow.archived.is_(False))
+        return int(await self._session.scalar(query) or 0)
+
+    async def titles(self, article_ids: Iterable[int]) -> dict[int, str]:
+        ids = list(article_ids)
+        if not ids:
+            return {}
+        rows = await self._session.execute(
+            select(ArticleRow.id, ArticleRow.title).where(ArticleRow.id.in_(ids))
+        )
+        return {row.id: row.title for row in rows}
+
+    async def upsert(self, draft: ArticleDraft, source: str = "import") -> tuple[Article, str]:
+        """Create or update the article titled `draft.title`; returns it and added/updated/same.
+
+        Phrasings are only ever added here: learned ones must survive a re-import.
+        """
+        row = await self._session.scalar(select(ArticleRow).where(ArticleRow.title == draft.title))
+        outcome = "same"
+        if row is None:
+            row = ArticleRow(title=draft.title, body=draft.body, category=draft.category)
+            row.archived = False
+            self._session.add(row)
+            await self._session.flush()
+            self._session.add(PhrasingRow(article_id=row.id, text=draft.title, source=TITLE_SOURCE))
+            outcome = "added"
+        elif (row.body, row.category, row.archived) != (draft.body, draft.category, False):
+            row.body, row.category, row.archived = draft.body, draft.category, False
+            outcome = "updated"
+        known = set(
+            (
+                await self._session.scalars(
+                    select(PhrasingRow.text).where(PhrasingRow.article_id == row.id)
+                )
+            ).all()
+        )
+        for text in dict.fromkeys(draft.questions):
+            if text not in known:
+                self._session.add(PhrasingRow(article_id=row.id, text=text, source=source))
+                if outcome == "same":
+                    outcome = "updated"
+        await self._session.flush()
+        return await self._to_article(row), outcome
+
+    async def add_phrasing(self, article_id: int, text: str, source: str) -> bool:
+        """Add one phrasing; False when the article already has exactly this text."""
+        exists = await self._session.scalar(
+            select(PhrasingRow.id).where(
+                PhrasingRow.article_id == article_id, PhrasingRow.text == text
+            )
+        )
+        if exists is not None:
+            return False
+        self._session.add(PhrasingRow(article_id=article_id, text=text, source=source))
+        await self._session.flush()
+        return True
+
+    async def archive(self, article_id: int) -> bool:
+        row = await self._session.get(ArticleRow, article_id)
+        if row is None or row.archived:
+            return False
+        row.archived = True
+        await self._session.flush()
+        return True
+
+    async def active_phrasings(self) -> list[Phrasing]:
+        rows = await self._session.execute(
+            select(PhrasingRow.id, PhrasingRow.article_id, PhrasingRow.text, PhrasingRow.source)
+            .join(ArticleRow, ArticleRow.id == PhrasingRow.article_id)
+            .where(ArticleRow.archived.is_(False))
+            .order_by(PhrasingRow.article_id, PhrasingRow.id)
+        )
+        return [Phrasing(r.id, r.article_id, r.text, r.source) for r in rows]
+
+    async def _questions_of(self, article_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+        if not article_ids:
+            return {}
+        rows = await self._session.execute(
+            select(PhrasingRow.article_id, PhrasingRow.text)
+            .where(PhrasingRow.article_id.in_(article_ids), PhrasingRow.source != TITLE_SOURCE)
+            .order_by(PhrasingRow.id)
+        )
+        found: dict[int, list[str]] = {}
+        for row in rows:
+            found.setdefault(row.article_id, []).append(row.text)
+        return {key: tuple(value) for key, value in found.items()}
+
+    async def _to_article(self, row: ArticleRow) -> Article:
+        questions = await self._questions_of([row.id])
+        return _article(row, questions.get(row.id, ()))
+
+
+def _article(row: ArticleRow, questions: tuple[str, ...]) -> Article:
+    return Article(row.id, row.title, row.body, row.category, row.archived, questions)
+
+
+class EmbeddingRepository:
+    """Phrasing vectors cached per model version, so a restart does not re-encode the base."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def vectors(self, model_version: str, phrasing_ids: Iterable[int]) -> dict[int, bytes]:
+        wanted = set(phrasing_ids)
+        rows = await self._session.execute(
+            select(EmbeddingRow.phrasing_id, EmbeddingRow.vector).where(
+                EmbeddingRow.model_version == model_version
+            )
+        )
+        return {r.phrasing_id: r.vector for r in rows if r.phrasing_id in wanted}
+
+    async def store(self, model_version: str, vectors: Mapping[int, np.ndarray]) -> None:
+        self._session.add_all(
+            EmbeddingRow(
+                phrasing_id=phrasing_id,
+                model_version=model_version,
+                vector=np.asarray(vector, dtype="<f4").tobytes(),
+            )
+            for phrasing_id, vector in vectors.items()
+        )
+        await self._session.flush()
+
+    async def forget_version(self, model_version: str) -> None:
+        await self._session.execute(
+            delete(EmbeddingRow).where(EmbeddingRow.model_version == model_version)
+        )
+
+
+class QueryRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def log(
+        self,
+        *,
+        user_id: int | None,
+        text: str,
+        article_id: int | None,
+        score: float,
+        band: str,
+        model_version: str,
+    ) -> int:
+        row = QueryRow(
+            user_id=user_id,
+            text=text,
+            article_id=article_id,
+            score=score,
+            band=band,
+            model_version=model_version,
+        )
+        self._session.add(row)
+        await self._session.flush()
+        return row.id
+
+    async def get(self, query_id: int) -> QueryRecord | None:
+        row = await self._session.get(QueryRow, query_id)
+        if row is None:
+            return None
+        return QueryRecord(
+            row.id,
+            row.user_id,
+            row.text,
+            row.article_id,
+            row.score,
+            row.band,
+            row.model_version,
+            row.created_at,
+        )
+
+
+class FeedbackRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(
+        self, *, query_id: int, article_id: int | None, label: int, user_id: int | None
+    ) -> int:
+        row = FeedbackRow(query_id=query_id, article_id=article_id, label=label, user_id=user_id)
+        self._session.add(row)
+        await self._session.flush()
+        return row.id
+
+    async def find(self, query_id: int, article_id: int | None, label: int) -> int | None:
+        article_match = (
+            FeedbackRow.article_id.is_(None)
+            if article_id is None
+            else FeedbackRow.article_id == article_id
+        )
+        return await self._session.scalar(
+            select(FeedbackRow.id).where(
+                FeedbackRow.query_id == query_id, article_match, FeedbackRow.label == label
+            )
+        )
+
+    async def for_query(self, query_id: int) -> list[FeedbackRecord]:
+        rows = await self._session.scalars(
+            select(FeedbackRow).where(FeedbackRow.query_id == query_id).order_by(FeedbackRow.id)
+        )
+        return [FeedbackRecord(r.id, r.query_id, r.article_id, r.label, r.user_id) for r in rows]

@@ -1,0 +1,160 @@
+"""Answers a question: encode it, rank articles by their best phrasing, apply confidence bands."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from knowledge_base.encoder import Encoder
+from knowledge_base.index import VectorIndex
+from knowledge_base.repositories import (
+    Article,
+    ArticleRepository,
+    EmbeddingRepository,
+    QueryRepository,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Band(StrEnum):
+    ANSWER = "answer"
+    SUGGEST = "suggest"
+    NOTHING = "nothing"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    answer: float
+    suggest: float
+
+    def band(self, score: float) -> Band:
+        if score >= self.answer:
+            return Band.ANSWER
+        if score >= self.suggest:
+            return Band.SUGGEST
+        return Band.NOTHING
+
+
+@dataclass(frozen=True)
+class Match:
+    article_id: int
+    title: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    band: Band
+    score: float
+    # The best article; set for every band when the base is not empty (for "nothing" it is
+    # only the closest guess, logged for the admins, never shown).
+    article: Article | None
+    # Suggestions: for "suggest" the articles to offer, best first; otherwise the runners-up.
+    alternatives: tuple[Match, ...]
+    query_id: int | None
+    model_version: str
+
+
+class SearchEngine:
+    """The long-lived part of search: the encoder, the index over active phrasings, the bands.
+
+    The index is replaced in one assignment, so a question never sees a half-built one.
+    """
+
+    def __init__(self, encoder: Encoder, thresholds: Thresholds, suggestions: int = 3) -> None:
+        self.encoder = encoder
+        self.thresholds = thresholds
+        self.suggestions = suggestions
+        self.index = VectorIndex.empty(encoder.dimension)
+        self.titles: dict[int, str] = {}
+        self._rebuild_lock = asyncio.Lock()
+
+    @property
+    def model_version(self) -> str:
+        return self.encoder.version
+
+    async def rebuild(self, session_factory: async_sessionmaker[AsyncSession]) -> int:
+        """Re-read the active phrasings; encode only those without a cached vector."""
+        async with self._rebuild_lock, session_factory() as session:
+            articles = ArticleRepository(session)
+            embeddings = EmbeddingRepository(session)
+            phrasings = await articles.active_phrasings()
+            version = self.encoder.version
+            cached = await embeddings.vectors(version, (p.id for p in phrasings))
+            missing = [p for p in phrasings if p.id not in cached]
+            if missing:
+                log.info("encoding %d phrasings with %s", len(missing), version)
+                fresh = await asyncio.to_thread(
+                    self.encoder.encode_documents, [p.text for p in missing]
+                )
+                await embeddings.store(
+                    version, {p.id: v for p, v in zip(missing, fresh, strict=True)}
+                )
+                await session.commit()
+            vectors = np.zeros((len(phrasings), self.encoder.dimension), dtype=np.float32)
+            fresh_by_id = {p.id: i for i, p in enumerate(missing)}
+            for row, phrasing in enumerate(phrasings):
+                if phrasing.id in cached:
+                    vectors[row] = np.frombuffer(cached[phrasing.id], dtype="<f4")
+                else:
+                    vectors[row] = fresh[fresh_by_id[phrasing.id]]
+            titles = await articles.titles({p.article_id for p in phrasings})
+            index = VectorIndex(vectors, [p.article_id for p in phrasings])
+            self.index, self.titles = index, titles
+            log.info(
+                "index ready: %d articles, %d phrasings, %d encoded now",
+                len(index),
+                index.phrasing_count,
+                len(missing),
+            )
+            return len(missing)
+
+    async def rank(self, question: str, k: int) -> list[Match]:
+        vector = await self.encoder.encode_query(question)
+        index, titles = self.index, self.titles
+        return [Match(s.article_id, titles[s.article_id], s.score) for s in index.top(vector, k)]
+
+
+class SearchService:
+    """Search within one unit of work: answers and logs every question."""
+
+    def __init__(self, engine: SearchEngine, session: AsyncSession) -> None:
+        self._engine = engine
+        self._articles = ArticleRepository(session)
+        self._queries = QueryRepository(session)
+
+    async def answer(self, question: str, user_id: int | None = None) -> Answer:
+        engine = self._engine
+        matches = await engine.rank(question, max(engine.suggestions, 1) + 1)
+        best = matches[0] if matches else None
+        score = best.score if best else 0.0
+        band = engine.thresholds.band(score) if best else Band.NOTHING
+        if band is Band.SUGGEST:
+            alternatives = tuple(
+                m for m in matches[: engine.suggestions] if m.score >= engine.thresholds.suggest
+            )
+        else:
+            alternatives = tuple(matches[1 : engine.suggestions + 1])
+        article = await self._articles.get(best.article_id) if best else None
+        query_id = await self._queries.log(
+            user_id=user_id,
+            text=question,
+            article_id=best.article_id if best else None,
+            score=score,
+            band=band.value,
+            model_version=engine.model_version,
+        )
+        log.info(
+            "query %d: band=%s score=%.3f article=%s",
+            query_id,
+            band,
+            score,
+            best.article_id if best else None,
+        )
+        return Answer(band, score, article, alternatives, query_id, engine.model_version)

@@ -1,0 +1,1 @@
+"""Tests of faqbot: unit, integration and end-to-end, plus the local Telegram stand-in."""

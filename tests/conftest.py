@@ -1,0 +1,69 @@
+"""Fixtures shared by every test layer: the real base models, settings and migrated databases."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+# Before anything imports transformers: no test may reach a model hub.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+
+from bot.config import ModelSettings, SearchSettings, Settings  # noqa: E402
+from knowledge_base.base_models import MINILM, MULTILINGUAL_E5, bootstrap_base_models  # noqa: E402
+from knowledge_base.db import create_engine, create_session_factory, upgrade_database  # noqa: E402
+from knowledge_base.encoder import Encoder  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+MODELS_DIR = REPO / "models"
+SAMPLE_BASE = REPO / "knowledge_base" / "samples" / "helpdesk.jsonl"
+SAMPLE_EVAL = REPO / "knowledge_base" / "samples" / "helpdesk_eval.jsonl"
+
+
+@pytest.fixture(scope="session")
+def base_models() -> dict[str, Path]:
+    """The offline base models under models/base/ (built once if missing, as `make` does)."""
+    return {path.name: path for path, _ in bootstrap_base_models(MODELS_DIR)}
+
+
+@pytest.fixture(scope="session")
+def e5_encoder(base_models: dict[str, Path]) -> Encoder:
+    return Encoder(base_models[MULTILINGUAL_E5])
+
+
+@pytest.fixture(scope="session")
+def minilm_encoder(base_models: dict[str, Path]) -> Encoder:
+    return Encoder(base_models[MINILM])
+
+
+def make_settings(tmp_path: Path, model_dir: Path | str = "", **overrides: object) -> Settings:
+    """Settings for a test: its own SQLite file, no .env, nothing from the environment."""
+    values: dict[str, object] = {
+        "bot_token": "",
+        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'faqbot.sqlite3'}",
+        "admin_ids": frozenset(),
+        "model": ModelSettings(path=str(model_dir), models_dir=MODELS_DIR),
+        "search": SearchSettings(),
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def migrated_url(tmp_path: Path) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'faqbot.sqlite3'}"
+    await asyncio.to_thread(upgrade_database, url)
+    return url
+
+
+@pytest.fixture
+async def session_factory(migrated_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(migrated_url)
+    yield create_session_factory(engine)
+    await engine.dispose()

@@ -1,0 +1,1 @@
+"""End-to-end tests: the real bot polling the local Telegram stand-in."""

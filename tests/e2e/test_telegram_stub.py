@@ -1,0 +1,223 @@
+"""Proves the Telegram stand-in against aiogram's real polling loop with a tiny probe router."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aiogram import Bot, Dispatcher, F, Router
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramBadRequest, TelegramUnauthorizedError
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
+
+from tests.telegram_stub import Call, TelegramStub
+
+USER_ID = 4242
+
+
+def build_probe_router() -> Router:
+    """A fresh router per test: aiogram attaches a router to one dispatcher only."""
+    router = Router(name="stub-probe")
+
+    @router.message(F.text)
+    async def echo(message: Message) -> None:
+        """Answers any text with it, in bold, under a one-button keyboard."""
+        keyboard = InlineKeyboardMarkup(
+            inline_keyboard=[[InlineKeyboardButton(text="Понятно", callback_data="ack")]]
+        )
+        await message.answer(
+            f"Эхо: <b>{html.escape(message.text or '')}</b>",
+            parse_mode="HTML",
+            reply_markup=keyboard,
+        )
+
+    @router.callback_query(F.data == "ack")
+    async def acknowledge(callback: CallbackQuery) -> None:
+        """Answers a press by marking the message done and dropping its keyboard."""
+        assert isinstance(callback.message, Message)
+        await callback.message.edit_text(f"{callback.message.text} ✓")
+        await callback.answer("Готово")
+
+    @router.message(F.document)
+    async def measure(message: Message, bot: Bot) -> None:
+        """Answers a document with its size, then sends it back as an upload."""
+        assert message.document is not None
+        downloaded = await bot.download(message.document)
+        assert downloaded is not None
+        content = downloaded.read()
+        await message.answer(f"{len(content)} байт")
+        await message.answer_document(
+            BufferedInputFile(content, filename=f"copy-{message.document.file_name}")
+        )
+
+    return router
+
+
+def stub_bot(stub: TelegramStub, token: str | None = None) -> Bot:
+    api = TelegramAPIServer.from_base(stub.base_url)
+    return Bot(token or stub.token, session=AiohttpSession(api=api))
+
+
+@pytest.fixture
+async def stub() -> AsyncIterator[TelegramStub]:
+    async with TelegramStub() as running:
+        yield running
+
+
+@pytest.fixture
+async def polling_bot(stub: TelegramStub) -> AsyncIterator[Bot]:
+    bot = stub_bot(stub)
+    dispatcher = Dispatcher()
+    dispatcher.include_router(build_probe_router())
+    task = asyncio.create_task(
+        dispatcher.start_polling(bot, handle_signals=False, polling_timeout=5)
+    )
+    # The polling loop asks getMe before its first getUpdates: after it, stop_polling is safe.
+    await stub.wait_for("getMe")
+    yield bot
+    await dispatcher.stop_polling()
+    await task
+    await bot.session.close()
+
+
+def replies_to(stub: TelegramStub, user_id: int) -> list[Call]:
+    return [
+        call
+        for call in stub.calls
+        if call.method == "sendMessage" and call.params.get("chat_id") == user_id
+    ]
+
+
+async def test_text_is_echoed_with_an_inline_keyboard(stub: TelegramStub, polling_bot: Bot) -> None:
+    mark = stub.mark()
+    stub.push_text(USER_ID, "привет <мир>")
+
+    reply = await stub.wait_for_reply(USER_ID, after=mark)
+
+    assert reply.method == "sendMessage"
+    assert reply.params["text"] == "Эхо: <b>привет &lt;мир&gt;</b>"
+    assert stub.buttons(reply) == [("Понятно", "ack")]
+    sent = reply.result
+    assert sent["chat"] == {"id": USER_ID, "type": "private", "first_name": f"User {USER_ID}"}
+    assert sent["from"]["is_bot"] is True
+    # The user's message took id 1 in this chat; the bot's answer is the next one.
+    assert sent["message_id"] == 2
+    assert sent["text"] == "Эхо: привет <мир>"
+    assert sent["entities"] == [{"type": "bold", "offset": 5, "length": 12}]
+
+
+async def test_button_press_edits_the_message_and_answers_the_callback(
+    stub: TelegramStub, polling_bot: Bot
+) -> None:
+    stub.push_text(USER_ID, "вопрос")
+    message_id = (await stub.wait_for_reply(USER_ID)).result["message_id"]
+
+    mark = stub.mark()
+    query_id = stub.push_callback(USER_ID, message_id, "ack")
+    edit = await stub.wait_for_reply(USER_ID, after=mark)
+    answer = await stub.wait_for("answerCallbackQuery", after=mark)
+
+    assert edit.method == "editMessageText"
+    assert edit.params["message_id"] == message_id
+    assert answer.params["callback_query_id"] == query_id
+    assert answer.params["text"] == "Готово"
+    current = stub.message(USER_ID, message_id)
+    assert current["text"] == "Эхо: вопрос ✓"
+    assert "reply_markup" not in current
+    assert stub.buttons(current) == []
+
+
+async def test_document_round_trip_downloads_and_uploads_the_bytes(
+    stub: TelegramStub, polling_bot: Bot
+) -> None:
+    content = "вопрос;ответ\n".encode() * 100
+    mark = stub.mark()
+    stub.push_document(USER_ID, content, "faq.csv", caption="база")
+
+    size_reply = await stub.wait_for_reply(USER_ID, after=mark)
+    upload = await stub.wait_for("sendDocument", after=mark)
+
+    assert size_reply.params["text"] == f"{len(content)} байт"
+    assert [call.method for call in stub.calls[mark:] if call.method != "getUpdates"][:2] == [
+        "getFile",
+        "downloadFile",
+    ]
+    uploaded = stub.file(upload.result["document"]["file_id"])
+    assert uploaded.file_name == "copy-faq.csv"
+    assert uploaded.content == content
+    assert upload.params["document"] == uploaded
+
+
+async def test_unknown_token_is_rejected(stub: TelegramStub) -> None:
+    intruder = stub_bot(stub, token="987654321:not-the-stub-token")
+    try:
+        with pytest.raises(TelegramUnauthorizedError):
+            await intruder.get_me()
+    finally:
+        await intruder.session.close()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{stub.base_url}/bot1:wrong/getMe") as response,
+    ):
+        body = await response.json()
+    assert response.status == 401
+    assert body == {"ok": False, "error_code": 401, "description": "Unauthorized"}
+    assert stub.calls == []
+    assert stub.unauthorized_requests == ["getMe", "getMe"]
+
+
+async def test_unknown_method_is_recorded_and_answered_404(stub: TelegramStub) -> None:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{stub.base_url}/bot{stub.token}/sendDice", data={"chat_id": "1"}) as resp,
+    ):
+        body = await resp.json()
+    assert resp.status == 404
+    assert body == {"ok": False, "error_code": 404, "description": "Not Found: method not found"}
+    assert stub.calls_of("sendDice")[0].params == {"chat_id": 1}
+
+
+async def test_editing_without_changes_is_rejected_like_telegram(stub: TelegramStub) -> None:
+    bot = stub_bot(stub)
+    try:
+        sent = await bot.send_message(USER_ID, "текст")
+        with pytest.raises(TelegramBadRequest, match="message is not modified"):
+            await bot.edit_message_text("текст", chat_id=USER_ID, message_id=sent.message_id)
+    finally:
+        await bot.session.close()
+
+
+async def test_confirmed_update_is_not_delivered_again(
+    stub: TelegramStub, polling_bot: Bot
+) -> None:
+    first = stub.push_text(USER_ID, "раз")
+    await stub.wait_for_reply(USER_ID)
+    mark = stub.mark()
+    second = stub.push_text(USER_ID, "два")
+    await stub.wait_for_reply(USER_ID, after=mark)
+    await stub.wait_for(
+        "getUpdates",
+        predicate=lambda call: (call.params.get("offset") or 0) > second,
+        after=mark,
+    )
+
+    deliveries = [
+        update["update_id"] for call in stub.calls_of("getUpdates") for update in call.result or []
+    ]
+    assert deliveries.count(first) == 1
+    assert deliveries.count(second) == 1
+    assert [call.params["text"] for call in replies_to(stub, USER_ID)] == [
+        "Эхо: <b>раз</b>",
+        "Эхо: <b>два</b>",
+    ]
+    assert stub.pending_updates == []

@@ -1,0 +1,89 @@
+"""Import and export through the real CLI on a real, migrated SQLite file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot import cli
+from tests.conftest import SAMPLE_BASE
+
+
+@pytest.fixture
+def faqbot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
+    """Runs `faqbot ...` in-process against a database of its own."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'kb.sqlite3'}")
+
+    def run(*args: str) -> int:
+        return cli.main(list(args))
+
+    return run
+
+
+def _lines(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "yaml", "csv"])
+def test_export_then_import_round_trips_the_base(
+    faqbot, tmp_path: Path, fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert faqbot("import", str(SAMPLE_BASE)) == 0
+    assert "50 added" in capsys.readouterr().out
+    exported = tmp_path / f"base.{fmt}"
+    assert faqbot("export", str(exported)) == 0
+    again = tmp_path / "again.jsonl"
+    # A fresh database fed with the export holds exactly the same articles.
+    (tmp_path / "kb.sqlite3").unlink()
+    assert faqbot("import", str(exported)) == 0
+    assert faqbot("export", str(again)) == 0
+    original = _lines(SAMPLE_BASE)
+    assert _lines(again) == [{**a, "questions": a["questions"]} for a in original]
+
+
+def test_reimporting_the_same_file_changes_nothing(
+    faqbot, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert faqbot("import", str(SAMPLE_BASE)) == 0
+    capsys.readouterr()
+    assert faqbot("import", str(SAMPLE_BASE)) == 0
+    assert "0 added, 0 updated, 50 unchanged" in capsys.readouterr().out
+
+
+def test_a_malformed_line_rejects_the_whole_file(
+    faqbot, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert faqbot("import", str(SAMPLE_BASE)) == 0
+    before = tmp_path / "before.jsonl"
+    assert faqbot("export", str(before)) == 0
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        '{"title": "Новая статья", "body": "Текст"}\n'
+        '{"title": "Инструкция по смене пароля", "body": "Перезаписано"}\n'
+        '{"title": "Без текста"}\n',
+        encoding="utf-8",
+    )
+    capsys.readouterr()
+    assert faqbot("import", str(bad)) == 1
+    error = capsys.readouterr().err
+    assert "line 3" in error and "nothing was imported" in error
+    after = tmp_path / "after.jsonl"
+    assert faqbot("export", str(after)) == 0
+    assert after.read_text(encoding="utf-8") == before.read_text(encoding="utf-8")
+
+
+def test_import_if_empty_leaves_a_filled_base_alone(
+    faqbot, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    small = tmp_path / "small.yaml"
+    small.write_text("- title: Парковка\n  body: Въезд со двора.\n", encoding="utf-8")
+    assert faqbot("import", str(small)) == 0
+    capsys.readouterr()
+    assert faqbot("import", "--if-empty", str(SAMPLE_BASE)) == 0
+    assert "nothing imported" in capsys.readouterr().out
+    out = tmp_path / "out.jsonl"
+    assert faqbot("export", str(out)) == 0
+    assert [a["title"] for a in _lines(out)] == ["Парковка"]

@@ -1,0 +1,890 @@
+"""A local stand-in of the Telegram Bot API that e2e tests and the load benchmark poll."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import mimetypes
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from types import TracebackType
+from typing import Any, Self
+
+from aiohttp import web
+
+DEFAULT_TOKEN = "123456789:stub-token-for-local-tests"
+BOT_FIRST_NAME = "FAQ bot"
+BOT_USERNAME = "faqbot_stub_bot"
+
+# Telegram's own limits, so a bot that breaks them fails here and not only in production.
+MAX_TEXT_LENGTH = 4096
+MAX_CAPTION_LENGTH = 1024
+MAX_CALLBACK_DATA_BYTES = 64
+
+REPLY_METHODS = frozenset({"sendMessage", "editMessageText", "sendDocument"})
+
+# aiogram JSON-encodes every non-string value of a form (ints, bools, nested objects). These
+# parameters are strings by definition and must stay strings even when they look like JSON
+# ("123" as text, a numeric callback query id).
+_STRING_PARAMS = frozenset(
+    {
+        "text",
+        "caption",
+        "data",
+        "callback_query_id",
+        "inline_message_id",
+        "file_id",
+        "parse_mode",
+        "action",
+        "url",
+        "description",
+        "short_description",
+        "name",
+        "language_code",
+        "query",
+        "document",
+        "photo",
+        "voice",
+        "audio",
+        "video",
+        "sticker",
+        "animation",
+        "message_effect_id",
+        "business_connection_id",
+        "secret_token",
+    }
+)
+
+_HTML_ENTITY_TYPES = {
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "code": "code",
+    "pre": "pre",
+    "a": "text_link",
+    "tg-spoiler": "spoiler",
+    "span": "spoiler",
+    "blockquote": "blockquote",
+    "tg-emoji": "custom_emoji",
+}
+
+
+@dataclass
+class Call:
+    """One Bot API request the bot made, with what the stub answered (`result` or `error`)."""
+
+    method: str
+    params: dict[str, Any]
+    time: float  # time.monotonic() when the stub answered
+    result: Any = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file the stub can serve: registered by a test or uploaded by the bot."""
+
+    file_id: str
+    file_unique_id: str
+    file_name: str
+    file_path: str
+    mime_type: str
+    content: bytes
+
+    def as_document(self) -> dict[str, Any]:
+        return {
+            "file_id": self.file_id,
+            "file_unique_id": self.file_unique_id,
+            "file_name": self.file_name,
+            "mime_type": self.mime_type,
+            "file_size": len(self.content),
+        }
+
+
+class TelegramApiError(Exception):
+    """A Bot API error answer: HTTP status and body carry `error_code` and `description`."""
+
+    def __init__(self, error_code: int, description: str) -> None:
+        super().__init__(description)
+        self.error_code = error_code
+        self.description = description
+
+
+def _bad_request(reason: str) -> TelegramApiError:
+    return TelegramApiError(400, f"Bad Request: {reason}")
+
+
+def _utf16_length(text: str) -> int:
+    # Telegram measures offsets and lengths in UTF-16 code units, not code points.
+    return len(text.encode("utf-16-le")) // 2
+
+
+class _TelegramHtml(HTMLParser):
+    """Turns Telegram-flavoured HTML into plain text + entities, rejecting what Telegram rejects."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.length = 0
+        self.entities: list[dict[str, Any]] = []
+        self._open: list[tuple[str, int, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag not in _HTML_ENTITY_TYPES or (
+            tag == "span" and attributes.get("class") != "tg-spoiler"
+        ):
+            raise _bad_request(f'can\'t parse entities: Unsupported start tag "{tag}"')
+        self._open.append((tag, self.length, attributes))
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self._open or self._open[-1][0] != tag:
+            raise _bad_request(f'can\'t parse entities: Unmatched end tag "{tag}"')
+        _, start, attributes = self._open.pop()
+        if self.length == start:
+            return
+        entity: dict[str, Any] = {
+            "type": _HTML_ENTITY_TYPES[tag],
+            "offset": start,
+            "length": self.length - start,
+        }
+        if tag == "a":
+            entity["url"] = attributes.get("href") or ""
+        self.entities.append(entity)
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+        self.length += _utf16_length(data)
+
+    def parse(self, markup: str) -> tuple[str, list[dict[str, Any]]]:
+        self.feed(markup)
+        self.close()
+        if self._open:
+            tag = self._open[-1][0]
+            raise _bad_request(
+                f"can't parse entities: Can't find end tag corresponding to start tag \"{tag}\""
+            )
+        entities = sorted(self.entities, key=lambda e: (e["offset"], -e["length"]))
+        return "".join(self.parts), entities
+
+
+def _decode_form_value(key: str, value: str) -> Any:
+    if key in _STRING_PARAMS:
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _inline_markup(markup: Any) -> dict[str, Any] | None:
+    """The inline keyboard a message keeps; Telegram drops reply keyboards from the message."""
+    if not isinstance(markup, Mapping) or "inline_keyboard" not in markup:
+        return None
+    rows = markup["inline_keyboard"]
+    if not isinstance(rows, list):
+        raise _bad_request('field "inline_keyboard" of the InlineKeyboardMarkup must be an Array')
+    for row in rows:
+        for button in row:
+            if not button.get("text"):
+                raise _bad_request("text buttons are unallowed in the inline keyboard")
+            data = button.get("callback_data")
+            if data is not None and not 0 < len(str(data).encode()) <= MAX_CALLBACK_DATA_BYTES:
+                raise _bad_request("BUTTON_DATA_INVALID")
+    return {"inline_keyboard": copy.deepcopy(rows)}
+
+
+class TelegramStub:
+    """An aiohttp app that answers like api.telegram.org for one bot token and records every call.
+
+    Bot API methods live at `{base_url}/bot{token}/{method}`, file downloads at
+    `{base_url}/file/bot{token}/{file_path}` — the layout of `TelegramAPIServer.from_base`.
+    """
+
+    def __init__(
+        self,
+        token: str = DEFAULT_TOKEN,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        max_poll_wait: float = 1.0,
+    ) -> None:
+        self.token = token
+        self.host = host
+        self.port = port
+        # Long polls wait at most this long even if the bot asks for more, so a test that
+        # stops polling never waits for a 10-30 s request to run out.
+        self.max_poll_wait = max_poll_wait
+        self.calls: list[Call] = []
+        self.unauthorized_requests: list[str] = []
+        self.pushed_at: dict[int, float] = {}
+        self.bot_user: dict[str, Any] = {
+            "id": int(token.partition(":")[0]),
+            "is_bot": True,
+            "first_name": BOT_FIRST_NAME,
+            "username": BOT_USERNAME,
+        }
+        self._pending: list[dict[str, Any]] = []
+        self._messages: dict[tuple[int, int], dict[str, Any]] = {}
+        self._last_message_id: dict[int, int] = {}
+        self._files: dict[str, StoredFile] = {}
+        self._files_by_path: dict[str, StoredFile] = {}
+        self._open_callback_queries: set[str] = set()
+        self._last_update_id = 0
+        self._last_file_number = 0
+        self._last_callback_number = 0
+        self._poll_generation = 0
+        self._closing = False
+        # Events are replaced after being set: whoever waits grabs the current one, so one
+        # set() wakes exactly the waiters that were there before the change.
+        self._updates_changed = asyncio.Event()
+        self._call_recorded = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "getMe": self._get_me,
+            "getUpdates": self._get_updates,
+            "deleteWebhook": self._true,
+            "getWebhookInfo": self._get_webhook_info,
+            "sendMessage": self._send_message,
+            "editMessageText": self._edit_message_text,
+            "editMessageReplyMarkup": self._edit_message_reply_markup,
+            "answerCallbackQuery": self._answer_callback_query,
+            "sendDocument": self._send_document,
+            "getFile": self._get_file,
+            "deleteMessage": self._delete_message,
+            "sendChatAction": self._true,
+            "setMyCommands": self._true,
+            "deleteMyCommands": self._true,
+            "setMyDescription": self._true,
+            "setMyShortDescription": self._true,
+            "setChatMenuButton": self._true,
+            "close": self._true,
+            "logOut": self._true,
+        }
+        # Telegram matches method names case-insensitively; calls are recorded by canonical name.
+        self._methods = {name.lower(): handler for name, handler in handlers.items()}
+        self._canonical_names = {name.lower(): name for name in handlers}
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        # Bots may upload up to 50 MB; aiohttp's default body limit is 1 MiB.
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle_method)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
+        self._closing = False
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        if self._runner is None:
+            return
+        # A long poll whose client is already gone still holds the server; wake it up.
+        self._closing = True
+        self._wake_pollers()
+        await self._runner.cleanup()
+        self._runner = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # --- what tests push in ------------------------------------------------------------------
+
+    def user_object(self, user_id: int) -> dict[str, Any]:
+        return {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": f"User {user_id}",
+            "username": f"user{user_id}",
+            "language_code": "ru",
+        }
+
+    def chat_object(self, chat_id: int) -> dict[str, Any]:
+        if chat_id > 0:
+            return {"id": chat_id, "type": "private", "first_name": f"User {chat_id}"}
+        chat_type = "supergroup" if str(chat_id).startswith("-100") else "group"
+        return {"id": chat_id, "type": chat_type, "title": f"Chat {chat_id}"}
+
+    def push_update(self, raw: Mapping[str, Any]) -> int:
+        """Queue any update (e.g. an `edited_message`); its `update_id` is assigned here."""
+        self._last_update_id += 1
+        update = {**copy.deepcopy(dict(raw)), "update_id": self._last_update_id}
+        self._pending.append(update)
+        self.pushed_at[self._last_update_id] = time.monotonic()
+        self._wake_pollers()
+        return self._last_update_id
+
+    def push_text(self, user_id: int, text: str) -> int:
+        message = self._user_message(user_id, text=text)
+        if text.startswith("/"):
+            command = text.split(maxsplit=1)[0]
+            message["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": _utf16_length(command)}
+            ]
+        return self.push_update({"message": message})
+
+    def push_sticker(self, user_id: int) -> int:
+        file = self._register(b"RIFF-stub-webp", "sticker.webp", "stickers", "image/webp")
+        sticker = {
+            "file_id": file.file_id,
+            "file_unique_id": file.file_unique_id,
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "emoji": "👍",
+            "file_size": len(file.content),
+        }
+        return self.push_update({"message": self._user_message(user_id, sticker=sticker)})
+
+    def push_photo(self, user_id: int, caption: str | None = None) -> int:
+        file = self._register(b"\xff\xd8\xff-stub-jpeg", "photo.jpg", "photos", "image/jpeg")
+        size = {
+            "file_id": file.file_id,
+            "file_unique_id": file.file_unique_id,
+            "width": 90,
+            "height": 90,
+            "file_size": len(file.content),
+        }
+        content: dict[str, Any] = {"photo": [size]}
+        if caption is not None:
+            content["caption"] = caption
+        return self.push_update({"message": self._user_message(user_id, **content)})
+
+    def push_document(
+        self, user_id: int, content: bytes, file_name: str, caption: str | None = None
+    ) -> int:
+        file = self._files[self.add_file(content, file_name)]
+        fields: dict[str, Any] = {"document": file.as_document()}
+        if caption is not None:
+            fields["caption"] = caption
+        return self.push_update({"message": self._user_message(user_id, **fields)})
+
+    def push_voice(self, user_id: int, duration: int = 3) -> int:
+        file = self._register(b"OggS-stub-opus", "voice.oga", "voice", "audio/ogg")
+        voice = {
+            "file_id": file.file_id,
+            "file_unique_id": file.file_unique_id,
+            "duration": duration,
+            "mime_type": file.mime_type,
+            "file_size": len(file.content),
+        }
+        return self.push_update({"message": self._user_message(user_id, voice=voice)})
+
+    def push_callback(self, user_id: int, message_id: int, data: str) -> str:
+        """Press a button under message `message_id` in the user's chat; returns the query id."""
+        stored = self._messages.get((user_id, message_id))
+        if stored is not None:
+            message = copy.deepcopy(stored)
+        else:
+            # What Telegram sends for a message the bot can no longer see (e.g. deleted).
+            message = {"chat": self.chat_object(user_id), "message_id": message_id, "date": 0}
+        self._last_callback_number += 1
+        query_id = f"{user_id}{self._last_callback_number:06d}"
+        self._open_callback_queries.add(query_id)
+        self.push_update(
+            {
+                "callback_query": {
+                    "id": query_id,
+                    "from": self.user_object(user_id),
+                    "chat_instance": f"-{user_id}",
+                    "message": message,
+                    "data": data,
+                }
+            }
+        )
+        return query_id
+
+    def add_file(self, content: bytes, file_name: str, mime_type: str | None = None) -> str:
+        """Make a file downloadable through getFile; returns its file_id."""
+        guessed = mime_type or mimetypes.guess_type(file_name)[0] or "application/octet-stream"
+        return self._register(content, file_name, "documents", guessed).file_id
+
+    # --- what tests read back ----------------------------------------------------------------
+
+    def mark(self) -> int:
+        return len(self.calls)
+
+    def calls_of(self, method: str) -> list[Call]:
+        return [call for call in self.calls if call.method.lower() == method.lower()]
+
+    def message(self, chat_id: int, message_id: int) -> dict[str, Any]:
+        """The current state of a stored message (after edits); KeyError if unknown or deleted."""
+        return copy.deepcopy(self._messages[(chat_id, message_id)])
+
+    def file(self, file_id: str) -> StoredFile:
+        return self._files[file_id]
+
+    @property
+    def pending_updates(self) -> list[dict[str, Any]]:
+        """Updates pushed but not yet confirmed by a getUpdates offset."""
+        return copy.deepcopy(self._pending)
+
+    @staticmethod
+    def buttons(source: Call | Mapping[str, Any]) -> list[tuple[str, str]]:
+        """(text, callback_data) of each inline button, row by row; url buttons give their url.
+
+        `source` is a recorded call (its `reply_markup` parameter) or a message dict.
+        """
+        container = source.params if isinstance(source, Call) else source
+        markup = container.get("reply_markup")
+        if not isinstance(markup, Mapping):
+            return []
+        return [
+            (str(button.get("text", "")), str(button.get("callback_data") or button.get("url", "")))
+            for row in markup.get("inline_keyboard", [])
+            for button in row
+        ]
+
+    async def wait_for(
+        self,
+        method: str,
+        predicate: Callable[[Call], bool] | None = None,
+        timeout: float = 10.0,
+        after: int = 0,
+    ) -> Call:
+        """The first call of `method` with index >= `after` that satisfies `predicate`."""
+
+        def matches(call: Call) -> bool:
+            return call.method.lower() == method.lower() and (predicate is None or predicate(call))
+
+        return await self._wait(matches, f"{method} call", timeout, after)
+
+    async def wait_for_reply(self, user_id: int, after: int = 0, timeout: float = 10.0) -> Call:
+        """The next successful sendMessage/editMessageText/sendDocument to the user's chat."""
+
+        def matches(call: Call) -> bool:
+            return (
+                call.method in REPLY_METHODS
+                and call.error is None
+                and str(call.params.get("chat_id")) == str(user_id)
+            )
+
+        return await self._wait(matches, f"reply to chat {user_id}", timeout, after)
+
+    # --- waiting -----------------------------------------------------------------------------
+
+    async def _wait(
+        self, matches: Callable[[Call], bool], what: str, timeout: float, after: int
+    ) -> Call:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        index = after
+        while True:
+            while index < len(self.calls):
+                call = self.calls[index]
+                index += 1
+                if matches(call):
+                    return call
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(self._describe_timeout(what, timeout, after))
+            recorded = self._call_recorded
+            try:
+                await asyncio.wait_for(recorded.wait(), remaining)
+            except TimeoutError:
+                continue
+
+    def _describe_timeout(self, what: str, timeout: float, after: int) -> str:
+        lines = [f"no {what} within {timeout:g} s (looking from call #{after}); recorded calls:"]
+        polls = 0
+        for index, call in enumerate(self.calls):
+            # Idle long polls would drown the calls that explain the failure.
+            if call.method == "getUpdates" and not call.result and call.error is None:
+                polls += 1
+                continue
+            params = {key: value for key, value in call.params.items() if key != "reply_markup"}
+            outcome = f" -> ERROR {call.error}" if call.error else ""
+            keyboard = self.buttons(call)
+            extra = f" buttons={keyboard}" if keyboard else ""
+            lines.append(f"  #{index} {call.method} {params}{extra}{outcome}")
+        lines.append(f"  (+{polls} empty getUpdates)")
+        if self.unauthorized_requests:
+            lines.append(f"  rejected with 401: {self.unauthorized_requests}")
+        return "\n".join(lines)
+
+    def _record(self, call: Call) -> None:
+        self.calls.append(call)
+        recorded, self._call_recorded = self._call_recorded, asyncio.Event()
+        recorded.set()
+
+    def _wake_pollers(self) -> None:
+        changed, self._updates_changed = self._updates_changed, asyncio.Event()
+        changed.set()
+
+    # --- HTTP --------------------------------------------------------------------------------
+
+    async def _handle_method(self, request: web.Request) -> web.Response:
+        raw_method = request.match_info["method"]
+        if request.match_info["token"] != self.token:
+            self.unauthorized_requests.append(raw_method)
+            return self._error_response(TelegramApiError(401, "Unauthorized"))
+        method = self._canonical_names.get(raw_method.lower(), raw_method)
+        handler = self._methods.get(method.lower())
+        params: dict[str, Any] = {}
+        try:
+            params = await self._read_params(request)
+            if handler is None:
+                raise TelegramApiError(404, "Not Found: method not found")
+            result = handler(params)
+            if asyncio.iscoroutine(result):
+                result = await result
+        except TelegramApiError as error:
+            self._record(Call(method, params, time.monotonic(), error=error.description))
+            return self._error_response(error)
+        except Exception as error:
+            # A bug in the stub must reach the test as an API error, not kill the server.
+            description = f"Internal Server Error: stub failed: {type(error).__name__}: {error}"
+            self._record(Call(method, params, time.monotonic(), error=description))
+            return self._error_response(TelegramApiError(500, description))
+        # A snapshot: later edits must not rewrite what the bot was answered back then.
+        self._record(Call(method, params, time.monotonic(), result=copy.deepcopy(result)))
+        return web.json_response({"ok": True, "result": result})
+
+    async def _handle_file(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["token"] != self.token:
+            self.unauthorized_requests.append("file")
+            return web.json_response(
+                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
+            )
+        path = request.match_info["path"]
+        file = self._files_by_path.get(path)
+        params = {"file_path": path}
+        if file is None:
+            self._record(Call("downloadFile", params, time.monotonic(), error="Not Found"))
+            return web.json_response(
+                {"ok": False, "error_code": 404, "description": "Not Found"}, status=404
+            )
+        self._record(Call("downloadFile", params, time.monotonic(), result=len(file.content)))
+        return web.Response(body=file.content, content_type=file.mime_type)
+
+    @staticmethod
+    def _error_response(error: TelegramApiError) -> web.Response:
+        return web.json_response(
+            {"ok": False, "error_code": error.error_code, "description": error.description},
+            status=error.error_code,
+        )
+
+    async def _read_params(self, request: web.Request) -> dict[str, Any]:
+        """Query string + form/multipart/JSON body, with JSON-encoded values decoded."""
+        params: dict[str, Any] = {
+            key: _decode_form_value(key, value) for key, value in request.query.items()
+        }
+        if not request.body_exists:
+            return params
+        if request.content_type == "application/json":
+            body = await request.json()
+            if isinstance(body, dict):
+                params.update(body)
+            return params
+        uploads: dict[str, web.FileField] = {}
+        for key, value in (await request.post()).items():
+            if isinstance(value, web.FileField):
+                uploads[key] = value
+            else:
+                params[key] = _decode_form_value(key, str(value))
+        for key, value in list(params.items()):
+            if isinstance(value, str) and value.startswith("attach://"):
+                upload = uploads.pop(value.removeprefix("attach://"), None)
+                if upload is not None:
+                    params[key] = self._store_upload(upload)
+        # Some clients post the file under the parameter name itself instead of attach://.
+        for key, upload in uploads.items():
+            params.setdefault(key, self._store_upload(upload))
+        return params
+
+    def _store_upload(self, upload: web.FileField) -> StoredFile:
+        content = upload.file.read()
+        mime_type = upload.content_type or "application/octet-stream"
+        if mime_type == "application/octet-stream":
+            mime_type = mimetypes.guess_type(upload.filename)[0] or mime_type
+        return self._register(content, upload.filename, "documents", mime_type)
+
+    # --- state -------------------------------------------------------------------------------
+
+    def _register(self, content: bytes, file_name: str, folder: str, mime_type: str) -> StoredFile:
+        self._last_file_number += 1
+        number = self._last_file_number
+        suffix = file_name.rpartition(".")[2] if "." in file_name else "bin"
+        file = StoredFile(
+            file_id=f"BQACAgIAAxkBAAI{number:06d}stub",
+            file_unique_id=f"AgAD{number:06d}",
+            file_name=file_name,
+            file_path=f"{folder}/file_{number}.{suffix}",
+            mime_type=mime_type,
+            content=content,
+        )
+        self._files[file.file_id] = file
+        self._files_by_path[file.file_path] = file
+        return file
+
+    def _next_message_id(self, chat_id: int) -> int:
+        # In a private chat the user's and the bot's messages share one numbering.
+        self._last_message_id[chat_id] = self._last_message_id.get(chat_id, 0) + 1
+        return self._last_message_id[chat_id]
+
+    def _store_message(
+        self, chat_id: int, sender: dict[str, Any], **content: Any
+    ) -> dict[str, Any]:
+        message_id = self._next_message_id(chat_id)
+        message = {
+            "message_id": message_id,
+            "from": copy.deepcopy(sender),
+            "chat": self.chat_object(chat_id),
+            "date": int(time.time()),
+            **{key: value for key, value in content.items() if value is not None},
+        }
+        self._messages[(chat_id, message_id)] = message
+        return message
+
+    def _user_message(self, user_id: int, **content: Any) -> dict[str, Any]:
+        return copy.deepcopy(self._store_message(user_id, self.user_object(user_id), **content))
+
+    def _find_message(self, params: Mapping[str, Any], missing: str) -> dict[str, Any]:
+        key = (self._chat_id(params), self._int_param(params, "message_id"))
+        message = self._messages.get(key)
+        if message is None:
+            raise _bad_request(missing)
+        return message
+
+    @staticmethod
+    def _chat_id(params: Mapping[str, Any]) -> int:
+        chat_id = params.get("chat_id")
+        if chat_id is None or chat_id == "":
+            raise _bad_request("chat_id is empty")
+        if not isinstance(chat_id, int):
+            raise _bad_request("chat not found")
+        return chat_id
+
+    @staticmethod
+    def _int_param(params: Mapping[str, Any], name: str) -> int:
+        value = params.get(name)
+        if not isinstance(value, int):
+            raise _bad_request(f"{name} is invalid or missing")
+        return value
+
+    @staticmethod
+    def _formatted(
+        params: Mapping[str, Any], text_key: str, entities_key: str, limit: int
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """Text and entities as Telegram stores them: HTML parsed, other modes kept verbatim."""
+        raw = params.get(text_key)
+        text = "" if raw is None else str(raw)
+        entities: list[dict[str, Any]] = list(params.get(entities_key) or [])
+        if str(params.get("parse_mode") or "").upper() == "HTML":
+            text, entities = _TelegramHtml().parse(text)
+        if _utf16_length(text) > limit:
+            reason = "message is too long" if text_key == "text" else "message caption is too long"
+            raise _bad_request(reason)
+        return text, entities
+
+    # --- Bot API methods ---------------------------------------------------------------------
+
+    @staticmethod
+    def _true(params: dict[str, Any]) -> bool:
+        return True
+
+    def _get_me(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **self.bot_user,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+
+    def _get_webhook_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "url": "",
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._pending),
+        }
+
+    async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        offset = params.get("offset")
+        if isinstance(offset, int) and offset > 0:
+            # An offset confirms every update before it: Telegram never sends those again.
+            self._pending = [u for u in self._pending if u["update_id"] >= offset]
+        elif isinstance(offset, int) and offset < 0:
+            self._pending = self._pending[offset:]
+        limit = params.get("limit")
+        limit = min(max(limit, 1), 100) if isinstance(limit, int) else 100
+        timeout = params.get("timeout")
+        self._poll_generation += 1
+        generation = self._poll_generation
+        # Only one long poll per bot: like Telegram, a newer one ends the older with 409.
+        self._wake_pollers()
+        if not self._pending and isinstance(timeout, int | float) and timeout > 0:
+            deadline = asyncio.get_running_loop().time() + min(float(timeout), self.max_poll_wait)
+            while not self._pending and not self._closing:
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    break
+                changed = self._updates_changed
+                try:
+                    await asyncio.wait_for(changed.wait(), remaining)
+                except TimeoutError:
+                    break
+                if generation != self._poll_generation:
+                    raise TelegramApiError(
+                        409,
+                        "Conflict: terminated by other getUpdates request; "
+                        "make sure that only one bot instance is running",
+                    )
+        return copy.deepcopy(self._pending[:limit])
+
+    def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = self._chat_id(params)
+        text, entities = self._formatted(params, "text", "entities", MAX_TEXT_LENGTH)
+        if not text.strip():
+            raise _bad_request("message text is empty")
+        markup = _inline_markup(params.get("reply_markup"))
+        message = self._store_message(
+            chat_id,
+            self.bot_user,
+            text=text,
+            entities=entities or None,
+            reply_markup=markup,
+            reply_to_message=self._replied_message(chat_id, params),
+        )
+        return copy.deepcopy(message)
+
+    def _replied_message(self, chat_id: int, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        reply = params.get("reply_parameters")
+        message_id = reply.get("message_id") if isinstance(reply, Mapping) else None
+        if message_id is None:
+            message_id = params.get("reply_to_message_id")
+        if not isinstance(message_id, int):
+            return None
+        replied = self._messages.get((chat_id, message_id))
+        if replied is None:
+            raise _bad_request("message to be replied not found")
+        return {key: value for key, value in replied.items() if key != "reply_to_message"}
+
+    def _edit_message_text(self, params: dict[str, Any]) -> dict[str, Any] | bool:
+        if params.get("inline_message_id"):
+            return True
+        message = self._find_message(params, "message to edit not found")
+        if message["from"]["id"] != self.bot_user["id"]:
+            raise _bad_request("message can't be edited")
+        if "text" not in message:
+            raise _bad_request("there is no text in the message to edit")
+        text, entities = self._formatted(params, "text", "entities", MAX_TEXT_LENGTH)
+        if not text.strip():
+            raise _bad_request("message text is empty")
+        # Editing the text without reply_markup removes the inline keyboard, as in Telegram.
+        markup = _inline_markup(params.get("reply_markup"))
+        unchanged = (
+            text == message["text"]
+            and entities == message.get("entities", [])
+            and markup == message.get("reply_markup")
+        )
+        if unchanged:
+            raise self._not_modified()
+        message["text"] = text
+        self._set_optional(message, "entities", entities or None)
+        self._set_optional(message, "reply_markup", markup)
+        message["edit_date"] = int(time.time())
+        return copy.deepcopy(message)
+
+    def _edit_message_reply_markup(self, params: dict[str, Any]) -> dict[str, Any] | bool:
+        if params.get("inline_message_id"):
+            return True
+        message = self._find_message(params, "message to edit not found")
+        if message["from"]["id"] != self.bot_user["id"]:
+            raise _bad_request("message can't be edited")
+        markup = _inline_markup(params.get("reply_markup"))
+        if markup == message.get("reply_markup"):
+            raise self._not_modified()
+        self._set_optional(message, "reply_markup", markup)
+        message["edit_date"] = int(time.time())
+        return copy.deepcopy(message)
+
+    @staticmethod
+    def _not_modified() -> TelegramApiError:
+        return _bad_request(
+            "message is not modified: specified new message content and reply markup are "
+            "exactly the same as a current content and reply markup of the message"
+        )
+
+    @staticmethod
+    def _set_optional(message: dict[str, Any], key: str, value: Any) -> None:
+        if value is None:
+            message.pop(key, None)
+        else:
+            message[key] = value
+
+    def _answer_callback_query(self, params: dict[str, Any]) -> bool:
+        query_id = str(params.get("callback_query_id") or "")
+        if query_id not in self._open_callback_queries:
+            raise _bad_request(
+                "query is too old and response timeout expired or query ID is invalid"
+            )
+        self._open_callback_queries.discard(query_id)
+        return True
+
+    def _send_document(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = self._chat_id(params)
+        document = params.get("document")
+        if isinstance(document, str) and document in self._files:
+            document = self._files[document]
+        elif isinstance(document, str) and document.startswith(("http://", "https://")):
+            name = document.rsplit("/", 1)[-1] or "file"
+            document = self._register(b"", name, "documents", "application/octet-stream")
+        if not isinstance(document, StoredFile):
+            raise _bad_request("wrong file identifier/HTTP URL specified")
+        caption, caption_entities = self._formatted(
+            params, "caption", "caption_entities", MAX_CAPTION_LENGTH
+        )
+        message = self._store_message(
+            chat_id,
+            self.bot_user,
+            document=document.as_document(),
+            caption=caption or None,
+            caption_entities=caption_entities or None,
+            reply_markup=_inline_markup(params.get("reply_markup")),
+            reply_to_message=self._replied_message(chat_id, params),
+        )
+        return copy.deepcopy(message)
+
+    def _get_file(self, params: dict[str, Any]) -> dict[str, Any]:
+        file = self._files.get(str(params.get("file_id") or ""))
+        if file is None:
+            raise _bad_request("invalid file_id")
+        return {
+            "file_id": file.file_id,
+            "file_unique_id": file.file_unique_id,
+            "file_size": len(file.content),
+            "file_path": file.file_path,
+        }
+
+    def _delete_message(self, params: dict[str, Any]) -> bool:
+        key = (self._chat_id(params), self._int_param(params, "message_id"))
+        if self._messages.pop(key, None) is None:
+            raise _bad_request("message to delete not found")
+        return True

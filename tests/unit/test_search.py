@@ -1,0 +1,149 @@
+"""Confidence bands and ranking of the search service, with a fake encoder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from knowledge_base.articles import ArticleService
+from knowledge_base.index import VectorIndex
+from knowledge_base.repositories import ArticleDraft
+from knowledge_base.search import Band, SearchEngine, SearchService, Thresholds
+from knowledge_base.tables import EmbeddingRow, QueryRow
+
+# Each known text maps to a fixed unit vector; anything else is orthogonal to all of them.
+AXES = {
+    "vpn": [1.0, 0.0, 0.0, 0.0],
+    "как подключить vpn": [1.0, 0.0, 0.0, 0.0],
+    "password": [0.0, 1.0, 0.0, 0.0],
+    "пароль забыл": [0.0, 1.0, 0.0, 0.0],
+    "logs": [0.0, 0.0, 1.0, 0.0],
+    "half vpn": [0.8, 0.6, 0.0, 0.0],
+    "mostly vpn": [0.95, 0.312, 0.0, 0.0],
+}
+
+
+class FakeEncoder:
+    """Looks texts up in AXES; counts how many texts it was asked to encode."""
+
+    version = "fake-1"
+    dimension = 4
+    recommended: dict[str, float] = {}
+
+    def __init__(self) -> None:
+        self.encoded = 0
+
+    def _vectors(self, texts: list[str]) -> np.ndarray:
+        self.encoded += len(texts)
+        rows = [AXES.get(t, [0.0, 0.0, 0.0, 1.0]) for t in texts]
+        matrix = np.asarray(rows, dtype=np.float32)
+        return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._vectors(texts)
+
+    def encode_documents(self, texts: list[str]) -> np.ndarray:
+        return self._vectors(texts)
+
+    async def encode_query(self, text: str) -> np.ndarray:
+        return self._vectors([text])[0]
+
+
+def test_band_edges_are_inclusive() -> None:
+    bands = Thresholds(answer=0.9, suggest=0.7)
+    assert bands.band(0.9) is Band.ANSWER
+    assert bands.band(0.8999) is Band.SUGGEST
+    assert bands.band(0.7) is Band.SUGGEST
+    assert bands.band(0.6999) is Band.NOTHING
+
+
+def test_index_scores_an_article_by_its_best_phrasing() -> None:
+    vectors = np.asarray([[1, 0], [0, 1], [0.6, 0.8], [0.8, 0.6]], dtype=np.float32)
+    index = VectorIndex(vectors, [7, 3, 7, 3])
+    top = index.top(np.asarray([1.0, 0.0], dtype=np.float32), 5)
+    assert [(t.article_id, round(t.score, 3)) for t in top] == [(7, 1.0), (3, 0.8)]
+    assert index.phrasing_count == 4 and len(index) == 2
+
+
+def test_empty_index_ranks_nothing() -> None:
+    assert VectorIndex.empty(4).top(np.ones(4, dtype=np.float32), 3) == []
+
+
+async def _engine_with_base(
+    session_factory: async_sessionmaker[AsyncSession], thresholds: Thresholds
+) -> tuple[SearchEngine, FakeEncoder]:
+    async with session_factory() as session:
+        await ArticleService(session).import_drafts(
+            [
+                ArticleDraft("vpn", "Шаги для VPN", ("как подключить vpn",), "IT"),
+                ArticleDraft("password", "Шаги для пароля", ("пароль забыл",), "IT"),
+                ArticleDraft("logs", "Шаги для логов", (), "IT"),
+            ]
+        )
+    encoder = FakeEncoder()
+    engine = SearchEngine(encoder, thresholds, suggestions=3)  # type: ignore[arg-type]
+    await engine.rebuild(session_factory)
+    return engine, encoder
+
+
+@pytest.mark.parametrize(
+    ("question", "band", "title"),
+    [
+        ("как подключить vpn", Band.ANSWER, "vpn"),
+        ("mostly vpn", Band.SUGGEST, "vpn"),
+        ("something else", Band.NOTHING, "vpn"),
+    ],
+)
+async def test_answer_chooses_the_band_by_the_best_score(
+    session_factory: async_sessionmaker[AsyncSession], question: str, band: Band, title: str
+) -> None:
+    engine, _ = await _engine_with_base(session_factory, Thresholds(answer=0.99, suggest=0.5))
+    async with session_factory() as session:
+        answer = await SearchService(engine, session).answer(question, user_id=5)
+        await session.commit()
+    assert answer.band is band
+    if band is not Band.NOTHING:
+        assert answer.article is not None and answer.article.title == title
+    async with session_factory() as session:
+        logged = (await session.scalars(select(QueryRow))).one()
+    assert (logged.user_id, logged.text, logged.band) == (5, question, band.value)
+    assert logged.model_version == "fake-1"
+
+
+async def test_suggestions_keep_only_articles_above_the_suggest_threshold(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    engine, _ = await _engine_with_base(session_factory, Thresholds(answer=0.99, suggest=0.3))
+    async with session_factory() as session:
+        answer = await SearchService(engine, session).answer("half vpn")
+    assert answer.band is Band.SUGGEST
+    # vpn 0.8, password 0.6, logs 0.0: logs is below the suggest threshold.
+    assert [m.title for m in answer.alternatives] == ["vpn", "password"]
+
+
+async def test_an_empty_base_answers_nothing(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    engine = SearchEngine(FakeEncoder(), Thresholds(0.9, 0.5))  # type: ignore[arg-type]
+    await engine.rebuild(session_factory)
+    async with session_factory() as session:
+        answer = await SearchService(engine, session).answer("vpn")
+    assert (answer.band, answer.article, answer.alternatives) == (Band.NOTHING, None, ())
+    assert answer.query_id is not None
+
+
+async def test_rebuild_encodes_only_phrasings_without_a_cached_vector(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    engine, encoder = await _engine_with_base(session_factory, Thresholds(0.9, 0.5))
+    assert encoder.encoded == 5
+    async with session_factory() as session:
+        cached = (await session.scalars(select(EmbeddingRow))).all()
+        assert len(cached) == 5
+        await ArticleService(session).import_drafts(
+            [ArticleDraft("logs", "Шаги для логов", ("где логи",), "IT")]
+        )
+    assert await engine.rebuild(session_factory) == 1
+    assert encoder.encoded == 6
