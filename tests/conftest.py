@@ -15,10 +15,10 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 
-from bot.config import ModelSettings, SearchSettings, Settings  # noqa: E402
-from knowledge_base.base_models import MINILM, MULTILINGUAL_E5, bootstrap_base_models  # noqa: E402
-from knowledge_base.db import create_engine, create_session_factory, upgrade_database  # noqa: E402
-from knowledge_base.encoder import Encoder  # noqa: E402
+from bot.config import ModelSettings, SearchSettings, Settings
+from knowledge_base.base_models import MINILM, MULTILINGUAL_E5, bootstrap_base_models
+from knowledge_base.db import create_engine, create_session_factory, upgrade_database
+from knowledge_base.encoder import Encoder
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS_DIR = REPO / "models"

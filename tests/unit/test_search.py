@@ -30,10 +30,9 @@ class FakeEncoder:
 
     version = "fake-1"
     dimension = 4
-    recommended: dict[str, float] = {}
-
     def __init__(self) -> None:
         self.encoded = 0
+        self.recommended: dict[str, float] = {}
 
     def _vectors(self, texts: list[str]) -> np.ndarray:
         self.encoded += len(texts)

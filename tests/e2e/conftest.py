@@ -1,0 +1,330 @@
+"""The real bot, polling the local Telegram stand-in, over a fresh copy of the sample base per test."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, closing, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiogram import BaseMiddleware, Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.types import TelegramObject, Update
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.app import build_resources, create_dispatcher
+from bot.config import SearchSettings, Settings
+from knowledge_base.articles import ArticleService
+from knowledge_base.db import create_engine, create_session_factory, upgrade_database
+from knowledge_base.encoder import Encoder
+from knowledge_base.io import read_articles
+from knowledge_base.tables import ArticleRow, FeedbackRow, QueryRow
+from tests.conftest import SAMPLE_BASE, make_settings
+from tests.telegram_stub import REPLY_METHODS, Call, TelegramStub
+
+log = logging.getLogger(__name__)
+
+USER_ID = 42
+OTHER_USER_ID = 43
+SAMPLE_ARTICLE_COUNT = 50
+
+# Thresholds that put every question in one band, whatever its score (scores are cosines ≤ 1).
+FORCE_ANSWER = SearchSettings(answer_threshold=0.0, suggest_threshold=0.0)
+FORCE_SUGGEST = SearchSettings(answer_threshold=1.01, suggest_threshold=0.0)
+FORCE_NOTHING = SearchSettings(answer_threshold=1.01, suggest_threshold=1.01)
+# What the model directory recommends (models/base/<model>/faqbot.json), as in production.
+DEFAULT_BANDS = SearchSettings()
+
+# No single step of a test should take this long; a hang fails with a description instead.
+STEP_TIMEOUT = 15.0
+
+
+class UpdateTracker(BaseMiddleware):
+    """Notes when the dispatcher has finished each update — handler, DB commit and all.
+
+    Production polls with `handle_as_tasks`, so a reply on the wire does not mean the handler's
+    transaction is committed yet; tests wait for this before they read the database.
+    """
+
+    def __init__(self) -> None:
+        self.processed: set[int] = set()
+        self.failures: list[tuple[int, BaseException]] = []
+        self._changed = asyncio.Event()
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        assert isinstance(event, Update)
+        try:
+            return await handler(event, data)
+        except Exception as error:
+            # The bot's own error handler will answer the person; the test must still fail.
+            self.failures.append((event.update_id, error))
+            raise
+        finally:
+            self.processed.add(event.update_id)
+            changed, self._changed = self._changed, asyncio.Event()
+            changed.set()
+
+    async def wait_for(self, update_ids: set[int], timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not update_ids <= self.processed:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                missing = sorted(update_ids - self.processed)
+                raise AssertionError(f"updates {missing} not processed within {timeout:g} s")
+            changed = self._changed
+            with suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), remaining)
+
+
+@dataclass(frozen=True)
+class Press:
+    """What a button press produced: the callback answer and any messages sent or edited."""
+
+    answer: Call
+    replies: list[Call]
+
+    @property
+    def alert(self) -> str | None:
+        """The text of a modal alert (show_alert), None for a toast or a silent answer."""
+        params = self.answer.params
+        return str(params.get("text")) if params.get("show_alert") else None
+
+
+@dataclass
+class BotHarness:
+    """The running bot as a person in Telegram sees it, plus its database to check."""
+
+    stub: TelegramStub
+    settings: Settings
+    session_factory: async_sessionmaker[AsyncSession]
+    tracker: UpdateTracker
+    model_version: str
+    user_id: int = USER_ID
+    _pushed: set[int] = field(default_factory=set)
+
+    # --- talking to the bot ------------------------------------------------------------------
+
+    async def send(self, push: Callable[[int], Any], user_id: int | None = None) -> list[Call]:
+        """Push one update built by a stub method (push_sticker, …); the replies it caused."""
+        user = self.user_id if user_id is None else user_id
+        mark = self.stub.mark()
+        push(user)
+        await self.settle()
+        return self.replies(after=mark, user_id=user)
+
+    async def say(self, text: str, user_id: int | None = None) -> list[Call]:
+        """Send a text message; every reply the bot made to it."""
+        return await self.send(lambda user: self.stub.push_text(user, text), user_id)
+
+    async def ask(self, text: str, user_id: int | None = None) -> Call:
+        """Send a text message that must get exactly one reply, and return that reply."""
+        replies = await self.say(text, user_id)
+        assert len(replies) == 1, [call.params.get("text") for call in replies]
+        return replies[0]
+
+    async def press(self, reply: Call, data: str, user_id: int | None = None) -> Press:
+        """Press a button with `data` under the message the bot sent in `reply`."""
+        user = self.user_id if user_id is None else user_id
+        mark = self.stub.mark()
+        callback_id = self.stub.push_callback(user, reply.result["message_id"], data)
+        await self.settle()
+        answer = await self.stub.wait_for(
+            "answerCallbackQuery",
+            lambda call: call.params.get("callback_query_id") == callback_id,
+            timeout=STEP_TIMEOUT,
+            after=mark,
+        )
+        assert answer.error is None, answer.error
+        return Press(answer, self.replies(after=mark, user_id=user))
+
+    async def settle(self, timeout: float = STEP_TIMEOUT) -> None:
+        """Wait until the bot has finished every update pushed so far; fail if one crashed."""
+        await self.tracker.wait_for(set(self.stub.pushed_at), timeout)
+        assert not self.tracker.failures, self.tracker.failures
+
+    def replies(self, after: int = 0, user_id: int | None = None) -> list[Call]:
+        """Successful sendMessage/editMessageText/sendDocument calls to the user's chat."""
+        chat = self.user_id if user_id is None else user_id
+        return [
+            call
+            for call in self.stub.calls[after:]
+            if call.method in REPLY_METHODS
+            and call.error is None
+            and call.params.get("chat_id") == chat
+        ]
+
+    def current(self, reply: Call) -> dict[str, Any]:
+        """The message as the chat shows it now, after any edits."""
+        return self.stub.message(int(reply.params["chat_id"]), reply.result["message_id"])
+
+    # --- what the bot stored -----------------------------------------------------------------
+
+    async def queries(self) -> list[QueryRow]:
+        async with self.session_factory() as session:
+            return list(await session.scalars(select(QueryRow).order_by(QueryRow.id)))
+
+    async def feedback(self) -> list[FeedbackRow]:
+        async with self.session_factory() as session:
+            return list(await session.scalars(select(FeedbackRow).order_by(FeedbackRow.id)))
+
+    async def article_id(self, title: str) -> int:
+        async with self.session_factory() as session:
+            found = await session.scalar(select(ArticleRow.id).where(ArticleRow.title == title))
+        assert found is not None, f"no article titled {title!r}"
+        return found
+
+    async def title_of(self, article_id: int) -> str | None:
+        async with self.session_factory() as session:
+            return await session.scalar(select(ArticleRow.title).where(ArticleRow.id == article_id))
+
+    async def body_of(self, article_id: int) -> str | None:
+        async with self.session_factory() as session:
+            return await session.scalar(select(ArticleRow.body).where(ArticleRow.id == article_id))
+
+
+LaunchBot = Callable[[SearchSettings], Awaitable[BotHarness]]
+
+
+def _copy_database(source: Path, target: Path) -> None:
+    # The backup API reads through the WAL, so the copy is whole even if a -wal file lingers.
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+
+
+def _database_file(settings: Settings) -> Path:
+    return Path(settings.database_url.removeprefix("sqlite+aiosqlite:///"))
+
+
+@pytest.fixture(scope="session")
+async def sample_base_file(
+    tmp_path_factory: pytest.TempPathFactory, e5_encoder: Encoder
+) -> Path:
+    """A migrated database with the 50 sample articles and their e5 vectors cached.
+
+    Built once: encoding ~330 phrasings takes seconds; every test gets a copy of the file and
+    so starts the bot on a warm embedding cache, as a restarted production bot does.
+    """
+    folder = tmp_path_factory.mktemp("e2e-template")
+    settings = make_settings(folder, e5_encoder.path)
+    await asyncio.to_thread(upgrade_database, settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            report = await ArticleService(session).import_drafts(read_articles(SAMPLE_BASE))
+        assert report.added == SAMPLE_ARTICLE_COUNT
+    finally:
+        await engine.dispose()
+    resources = await build_resources(settings, encoder=e5_encoder)
+    await resources.close()
+    return _database_file(settings)
+
+
+@pytest.fixture
+async def launch_bot(
+    tmp_path: Path, sample_base_file: Path, e5_encoder: Encoder
+) -> AsyncIterator[LaunchBot]:
+    """Starts the production dispatcher polling the stub, with the given search bands."""
+    async with AsyncExitStack() as stack:
+        launched: list[BotHarness] = []
+
+        async def launch(search: SearchSettings) -> BotHarness:
+            assert not launched, "one bot per test: the test's database file is shared"
+            settings = make_settings(tmp_path, e5_encoder.path, search=search)
+            _copy_database(sample_base_file, _database_file(settings))
+
+            stub = await stack.enter_async_context(TelegramStub())
+            resources = await build_resources(settings, encoder=e5_encoder)
+            stack.push_async_callback(resources.close)
+            dispatcher = create_dispatcher(resources)
+            tracker = UpdateTracker()
+            dispatcher.update.outer_middleware(tracker)
+            bot = Bot(
+                stub.token,
+                session=AiohttpSession(api=TelegramAPIServer.from_base(stub.base_url)),
+                default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+            )
+            stack.push_async_callback(bot.session.close)
+            polling = asyncio.create_task(
+                dispatcher.start_polling(bot, handle_signals=False, polling_timeout=5)
+            )
+            harness = BotHarness(
+                stub=stub,
+                settings=settings,
+                session_factory=resources.session_factory,
+                tracker=tracker,
+                model_version=e5_encoder.version,
+            )
+            stack.push_async_callback(_stop_polling, dispatcher, polling, harness)
+            launched.append(harness)
+            # The polling loop asks getMe before its first getUpdates: after it, stop is safe.
+            await stub.wait_for("getMe", timeout=STEP_TIMEOUT)
+            return harness
+
+        yield launch
+
+
+async def _stop_polling(
+    dispatcher: Dispatcher, polling: asyncio.Task[None], harness: BotHarness
+) -> None:
+    """Stop without hanging, then fail if the bot crashed or Telegram refused what it sent."""
+    try:
+        # Updates still in flight finish first, so nothing writes to a closed database.
+        with suppress(AssertionError):
+            await harness.tracker.wait_for(set(harness.stub.pushed_at), STEP_TIMEOUT)
+    finally:
+        if not polling.done():
+            with suppress(RuntimeError):  # "Polling is not started": it already ended
+                await asyncio.wait_for(dispatcher.stop_polling(), STEP_TIMEOUT)
+        try:
+            await asyncio.wait_for(polling, STEP_TIMEOUT)
+        except TimeoutError:
+            polling.cancel()
+            with suppress(asyncio.CancelledError):
+                await polling
+            raise
+    assert not harness.tracker.failures, f"handlers failed: {harness.tracker.failures}"
+    rejected = [
+        (call.method, call.params.get("text"), call.error)
+        for call in harness.stub.calls
+        if call.error
+    ]
+    assert not rejected, f"the stub (like Telegram) rejected: {rejected}"
+
+
+@pytest.fixture
+async def answer_band_bot(launch_bot: LaunchBot) -> BotHarness:
+    """Every question is answered with its best article."""
+    return await launch_bot(FORCE_ANSWER)
+
+
+@pytest.fixture
+async def suggest_band_bot(launch_bot: LaunchBot) -> BotHarness:
+    """Every question gets suggestions."""
+    return await launch_bot(FORCE_SUGGEST)
+
+
+@pytest.fixture
+async def nothing_band_bot(launch_bot: LaunchBot) -> BotHarness:
+    """No question is confident enough to answer or suggest."""
+    return await launch_bot(FORCE_NOTHING)
+
+
+@pytest.fixture
+async def default_bot(launch_bot: LaunchBot) -> BotHarness:
+    """The bands the model recommends, as production runs."""
+    return await launch_bot(DEFAULT_BANDS)

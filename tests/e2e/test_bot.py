@@ -1,0 +1,386 @@
+"""The whole bot over HTTP: what a person sends, what the bot answers, and what it stores."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from bot import texts
+from bot.config import SearchSettings
+from bot.keyboards import NoneFit, Pick, Rate
+from tests.e2e.conftest import (
+    FORCE_ANSWER,
+    FORCE_NOTHING,
+    FORCE_SUGGEST,
+    OTHER_USER_ID,
+    SAMPLE_ARTICLE_COUNT,
+    USER_ID,
+    BotHarness,
+    LaunchBot,
+)
+from tests.telegram_stub import Call, TelegramStub
+
+PASSWORD_QUESTION = "как сбросить пароль?"
+PASSWORD_ARTICLE = "Инструкция по смене пароля"
+LOGS_QUESTION = "Как получить доступ к логам?"
+LOGS_ARTICLE = "Инструкция по получению логов"
+
+
+def sent_text(call: Call) -> str:
+    """The HTML the bot sent."""
+    return str(call.params["text"])
+
+
+def shown_text(call: Call) -> str:
+    """The text as the chat shows it: HTML parsed into plain text, as Telegram does."""
+    return str(call.result["text"])
+
+
+def buttons(call: Call) -> list[tuple[str, str]]:
+    return TelegramStub.buttons(call)
+
+
+async def ask_for_article(bot: BotHarness, question: str = PASSWORD_QUESTION) -> tuple[Call, Rate]:
+    """Ask in the answer band; the reply and the data of its 👍 button."""
+    reply = await bot.ask(question)
+    (_, helpful), _ = buttons(reply)
+    return reply, Rate.unpack(helpful)
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+async def test_start_greets_in_russian_and_counts_the_articles(
+    answer_band_bot: BotHarness,
+) -> None:
+    reply = await answer_band_bot.ask("/start")
+
+    assert sent_text(reply) == texts.greeting(SAMPLE_ARTICLE_COUNT)
+    shown = shown_text(reply)
+    assert shown.startswith("Здравствуйте!")
+    assert f"Сейчас в базе статей: {SAMPLE_ARTICLE_COUNT}." in shown
+    assert buttons(reply) == []
+    assert await answer_band_bot.queries() == []
+
+
+async def test_help_explains_the_buttons(answer_band_bot: BotHarness) -> None:
+    reply = await answer_band_bot.ask("/help")
+
+    assert sent_text(reply) == texts.HELP
+    shown = shown_text(reply)
+    for button in ("«👍 Помогло»", "«👎 Не то»", "«Нет подходящего»"):
+        assert button in shown
+    assert await answer_band_bot.queries() == []
+
+
+async def test_unknown_command_is_answered_not_searched(answer_band_bot: BotHarness) -> None:
+    reply = await answer_band_bot.ask("/weather в Москве")
+
+    assert sent_text(reply) == texts.UNKNOWN_COMMAND
+    assert buttons(reply) == []
+    assert await answer_band_bot.queries() == []
+
+
+# --- answer band ---------------------------------------------------------------------------
+
+
+async def test_confident_answer_shows_the_article_with_rating_buttons_and_logs_the_query(
+    answer_band_bot: BotHarness,
+) -> None:
+    bot = answer_band_bot
+    reply = await bot.ask(PASSWORD_QUESTION)
+
+    article_id = await bot.article_id(PASSWORD_ARTICLE)
+    [query] = await bot.queries()
+    assert sent_text(reply).startswith(f"<b>{PASSWORD_ARTICLE}</b>\n\n")
+    body = await bot.body_of(article_id)
+    assert shown_text(reply) == f"{PASSWORD_ARTICLE}\n\n{body}"
+    assert reply.result["entities"][0] == {
+        "type": "bold",
+        "offset": 0,
+        "length": len(PASSWORD_ARTICLE),
+    }
+    assert buttons(reply) == [
+        ("👍 Помогло", Rate(query_id=query.id, article_id=article_id, label=1).pack()),
+        ("👎 Не то", Rate(query_id=query.id, article_id=article_id, label=-1).pack()),
+    ]
+    assert (query.user_id, query.text, query.band, query.article_id) == (
+        USER_ID,
+        PASSWORD_QUESTION,
+        "answer",
+        article_id,
+    )
+    assert 0.0 < query.score <= 1.0
+    assert query.model_version == bot.model_version
+
+
+async def test_default_bands_answer_the_logs_question(default_bot: BotHarness) -> None:
+    reply = await default_bot.ask(LOGS_QUESTION)
+
+    assert sent_text(reply).startswith(f"<b>{LOGS_ARTICLE}</b>\n\n")
+    assert [text for text, _ in buttons(reply)] == ["👍 Помогло", "👎 Не то"]
+    [query] = await default_bot.queries()
+    assert query.band == "answer"
+    assert query.article_id == await default_bot.article_id(LOGS_ARTICLE)
+
+
+@pytest.mark.parametrize(
+    ("button", "label", "thanks", "note"),
+    [
+        (0, 1, texts.THANKS_HELPFUL, "Отмечено: помогло."),
+        (1, -1, texts.THANKS_NOT_HELPFUL, "Отмечено: не то. Вопрос передан администраторам."),
+    ],
+    ids=["helpful", "not-helpful"],
+)
+async def test_rating_is_stored_answered_and_the_buttons_removed(
+    answer_band_bot: BotHarness, button: int, label: int, thanks: str, note: str
+) -> None:
+    bot = answer_band_bot
+    reply = await bot.ask(PASSWORD_QUESTION)
+    _, data = buttons(reply)[button]
+
+    press = await bot.press(reply, data)
+
+    assert press.answer.params.get("text") == thanks
+    assert press.alert is None
+    [query] = await bot.queries()
+    [stored] = await bot.feedback()
+    assert (stored.query_id, stored.article_id, stored.label, stored.user_id) == (
+        query.id,
+        await bot.article_id(PASSWORD_ARTICLE),
+        label,
+        USER_ID,
+    )
+    [edit] = press.replies
+    assert edit.method == "editMessageText"
+    assert edit.params["message_id"] == reply.result["message_id"]
+    message = bot.current(reply)
+    assert message["text"].startswith(f"{PASSWORD_ARTICLE}\n\n")
+    assert message["text"].endswith(note)
+    assert TelegramStub.buttons(message) == []
+
+
+# --- suggest band --------------------------------------------------------------------------
+
+
+async def test_unsure_answer_suggests_up_to_three_titles_and_none_fit(
+    suggest_band_bot: BotHarness,
+) -> None:
+    bot = suggest_band_bot
+    reply = await bot.ask(PASSWORD_QUESTION)
+
+    assert sent_text(reply) == "Возможно, вы имели в виду:"
+    *picks, none_fit = buttons(reply)
+    [query] = await bot.queries()
+    assert none_fit == ("Нет подходящего", NoneFit(query_id=query.id).pack())
+    assert 1 <= len(picks) <= 3
+    picked = [Pick.unpack(data) for _, data in picks]
+    assert {pick.query_id for pick in picked} == {query.id}
+    assert [title for title, _ in picks] == [
+        await bot.title_of(pick.article_id) for pick in picked
+    ]
+    assert len({pick.article_id for pick in picked}) == len(picked)
+    assert (query.user_id, query.text, query.band) == (USER_ID, PASSWORD_QUESTION, "suggest")
+    assert query.article_id == picked[0].article_id
+
+
+async def test_picked_suggestion_is_shown_with_rating_buttons_and_counted_helpful(
+    suggest_band_bot: BotHarness,
+) -> None:
+    bot = suggest_band_bot
+    reply = await bot.ask(PASSWORD_QUESTION)
+    # The second title, so the stored article is the one pressed, not merely the best match.
+    title, data = buttons(reply)[1]
+    pick = Pick.unpack(data)
+
+    press = await bot.press(reply, data)
+
+    assert press.alert is None
+    [shown] = press.replies
+    assert shown.method == "sendMessage"
+    assert sent_text(shown).startswith(f"<b>{title}</b>\n\n")
+    assert buttons(shown) == [
+        ("👍 Помогло", Rate(query_id=pick.query_id, article_id=pick.article_id, label=1).pack()),
+        ("👎 Не то", Rate(query_id=pick.query_id, article_id=pick.article_id, label=-1).pack()),
+    ]
+    stored = [(f.query_id, f.article_id, f.label) for f in await bot.feedback()]
+    assert stored == [(pick.query_id, pick.article_id, 1)]
+
+    # 👍 under the picked article confirms the same pair: thanked, not stored twice.
+    thumbs_up = await bot.press(shown, buttons(shown)[0][1])
+
+    assert thumbs_up.answer.params.get("text") == texts.THANKS_HELPFUL
+    assert [(f.query_id, f.article_id, f.label) for f in await bot.feedback()] == stored
+    assert TelegramStub.buttons(bot.current(shown)) == []
+
+
+async def test_none_fit_stores_a_negative_click_without_an_article(
+    suggest_band_bot: BotHarness,
+) -> None:
+    bot = suggest_band_bot
+    reply = await bot.ask(PASSWORD_QUESTION)
+    _, data = buttons(reply)[-1]
+
+    press = await bot.press(reply, data)
+
+    assert press.answer.params.get("text") == texts.THANKS_NONE_FIT
+    assert press.alert is None
+    [query] = await bot.queries()
+    [stored] = await bot.feedback()
+    assert (stored.query_id, stored.article_id, stored.label, stored.user_id) == (
+        query.id,
+        None,
+        -1,
+        USER_ID,
+    )
+    message = bot.current(reply)
+    assert message["text"] == (
+        "Возможно, вы имели в виду:\n\n"
+        "Отмечено: нет подходящего. Вопрос передан администраторам."
+    )
+    assert TelegramStub.buttons(message) == []
+
+
+# --- nothing band --------------------------------------------------------------------------
+
+
+async def test_unknown_question_is_logged_for_admins(nothing_band_bot: BotHarness) -> None:
+    bot = nothing_band_bot
+    reply = await bot.ask("как испечь пирог с вишней?")
+
+    assert sent_text(reply) == texts.NOTHING_FOUND
+    assert shown_text(reply).startswith("Пока не знаю ответа на этот вопрос.")
+    assert "администраторам" in shown_text(reply)
+    assert "reply_markup" not in reply.params
+    assert buttons(reply) == []
+    [query] = await bot.queries()
+    assert (query.user_id, query.text, query.band) == (
+        USER_ID,
+        "как испечь пирог с вишней?",
+        "nothing",
+    )
+    # The closest guess is kept for the admins even though it was not shown.
+    assert query.article_id is not None
+    assert query.model_version == bot.model_version
+    assert await bot.feedback() == []
+
+
+# --- odd messages --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "push",
+    [
+        lambda stub, user: stub.push_sticker(user),
+        lambda stub, user: stub.push_photo(user),
+        lambda stub, user: stub.push_photo(user, caption="как сбросить пароль?"),
+        lambda stub, user: stub.push_voice(user),
+    ],
+    ids=["sticker", "photo", "photo-with-caption", "voice"],
+)
+async def test_non_text_message_gets_the_text_only_reply(
+    answer_band_bot: BotHarness, push: Callable[[TelegramStub, int], Any]
+) -> None:
+    bot = answer_band_bot
+    [reply] = await bot.send(lambda user: push(bot.stub, user))
+
+    assert sent_text(reply) == texts.TEXT_ONLY
+    assert buttons(reply) == []
+    assert await bot.queries() == []
+
+
+async def test_whitespace_only_message_asks_for_words(answer_band_bot: BotHarness) -> None:
+    reply = await answer_band_bot.ask("   \n\t  ")
+
+    assert sent_text(reply) == texts.EMPTY_QUESTION
+    assert await answer_band_bot.queries() == []
+
+
+async def test_very_long_question_is_cut_and_still_answered(answer_band_bot: BotHarness) -> None:
+    bot = answer_band_bot
+    limit = bot.settings.max_question_chars
+    question = ("Как получить доступ к логам сервиса в Kibana? " * 300)[:10_000]
+    assert len(question) == 10_000 > limit
+
+    note, answer = await bot.say(question)
+
+    assert sent_text(note) == texts.truncated(limit)
+    assert f"первые {limit} символов" in shown_text(note)
+    assert sent_text(answer).startswith(f"<b>{LOGS_ARTICLE}</b>")
+    assert len(buttons(answer)) == 2
+    [query] = await bot.queries()
+    assert query.text == question[:limit]
+    assert query.band == "answer"
+
+
+@pytest.mark.parametrize(
+    "search", [FORCE_ANSWER, FORCE_SUGGEST, FORCE_NOTHING], ids=["answer", "suggest", "nothing"]
+)
+async def test_html_in_the_question_does_not_break_the_reply(
+    launch_bot: LaunchBot, search: SearchSettings
+) -> None:
+    bot = await launch_bot(search)
+    question = "<script> & что такое smoke?"
+
+    # The stub refuses malformed HTML as Telegram does, so one successful reply proves it.
+    reply = await bot.ask(question)
+
+    assert reply.error is None
+    [query] = await bot.queries()
+    assert query.text == question
+    if query.band == "answer":
+        assert shown_text(reply).startswith("Определение и пример smoke-теста\n\n")
+
+
+# --- stale and forged buttons --------------------------------------------------------------
+
+MISSING = 1_000_000
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda rate: "garbage",
+        lambda rate: "r:abc:1:1",
+        lambda rate: Rate(query_id=MISSING, article_id=rate.article_id, label=1).pack(),
+        lambda rate: Pick(query_id=MISSING, article_id=rate.article_id).pack(),
+        lambda rate: NoneFit(query_id=MISSING).pack(),
+    ],
+    ids=["garbage", "rate-not-a-number", "rate-missing-query", "pick-missing-query", "none-fit"],
+)
+async def test_unknown_or_forged_button_gets_the_stale_alert_and_stores_nothing(
+    answer_band_bot: BotHarness, forge: Callable[[Rate], str]
+) -> None:
+    bot = answer_band_bot
+    reply, rate = await ask_for_article(bot)
+
+    press = await bot.press(reply, forge(rate))
+
+    assert press.alert == texts.STALE_BUTTON
+    assert press.replies == []
+    assert await bot.feedback() == []
+    # The real buttons are untouched and the bot keeps serving.
+    assert TelegramStub.buttons(bot.current(reply)) == buttons(reply)
+    follow_up = await bot.ask(LOGS_QUESTION)
+    assert sent_text(follow_up).startswith(f"<b>{LOGS_ARTICLE}</b>")
+
+
+async def test_rating_another_users_query_is_refused(answer_band_bot: BotHarness) -> None:
+    bot = answer_band_bot
+    their_reply, their_rate = await ask_for_article(bot)
+    other_reply = await bot.ask(LOGS_QUESTION, user_id=OTHER_USER_ID)
+
+    # Another user re-sends the first user's 👍 data from a message of their own.
+    press = await bot.press(other_reply, their_rate.pack(), user_id=OTHER_USER_ID)
+
+    assert press.alert == texts.STALE_BUTTON
+    assert press.replies == []
+    assert await bot.feedback() == []
+    assert TelegramStub.buttons(bot.current(other_reply)) == buttons(other_reply)
+    # The owner's own 👍 still counts.
+    own = await bot.press(their_reply, their_rate.pack())
+    assert own.answer.params.get("text") == texts.THANKS_HELPFUL
+    [stored] = await bot.feedback()
+    assert (stored.query_id, stored.user_id, stored.label) == (their_rate.query_id, USER_ID, 1)

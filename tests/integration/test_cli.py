@@ -1,0 +1,76 @@
+"""The `faqbot` command as an operator runs it: a real process, a real database, the real model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import MODELS_DIR, SAMPLE_BASE
+
+
+@pytest.fixture
+def faqbot(tmp_path: Path, base_models: dict[str, Path]):  # type: ignore[no-untyped-def]
+    """Runs `python -m bot ...` in a clean folder with its own database and no .env."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("BOT_", "DATABASE_", "MODEL_", "SEARCH_", "ADMIN_"))
+    }
+    env.update(
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'kb.sqlite3'}",
+        MODEL__MODELS_DIR=str(MODELS_DIR),
+        HF_HUB_OFFLINE="1",
+        BOT_TOKEN="",
+    )
+
+    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=300,
+        )
+
+    assert run("import", str(SAMPLE_BASE)).returncode == 0
+    return run
+
+
+def test_ask_json_answers_the_logs_question_with_the_logs_article(faqbot) -> None:  # type: ignore[no-untyped-def]
+    result = faqbot("ask", "--json", "Как получить доступ к логам?")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert set(answer) == {"band", "title", "score", "alternatives"}
+    assert answer["band"] == "answer"
+    assert answer["title"] == "Инструкция по получению логов"
+    assert 0.0 < answer["score"] <= 1.0
+    assert all(set(a) == {"title", "score"} for a in answer["alternatives"])
+    assert all(a["score"] <= answer["score"] for a in answer["alternatives"])
+
+
+def test_ask_json_says_nothing_for_an_unrelated_question(faqbot) -> None:  # type: ignore[no-untyped-def]
+    result = faqbot("ask", "--json", "рецепт борща со сметаной и пампушками")
+    answer = json.loads(result.stdout)
+    assert (answer["band"], answer["title"], answer["alternatives"]) == ("nothing", None, [])
+
+
+def test_chat_answers_questions_typed_in_the_terminal(faqbot) -> None:  # type: ignore[no-untyped-def]
+    result = faqbot("chat", stdin="Как получить доступ к логам?\nКак сменить пароль?\n")
+    assert result.returncode == 0, result.stderr
+    assert "Инструкция по получению логов" in result.stdout
+    assert "Инструкция по смене пароля" in result.stdout
+    assert "[answer, score 0." in result.stdout
+
+
+def test_run_without_a_token_explains_how_to_get_one_and_fails(faqbot) -> None:  # type: ignore[no-untyped-def]
+    result = faqbot("run", "--chat-fallback")
+    assert result.returncode != 0
+    assert "@BotFather" in result.stderr and "BOT_TOKEN" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
