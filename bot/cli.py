@@ -104,6 +104,11 @@ def _parser() -> argparse.ArgumentParser:
         help="evaluate against this article file in a throwaway database instead of the base",
     )
     ev.add_argument("--model", help="model directory to evaluate instead of the configured one")
+    ev.add_argument(
+        "--negatives",
+        type=Path,
+        help="{query, ...} lines the base cannot answer: how many would pass each threshold",
+    )
     ev.set_defaults(handler=_eval)
 
     models = sub.add_parser("models", help="manage model directories")
@@ -306,15 +311,20 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
 def _eval(settings: Settings, args: argparse.Namespace) -> int:
     try:
         items = read_eval_set(args.file)
+        negatives = (
+            [item.query for item in read_eval_set(args.negatives, need_title=False)]
+            if args.negatives
+            else []
+        )
     except (ImportFormatError, OSError) as error:
-        print(f"{args.file}: {error}", file=sys.stderr)
+        print(f"{error}", file=sys.stderr)
         return 1
     if args.model:
         settings = settings.model_copy(
             update={"model": settings.model.model_copy(update={"path": args.model})}
         )
     if args.articles is None:
-        return _arun(_evaluate(settings, items, args.json))
+        return _arun(_evaluate(settings, items, negatives, args.json))
     try:
         drafts = read_articles(args.articles)
     except (ImportFormatError, OSError) as error:
@@ -334,15 +344,17 @@ def _eval(settings: Settings, args: argparse.Namespace) -> int:
                     await ArticleService(session).import_drafts(drafts)
             finally:
                 await engine.dispose()
-            return await _evaluate(scratch, items, args.json)
+            return await _evaluate(scratch, items, negatives, args.json)
 
         return _arun(seed_and_evaluate())
 
 
-async def _evaluate(settings: Settings, items: Sequence[Any], as_json: bool) -> int:
+async def _evaluate(
+    settings: Settings, items: Sequence[Any], negatives: Sequence[str], as_json: bool
+) -> int:
     resources = await build_resources(settings)
     try:
-        report = await evaluate(resources.search, items)
+        report = await evaluate(resources.search, items, negatives)
         thresholds = resources.search.thresholds
         version = resources.search.model_version
     finally:
@@ -364,6 +376,8 @@ def eval_json(report: EvalReport, model_version: str) -> dict[str, Any]:
         "model": model_version,
         "right_first_scores": report.summary(report.right_scores).__dict__,
         "wrong_first_scores": report.summary(report.wrong_scores).__dict__,
+        "negative_scores": report.summary(report.negative_scores).__dict__,
+        "thresholds": [row.__dict__ for row in report.threshold_table()],
     }
 
 
@@ -385,6 +399,21 @@ def format_eval(report: EvalReport, model_version: str, answer: float, suggest: 
             for k in ("p5", "p10", "p25", "p50", "p75", "p90", "p95")
         )
         lines.append(f"  {name:<29} {s.count:>5}  {s.mean:.3f}  {q}")
+    if report.negative_scores:
+        s = report.summary(report.negative_scores)
+        q = "  ".join(
+            f"{s.quantiles.get(k, 0.0):.3f}"
+            for k in ("p5", "p10", "p25", "p50", "p75", "p90", "p95")
+        )
+        lines.append(f"  {'best, unanswerable questions':<29} {s.count:>5}  {s.mean:.3f}  {q}")
+    lines += ["", "threshold  first answers passing  right  precision  unanswerable passing"]
+    for row in report.threshold_table():
+        negatives = "" if row.negatives_passed is None else f"{row.negatives_passed:.1%}"
+        lines.append(
+            f"  {row.threshold:.2f}     {row.passed:>10}            {row.right:>5}  "
+            f"{row.precision:>8.1%}   {negatives:>10}"
+        )
+    lines.append("")
     for name, threshold in (("answer", answer), ("suggest", suggest)):
         right = sum(score >= threshold for score in report.right_scores)
         wrong = sum(score >= threshold for score in report.wrong_scores)

@@ -31,6 +31,9 @@ class EvalReport:
     # First-answer scores, split by whether the first article was the gold one.
     right_scores: list[float]
     wrong_scores: list[float]
+    # Best scores of questions the base has no answer for (if a set of them was given): the
+    # share of them above a threshold is how often the bot would answer off-topic questions.
+    negative_scores: list[float] = field(default_factory=list)
 
     def summary(self, scores: Sequence[float]) -> ScoreSummary:
         if not scores:
@@ -43,9 +46,47 @@ class EvalReport:
             {f"p{p}": float(np.percentile(values, p)) for p in points},
         )
 
+    def threshold_table(self, step: float = 0.01) -> list[ThresholdRow]:
+        """For each threshold on a grid: what passes it, and how much of that is right."""
+        first = np.asarray(self.right_scores + self.wrong_scores)
+        if not len(first):
+            return []
+        right = np.asarray(self.right_scores)
+        negatives = np.asarray(self.negative_scores)
+        low = np.floor(np.percentile(first, 5) / step) * step
+        rows = []
+        for threshold in np.arange(low, first.max() + step, step):
+            passed = int((first >= threshold).sum())
+            hits = int((right >= threshold).sum())
+            rows.append(
+                ThresholdRow(
+                    threshold=round(float(threshold), 4),
+                    passed=passed,
+                    right=hits,
+                    precision=hits / passed if passed else 1.0,
+                    negatives_passed=(
+                        float((negatives >= threshold).mean()) if len(negatives) else None
+                    ),
+                )
+            )
+        return rows
+
+
+@dataclass(frozen=True)
+class ThresholdRow:
+    threshold: float
+    passed: int
+    right: int
+    precision: float
+    negatives_passed: float | None
+
 
 def evaluate_vectors(
-    engine: SearchEngine, vectors: np.ndarray, gold: Sequence[int], skipped: int
+    engine: SearchEngine,
+    vectors: np.ndarray,
+    gold: Sequence[int],
+    skipped: int,
+    negative_vectors: np.ndarray | None = None,
 ) -> EvalReport:
     index = engine.index
     scores = index.article_scores(vectors)
@@ -71,16 +112,30 @@ def evaluate_vectors(
         skipped=skipped,
         right_scores=right,
         wrong_scores=wrong,
+        negative_scores=(
+            index.article_scores(negative_vectors).max(axis=1).tolist()
+            if negative_vectors is not None and len(negative_vectors) and len(ids)
+            else []
+        ),
     )
 
 
-async def evaluate(engine: SearchEngine, items: Sequence[EvalItem]) -> EvalReport:
-    """Rank all active articles for each query; skip queries whose gold title is not active."""
+async def evaluate(
+    engine: SearchEngine, items: Sequence[EvalItem], negatives: Sequence[str] = ()
+) -> EvalReport:
+    """Rank all active articles for each query; skip queries whose gold title is not active.
+
+    `negatives` are questions the base cannot answer; only their best score is kept.
+    """
     by_title = {title: article_id for article_id, title in engine.titles.items()}
     usable = [item for item in items if item.title in by_title]
-    vectors = await asyncio.to_thread(
-        engine.encoder.encode_queries, [item.query for item in usable]
-    )
+    encode = engine.encoder.encode_queries
+    vectors = await asyncio.to_thread(encode, [item.query for item in usable])
+    negative_vectors = await asyncio.to_thread(encode, list(negatives)) if negatives else None
     return evaluate_vectors(
-        engine, vectors, [by_title[item.title] for item in usable], len(items) - len(usable)
+        engine,
+        vectors,
+        [by_title[item.title] for item in usable],
+        len(items) - len(usable),
+        negative_vectors,
     )

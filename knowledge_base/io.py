@@ -182,7 +182,7 @@ def write_articles(path: Path, articles: Sequence[Article]) -> None:
     path.write_text(format_articles(articles, detect_format(path)), encoding="utf-8")
 
 
-def read_eval_set(path: Path) -> list[EvalItem]:
+def read_eval_set(path: Path, need_title: bool = True) -> list[EvalItem]:
     items = []
     for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
         if not line.strip():

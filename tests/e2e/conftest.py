@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, closing, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from aiogram import BaseMiddleware, Bot, Dispatcher
@@ -27,6 +27,7 @@ from knowledge_base.articles import ArticleService
 from knowledge_base.db import create_engine, create_session_factory, upgrade_database
 from knowledge_base.encoder import Encoder
 from knowledge_base.io import read_articles
+from knowledge_base.repositories import ArticleDraft
 from knowledge_base.tables import ArticleRow, FeedbackRow, QueryRow
 from tests.conftest import SAMPLE_BASE, make_settings
 from tests.telegram_stub import REPLY_METHODS, Call, TelegramStub
@@ -155,7 +156,8 @@ class BotHarness:
     async def settle(self, timeout: float = STEP_TIMEOUT) -> None:
         """Wait until the bot has finished every update pushed so far; fail if one crashed."""
         await self.tracker.wait_for(set(self.stub.pushed_at), timeout)
-        assert not self.tracker.failures, self.tracker.failures
+        failures = self.tracker.failures
+        assert not failures, f"handlers failed: {failures}"
 
     def replies(self, after: int = 0, user_id: int | None = None) -> list[Call]:
         """Successful sendMessage/editMessageText/sendDocument calls to the user's chat."""
@@ -197,7 +199,10 @@ class BotHarness:
             return await session.scalar(select(ArticleRow.body).where(ArticleRow.id == article_id))
 
 
-LaunchBot = Callable[[SearchSettings], Awaitable[BotHarness]]
+class LaunchBot(Protocol):
+    def __call__(
+        self, search: SearchSettings, extra_articles: Sequence[ArticleDraft] = ()
+    ) -> Awaitable[BotHarness]: ...
 
 
 def _copy_database(source: Path, target: Path) -> None:
@@ -208,6 +213,15 @@ def _copy_database(source: Path, target: Path) -> None:
 
 def _database_file(settings: Settings) -> Path:
     return Path(settings.database_url.removeprefix("sqlite+aiosqlite:///"))
+
+
+async def _import(settings: Settings, drafts: Sequence[ArticleDraft]) -> None:
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            await ArticleService(session).import_drafts(drafts)
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -222,13 +236,9 @@ async def sample_base_file(
     folder = tmp_path_factory.mktemp("e2e-template")
     settings = make_settings(folder, e5_encoder.path)
     await asyncio.to_thread(upgrade_database, settings.database_url)
-    engine = create_engine(settings.database_url)
-    try:
-        async with create_session_factory(engine)() as session:
-            report = await ArticleService(session).import_drafts(read_articles(SAMPLE_BASE))
-        assert report.added == SAMPLE_ARTICLE_COUNT
-    finally:
-        await engine.dispose()
+    drafts = read_articles(SAMPLE_BASE)
+    assert len(drafts) == SAMPLE_ARTICLE_COUNT
+    await _import(settings, drafts)
     resources = await build_resources(settings, encoder=e5_encoder)
     await resources.close()
     return _database_file(settings)
@@ -242,10 +252,14 @@ async def launch_bot(
     async with AsyncExitStack() as stack:
         launched: list[BotHarness] = []
 
-        async def launch(search: SearchSettings) -> BotHarness:
+        async def launch(
+            search: SearchSettings, extra_articles: Sequence[ArticleDraft] = ()
+        ) -> BotHarness:
             assert not launched, "one bot per test: the test's database file is shared"
             settings = make_settings(tmp_path, e5_encoder.path, search=search)
             _copy_database(sample_base_file, _database_file(settings))
+            if extra_articles:
+                await _import(settings, extra_articles)
 
             stub = await stack.enter_async_context(TelegramStub())
             resources = await build_resources(settings, encoder=e5_encoder)
@@ -297,7 +311,8 @@ async def _stop_polling(
             with suppress(asyncio.CancelledError):
                 await polling
             raise
-    assert not harness.tracker.failures, f"handlers failed: {harness.tracker.failures}"
+    failures = harness.tracker.failures
+    assert not failures, f"handlers failed: {failures}"
     rejected = [
         (call.method, call.params.get("text"), call.error)
         for call in harness.stub.calls

@@ -10,6 +10,7 @@ import pytest
 from bot import texts
 from bot.config import SearchSettings
 from bot.keyboards import NoneFit, Pick, Rate
+from knowledge_base.repositories import ArticleDraft
 from tests.e2e.conftest import (
     FORCE_ANSWER,
     FORCE_NOTHING,
@@ -332,6 +333,23 @@ async def test_html_in_the_question_does_not_break_the_reply(
     assert query.text == question
     if query.band == "answer":
         assert shown_text(reply).startswith("Определение и пример smoke-теста\n\n")
+
+
+async def test_article_with_html_characters_is_shown_verbatim_and_can_be_rated(
+    launch_bot: LaunchBot,
+) -> None:
+    title = "Ошибка <script> в шаблоне & что с ней делать"
+    body = "Если видите <b>не жирный</b> текст & «a < b», очистите кеш: Ctrl+F5."
+    bot = await launch_bot(FORCE_ANSWER, [ArticleDraft(title=title, body=body)])
+
+    reply = await bot.ask("ошибка script в шаблоне, что делать?")
+    press = await bot.press(reply, buttons(reply)[0][1])
+
+    # Parsed back by the stub as Telegram would: every character as written, no markup.
+    assert shown_text(reply) == f"{title}\n\n{body}"
+    assert [entity["type"] for entity in reply.result["entities"]] == ["bold"]
+    [edit] = press.replies
+    assert shown_text(edit) == f"{title}\n\n{body}\n\nОтмечено: помогло."
 
 
 # --- stale and forged buttons --------------------------------------------------------------
