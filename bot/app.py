@@ -6,20 +6,22 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from aiogram import Dispatcher, Router
+from aiogram import Dispatcher
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.handlers import common, feedback, questions
 from bot.middlewares import ServicesMiddleware
+from knowledge_base.base_models import MULTILINGUAL_E5, RECOMMENDED_THRESHOLDS
 from knowledge_base.db import create_engine, create_session_factory
 from knowledge_base.encoder import Encoder
 from knowledge_base.search import SearchEngine, Thresholds
 
 log = logging.getLogger(__name__)
 
-# Used when neither the settings nor the model directory name thresholds.
-FALLBACK_THRESHOLDS = Thresholds(answer=0.86, suggest=0.80)
+# Used when neither the settings nor the model directory name thresholds (a hub id, say):
+# those of the default model family, multilingual e5.
+FALLBACK_THRESHOLDS = Thresholds(**RECOMMENDED_THRESHOLDS[MULTILINGUAL_E5])
 
 
 @dataclass
@@ -71,20 +73,7 @@ def create_dispatcher(resources: Resources) -> Dispatcher:
     services = ServicesMiddleware(resources.session_factory, resources.search)
     dp.message.outer_middleware(services)
     dp.callback_query.outer_middleware(services)
-    # Order matters: questions.router catches every remaining text, so it goes last.
-    handler_routers = (common.router, feedback.router, questions.router)
-    for router in handler_routers:
-        _release(router)
-    dp.include_routers(*handler_routers)
+    dp.errors.register(common.on_error)
+    # Order matters: the questions router takes every remaining text, so it goes last.
+    dp.include_routers(common.create_router(), feedback.create_router(), questions.create_router())
     return dp
-
-
-def _release(router: Router) -> None:
-    # aiogram attaches a Router to one parent for life and has no public detach, while the
-    # handler modules keep one Router each: without this a second Dispatcher in the same
-    # process (each e2e test, the load benchmark) fails with "Router is already attached".
-    # The older Dispatcher loses these handlers, so it must be done polling by now.
-    parent = router.parent_router
-    if parent is not None:
-        parent.sub_routers.remove(router)
-        router._parent_router = None

@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,10 @@ _IDENTITY_FILES = (
     "vocab.txt",
 )
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+# "organisation/name": a Hugging Face hub id rather than a local directory.
+_HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
 
 
 class ModelNotFoundError(RuntimeError):
@@ -53,23 +58,27 @@ class Encoder:
 
     def __init__(self, model_path: str | Path, *, max_batch: int = 32) -> None:
         path = Path(model_path)
-        if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
+        local = (path / "modules.json").is_file() or (path / "config.json").is_file()
+        hub_id = not local and _HUB_ID.fullmatch(str(model_path)) is not None
+        if not local and not (hub_id and os.environ.get("HF_HUB_OFFLINE", "0") == "0"):
             raise ModelNotFoundError(
-                f"No sentence-transformers model in {path}. Run `faqbot models bootstrap` "
-                "to build the default one, or set MODEL__PATH to a model directory."
+                f"No sentence-transformers model in {path}. Run `faqbot models bootstrap` to "
+                "build the default one, or set MODEL__PATH to a model directory (a hub id such "
+                "as intfloat/multilingual-e5-small works only with HF_HUB_OFFLINE=0 and a "
+                "reachable hub)."
             )
-        # Never reach for a hub: models come from local directories only.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         from sentence_transformers import SentenceTransformer
 
         self.path = path
-        self.version = model_version(path)
+        self.version = model_version(path) if local else str(model_path).replace("/", "--")
         self._model = SentenceTransformer(
-            str(path), device="cpu", local_files_only=True, model_kwargs={"dtype": "float32"}
+            str(model_path), device="cpu", local_files_only=local, model_kwargs={"dtype": "float32"}
         )
         prompts: dict[str, str | None] = dict(self._model.prompts or {})
+        if not prompts.get("query") and "e5" in path.name.lower():
+            # e5 models were trained with these prefixes; a copy without prompts still needs them.
+            prompts = {"query": "query: ", "passage": "passage: "}
         self._query_prompt = prompts.get("query") or None
         self._document_prompt = prompts.get("passage") or prompts.get("document") or None
         dimension = getattr(self._model, "get_embedding_dimension", None) or (

@@ -40,10 +40,10 @@ class FeedbackService:
             return FeedbackOutcome.UNKNOWN_QUERY
         if article_id is not None and await self._articles.get(article_id) is None:
             return FeedbackOutcome.UNKNOWN_ARTICLE
-        if await self._feedback.find(query_id, article_id, label) is not None:
-            return FeedbackOutcome.ALREADY_RECORDED
-        await self._feedback.add(
+        stored = await self._feedback.add(
             query_id=query_id, article_id=article_id, label=label, user_id=user_id
         )
+        if stored is None:
+            return FeedbackOutcome.ALREADY_RECORDED
         log.info("query %d: feedback %+d for article %s", query_id, label, article_id)
         return FeedbackOutcome.RECORDED

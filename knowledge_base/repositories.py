@@ -8,6 +8,7 @@ from datetime import datetime
 
 import numpy as np
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge_base.tables import ArticleRow, EmbeddingRow, FeedbackRow, PhrasingRow, QueryRow
@@ -264,23 +265,16 @@ class FeedbackRepository:
 
     async def add(
         self, *, query_id: int, article_id: int | None, label: int, user_id: int | None
-    ) -> int:
+    ) -> int | None:
+        """Store a click; None when the same click is already stored (a double tap)."""
         row = FeedbackRow(query_id=query_id, article_id=article_id, label=label, user_id=user_id)
-        self._session.add(row)
-        await self._session.flush()
+        try:
+            # A savepoint, so a duplicate undoes only this insert, not the caller's work.
+            async with self._session.begin_nested():
+                self._session.add(row)
+        except IntegrityError:
+            return None
         return row.id
-
-    async def find(self, query_id: int, article_id: int | None, label: int) -> int | None:
-        article_match = (
-            FeedbackRow.article_id.is_(None)
-            if article_id is None
-            else FeedbackRow.article_id == article_id
-        )
-        return await self._session.scalar(
-            select(FeedbackRow.id).where(
-                FeedbackRow.query_id == query_id, article_match, FeedbackRow.label == label
-            )
-        )
 
     async def for_query(self, query_id: int) -> list[FeedbackRecord]:
         rows = await self._session.scalars(

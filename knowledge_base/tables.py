@@ -18,6 +18,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -85,6 +87,17 @@ class QueryRow(Base):
 
 class FeedbackRow(Base):
     __tablename__ = "feedback"
+    # One row per distinct click: a double tap on a button must not count twice. NULL article
+    # ("none fit") is folded to 0 because SQL treats NULLs as distinct in a unique index.
+    __table_args__ = (
+        Index(
+            "uq_feedback_click",
+            "query_id",
+            func.coalesce(text("article_id"), 0),
+            "label",
+            unique=True,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     query_id: Mapped[int] = mapped_column(ForeignKey("queries.id", ondelete="CASCADE"), index=True)

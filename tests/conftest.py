@@ -52,7 +52,7 @@ def make_settings(tmp_path: Path, model_dir: Path | str = "", **overrides: objec
         "search": SearchSettings(),
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type,call-arg]
 
 
 @pytest.fixture

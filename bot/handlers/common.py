@@ -12,34 +12,28 @@ from bot import texts
 from knowledge_base.articles import ArticleService
 
 log = logging.getLogger(__name__)
-router = Router(name="common")
 
 
-@router.message(CommandStart())
 async def start(message: Message, articles: ArticleService) -> None:
     """Greets and says what the bot knows and how to ask."""
     await message.answer(texts.greeting(await articles.count()))
 
 
-@router.message(Command("help"))
 async def help_(message: Message) -> None:
     """Explains how to ask and what the buttons mean."""
     await message.answer(texts.HELP)
 
 
-@router.message(F.text.startswith("/"))
 async def unknown_command(message: Message) -> None:
     """Answers a command the bot does not have, instead of searching for it."""
     await message.answer(texts.UNKNOWN_COMMAND)
 
 
-@router.message(~F.text)
 async def not_text(message: Message) -> None:
     """Answers stickers, photos, voice and the like: only text questions are understood."""
     await message.answer(texts.TEXT_ONLY)
 
 
-@router.errors()
 async def on_error(event: ErrorEvent) -> bool:
     """Logs a failed update and tells the person, so nobody is left without an answer."""
     update = event.update
@@ -52,3 +46,13 @@ async def on_error(event: ErrorEvent) -> bool:
     except Exception:  # Telegram itself may be the failure; the log already has it
         log.exception("could not report the failure of update %s", update.update_id)
     return True
+
+
+def create_router() -> Router:
+    """A fresh router: aiogram attaches a router to one dispatcher for life."""
+    router = Router(name="common")
+    router.message.register(start, CommandStart())
+    router.message.register(help_, Command("help"))
+    router.message.register(unknown_command, F.text.startswith("/"))
+    router.message.register(not_text, ~F.text)
+    return router

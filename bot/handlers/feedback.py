@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from aiogram import Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup
 
 from bot import keyboards, texts
 from knowledge_base.articles import ArticleService
 from knowledge_base.feedback import HELPFUL, NOT_HELPFUL, FeedbackOutcome, FeedbackService
 
-router = Router(name="feedback")
 
-
-@router.callback_query(keyboards.Pick.filter())
 async def pick_suggestion(
     query: CallbackQuery,
     callback_data: keyboards.Pick,
@@ -20,18 +18,18 @@ async def pick_suggestion(
     articles: ArticleService,
 ) -> None:
     """Shows the picked article with 👍/👎 and counts the pick as a positive click."""
+    article = await articles.get(callback_data.article_id)
+    if article is None or article.archived:
+        await query.answer(texts.ARTICLE_GONE, show_alert=True)
+        return
     outcome = await feedback.record(
         query_id=callback_data.query_id,
         user_id=query.from_user.id,
         article_id=callback_data.article_id,
         label=HELPFUL,
     )
-    article = await articles.get(callback_data.article_id)
     if outcome is FeedbackOutcome.UNKNOWN_QUERY:
         await query.answer(texts.STALE_BUTTON, show_alert=True)
-        return
-    if article is None or article.archived:
-        await query.answer(texts.ARTICLE_GONE, show_alert=True)
         return
     await query.answer()
     if query.message is not None:
@@ -41,12 +39,11 @@ async def pick_suggestion(
         )
 
 
-@router.callback_query(keyboards.Rate.filter())
 async def rate_article(
     query: CallbackQuery, callback_data: keyboards.Rate, feedback: FeedbackService
 ) -> None:
     """Stores 👍 or 👎 for the article shown, and marks the message as rated."""
-    label = HELPFUL if callback_data.label > 0 else NOT_HELPFUL
+    label = callback_data.label  # anything but ±1 is forged: the service refuses it
     outcome = await feedback.record(
         query_id=callback_data.query_id,
         user_id=query.from_user.id,
@@ -58,7 +55,6 @@ async def rate_article(
     await _acknowledge(query, outcome, thanks, note)
 
 
-@router.callback_query(keyboards.NoneFit.filter())
 async def none_fit(
     query: CallbackQuery, callback_data: keyboards.NoneFit, feedback: FeedbackService
 ) -> None:
@@ -72,7 +68,6 @@ async def none_fit(
     await _acknowledge(query, outcome, texts.THANKS_NONE_FIT, texts.FEEDBACK_NONE_FIT_NOTE)
 
 
-@router.callback_query()
 async def unknown_button(query: CallbackQuery) -> None:
     """Answers a button the bot does not know (old version, forged data) without failing."""
     await query.answer(texts.STALE_BUTTON, show_alert=True)
@@ -91,6 +86,22 @@ async def _acknowledge(
     if message is None or isinstance(message, InaccessibleMessage) or message.html_text is None:
         return
     # Keep the article, drop the buttons, say what was recorded: the chat shows the vote.
-    await message.edit_text(
-        message.html_text + note, reply_markup=InlineKeyboardMarkup(inline_keyboard=[])
-    )
+    try:
+        await message.edit_text(
+            message.html_text + note, reply_markup=InlineKeyboardMarkup(inline_keyboard=[])
+        )
+    except TelegramBadRequest as error:
+        # A double tap: the second press carries the message as it was before the first
+        # edit, and Telegram refuses an edit that changes nothing. The vote is stored once.
+        if "message is not modified" not in str(error):
+            raise
+
+
+def create_router() -> Router:
+    """A fresh router: aiogram attaches a router to one dispatcher for life."""
+    router = Router(name="feedback")
+    router.callback_query.register(pick_suggestion, keyboards.Pick.filter())
+    router.callback_query.register(rate_article, keyboards.Rate.filter())
+    router.callback_query.register(none_fit, keyboards.NoneFit.filter())
+    router.callback_query.register(unknown_button)
+    return router

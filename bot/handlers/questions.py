@@ -9,10 +9,7 @@ from bot import keyboards, texts
 from bot.config import Settings
 from knowledge_base.search import Band, SearchService
 
-router = Router(name="questions")
 
-
-@router.message(F.text)
 async def question(message: Message, search: SearchService, settings: Settings) -> None:
     """Answers any other text as a question to the knowledge base."""
     text = " ".join((message.text or "").split())
@@ -38,3 +35,10 @@ async def question(message: Message, search: SearchService, settings: Settings) 
         )
     else:
         await message.answer(texts.NOTHING_FOUND if answer.article else texts.EMPTY_BASE)
+
+
+def create_router() -> Router:
+    """A fresh router: aiogram attaches a router to one dispatcher for life."""
+    router = Router(name="questions")
+    router.message.register(question, F.text)
+    return router

@@ -92,6 +92,12 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_feedback_query_id"), "feedback", ["query_id"])
     op.create_index(op.f("ix_feedback_article_id"), "feedback", ["article_id"])
+    op.create_index(
+        "uq_feedback_click",
+        "feedback",
+        ["query_id", sa.text("coalesce(article_id, 0)"), "label"],
+        unique=True,
+    )
     op.create_table(
         "embeddings",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -113,6 +119,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_embeddings_model_version", table_name="embeddings")
     op.drop_table("embeddings")
+    op.drop_index("uq_feedback_click", table_name="feedback")
     op.drop_index(op.f("ix_feedback_article_id"), table_name="feedback")
     op.drop_index(op.f("ix_feedback_query_id"), table_name="feedback")
     op.drop_table("feedback")

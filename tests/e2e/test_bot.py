@@ -179,9 +179,7 @@ async def test_unsure_answer_suggests_up_to_three_titles_and_none_fit(
     assert 1 <= len(picks) <= 3
     picked = [Pick.unpack(data) for _, data in picks]
     assert {pick.query_id for pick in picked} == {query.id}
-    assert [title for title, _ in picks] == [
-        await bot.title_of(pick.article_id) for pick in picked
-    ]
+    assert [title for title, _ in picks] == [await bot.title_of(pick.article_id) for pick in picked]
     assert len({pick.article_id for pick in picked}) == len(picked)
     assert (query.user_id, query.text, query.band) == (USER_ID, PASSWORD_QUESTION, "suggest")
     assert query.article_id == picked[0].article_id
@@ -238,8 +236,7 @@ async def test_none_fit_stores_a_negative_click_without_an_article(
     )
     message = bot.current(reply)
     assert message["text"] == (
-        "Возможно, вы имели в виду:\n\n"
-        "Отмечено: нет подходящего. Вопрос передан администраторам."
+        "Возможно, вы имели в виду:\n\nОтмечено: нет подходящего. Вопрос передан администраторам."
     )
     assert TelegramStub.buttons(message) == []
 
@@ -365,8 +362,16 @@ MISSING = 1_000_000
         lambda rate: Rate(query_id=MISSING, article_id=rate.article_id, label=1).pack(),
         lambda rate: Pick(query_id=MISSING, article_id=rate.article_id).pack(),
         lambda rate: NoneFit(query_id=MISSING).pack(),
+        lambda rate: Rate(query_id=rate.query_id, article_id=rate.article_id, label=7).pack(),
     ],
-    ids=["garbage", "rate-not-a-number", "rate-missing-query", "pick-missing-query", "none-fit"],
+    ids=[
+        "garbage",
+        "rate-not-a-number",
+        "rate-missing-query",
+        "pick-missing-query",
+        "none-fit",
+        "rate-forged-label",
+    ],
 )
 async def test_unknown_or_forged_button_gets_the_stale_alert_and_stores_nothing(
     answer_band_bot: BotHarness, forge: Callable[[Rate], str]
@@ -402,3 +407,25 @@ async def test_rating_another_users_query_is_refused(answer_band_bot: BotHarness
     assert own.answer.params.get("text") == texts.THANKS_HELPFUL
     [stored] = await bot.feedback()
     assert (stored.query_id, stored.user_id, stored.label) == (their_rate.query_id, USER_ID, 1)
+
+
+async def test_a_double_tap_on_a_rating_is_stored_once(answer_band_bot: BotHarness) -> None:
+    bot = answer_band_bot
+    bot.expected_errors.append("message is not modified")
+    reply, rate = await ask_for_article(bot)
+    message_id = reply.result["message_id"]
+
+    # Both presses leave before the first is handled, so both carry the unedited message.
+    first = bot.stub.push_callback(bot.user_id, message_id, rate.pack())
+    second = bot.stub.push_callback(bot.user_id, message_id, rate.pack())
+    await bot.settle()
+
+    for callback_id in (first, second):
+        answer = await bot.stub.wait_for(
+            "answerCallbackQuery",
+            lambda call, c=callback_id: call.params.get("callback_query_id") == c,
+        )
+        assert answer.params.get("text") == texts.THANKS_HELPFUL
+    [stored] = await bot.feedback()
+    assert (stored.query_id, stored.label) == (rate.query_id, 1)
+    assert TelegramStub.buttons(bot.current(reply)) == []

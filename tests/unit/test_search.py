@@ -30,6 +30,7 @@ class FakeEncoder:
 
     version = "fake-1"
     dimension = 4
+
     def __init__(self) -> None:
         self.encoded = 0
         self.recommended: dict[str, float] = {}
