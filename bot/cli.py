@@ -14,6 +14,8 @@ from html import unescape
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from bot import texts
 from bot.app import Resources, build_resources, create_dispatcher
 from bot.config import Settings
@@ -38,7 +40,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        print(f"Invalid settings (environment or .env):\n{error}", file=sys.stderr)
+        return 2
     level = getattr(logging, settings.log_level.upper(), logging.INFO)
     if args.command != "run":
         # One-shot commands print their result; their log is only for warnings.

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         env_nested_delimiter="__",
+        # `KEY=` in .env means "the default", as .env.example writes every optional setting.
+        env_ignore_empty=True,
         extra="ignore",
     )
 
