@@ -138,6 +138,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.bot_token:
         print(NO_TOKEN, file=sys.stderr)
         if args.chat_fallback and sys.stdin.isatty():
+            # The terminal chat prints answers; the serving log would only clutter it.
+            logging.getLogger().setLevel(max(logging.getLogger().level, logging.WARNING))
             return _chat(settings, args)
         return 2
     return _arun(_serve(settings))
@@ -205,11 +207,10 @@ async def _chat_loop(settings: Settings) -> int:
             line = line.strip()
             if not line:
                 break
-            if last is not None and line.isdigit() and 1 <= int(line) <= len(last.alternatives):
+            offered = last.alternatives if last and last.band is Band.SUGGEST else ()
+            if line.isdigit() and 1 <= int(line) <= len(offered):
                 async with resources.session_factory() as session:
-                    article = await ArticleService(session).get(
-                        last.alternatives[int(line) - 1].article_id
-                    )
+                    article = await ArticleService(session).get(offered[int(line) - 1].article_id)
                 if article is not None:
                     print(_plain(texts.article(article.title, article.body)))
                 continue

@@ -28,14 +28,14 @@ def faqbot(tmp_path: Path, base_models: dict[str, Path]):  # type: ignore[no-unt
         BOT_TOKEN="",
     )
 
-    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    def run(*args: str, stdin: str = "", **extra_env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "bot", *args],
             input=stdin,
             capture_output=True,
             text=True,
             cwd=tmp_path,
-            env=env,
+            env={**env, **extra_env},
             timeout=300,
         )
 
@@ -67,6 +67,21 @@ def test_chat_answers_questions_typed_in_the_terminal(faqbot) -> None:  # type: 
     assert "Инструкция по получению логов" in result.stdout
     assert "Инструкция по смене пароля" in result.stdout
     assert "[answer, score 0." in result.stdout
+
+
+def test_chat_opens_a_suggested_article_by_its_number(faqbot) -> None:  # type: ignore[no-untyped-def]
+    result = faqbot(
+        "chat",
+        stdin="Как сменить пароль?\n1\n",
+        SEARCH__ANSWER_THRESHOLD="1.0",
+        SEARCH__SUGGEST_THRESHOLD="0.0",
+    )
+    assert result.returncode == 0, result.stderr
+    suggestions, opened = result.stdout.split("[suggest, score", 1)
+    assert "Возможно, вы имели в виду:" in suggestions
+    assert "1. Инструкция по смене пароля" in suggestions
+    assert opened.count("Инструкция по смене пароля") == 1
+    assert "Сменить его можно заранее" in opened
 
 
 def test_run_without_a_token_explains_how_to_get_one_and_fails(faqbot) -> None:  # type: ignore[no-untyped-def]
