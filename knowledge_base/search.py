@@ -158,3 +158,15 @@ class SearchService:
             best.article_id if best else None,
         )
         return Answer(band, score, article, alternatives, query_id, engine.model_version)
+
+    async def other_articles(self, query_id: int, exclude: int) -> tuple[Match, ...]:
+        """After a 👎: the next-closest articles for the same question, worth suggesting."""
+        record = await self._queries.get(query_id)
+        if record is None:
+            return ()
+        engine = self._engine
+        matches = await engine.rank(record.text, engine.suggestions + 1)
+        others = [
+            m for m in matches if m.article_id != exclude and m.score >= engine.thresholds.suggest
+        ]
+        return tuple(others[: engine.suggestions])

@@ -9,6 +9,7 @@ from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMark
 from bot import keyboards, texts
 from knowledge_base.articles import ArticleService
 from knowledge_base.feedback import HELPFUL, NOT_HELPFUL, FeedbackOutcome, FeedbackService
+from knowledge_base.search import SearchService
 
 
 async def pick_suggestion(
@@ -40,9 +41,13 @@ async def pick_suggestion(
 
 
 async def rate_article(
-    query: CallbackQuery, callback_data: keyboards.Rate, feedback: FeedbackService
+    query: CallbackQuery,
+    callback_data: keyboards.Rate,
+    feedback: FeedbackService,
+    search: SearchService,
 ) -> None:
-    """Stores 👍 or 👎 for the article shown, and marks the message as rated."""
+    """Stores 👍 or 👎 for the article shown and marks the message as rated; after a 👎
+    offers the next-closest articles, if any are close enough."""
     label = callback_data.label  # anything but ±1 is forged: the service refuses it
     outcome = await feedback.record(
         query_id=callback_data.query_id,
@@ -53,6 +58,13 @@ async def rate_article(
     note = texts.FEEDBACK_HELPFUL_NOTE if label == HELPFUL else texts.FEEDBACK_NOT_HELPFUL_NOTE
     thanks = texts.THANKS_HELPFUL if label == HELPFUL else texts.THANKS_NOT_HELPFUL
     await _acknowledge(query, outcome, thanks, note)
+    if label != NOT_HELPFUL or outcome is not FeedbackOutcome.RECORDED or query.message is None:
+        return
+    others = await search.other_articles(callback_data.query_id, exclude=callback_data.article_id)
+    if others:
+        await query.message.answer(
+            texts.TRY_OTHERS, reply_markup=keyboards.suggestions(callback_data.query_id, others)
+        )
 
 
 async def none_fit(

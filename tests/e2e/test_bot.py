@@ -154,13 +154,45 @@ async def test_rating_is_stored_answered_and_the_buttons_removed(
         label,
         USER_ID,
     )
-    [edit] = press.replies
+    edit = press.replies[0]
     assert edit.method == "editMessageText"
     assert edit.params["message_id"] == reply.result["message_id"]
     message = bot.current(reply)
     assert message["text"].startswith(f"{PASSWORD_ARTICLE}\n\n")
     assert message["text"].endswith(note)
     assert TelegramStub.buttons(message) == []
+    # 👍 ends the exchange; 👎 is followed by the next-closest articles (checked below).
+    assert len(press.replies) == (1 if label == 1 else 2)
+
+
+async def test_not_helpful_offers_the_next_closest_articles(answer_band_bot: BotHarness) -> None:
+    bot = answer_band_bot
+    reply = await bot.ask(PASSWORD_QUESTION)
+    _, (_, not_helpful) = buttons(reply)
+    rated = Rate.unpack(not_helpful)
+
+    press = await bot.press(reply, not_helpful)
+
+    _, offer = press.replies
+    assert sent_text(offer) == texts.TRY_OTHERS
+    *picks, (none_fit_text, none_fit_data) = buttons(offer)
+    assert 1 <= len(picks) <= 3
+    assert (none_fit_text, none_fit_data) == (
+        texts.BUTTON_NONE_FIT,
+        NoneFit(query_id=rated.query_id).pack(),
+    )
+    picked = [Pick.unpack(data) for _, data in picks]
+    assert all(p.query_id == rated.query_id for p in picked)
+    assert rated.article_id not in {p.article_id for p in picked}
+    # Picking one of them shows it and counts it as the right article for the same question.
+    chosen = await bot.press(offer, picks[0][1])
+    [shown] = chosen.replies
+    assert sent_text(shown).startswith(f"<b>{picks[0][0]}</b>")
+    stored = [(f.query_id, f.article_id, f.label) for f in await bot.feedback()]
+    assert stored == [
+        (rated.query_id, rated.article_id, -1),
+        (rated.query_id, picked[0].article_id, 1),
+    ]
 
 
 # --- suggest band --------------------------------------------------------------------------
