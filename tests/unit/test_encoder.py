@@ -1,0 +1,53 @@
+"""The encoder's micro-batching: concurrent questions share one model call, and keep their order."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import numpy as np
+import pytest
+
+from knowledge_base.encoder import _MicroBatcher
+
+
+class SlowModel:
+    """Encodes a text as [len(text)], slowly, recording the batches it was given."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.release = threading.Event()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.batches.append(list(texts))
+        self.release.wait(5)
+        return np.asarray([[float(len(t))] for t in texts], dtype=np.float32)
+
+
+async def test_questions_that_arrive_while_the_model_is_busy_share_one_call() -> None:
+    model = SlowModel()
+    batcher = _MicroBatcher(model.encode, max_batch=32)
+    first = asyncio.create_task(batcher.submit("a"))
+    await asyncio.sleep(0.05)  # the worker now holds "a" inside the model
+    rest = [asyncio.create_task(batcher.submit("b" * n)) for n in range(2, 12)]
+    await asyncio.sleep(0.05)
+    model.release.set()
+    vectors = await asyncio.gather(first, *rest)
+    assert [float(v[0]) for v in vectors] == [1.0, *range(2, 12)]
+    assert [len(batch) for batch in model.batches] == [1, 10]
+
+
+async def test_a_failing_batch_fails_its_questions_and_the_next_still_works() -> None:
+    calls = 0
+
+    def flaky(texts: list[str]) -> np.ndarray:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("model exploded")
+        return np.ones((len(texts), 2), dtype=np.float32)
+
+    batcher = _MicroBatcher(flaky, max_batch=4)
+    with pytest.raises(RuntimeError, match="exploded"):
+        await batcher.submit("first")
+    assert (await batcher.submit("second")).tolist() == [1.0, 1.0]
