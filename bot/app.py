@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import suppress
 from dataclasses import dataclass
 
 from aiogram import Dispatcher
@@ -74,6 +75,38 @@ def create_dispatcher(resources: Resources) -> Dispatcher:
     dp.message.outer_middleware(services)
     dp.callback_query.outer_middleware(services)
     dp.errors.register(common.on_error)
+    refresher = IndexRefresher(resources)
+    dp.startup.register(refresher.start)
+    dp.shutdown.register(refresher.stop)
     # Order matters: the questions router takes every remaining text, so it goes last.
     dp.include_routers(common.create_router(), feedback.create_router(), questions.create_router())
     return dp
+
+
+class IndexRefresher:
+    """Keeps the serving index in step with the database while the bot polls."""
+
+    def __init__(self, resources: Resources) -> None:
+        self._resources = resources
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._resources.settings.index_refresh_seconds > 0:
+            self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        resources = self._resources
+        while True:
+            await asyncio.sleep(resources.settings.index_refresh_seconds)
+            try:
+                if await resources.search.refresh_if_changed(resources.session_factory):
+                    log.info("index refreshed: the articles changed in the database")
+            except Exception:  # a locked or busy database now is no reason to stop serving
+                log.exception("index refresh failed; the previous index keeps serving")

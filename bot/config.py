@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     search: SearchSettings = SearchSettings()
     # Longest question text the bot accepts; longer texts are cut, not rejected.
     max_question_chars: int = 1000
+    # How often the running bot looks for articles changed by another process (seconds; 0: never).
+    index_refresh_seconds: float = Field(default=30.0, ge=0)
     log_level: str = "INFO"
 
     @field_validator("admin_ids", mode="before")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from html import escape
 
 GREETING = (
-    "Здравствуйте! Я бот базы знаний: отвечаю на вопросы о доступах, VPN, паролях, логах, "
-    "тестах и деплое, об отпусках, справках и офисе.\n\n"
+    "Здравствуйте! Я бот базы знаний: отвечаю на вопросы сотрудников статьями из базы.\n\n"
     "Просто напишите вопрос обычными словами, например: "
     "<i>«Как получить доступ к логам?»</i>\n\n"
-    "Сейчас в базе статей: {count}. Подробнее о кнопках — /help."
+    "Сейчас в базе статей: {count}.{topics} Подробнее о кнопках — /help."
 )
+GREETING_TOPICS = " Темы: {topics}."
 
 HELP = (
     "<b>Как мной пользоваться</b>\n\n"
@@ -61,8 +61,9 @@ MESSAGE_LIMIT = 4096
 CUT_MARK = "…"
 
 
-def greeting(article_count: int) -> str:
-    return GREETING.format(count=article_count)
+def greeting(article_count: int, categories: list[str]) -> str:
+    topics = GREETING_TOPICS.format(topics=escape(", ".join(categories))) if categories else ""
+    return GREETING.format(count=article_count, topics=topics)
 
 
 def article(title: str, body: str) -> str:

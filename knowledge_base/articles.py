@@ -44,5 +44,9 @@ class ArticleService:
     async def count(self, include_archived: bool = False) -> int:
         return await self._articles.count(include_archived=include_archived)
 
+    async def categories(self) -> list[str]:
+        """Categories of the active articles, largest first."""
+        return await self._articles.categories()
+
     async def get(self, article_id: int) -> Article | None:
         return await self._articles.get(article_id)

@@ -92,6 +92,26 @@ class ArticleRepository:
             query = query.where(ArticleRow.archived.is_(False))
         return int(await self._session.scalar(query) or 0)
 
+    async def categories(self) -> list[str]:
+        count = func.count(ArticleRow.id)
+        rows = await self._session.execute(
+            select(ArticleRow.category)
+            .where(ArticleRow.archived.is_(False), ArticleRow.category != "")
+            .group_by(ArticleRow.category)
+            .order_by(count.desc(), ArticleRow.category)
+        )
+        return [row.category for row in rows]
+
+    async def fingerprint(self) -> tuple[int, int]:
+        """Changes whenever the set of searchable phrasings does: their count and id sum."""
+        row = await self._session.execute(
+            select(func.count(PhrasingRow.id), func.coalesce(func.sum(PhrasingRow.id), 0))
+            .join(ArticleRow, ArticleRow.id == PhrasingRow.article_id)
+            .where(ArticleRow.archived.is_(False))
+        )
+        count, total = row.one()
+        return int(count), int(total)
+
     async def titles(self, article_ids: Iterable[int]) -> dict[int, str]:
         ids = list(article_ids)
         if not ids:

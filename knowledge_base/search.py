@@ -74,6 +74,7 @@ class SearchEngine:
         self.index = VectorIndex.empty(encoder.dimension)
         self.titles: dict[int, str] = {}
         self._rebuild_lock = asyncio.Lock()
+        self._fingerprint: tuple[int, int] | None = None
 
     @property
     def model_version(self) -> str:
@@ -84,6 +85,7 @@ class SearchEngine:
         async with self._rebuild_lock, session_factory() as session:
             articles = ArticleRepository(session)
             embeddings = EmbeddingRepository(session)
+            fingerprint = await articles.fingerprint()
             phrasings = await articles.active_phrasings()
             version = self.encoder.version
             cached = await embeddings.vectors(version, (p.id for p in phrasings))
@@ -107,6 +109,7 @@ class SearchEngine:
             titles = await articles.titles({p.article_id for p in phrasings})
             index = VectorIndex(vectors, [p.article_id for p in phrasings])
             self.index, self.titles = index, titles
+            self._fingerprint = fingerprint
             log.info(
                 "index ready: %d articles, %d phrasings, %d encoded now",
                 len(index),
@@ -114,6 +117,15 @@ class SearchEngine:
                 len(missing),
             )
             return len(missing)
+
+    async def refresh_if_changed(self, session_factory: async_sessionmaker[AsyncSession]) -> bool:
+        """Rebuild when the searchable phrasings changed (say, `faqbot import` beside the bot)."""
+        async with session_factory() as session:
+            fingerprint = await ArticleRepository(session).fingerprint()
+        if fingerprint == self._fingerprint:
+            return False
+        await self.rebuild(session_factory)
+        return True
 
     async def rank(self, question: str, k: int) -> list[Match]:
         vector = await self.encoder.encode_query(question)

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 async def start(message: Message, articles: ArticleService) -> None:
     """Greets and says what the bot knows and how to ask."""
-    await message.answer(texts.greeting(await articles.count()))
+    await message.answer(texts.greeting(await articles.count(), await articles.categories()))
 
 
 async def help_(message: Message) -> None:

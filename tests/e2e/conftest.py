@@ -200,7 +200,10 @@ class BotHarness:
 
 class LaunchBot(Protocol):
     def __call__(
-        self, search: SearchSettings, extra_articles: Sequence[ArticleDraft] = ()
+        self,
+        search: SearchSettings,
+        extra_articles: Sequence[ArticleDraft] = (),
+        **settings_overrides: object,
     ) -> Awaitable[BotHarness]: ...
 
 
@@ -250,10 +253,12 @@ async def launch_bot(
         launched: list[BotHarness] = []
 
         async def launch(
-            search: SearchSettings, extra_articles: Sequence[ArticleDraft] = ()
+            search: SearchSettings,
+            extra_articles: Sequence[ArticleDraft] = (),
+            **settings_overrides: object,
         ) -> BotHarness:
             assert not launched, "one bot per test: the test's database file is shared"
-            settings = make_settings(tmp_path, e5_encoder.path, search=search)
+            settings = make_settings(tmp_path, e5_encoder.path, search=search, **settings_overrides)
             _copy_database(sample_base_file, _database_file(settings))
             if extra_articles:
                 await _import(settings, extra_articles)

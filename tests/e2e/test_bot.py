@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from bot import texts
 from bot.config import SearchSettings
 from bot.keyboards import NoneFit, Pick, Rate
+from knowledge_base.articles import ArticleService
 from knowledge_base.repositories import ArticleDraft
 from tests.e2e.conftest import (
     FORCE_ANSWER,
@@ -58,7 +60,8 @@ async def test_start_greets_in_russian_and_counts_the_articles(
 ) -> None:
     reply = await answer_band_bot.ask("/start")
 
-    assert sent_text(reply) == texts.greeting(SAMPLE_ARTICLE_COUNT)
+    assert sent_text(reply) == texts.greeting(SAMPLE_ARTICLE_COUNT, ["IT", "HR", "Офис"])
+    assert "Темы: IT, HR, Офис." in sent_text(reply)
     shown = shown_text(reply)
     assert shown.startswith("Здравствуйте!")
     assert f"Сейчас в базе статей: {SAMPLE_ARTICLE_COUNT}." in shown
@@ -461,3 +464,24 @@ async def test_a_double_tap_on_a_rating_is_stored_once(answer_band_bot: BotHarne
     [stored] = await bot.feedback()
     assert (stored.query_id, stored.label) == (rate.query_id, 1)
     assert TelegramStub.buttons(bot.current(reply)) == []
+
+
+async def test_articles_imported_beside_the_running_bot_are_served(launch_bot: LaunchBot) -> None:
+    bot = await launch_bot(FORCE_ANSWER, index_refresh_seconds=0.1)
+    question = "где взять самокат для поездок между офисами"
+    title = "Корпоративные самокаты"
+    first = await bot.ask(question)
+    assert not sent_text(first).startswith(f"<b>{title}</b>")
+
+    # `faqbot import` in another process: another connection writes the database.
+    async with bot.session_factory() as session:
+        await ArticleService(session).import_drafts(
+            [ArticleDraft(title, "1. Возьмите самокат у ресепшена.", ("самокат между офисами",))]
+        )
+    for _ in range(50):
+        await asyncio.sleep(0.1)
+        reply = await bot.ask(question)
+        if sent_text(reply).startswith(f"<b>{title}</b>"):
+            break
+    else:
+        raise AssertionError("the running bot never served the imported article")

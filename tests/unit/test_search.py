@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge_base.articles import ArticleService
 from knowledge_base.index import VectorIndex
-from knowledge_base.repositories import ArticleDraft
+from knowledge_base.repositories import ArticleDraft, ArticleRepository
 from knowledge_base.search import Band, SearchEngine, SearchService, Thresholds
 from knowledge_base.tables import EmbeddingRow, QueryRow
 
@@ -147,3 +147,30 @@ async def test_rebuild_encodes_only_phrasings_without_a_cached_vector(
         )
     assert await engine.rebuild(session_factory) == 1
     assert encoder.encoded == 6
+
+
+async def test_refresh_serves_articles_changed_by_another_process(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    engine, _ = await _engine_with_base(session_factory, Thresholds(0.9, 0.5))
+    assert await engine.refresh_if_changed(session_factory) is False
+    # Another process (`faqbot import`) adds a phrasing that makes "half vpn" a sure answer.
+    async with session_factory() as session:
+        await ArticleService(session).import_drafts(
+            [ArticleDraft("password", "Шаги для пароля", ("half vpn",), "IT")]
+        )
+    assert await engine.refresh_if_changed(session_factory) is True
+    assert [m.title for m in await engine.rank("half vpn", 1)] == ["password"]
+    assert await engine.refresh_if_changed(session_factory) is False
+
+
+async def test_refresh_drops_an_archived_article(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    engine, _ = await _engine_with_base(session_factory, Thresholds(0.9, 0.5))
+    async with session_factory() as session:
+        vpn = next(a for a in await ArticleService(session).all() if a.title == "vpn")
+        assert await ArticleRepository(session).archive(vpn.id)
+        await session.commit()
+    assert await engine.refresh_if_changed(session_factory) is True
+    assert "vpn" not in [m.title for m in await engine.rank("vpn", 3)]
