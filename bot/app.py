@@ -7,7 +7,11 @@ import logging
 from contextlib import suppress
 from dataclasses import dataclass
 
-from aiogram import Dispatcher
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
@@ -63,6 +67,20 @@ async def build_resources(settings: Settings, encoder: Encoder | None = None) ->
     )
     await search.rebuild(session_factory)
     return Resources(settings, db_engine, session_factory, search)
+
+
+def create_bot(settings: Settings) -> Bot:
+    """The Bot API client: HTML replies, and the official server unless one is configured."""
+    session = (
+        AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+        if settings.telegram_api_url
+        else None
+    )
+    return Bot(
+        settings.bot_token,
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
 
 
 def create_dispatcher(resources: Resources) -> Dispatcher:

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot import texts
-from bot.app import Resources, build_resources, create_dispatcher
+from bot.app import Resources, build_resources, create_bot, create_dispatcher
 from bot.config import Settings
 from knowledge_base.articles import ArticleService
 from knowledge_base.db import upgrade_database
@@ -146,19 +146,28 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _serve(settings: Settings) -> int:
-    from aiogram import Bot
-    from aiogram.client.default import DefaultBotProperties
-    from aiogram.enums import ParseMode
+    from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
     from aiogram.types import BotCommand
 
+    bot = create_bot(settings)
+    try:
+        # Check the token before the model loads: a typo should not cost a minute.
+        me = await bot.get_me()
+    except TelegramUnauthorizedError:
+        await bot.session.close()
+        print("Telegram rejected BOT_TOKEN: check it with @BotFather (/mybots).", file=sys.stderr)
+        return 2
+    except TelegramNetworkError as error:
+        await bot.session.close()
+        print(f"Cannot reach the Telegram Bot API: {error}", file=sys.stderr)
+        return 2
     resources = await build_resources(settings)
-    bot = Bot(settings.bot_token, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
     dp = create_dispatcher(resources)
     try:
         await bot.set_my_commands(
             [BotCommand(command=c, description=d) for c, d in texts.COMMANDS.items()]
         )
-        log.info("polling Telegram")
+        log.info("polling Telegram as @%s", me.username)
         await dp.start_polling(bot)
     finally:
         await bot.session.close()

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     )
 
     bot_token: str = ""
+    # A self-hosted Bot API server (telegram-bot-api); empty: Telegram's own.
+    telegram_api_url: str = ""
     database_url: str = "sqlite+aiosqlite:///data/faqbot.sqlite3"
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     model: ModelSettings = ModelSettings()

@@ -11,16 +11,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
-from aiogram import BaseMiddleware, Bot, Dispatcher
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.enums import ParseMode
+from aiogram import BaseMiddleware, Dispatcher
 from aiogram.types import TelegramObject, Update
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.app import build_resources, create_dispatcher
+from bot.app import build_resources, create_bot, create_dispatcher
 from bot.config import SearchSettings, Settings
 from knowledge_base.articles import ArticleService
 from knowledge_base.db import create_engine, create_session_factory, upgrade_database
@@ -258,22 +254,25 @@ async def launch_bot(
             **settings_overrides: object,
         ) -> BotHarness:
             assert not launched, "one bot per test: the test's database file is shared"
-            settings = make_settings(tmp_path, e5_encoder.path, search=search, **settings_overrides)
+            stub = await stack.enter_async_context(TelegramStub())
+            settings = make_settings(
+                tmp_path,
+                e5_encoder.path,
+                search=search,
+                bot_token=stub.token,
+                telegram_api_url=stub.base_url,
+                **settings_overrides,
+            )
             _copy_database(sample_base_file, _database_file(settings))
             if extra_articles:
                 await _import(settings, extra_articles)
 
-            stub = await stack.enter_async_context(TelegramStub())
             resources = await build_resources(settings, encoder=e5_encoder)
             stack.push_async_callback(resources.close)
             dispatcher = create_dispatcher(resources)
             tracker = UpdateTracker()
             dispatcher.update.outer_middleware(tracker)
-            bot = Bot(
-                stub.token,
-                session=AiohttpSession(api=TelegramAPIServer.from_base(stub.base_url)),
-                default=DefaultBotProperties(parse_mode=ParseMode.HTML),
-            )
+            bot = create_bot(settings)
             stack.push_async_callback(bot.session.close)
             polling = asyncio.create_task(
                 dispatcher.start_polling(bot, handle_signals=False, polling_timeout=5)

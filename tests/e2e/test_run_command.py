@@ -1,0 +1,78 @@
+"""`faqbot run` as an operator starts it: a real process polling the local Bot API stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from tests.conftest import MODELS_DIR, SAMPLE_BASE
+from tests.telegram_stub import TelegramStub
+
+USER = 4242
+START_TIMEOUT = 120.0
+
+
+def _environment(tmp_path: Path, stub: TelegramStub, token: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("BOT_", "DATABASE_", "MODEL_", "SEARCH_", "ADMIN_", "TELEGRAM_"))
+    }
+    env.update(
+        BOT_TOKEN=token,
+        TELEGRAM_API_URL=stub.base_url,
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'kb.sqlite3'}",
+        MODEL__MODELS_DIR=str(MODELS_DIR),
+        HF_HUB_OFFLINE="1",
+    )
+    return env
+
+
+async def _faqbot(env: dict[str, str], cwd: Path, *args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_run_serves_questions_and_stops_cleanly_on_sigterm(
+    tmp_path: Path, base_models: dict[str, Path]
+) -> None:
+    async with TelegramStub() as stub:
+        env = _environment(tmp_path, stub, stub.token)
+        importer = await _faqbot(env, tmp_path, "import", str(SAMPLE_BASE))
+        assert await importer.wait() == 0
+        bot = await _faqbot(env, tmp_path, "run")
+        try:
+            await stub.wait_for("setMyCommands", timeout=START_TIMEOUT)
+            await stub.wait_for("getUpdates", timeout=START_TIMEOUT)
+            mark = stub.mark()
+            stub.push_text(USER, "Как получить доступ к логам?")
+            reply = await stub.wait_for_reply(USER, after=mark, timeout=30)
+            assert str(reply.params["text"]).startswith("<b>Инструкция по получению логов</b>")
+            assert reply.params.get("parse_mode") == "HTML"
+        finally:
+            bot.send_signal(signal.SIGTERM)
+            _, stderr = await asyncio.wait_for(bot.communicate(), 60)
+        assert bot.returncode == 0, stderr.decode()
+        log = stderr.decode()
+        assert "query 1: band=answer" in log
+        assert stub.token not in log
+
+
+async def test_run_with_a_wrong_token_says_so_and_fails_fast(tmp_path: Path) -> None:
+    async with TelegramStub() as stub:
+        env = _environment(tmp_path, stub, "123:wrong")
+        bot = await _faqbot(env, tmp_path, "run")
+        _, stderr = await asyncio.wait_for(bot.communicate(), 60)
+    assert bot.returncode == 2
+    assert "Telegram rejected BOT_TOKEN" in stderr.decode()
