@@ -25,6 +25,7 @@ class FeedbackOutcome(StrEnum):
 
 class FeedbackService:
     def __init__(self, session: AsyncSession) -> None:
+        self._session = session
         self._queries = QueryRepository(session)
         self._articles = ArticleRepository(session)
         self._feedback = FeedbackRepository(session)
@@ -45,5 +46,7 @@ class FeedbackService:
         )
         if stored is None:
             return FeedbackOutcome.ALREADY_RECORDED
+        # Kept even if acknowledging the click to Telegram fails afterwards.
+        await self._session.commit()
         log.info("query %d: feedback %+d for article %s", query_id, label, article_id)
         return FeedbackOutcome.RECORDED

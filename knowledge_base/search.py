@@ -138,6 +138,7 @@ class SearchService:
 
     def __init__(self, engine: SearchEngine, session: AsyncSession) -> None:
         self._engine = engine
+        self._session = session
         self._articles = ArticleRepository(session)
         self._queries = QueryRepository(session)
 
@@ -162,6 +163,9 @@ class SearchService:
             band=band.value,
             model_version=engine.model_version,
         )
+        # Committed before anyone replies: a question is kept even if sending the answer fails,
+        # and a button pressed at once finds its query.
+        await self._session.commit()
         log.info(
             "query %d: band=%s score=%.3f article=%s",
             query_id,

@@ -174,3 +174,16 @@ async def test_refresh_drops_an_archived_article(
         await session.commit()
     assert await engine.refresh_if_changed(session_factory) is True
     assert "vpn" not in [m.title for m in await engine.rank("vpn", 3)]
+
+
+async def test_a_question_is_kept_even_if_the_caller_fails_after_answering(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    engine, _ = await _engine_with_base(session_factory, Thresholds(0.9, 0.5))
+    with pytest.raises(ConnectionError):
+        async with session_factory() as session:
+            await SearchService(engine, session).answer("как подключить vpn", user_id=3)
+            raise ConnectionError("Telegram is unreachable")  # the reply never went out
+    async with session_factory() as session:
+        logged = (await session.scalars(select(QueryRow))).one()
+    assert (logged.user_id, logged.text) == (3, "как подключить vpn")
