@@ -20,7 +20,7 @@ from bot import texts
 from bot.app import Resources, build_resources, create_bot, create_dispatcher
 from bot.config import Settings
 from knowledge_base.articles import ArticleService
-from knowledge_base.db import upgrade_database
+from knowledge_base.db import open_session, upgrade_database
 from knowledge_base.encoder import ModelNotFoundError
 from knowledge_base.evaluation import EvalReport, evaluate
 from knowledge_base.io import ImportFormatError, read_articles, read_eval_set, write_articles
@@ -279,18 +279,12 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
         return 1
 
     async def run_import() -> int:
-        from knowledge_base.db import create_engine, create_session_factory
-
-        engine = create_engine(settings.database_url)
-        try:
-            async with create_session_factory(engine)() as session:
-                service = ArticleService(session)
-                if args.if_empty and await service.count(include_archived=True):
-                    print("The base already has articles; nothing imported.")
-                    return 0
-                report = await service.import_drafts(drafts)
-        finally:
-            await engine.dispose()
+        async with open_session(settings.database_url) as session:
+            service = ArticleService(session)
+            if args.if_empty and await service.count(include_archived=True):
+                print("The base already has articles; nothing imported.")
+                return 0
+            report = await service.import_drafts(drafts)
         print(
             f"Imported {args.file}: {report.added} added, {report.updated} updated, "
             f"{report.unchanged} unchanged."
@@ -302,14 +296,8 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
 
 def _export(settings: Settings, args: argparse.Namespace) -> int:
     async def run_export() -> int:
-        from knowledge_base.db import create_engine, create_session_factory
-
-        engine = create_engine(settings.database_url)
-        try:
-            async with create_session_factory(engine)() as session:
-                articles = await ArticleService(session).all(include_archived=args.archived)
-        finally:
-            await engine.dispose()
+        async with open_session(settings.database_url) as session:
+            articles = await ArticleService(session).all(include_archived=args.archived)
         try:
             write_articles(args.file, articles)
         except ImportFormatError as error:
@@ -352,14 +340,8 @@ def _eval(settings: Settings, args: argparse.Namespace) -> int:
         scratch = settings.model_copy(update={"database_url": url})
 
         async def seed_and_evaluate() -> int:
-            from knowledge_base.db import create_engine, create_session_factory
-
-            engine = create_engine(url)
-            try:
-                async with create_session_factory(engine)() as session:
-                    await ArticleService(session).import_drafts(drafts)
-            finally:
-                await engine.dispose()
+            async with open_session(url) as session:
+                await ArticleService(session).import_drafts(drafts)
             return await _evaluate(scratch, items, negatives, args.json)
 
         return _arun(seed_and_evaluate())
