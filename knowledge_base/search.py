@@ -90,22 +90,19 @@ class SearchEngine:
             version = self.encoder.version
             cached = await embeddings.vectors(version, (p.id for p in phrasings))
             missing = [p for p in phrasings if p.id not in cached]
+            by_id = {pid: np.frombuffer(blob, dtype="<f4") for pid, blob in cached.items()}
             if missing:
                 log.info("encoding %d phrasings with %s", len(missing), version)
                 fresh = await asyncio.to_thread(
                     self.encoder.encode_documents, [p.text for p in missing]
                 )
-                await embeddings.store(
-                    version, {p.id: v for p, v in zip(missing, fresh, strict=True)}
-                )
+                encoded = {p.id: v for p, v in zip(missing, fresh, strict=True)}
+                await embeddings.store(version, encoded)
                 await session.commit()
+                by_id.update(encoded)
             vectors = np.zeros((len(phrasings), self.encoder.dimension), dtype=np.float32)
-            fresh_by_id = {p.id: i for i, p in enumerate(missing)}
             for row, phrasing in enumerate(phrasings):
-                if phrasing.id in cached:
-                    vectors[row] = np.frombuffer(cached[phrasing.id], dtype="<f4")
-                else:
-                    vectors[row] = fresh[fresh_by_id[phrasing.id]]
+                vectors[row] = by_id[phrasing.id]
             titles = await articles.titles({p.article_id for p in phrasings})
             index = VectorIndex(vectors, [p.article_id for p in phrasings])
             self.index, self.titles = index, titles
