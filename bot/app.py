@@ -7,11 +7,11 @@ import logging
 from contextlib import suppress
 from dataclasses import dataclass
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, F
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.enums import ParseMode
+from aiogram.enums import ChatType, ParseMode
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
@@ -61,7 +61,9 @@ async def build_resources(settings: Settings, encoder: Encoder | None = None) ->
     db_engine = create_engine(settings.database_url)
     session_factory = create_session_factory(db_engine)
     if encoder is None:
-        encoder = await asyncio.to_thread(Encoder, settings.model.resolved_path())
+        encoder = await asyncio.to_thread(
+            Encoder, settings.model.resolved_path(), allow_hub=settings.model.allow_hub
+        )
     search = SearchEngine(
         encoder, resolve_thresholds(settings, encoder), settings.search.suggestions
     )
@@ -92,6 +94,8 @@ def create_dispatcher(resources: Resources) -> Dispatcher:
     services = ServicesMiddleware(resources.session_factory, resources.search)
     dp.message.outer_middleware(services)
     dp.callback_query.outer_middleware(services)
+    # A help desk answers one person at a time: in groups the bot stays silent.
+    dp.message.filter(F.chat.type == ChatType.PRIVATE)
     dp.errors.register(common.on_error)
     refresher = IndexRefresher(resources)
     dp.startup.register(refresher.start)

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import re
 import sys
 import tempfile
@@ -45,6 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as error:
         print(f"Invalid settings (environment or .env):\n{error}", file=sys.stderr)
         return 2
+    # Models load from local directories; the hub is reachable only when the operator says so.
+    if not settings.model.allow_hub:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     level = getattr(logging, settings.log_level.upper(), logging.INFO)
     if args.command != "run":
         # One-shot commands print their result; their log is only for warnings.
@@ -57,8 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Quiet the libraries that chat at INFO about HTTP and model loading.
     for noisy in ("httpx", "sentence_transformers", "aiogram.event", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    if args.command not in ("models",):
-        upgrade_database(settings.database_url)
+    upgrade_database(settings.database_url)
     handler: Callable[[Settings, argparse.Namespace], int] = args.handler
     try:
         return handler(settings, args)
@@ -200,12 +205,9 @@ def _chat(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 async def _chat_loop(settings: Settings) -> int:
-    print("Загружаю модель…", file=sys.stderr)
+    print(texts.CHAT_LOADING, file=sys.stderr)
     resources = await build_resources(settings)
-    print(
-        "Задайте вопрос (пустая строка или Ctrl+D — выход; номер — открыть предложенную статью).",
-        file=sys.stderr,
-    )
+    print(texts.CHAT_PROMPT, file=sys.stderr)
     last: Answer | None = None
     try:
         while True:

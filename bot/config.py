@@ -19,6 +19,8 @@ class ModelSettings(BaseModel):
     # built offline by `faqbot models bootstrap` under `<models_dir>/base/`.
     path: str = ""
     models_dir: Path = DEFAULT_MODELS_DIR
+    # Let MODEL__PATH name a Hugging Face hub id; off, nothing ever reaches for a hub.
+    allow_hub: bool = False
 
     def resolved_path(self) -> str:
         return self.path or str(self.models_dir / "base" / DEFAULT_BASE_MODEL)
@@ -61,7 +63,7 @@ class Settings(BaseSettings):
     model: ModelSettings = ModelSettings()
     search: SearchSettings = SearchSettings()
     # Longest question text the bot accepts; longer texts are cut, not rejected.
-    max_question_chars: int = 1000
+    max_question_chars: int = Field(default=1000, ge=10)
     # How often the running bot looks for articles changed by another process (seconds; 0: never).
     index_refresh_seconds: float = Field(default=30.0, ge=0)
     log_level: str = "INFO"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from pydantic import Field
 
 from bot import texts
 from knowledge_base.search import Match
@@ -15,25 +17,29 @@ from knowledge_base.search import Match
 BUTTON_TITLE_LIMIT = 60
 
 
+# Database ids: forged data outside this range fails the filter instead of the database.
+RowId = Annotated[int, Field(ge=1, lt=2**63)]
+
+
 class Rate(CallbackData, prefix="r"):
     """👍/👎 under an article shown for a query."""
 
-    query_id: int
-    article_id: int
-    label: int
+    query_id: RowId
+    article_id: RowId
+    label: Annotated[int, Field(ge=-1, le=1)]  # 0 is refused by the feedback service
 
 
 class Pick(CallbackData, prefix="p"):
     """A suggested article pressed by the user."""
 
-    query_id: int
-    article_id: int
+    query_id: RowId
+    article_id: RowId
 
 
 class NoneFit(CallbackData, prefix="n"):
     """«Нет подходящего» under suggestions."""
 
-    query_id: int
+    query_id: RowId
 
 
 def rating(query_id: int, article_id: int) -> InlineKeyboardMarkup:

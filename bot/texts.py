@@ -51,12 +51,17 @@ FEEDBACK_HELPFUL_NOTE = "\n\n<i>Отмечено: помогло.</i>"
 FEEDBACK_NOT_HELPFUL_NOTE = "\n\n<i>Отмечено: не то. Вопрос передан администраторам.</i>"
 FEEDBACK_NONE_FIT_NOTE = "\n\n<i>Отмечено: нет подходящего. Вопрос передан администраторам.</i>"
 
+ADMIN_UNANSWERED = "❓ Вопрос без ответа (запрос #{query_id}):\n«{question}»"
+ADMIN_NOT_HELPFUL = "👎 Статья «{title}» не помогла (запрос #{query_id}):\n«{question}»"
+ADMIN_NONE_FIT = "🤷 Ни одна из предложенных статей не подошла (запрос #{query_id}):\n«{question}»"
+
 COMMANDS = {
     "start": "Что умеет бот",
     "help": "Как задавать вопросы и что значат кнопки",
 }
 
-# Telegram refuses messages longer than 4096 characters; the article body is cut to fit.
+# Telegram refuses messages longer than 4096 characters, counted in UTF-16 code units (an
+# emoji is two), after the HTML tags are parsed away; the article body is cut to fit.
 MESSAGE_LIMIT = 4096
 CUT_MARK = "…"
 
@@ -66,12 +71,40 @@ def greeting(article_count: int, categories: list[str]) -> str:
     return GREETING.format(count=article_count, topics=topics)
 
 
+def utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
 def article(title: str, body: str) -> str:
-    head = f"<b>{escape(title)}</b>\n\n"
-    room = MESSAGE_LIMIT - len(head) - len(FEEDBACK_NOT_HELPFUL_NOTE) - len(CUT_MARK)
-    text = body if len(body) <= room else body[:room].rstrip() + CUT_MARK
+    visible_head = f"{title}\n\n"
+    # The longest note a rated message gets appended, so the edit fits too.
+    room = MESSAGE_LIMIT - utf16_length(visible_head + FEEDBACK_NOT_HELPFUL_NOTE + CUT_MARK)
+    if utf16_length(body) > room:
+        # Cut in UTF-16 units; a surrogate pair split in half is dropped by "ignore".
+        cut = body.encode("utf-16-le")[: room * 2].decode("utf-16-le", errors="ignore")
+        body = cut.rstrip() + CUT_MARK
     # Escaping after cutting could split an entity like "&amp;"; cut, then escape.
-    return head + escape(text)
+    return f"<b>{escape(title)}</b>\n\n{escape(body)}"
+
+
+CHAT_LOADING = "Загружаю модель…"
+CHAT_PROMPT = (
+    "Задайте вопрос (пустая строка или Ctrl+D — выход; номер — открыть предложенную статью)."
+)
+
+
+def admin_unanswered(query_id: int, question: str) -> str:
+    return ADMIN_UNANSWERED.format(query_id=query_id, question=escape(question))
+
+
+def admin_not_helpful(query_id: int, question: str, title: str) -> str:
+    return ADMIN_NOT_HELPFUL.format(
+        query_id=query_id, question=escape(question), title=escape(title)
+    )
+
+
+def admin_none_fit(query_id: int, question: str) -> str:
+    return ADMIN_NONE_FIT.format(query_id=query_id, question=escape(question))
 
 
 def truncated(limit: int) -> str:

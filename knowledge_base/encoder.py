@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,18 +55,19 @@ def model_version(path: Path) -> str:
 class Encoder:
     """A sentence-transformers model with the query/document prompts it was trained with."""
 
-    def __init__(self, model_path: str | Path, *, max_batch: int = 32) -> None:
+    def __init__(
+        self, model_path: str | Path, *, allow_hub: bool = False, max_batch: int = 32
+    ) -> None:
         path = Path(model_path)
         local = (path / "modules.json").is_file() or (path / "config.json").is_file()
         hub_id = not local and _HUB_ID.fullmatch(str(model_path)) is not None
-        if not local and not (hub_id and os.environ.get("HF_HUB_OFFLINE", "0") == "0"):
+        if not local and not (allow_hub and hub_id):
             raise ModelNotFoundError(
                 f"No sentence-transformers model in {path}. Run `faqbot models bootstrap` to "
                 "build the default one, or set MODEL__PATH to a model directory (a hub id such "
-                "as intfloat/multilingual-e5-small works only with HF_HUB_OFFLINE=0 and a "
-                "reachable hub)."
+                "as intfloat/multilingual-e5-small needs MODEL__ALLOW_HUB=true and a reachable "
+                "hub)."
             )
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         from sentence_transformers import SentenceTransformer
 
         self.path = path

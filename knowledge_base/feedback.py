@@ -50,3 +50,8 @@ class FeedbackService:
         await self._session.commit()
         log.info("query %d: feedback %+d for article %s", query_id, label, article_id)
         return FeedbackOutcome.RECORDED
+
+    async def question_of(self, query_id: int) -> str | None:
+        """The text of a query, to tell the admins what was asked."""
+        query = await self._queries.get(query_id)
+        return query.text if query else None

@@ -191,10 +191,11 @@ def read_eval_set(path: Path, need_title: bool = True) -> list[EvalItem]:
             record = json.loads(line)
         except json.JSONDecodeError as error:
             raise ImportFormatError(f"not valid JSON ({error.msg})", number) from None
-        query, title = (
-            (record.get("query"), record.get("title")) if isinstance(record, dict) else (None, None)
-        )
+        record = record if isinstance(record, dict) else {}
+        query = record.get("query")
+        title = record.get("title", None if need_title else "")
         if not isinstance(query, str) or not isinstance(title, str) or not query.strip():
-            raise ImportFormatError('each line must be {"query": str, "title": str}', number)
+            shape = '{"query": str, "title": str}' if need_title else '{"query": str}'
+            raise ImportFormatError(f"{path.name}: each line must be {shape}", number)
         items.append(EvalItem(query.strip(), title.strip()))
     return items

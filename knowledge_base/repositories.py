@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import Executable
 
 from knowledge_base.tables import ArticleRow, EmbeddingRow, FeedbackRow, PhrasingRow, QueryRow
 
@@ -221,15 +224,26 @@ class EmbeddingRepository:
         return {r.phrasing_id: r.vector for r in rows if r.phrasing_id in wanted}
 
     async def store(self, model_version: str, vectors: Mapping[int, np.ndarray]) -> None:
-        self._session.add_all(
-            EmbeddingRow(
-                phrasing_id=phrasing_id,
-                model_version=model_version,
-                vector=np.asarray(vector, dtype="<f4").tobytes(),
-            )
+        """Cache vectors; one another process cached meanwhile (the bot beside a CLI) is kept."""
+        if not vectors:
+            return
+        rows = [
+            {
+                "phrasing_id": phrasing_id,
+                "model_version": model_version,
+                "vector": np.asarray(vector, dtype="<f4").tobytes(),
+            }
             for phrasing_id, vector in vectors.items()
-        )
-        await self._session.flush()
+        ]
+        dialect = self._session.get_bind().dialect.name
+        statement: Executable
+        if dialect == "sqlite":
+            statement = sqlite_insert(EmbeddingRow).on_conflict_do_nothing()
+        elif dialect == "postgresql":
+            statement = postgresql_insert(EmbeddingRow).on_conflict_do_nothing()
+        else:
+            statement = insert(EmbeddingRow)
+        await self._session.execute(statement, rows)
 
     async def forget_version(self, model_version: str) -> None:
         await self._session.execute(

@@ -244,6 +244,8 @@ class TelegramStub:
         self._last_callback_number = 0
         self._poll_generation = 0
         self._closing = False
+        # Chats whose person blocked the bot (or never started it): sending there gets a 403.
+        self.blocked_chats: set[int] = set()
         # Events are replaced after being set: whoever waits grabs the current one, so one
         # set() wakes exactly the waiters that were there before the change.
         self._updates_changed = asyncio.Event()
@@ -759,6 +761,8 @@ class TelegramStub:
         return copy.deepcopy(self._pending[:limit])
 
     def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("chat_id") in self.blocked_chats:
+            raise TelegramApiError(403, "Forbidden: bot was blocked by the user")
         chat_id = self._chat_id(params)
         text, entities = self._formatted(params, "text", "entities", MAX_TEXT_LENGTH)
         if not text.strip():

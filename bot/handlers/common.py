@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from aiogram import F, Router
+from aiogram.enums import ContentType
 from aiogram.filters import Command, CommandStart
 from aiogram.types import ErrorEvent, Message
 
@@ -12,6 +13,25 @@ from bot import texts
 from knowledge_base.articles import ArticleService
 
 log = logging.getLogger(__name__)
+
+# What a person can send instead of text; service messages (someone joined, a pin…) are not.
+NON_TEXT_CONTENT = {
+    ContentType.ANIMATION,
+    ContentType.AUDIO,
+    ContentType.CONTACT,
+    ContentType.DICE,
+    ContentType.DOCUMENT,
+    ContentType.GAME,
+    ContentType.LOCATION,
+    ContentType.PHOTO,
+    ContentType.POLL,
+    ContentType.STICKER,
+    ContentType.STORY,
+    ContentType.VENUE,
+    ContentType.VIDEO,
+    ContentType.VIDEO_NOTE,
+    ContentType.VOICE,
+}
 
 
 async def start(message: Message, articles: ArticleService) -> None:
@@ -22,6 +42,12 @@ async def start(message: Message, articles: ArticleService) -> None:
 async def help_(message: Message) -> None:
     """Explains how to ask and what the buttons mean."""
     await message.answer(texts.HELP)
+
+
+def is_command(message: Message) -> bool:
+    """A bot command (Telegram marks it with an entity), not just text that starts with "/"."""
+    entity = message.entities[0] if message.entities else None
+    return entity is not None and entity.type == "bot_command" and entity.offset == 0
 
 
 async def unknown_command(message: Message) -> None:
@@ -53,6 +79,6 @@ def create_router() -> Router:
     router = Router(name="common")
     router.message.register(start, CommandStart())
     router.message.register(help_, Command("help"))
-    router.message.register(unknown_command, F.text.startswith("/"))
-    router.message.register(not_text, ~F.text)
+    router.message.register(unknown_command, is_command)
+    router.message.register(not_text, ~F.text, F.content_type.in_(NON_TEXT_CONTENT))
     return router

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from aiogram import Router
+from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup
 
 from bot import keyboards, texts
+from bot.config import Settings
+from bot.notifications import notify_admins
 from knowledge_base.articles import ArticleService
 from knowledge_base.feedback import HELPFUL, NOT_HELPFUL, FeedbackOutcome, FeedbackService
 from knowledge_base.search import SearchService
@@ -19,18 +21,19 @@ async def pick_suggestion(
     articles: ArticleService,
 ) -> None:
     """Shows the picked article with 👍/👎 and counts the pick as a positive click."""
-    article = await articles.get(callback_data.article_id)
-    if article is None or article.archived:
-        await query.answer(texts.ARTICLE_GONE, show_alert=True)
-        return
     outcome = await feedback.record(
         query_id=callback_data.query_id,
         user_id=query.from_user.id,
         article_id=callback_data.article_id,
         label=HELPFUL,
     )
-    if outcome is FeedbackOutcome.UNKNOWN_QUERY:
+    if outcome in (FeedbackOutcome.UNKNOWN_QUERY, FeedbackOutcome.UNKNOWN_ARTICLE):
         await query.answer(texts.STALE_BUTTON, show_alert=True)
+        return
+    # The click is kept even when the article was archived since it was offered.
+    article = await articles.get(callback_data.article_id)
+    if article is None or article.archived:
+        await query.answer(texts.ARTICLE_GONE, show_alert=True)
         return
     await query.answer()
     if query.message is not None:
@@ -45,6 +48,9 @@ async def rate_article(
     callback_data: keyboards.Rate,
     feedback: FeedbackService,
     search: SearchService,
+    articles: ArticleService,
+    settings: Settings,
+    bot: Bot,
 ) -> None:
     """Stores 👍 or 👎 for the article shown and marks the message as rated; after a 👎
     offers the next-closest articles, if any are close enough."""
@@ -58,17 +64,26 @@ async def rate_article(
     note = texts.FEEDBACK_HELPFUL_NOTE if label == HELPFUL else texts.FEEDBACK_NOT_HELPFUL_NOTE
     thanks = texts.THANKS_HELPFUL if label == HELPFUL else texts.THANKS_NOT_HELPFUL
     await _acknowledge(query, outcome, thanks, note)
-    if label != NOT_HELPFUL or outcome is not FeedbackOutcome.RECORDED or query.message is None:
+    if label != NOT_HELPFUL or outcome is not FeedbackOutcome.RECORDED:
         return
-    others = await search.other_articles(callback_data.query_id, exclude=callback_data.article_id)
-    if others:
+    query_id = callback_data.query_id
+    others = await search.other_articles(query_id, exclude=callback_data.article_id)
+    if others and query.message is not None:
         await query.message.answer(
-            texts.TRY_OTHERS, reply_markup=keyboards.suggestions(callback_data.query_id, others)
+            texts.TRY_OTHERS, reply_markup=keyboards.suggestions(query_id, others)
         )
+    article = await articles.get(callback_data.article_id)
+    question = await feedback.question_of(query_id) or ""
+    alert = texts.admin_not_helpful(query_id, question, article.title if article else "")
+    await notify_admins(bot, settings.admin_ids, alert, author=query.from_user.id)
 
 
 async def none_fit(
-    query: CallbackQuery, callback_data: keyboards.NoneFit, feedback: FeedbackService
+    query: CallbackQuery,
+    callback_data: keyboards.NoneFit,
+    feedback: FeedbackService,
+    settings: Settings,
+    bot: Bot,
 ) -> None:
     """Stores «Нет подходящего» as a negative click on the whole query."""
     outcome = await feedback.record(
@@ -78,6 +93,10 @@ async def none_fit(
         label=NOT_HELPFUL,
     )
     await _acknowledge(query, outcome, texts.THANKS_NONE_FIT, texts.FEEDBACK_NONE_FIT_NOTE)
+    if outcome is FeedbackOutcome.RECORDED:
+        question = await feedback.question_of(callback_data.query_id) or ""
+        alert = texts.admin_none_fit(callback_data.query_id, question)
+        await notify_admins(bot, settings.admin_ids, alert, author=query.from_user.id)
 
 
 async def unknown_button(query: CallbackQuery) -> None:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.types import Message
 
 from bot import keyboards, texts
 from bot.config import Settings
+from bot.notifications import notify_admins
 from knowledge_base.search import Band, SearchService
 
 
-async def question(message: Message, search: SearchService, settings: Settings) -> None:
+async def question(message: Message, search: SearchService, settings: Settings, bot: Bot) -> None:
     """Answers any other text as a question to the knowledge base."""
     text = " ".join((message.text or "").split())
     if not text:
@@ -35,6 +36,12 @@ async def question(message: Message, search: SearchService, settings: Settings) 
         )
     else:
         await message.answer(texts.NOTHING_FOUND if answer.article else texts.EMPTY_BASE)
+        await notify_admins(
+            bot,
+            settings.admin_ids,
+            texts.admin_unanswered(answer.query_id, text),
+            author=user_id,
+        )
 
 
 def create_router() -> Router:

@@ -397,7 +397,9 @@ MISSING = 1_000_000
         lambda rate: Rate(query_id=MISSING, article_id=rate.article_id, label=1).pack(),
         lambda rate: Pick(query_id=MISSING, article_id=rate.article_id).pack(),
         lambda rate: NoneFit(query_id=MISSING).pack(),
-        lambda rate: Rate(query_id=rate.query_id, article_id=rate.article_id, label=7).pack(),
+        lambda rate: f"r:{rate.query_id}:{rate.article_id}:7",
+        lambda rate: f"r:{rate.query_id}:{rate.article_id}:0",
+        lambda rate: f"r:{2**70}:{rate.article_id}:1",
     ],
     ids=[
         "garbage",
@@ -406,6 +408,8 @@ MISSING = 1_000_000
         "pick-missing-query",
         "none-fit",
         "rate-forged-label",
+        "rate-zero-label",
+        "rate-huge-id",
     ],
 )
 async def test_unknown_or_forged_button_gets_the_stale_alert_and_stores_nothing(

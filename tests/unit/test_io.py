@@ -49,3 +49,14 @@ def test_every_format_round_trips(fmt: str) -> None:
     ]
     drafts = parse_articles(format_articles(articles, fmt), fmt)
     assert drafts == [ArticleDraft(a.title, a.body, a.questions, a.category) for a in articles]
+
+
+def test_unanswerable_questions_need_no_title(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from knowledge_base.io import read_eval_set
+
+    path = tmp_path / "negatives.jsonl"
+    path.write_text('{"query": "рецепт борща"}\n{"query": "погода", "title": "x"}\n', "utf-8")
+    assert [i.query for i in read_eval_set(path, need_title=False)] == ["рецепт борща", "погода"]
+    with pytest.raises(ImportFormatError) as error:
+        read_eval_set(path)
+    assert error.value.line == 1

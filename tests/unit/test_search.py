@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge_base.articles import ArticleService
 from knowledge_base.index import VectorIndex
-from knowledge_base.repositories import ArticleDraft, ArticleRepository
+from knowledge_base.repositories import ArticleDraft, ArticleRepository, EmbeddingRepository
 from knowledge_base.search import Band, SearchEngine, SearchService, Thresholds
 from knowledge_base.tables import EmbeddingRow, QueryRow
 
@@ -187,3 +187,17 @@ async def test_a_question_is_kept_even_if_the_caller_fails_after_answering(
     async with session_factory() as session:
         logged = (await session.scalars(select(QueryRow))).one()
     assert (logged.user_id, logged.text) == (3, "как подключить vpn")
+
+
+async def test_vectors_cached_meanwhile_by_another_process_are_kept(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    engine, _ = await _engine_with_base(session_factory, Thresholds(0.9, 0.5))
+    # A second engine (`faqbot ask` beside the running bot) that has not seen the cache
+    # rebuilt with the same phrasings: storing the same vectors again must not fail.
+    async with session_factory() as session:
+        await EmbeddingRepository(session).store("fake-1", {1: np.ones(4, dtype=np.float32)})
+        await session.commit()
+        cached = (await session.scalars(select(EmbeddingRow))).all()
+    assert len(cached) == 5
+    assert await engine.rebuild(session_factory) == 0

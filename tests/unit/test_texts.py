@@ -21,6 +21,13 @@ def test_a_long_article_is_cut_to_fit_one_message_with_its_rating_note() -> None
     assert "&amp;" in html and "& " not in html
 
 
+def test_emoji_count_twice_toward_the_limit_as_telegram_counts_them() -> None:
+    html = texts.article("Регламент", "🔑 ключ. " * 1000)
+    shown = _visible(html + texts.FEEDBACK_NOT_HELPFUL_NOTE)
+    assert texts.utf16_length(shown) <= texts.MESSAGE_LIMIT
+    assert texts.utf16_length(shown) > texts.MESSAGE_LIMIT - 20
+
+
 def test_a_short_article_is_shown_whole_with_its_markup_escaped() -> None:
     html = texts.article("Ошибка <403>", "Проверьте a < b & c > d")
     assert html == "<b>Ошибка &lt;403&gt;</b>\n\nПроверьте a &lt; b &amp; c &gt; d"
