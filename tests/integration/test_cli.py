@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -89,3 +90,43 @@ def test_run_without_a_token_explains_how_to_get_one_and_fails(faqbot) -> None: 
     assert result.returncode != 0
     assert "@BotFather" in result.stderr and "BOT_TOKEN" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_run_without_a_token_in_a_terminal_opens_the_chat(
+    tmp_path: Path, base_models: dict[str, Path]
+) -> None:
+    """What `make run` does for a newcomer: the one-line hint, then the chat in the terminal."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("BOT_", "DATABASE_", "MODEL_", "SEARCH_", "ADMIN_"))
+    }
+    env.update(
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'kb.sqlite3'}",
+        MODEL__MODELS_DIR=str(MODELS_DIR),
+        BOT_TOKEN="",
+    )
+    imported = subprocess.run(
+        [sys.executable, "-m", "bot", "import", str(SAMPLE_BASE)], cwd=tmp_path, env=env
+    )
+    assert imported.returncode == 0
+    controller, terminal = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run", "--chat-fallback"],
+            stdin=terminal,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=tmp_path,
+            env=env,
+        )
+        os.write(controller, "Как получить доступ к логам?\n".encode())
+        os.write(controller, b"\n")  # an empty line ends the chat
+        stdout, stderr = process.communicate(timeout=300)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert process.returncode == 0, stderr.decode()
+    assert "@BotFather" in stderr.decode().splitlines()[0]
+    assert "Инструкция по получению логов" in stdout.decode()
+    assert "[answer, score" in stdout.decode()

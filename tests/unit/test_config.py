@@ -74,3 +74,10 @@ def test_a_suggest_threshold_above_the_answer_threshold_is_refused(tmp_path: Pat
     )
     with pytest.raises(ValidationError, match="SUGGEST_THRESHOLD"):
         Settings(_env_file=env)  # type: ignore[call-arg]
+
+
+def test_every_setting_in_env_example_has_a_comment_above_it() -> None:
+    lines = (REPO / ".env.example").read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines):
+        if "=" in line and not line.startswith("#"):
+            assert number > 0 and lines[number - 1].startswith("# "), line
