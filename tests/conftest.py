@@ -67,3 +67,19 @@ async def session_factory(migrated_url: str) -> AsyncIterator[async_sessionmaker
     engine = create_engine(migrated_url)
     yield create_session_factory(engine)
     await engine.dispose()
+
+
+def operator_environment(tmp_path: Path) -> dict[str, str]:
+    """The environment of an operator with no .env: a database of its own, no token."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("BOT_", "DATABASE_", "MODEL_", "SEARCH_", "ADMIN_", "TELEGRAM_"))
+    }
+    env.update(
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'kb.sqlite3'}",
+        MODEL__MODELS_DIR=str(MODELS_DIR),
+        HF_HUB_OFFLINE="1",
+        BOT_TOKEN="",
+    )
+    return env

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from pathlib import Path
 
-from tests.conftest import MODELS_DIR, SAMPLE_BASE
+from tests.conftest import SAMPLE_BASE, operator_environment
 from tests.telegram_stub import TelegramStub
 
 USER = 4242
@@ -16,19 +15,11 @@ START_TIMEOUT = 120.0
 
 
 def _environment(tmp_path: Path, stub: TelegramStub, token: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("BOT_", "DATABASE_", "MODEL_", "SEARCH_", "ADMIN_", "TELEGRAM_"))
+    return {
+        **operator_environment(tmp_path),
+        "BOT_TOKEN": token,
+        "TELEGRAM_API_URL": stub.base_url,
     }
-    env.update(
-        BOT_TOKEN=token,
-        TELEGRAM_API_URL=stub.base_url,
-        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'kb.sqlite3'}",
-        MODEL__MODELS_DIR=str(MODELS_DIR),
-        HF_HUB_OFFLINE="1",
-    )
-    return env
 
 
 async def _faqbot(env: dict[str, str], cwd: Path, *args: str) -> asyncio.subprocess.Process:

@@ -11,23 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MODELS_DIR, SAMPLE_BASE
+from tests.conftest import SAMPLE_BASE, operator_environment
 
 
 @pytest.fixture
 def faqbot(tmp_path: Path, base_models: dict[str, Path]):  # type: ignore[no-untyped-def]
     """Runs `python -m bot ...` in a clean folder with its own database and no .env."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("BOT_", "DATABASE_", "MODEL_", "SEARCH_", "ADMIN_"))
-    }
-    env.update(
-        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'kb.sqlite3'}",
-        MODEL__MODELS_DIR=str(MODELS_DIR),
-        HF_HUB_OFFLINE="1",
-        BOT_TOKEN="",
-    )
+    env = operator_environment(tmp_path)
 
     def run(*args: str, stdin: str = "", **extra_env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -96,16 +86,7 @@ def test_run_without_a_token_in_a_terminal_opens_the_chat(
     tmp_path: Path, base_models: dict[str, Path]
 ) -> None:
     """What `make run` does for a newcomer: the one-line hint, then the chat in the terminal."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("BOT_", "DATABASE_", "MODEL_", "SEARCH_", "ADMIN_"))
-    }
-    env.update(
-        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'kb.sqlite3'}",
-        MODEL__MODELS_DIR=str(MODELS_DIR),
-        BOT_TOKEN="",
-    )
+    env = operator_environment(tmp_path)
     imported = subprocess.run(
         [sys.executable, "-m", "bot", "import", str(SAMPLE_BASE)], cwd=tmp_path, env=env
     )
