@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -124,6 +125,11 @@ class SearchEngine:
         await self.rebuild(session_factory)
         return True
 
+    def worth_suggesting(self, matches: Iterable[Match]) -> tuple[Match, ...]:
+        """The best matches, up to the number offered, that reach the suggest threshold."""
+        good = [m for m in matches if m.score >= self.thresholds.suggest]
+        return tuple(good[: self.suggestions])
+
     async def rank(self, question: str, k: int) -> list[Match]:
         vector = await self.encoder.encode_query(question)
         index, titles = self.index, self.titles
@@ -146,9 +152,7 @@ class SearchService:
         score = best.score if best else 0.0
         band = engine.thresholds.band(score) if best else Band.NOTHING
         if band is Band.SUGGEST:
-            alternatives = tuple(
-                m for m in matches[: engine.suggestions] if m.score >= engine.thresholds.suggest
-            )
+            alternatives = engine.worth_suggesting(matches)
         else:
             alternatives = tuple(matches[1 : engine.suggestions + 1])
         article = await self._articles.get(best.article_id) if best else None
@@ -179,7 +183,4 @@ class SearchService:
             return ()
         engine = self._engine
         matches = await engine.rank(record.text, engine.suggestions + 1)
-        others = [
-            m for m in matches if m.article_id != exclude and m.score >= engine.thresholds.suggest
-        ]
-        return tuple(others[: engine.suggestions])
+        return engine.worth_suggesting(m for m in matches if m.article_id != exclude)
