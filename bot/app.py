@@ -6,6 +6,7 @@ import asyncio
 import logging
 from contextlib import suppress
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiogram import Bot, Dispatcher, F
 from aiogram.client.default import DefaultBotProperties
@@ -21,6 +22,7 @@ from knowledge_base.base_models import MULTILINGUAL_E5, RECOMMENDED_THRESHOLDS
 from knowledge_base.db import create_engine, create_session_factory
 from knowledge_base.encoder import Encoder
 from knowledge_base.search import SearchEngine, Thresholds
+from knowledge_base.training.registry import ActiveModel, ModelRegistry
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +58,22 @@ def resolve_thresholds(settings: Settings, encoder: Encoder) -> Thresholds:
     )
 
 
+async def active_model(
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+) -> ActiveModel:
+    """The model that should answer: the active trained version, else MODEL__PATH."""
+    async with session_factory() as session:
+        registry = ModelRegistry(session, settings.model.models_dir)
+        return await registry.active_model(settings.model.resolved_path())
+
+
 async def build_resources(settings: Settings, encoder: Encoder | None = None) -> Resources:
-    """Open the database, load the model (in a thread) and build the index from the cache."""
+    """Open the database, load the active model (in a thread), build the index from the cache."""
     db_engine = create_engine(settings.database_url)
     session_factory = create_session_factory(db_engine)
     if encoder is None:
-        encoder = await asyncio.to_thread(
-            Encoder, settings.model.resolved_path(), allow_hub=settings.model.allow_hub
-        )
+        model = await active_model(settings, session_factory)
+        encoder = await asyncio.to_thread(Encoder, model.path, allow_hub=settings.model.allow_hub)
     search = SearchEngine(
         encoder, resolve_thresholds(settings, encoder), settings.search.suggestions
     )
@@ -106,7 +116,8 @@ def create_dispatcher(resources: Resources) -> Dispatcher:
 
 
 class IndexRefresher:
-    """Keeps the serving index in step with the database while the bot polls."""
+    """Keeps the serving snapshot in step with the database while the bot polls: articles
+    another process changed, and a newly active model (trained, activated, rolled back)."""
 
     def __init__(self, resources: Resources) -> None:
         self._resources = resources
@@ -128,7 +139,28 @@ class IndexRefresher:
         while True:
             await asyncio.sleep(resources.settings.index_refresh_seconds)
             try:
-                if await resources.search.refresh_if_changed(resources.session_factory):
-                    log.info("index refreshed: the articles changed in the database")
-            except Exception:  # a locked or busy database now is no reason to stop serving
-                log.exception("index refresh failed; the previous index keeps serving")
+                await self.refresh()
+            except Exception:  # a locked database or a broken model is no reason to stop serving
+                log.exception("refresh failed; the previous model and index keep serving")
+
+    async def refresh(self) -> None:
+        """One look at the database: switch models if another is active, else pick up
+        changed articles. Questions keep being answered by the old snapshot meanwhile."""
+        resources = self._resources
+        search = resources.search
+        model = await active_model(resources.settings, resources.session_factory)
+        if not _same_model(model.path, search.encoder.path):
+            log.info("model %s is active now: loading it", model.name)
+            encoder = await asyncio.to_thread(
+                Encoder, model.path, allow_hub=resources.settings.model.allow_hub
+            )
+            await search.rebuild(
+                resources.session_factory, encoder, resolve_thresholds(resources.settings, encoder)
+            )
+            log.info("model %s serves now (%s)", model.name, encoder.version)
+        elif await search.refresh_if_changed(resources.session_factory):
+            log.info("index refreshed: the articles changed in the database")
+
+
+def _same_model(a: Path, b: Path) -> bool:
+    return a == b or (a.exists() and b.exists() and a.resolve() == b.resolve())

@@ -43,6 +43,29 @@ class SearchSettings(BaseModel):
         return self
 
 
+class TrainingSettings(BaseModel):
+    """`faqbot train`: the seed's recipe by default, and when a new model may serve."""
+
+    epochs: float = Field(default=2.0, gt=0)
+    batch_size: int = Field(default=8, ge=2)
+    learning_rate: float = Field(default=5e-5, gt=0)
+    seed: int = 42
+    # Share of the steps over which the learning rate warms up from zero.
+    warmup_ratio: float = Field(default=0.0, ge=0, lt=1)
+    # Keep the word-embedding table fixed: most of the weights, most of the time of a step.
+    freeze_embeddings: bool = True
+    # Share of the questions people asked that is held out to compare old and new.
+    held_out_share: float = Field(default=0.2, gt=0, lt=1)
+    # Fewer training pairs than this: training is refused.
+    min_pairs: int = Field(default=20, ge=1)
+    # The new model may be this much worse (top-1 and MRR@10) and still be promoted.
+    promotion_margin: float = Field(default=0.0, ge=0)
+    # Share of direct answers that must be right on the held-out questions (answer threshold).
+    precision_target: float = Field(default=0.9, gt=0, le=1)
+    # torch threads for training; 0: all cores but one, so a bot beside it keeps answering.
+    threads: int = Field(default=0, ge=0)
+
+
 class Settings(BaseSettings):
     """Everything configurable; built once in the CLI and passed down."""
 
@@ -62,9 +85,11 @@ class Settings(BaseSettings):
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     model: ModelSettings = ModelSettings()
     search: SearchSettings = SearchSettings()
+    training: TrainingSettings = TrainingSettings()
     # Longest question text the bot accepts; longer texts are cut, not rejected.
     max_question_chars: int = Field(default=1000, ge=10)
-    # How often the running bot looks for articles changed by another process (seconds; 0: never).
+    # How often the running bot looks for what another process changed: articles (`faqbot
+    # import`) and the active model (`faqbot train`, `models activate|rollback`); 0: never.
     index_refresh_seconds: float = Field(default=30.0, ge=0)
     log_level: str = "INFO"
 

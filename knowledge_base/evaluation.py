@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from knowledge_base.index import VectorIndex
 from knowledge_base.io import EvalItem
 from knowledge_base.search import SearchEngine
 
@@ -82,13 +83,13 @@ class ThresholdRow:
 
 
 def evaluate_vectors(
-    engine: SearchEngine,
+    index: VectorIndex,
     vectors: np.ndarray,
     gold: Sequence[int],
     skipped: int,
     negative_vectors: np.ndarray | None = None,
 ) -> EvalReport:
-    index = engine.index
+    """Rank every article of `index` for each query vector, as the bot does (best phrasing)."""
     scores = index.article_scores(vectors)
     ids = index.article_ids
     hits1 = hits3 = 0
@@ -127,15 +128,53 @@ async def evaluate(
 
     `negatives` are questions the base cannot answer; only their best score is kept.
     """
-    by_title = {title: article_id for article_id, title in engine.titles.items()}
+    snapshot = engine.snapshot
+    by_title = {title: article_id for article_id, title in snapshot.titles.items()}
     usable = [item for item in items if item.title in by_title]
-    encode = engine.encoder.encode_queries
+    encode = snapshot.encoder.encode_queries
     vectors = await asyncio.to_thread(encode, [item.query for item in usable])
     negative_vectors = await asyncio.to_thread(encode, list(negatives)) if negatives else None
     return evaluate_vectors(
-        engine,
+        snapshot.index,
         vectors,
         [by_title[item.title] for item in usable],
         len(items) - len(usable),
         negative_vectors,
     )
+
+
+# Below this many held-out questions a threshold would be chosen by a handful of scores.
+MIN_QUESTIONS_FOR_THRESHOLDS = 10
+# A suggestion costs one click, so the suggest threshold keeps this share of right answers.
+SUGGEST_KEEPS_RIGHT = 0.85
+
+
+def choose_thresholds(report: EvalReport, precision_target: float) -> tuple[float, float] | None:
+    """Answer and suggest thresholds from the scores of right and wrong first answers.
+
+    answer: the lowest score at which at least `precision_target` of the first answers that
+    pass are right (above every score, so never a direct answer, if no score gets there);
+    suggest: the highest score that still keeps SUGGEST_KEEPS_RIGHT of the right first answers,
+    never above answer. None when there are too few questions to choose from.
+    """
+    right = np.asarray(report.right_scores, dtype=np.float64)
+    wrong = np.asarray(report.wrong_scores, dtype=np.float64)
+    if len(right) + len(wrong) < MIN_QUESTIONS_FOR_THRESHOLDS or not len(right):
+        return None
+    candidates = np.unique(np.concatenate([right, wrong]))
+    answer = None
+    for threshold in candidates:
+        passed = int((right >= threshold).sum() + (wrong >= threshold).sum())
+        if passed and (right >= threshold).sum() / passed >= precision_target:
+            answer = float(threshold)
+            break
+    if answer is None:
+        answer = min(1.0, float(candidates.max()) + 0.001)
+    kept = np.sort(right)[::-1][: max(1, int(np.ceil(SUGGEST_KEEPS_RIGHT * len(right))))]
+    suggest = min(answer, float(kept.min()))
+    return _floor(answer), _floor(suggest)
+
+
+def _floor(value: float) -> float:
+    # Rounded down, so every score that passed the exact threshold passes the stored one.
+    return float(np.floor(value * 10_000) / 10_000)

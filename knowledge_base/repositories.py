@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy import delete, func, insert, select
@@ -14,7 +15,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import Executable
 
-from knowledge_base.tables import ArticleRow, EmbeddingRow, FeedbackRow, PhrasingRow, QueryRow
+from knowledge_base.tables import (
+    ArticleRow,
+    EmbeddingRow,
+    FeedbackRow,
+    ModelVersionRow,
+    PhrasingRow,
+    QueryRow,
+)
 
 TITLE_SOURCE = "title"
 
@@ -58,6 +66,26 @@ class QueryRecord:
     band: str
     model_version: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class Click:
+    """A stored click with the question it answers: the raw material of a training pair."""
+
+    query: str
+    article_id: int
+    label: int
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    name: str
+    path: Path
+    parent: str | None
+    status: str
+    created_at: datetime
+    activated_at: datetime | None
+    metrics: str
 
 
 @dataclass(frozen=True)
@@ -315,3 +343,92 @@ class FeedbackRepository:
             select(FeedbackRow).where(FeedbackRow.query_id == query_id).order_by(FeedbackRow.id)
         )
         return [FeedbackRecord(r.id, r.query_id, r.article_id, r.label, r.user_id) for r in rows]
+
+    async def clicks_on_active_articles(self) -> list[Click]:
+        """Every 👍/👎 on an article that is still served, with the question's text."""
+        rows = await self._session.execute(
+            select(QueryRow.text, FeedbackRow.article_id, FeedbackRow.label)
+            .join(QueryRow, QueryRow.id == FeedbackRow.query_id)
+            .join(ArticleRow, ArticleRow.id == FeedbackRow.article_id)
+            .where(ArticleRow.archived.is_(False))
+            .order_by(FeedbackRow.id)
+        )
+        return [Click(r.text, r.article_id, r.label) for r in rows]
+
+
+class ModelVersionRepository:
+    """The registry of model versions; paths inside the models directory are kept relative."""
+
+    def __init__(self, session: AsyncSession, models_dir: Path) -> None:
+        self._session = session
+        self._models_dir = models_dir
+
+    async def all(self) -> list[ModelVersion]:
+        rows = await self._session.scalars(
+            select(ModelVersionRow).order_by(ModelVersionRow.created_at, ModelVersionRow.id)
+        )
+        return [self._version(row) for row in rows]
+
+    async def get(self, name: str) -> ModelVersion | None:
+        row = await self._row(name)
+        return self._version(row) if row else None
+
+    async def active(self) -> ModelVersion | None:
+        row = await self._session.scalar(
+            select(ModelVersionRow).where(ModelVersionRow.status == "active")
+        )
+        return self._version(row) if row else None
+
+    async def latest_with_status(self, status: str) -> ModelVersion | None:
+        """The most recently activated version with this status (for a rollback: "previous")."""
+        row = await self._session.scalar(
+            select(ModelVersionRow)
+            .where(ModelVersionRow.status == status)
+            .order_by(ModelVersionRow.activated_at.desc(), ModelVersionRow.id.desc())
+            .limit(1)
+        )
+        return self._version(row) if row else None
+
+    async def add(
+        self, *, name: str, path: Path, parent: str | None, status: str, metrics: str = "{}"
+    ) -> ModelVersion:
+        row = ModelVersionRow(
+            name=name, path=self._stored_path(path), parent=parent, status=status, metrics=metrics
+        )
+        self._session.add(row)
+        await self._session.flush()
+        return self._version(row)
+
+    async def set_status(
+        self, name: str, status: str, activated_at: datetime | None = None
+    ) -> None:
+        row = await self._row(name)
+        if row is None:
+            raise KeyError(name)
+        row.status = status
+        if activated_at is not None:
+            row.activated_at = activated_at
+        await self._session.flush()
+
+    async def _row(self, name: str) -> ModelVersionRow | None:
+        return await self._session.scalar(
+            select(ModelVersionRow).where(ModelVersionRow.name == name)
+        )
+
+    def _stored_path(self, path: Path) -> str:
+        try:
+            return str(path.resolve().relative_to(self._models_dir.resolve()))
+        except ValueError:
+            return str(path.resolve())
+
+    def _version(self, row: ModelVersionRow) -> ModelVersion:
+        path = Path(row.path)
+        return ModelVersion(
+            name=row.name,
+            path=path if path.is_absolute() else self._models_dir / path,
+            parent=row.parent,
+            status=row.status,
+            created_at=row.created_at,
+            activated_at=row.activated_at,
+            metrics=row.metrics,
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -62,54 +62,108 @@ class Answer:
     model_version: str
 
 
-class SearchEngine:
-    """The long-lived part of search: the encoder, the index over active phrasings, the bands.
+@dataclass(frozen=True)
+class ServingSnapshot:
+    """Everything that answers a question, replaced only as a whole.
 
-    The index is replaced in one assignment, so a question never sees a half-built one.
+    A question takes the snapshot once and encodes and scores with it, so a model swap can
+    never score one model's query vector against another model's index.
     """
 
-    def __init__(self, encoder: Encoder, thresholds: Thresholds, suggestions: int = 3) -> None:
-        self.encoder = encoder
-        self.thresholds = thresholds
-        self.suggestions = suggestions
-        self.index = VectorIndex.empty(encoder.dimension)
-        self.titles: dict[int, str] = {}
-        self._rebuild_lock = asyncio.Lock()
-        self._fingerprint: tuple[int, int] | None = None
+    encoder: Encoder
+    index: VectorIndex
+    titles: Mapping[int, str]
+    thresholds: Thresholds
+    suggestions: int
 
     @property
     def model_version(self) -> str:
         return self.encoder.version
 
-    async def rebuild(self, session_factory: async_sessionmaker[AsyncSession]) -> int:
-        """Re-read the active phrasings; encode only those without a cached vector."""
-        async with self._rebuild_lock, session_factory() as session:
-            articles = ArticleRepository(session)
-            embeddings = EmbeddingRepository(session)
-            fingerprint = await articles.fingerprint()
-            phrasings = await articles.active_phrasings()
-            version = self.encoder.version
-            cached = await embeddings.vectors(version, (p.id for p in phrasings))
+    async def rank(self, question: str, k: int) -> list[Match]:
+        vector = await self.encoder.encode_query(question)
+        titles = self.titles
+        return [
+            Match(s.article_id, titles[s.article_id], s.score) for s in self.index.top(vector, k)
+        ]
+
+    def worth_suggesting(self, matches: Iterable[Match]) -> tuple[Match, ...]:
+        """The best matches, up to the number offered, that reach the suggest threshold."""
+        good = [m for m in matches if m.score >= self.thresholds.suggest]
+        return tuple(good[: self.suggestions])
+
+
+class SearchEngine:
+    """The long-lived part of search: holds the current serving snapshot and rebuilds it.
+
+    The snapshot is replaced in one assignment, so a question never sees a half-built index
+    or a mix of two models.
+    """
+
+    def __init__(self, encoder: Encoder, thresholds: Thresholds, suggestions: int = 3) -> None:
+        self.snapshot = ServingSnapshot(
+            encoder, VectorIndex.empty(encoder.dimension), {}, thresholds, suggestions
+        )
+        self._rebuild_lock = asyncio.Lock()
+        self._fingerprint: tuple[int, int] | None = None
+
+    # The parts of the current snapshot, for callers that need only one of them.
+    @property
+    def encoder(self) -> Encoder:
+        return self.snapshot.encoder
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return self.snapshot.thresholds
+
+    @property
+    def suggestions(self) -> int:
+        return self.snapshot.suggestions
+
+    @property
+    def model_version(self) -> str:
+        return self.snapshot.model_version
+
+    async def rebuild(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        encoder: Encoder | None = None,
+        thresholds: Thresholds | None = None,
+    ) -> int:
+        """Re-read the active phrasings and swap in a new snapshot; with `encoder`, switch to
+        that model. Only phrasings without a cached vector for the model are encoded."""
+        async with self._rebuild_lock:
+            current = self.snapshot
+            encoder = encoder or current.encoder
+            thresholds = thresholds or current.thresholds
+            async with session_factory() as session:
+                articles = ArticleRepository(session)
+                embeddings = EmbeddingRepository(session)
+                fingerprint = await articles.fingerprint()
+                phrasings = await articles.active_phrasings()
+                version = encoder.version
+                cached = await embeddings.vectors(version, (p.id for p in phrasings))
+                titles = await articles.titles({p.article_id for p in phrasings})
             missing = [p for p in phrasings if p.id not in cached]
             by_id = {pid: np.frombuffer(blob, dtype="<f4") for pid, blob in cached.items()}
             if missing:
                 log.info("encoding %d phrasings with %s", len(missing), version)
-                fresh = await asyncio.to_thread(
-                    self.encoder.encode_documents, [p.text for p in missing]
-                )
+                fresh = await asyncio.to_thread(encoder.encode_documents, [p.text for p in missing])
                 encoded = {p.id: v for p, v in zip(missing, fresh, strict=True)}
-                await embeddings.store(version, encoded)
-                await session.commit()
+                # A short transaction of its own: nothing else waits on it.
+                async with session_factory() as session:
+                    await EmbeddingRepository(session).store(version, encoded)
+                    await session.commit()
                 by_id.update(encoded)
-            vectors = np.zeros((len(phrasings), self.encoder.dimension), dtype=np.float32)
+            vectors = np.zeros((len(phrasings), encoder.dimension), dtype=np.float32)
             for row, phrasing in enumerate(phrasings):
                 vectors[row] = by_id[phrasing.id]
-            titles = await articles.titles({p.article_id for p in phrasings})
             index = VectorIndex(vectors, [p.article_id for p in phrasings])
-            self.index, self.titles = index, titles
+            self.snapshot = ServingSnapshot(encoder, index, titles, thresholds, current.suggestions)
             self._fingerprint = fingerprint
             log.info(
-                "index ready: %d articles, %d phrasings, %d encoded now",
+                "index ready: %s, %d articles, %d phrasings, %d encoded now",
+                version,
                 len(index),
                 index.phrasing_count,
                 len(missing),
@@ -125,15 +179,8 @@ class SearchEngine:
         await self.rebuild(session_factory)
         return True
 
-    def worth_suggesting(self, matches: Iterable[Match]) -> tuple[Match, ...]:
-        """The best matches, up to the number offered, that reach the suggest threshold."""
-        good = [m for m in matches if m.score >= self.thresholds.suggest]
-        return tuple(good[: self.suggestions])
-
     async def rank(self, question: str, k: int) -> list[Match]:
-        vector = await self.encoder.encode_query(question)
-        index, titles = self.index, self.titles
-        return [Match(s.article_id, titles[s.article_id], s.score) for s in index.top(vector, k)]
+        return await self.snapshot.rank(question, k)
 
 
 class SearchService:
@@ -146,15 +193,15 @@ class SearchService:
         self._queries = QueryRepository(session)
 
     async def answer(self, question: str, user_id: int | None = None) -> Answer:
-        engine = self._engine
-        matches = await engine.rank(question, max(engine.suggestions, 1) + 1)
+        snapshot = self._engine.snapshot
+        matches = await snapshot.rank(question, max(snapshot.suggestions, 1) + 1)
         best = matches[0] if matches else None
         score = best.score if best else 0.0
-        band = engine.thresholds.band(score) if best else Band.NOTHING
+        band = snapshot.thresholds.band(score) if best else Band.NOTHING
         if band is Band.SUGGEST:
-            alternatives = engine.worth_suggesting(matches)
+            alternatives = snapshot.worth_suggesting(matches)
         else:
-            alternatives = tuple(matches[1 : engine.suggestions + 1])
+            alternatives = tuple(matches[1 : snapshot.suggestions + 1])
         article = await self._articles.get(best.article_id) if best else None
         query_id = await self._queries.log(
             user_id=user_id,
@@ -162,7 +209,7 @@ class SearchService:
             article_id=best.article_id if best else None,
             score=score,
             band=band.value,
-            model_version=engine.model_version,
+            model_version=snapshot.model_version,
         )
         # Committed before anyone replies: a question is kept even if sending the answer fails,
         # and a button pressed at once finds its query.
@@ -174,13 +221,13 @@ class SearchService:
             score,
             best.article_id if best else None,
         )
-        return Answer(band, score, article, alternatives, query_id, engine.model_version)
+        return Answer(band, score, article, alternatives, query_id, snapshot.model_version)
 
     async def other_articles(self, query_id: int, exclude: int) -> tuple[Match, ...]:
         """After a 👎: the next-closest articles for the same question, worth suggesting."""
         record = await self._queries.get(query_id)
         if record is None:
             return ()
-        engine = self._engine
-        matches = await engine.rank(record.text, engine.suggestions + 1)
-        return engine.worth_suggesting(m for m in matches if m.article_id != exclude)
+        snapshot = self._engine.snapshot
+        matches = await snapshot.rank(record.text, snapshot.suggestions + 1)
+        return snapshot.worth_suggesting(m for m in matches if m.article_id != exclude)

@@ -122,3 +122,22 @@ class EmbeddingRow(Base):
     model_version: Mapped[str] = mapped_column(String(100))
     # float32, little-endian, L2-normalised
     vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ModelVersionRow(Base):
+    """A model that served or may serve: a base model or a trained version under models/."""
+
+    __tablename__ = "model_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The directory name under models/ (a base model: base/<name>).
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    # Relative to the models directory when inside it, so the project folder can move.
+    path: Mapped[str] = mapped_column(Text)
+    parent: Mapped[str | None] = mapped_column(String(100))
+    # active | previous | rejected | rolled_back
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # metrics.json of the version: data sizes, hyper-parameters, before/after, thresholds.
+    metrics: Mapped[str] = mapped_column(Text, default="{}")

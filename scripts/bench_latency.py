@@ -1,10 +1,14 @@
 """Answer latency of one question with the model loaded: median of N, on this machine.
 
-    python scripts/bench_latency.py [--model DIR] [-n 100]
+    python scripts/bench_latency.py [--model DIR] [-n 100] [--beside-training]
 
 Builds a throwaway database with the sample base, loads the model, warms it up, then times
 `SearchService.answer` (encode in the worker thread, rank, log the query) one question at a
 time, cycling through the sample evaluation questions. Prints one JSON line.
+
+With --beside-training, a `faqbot train` process (default settings, the sample base and its
+questions, in a database and models folder of its own) runs on the same machine meanwhile, as
+it would beside a serving bot; timing starts once its first training steps ran.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import os
 import platform
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +40,44 @@ from knowledge_base.search import SearchService  # noqa: E402
 SAMPLES = REPO / "knowledge_base" / "samples"
 
 
-async def bench(model: str, n: int, folder: str) -> dict[str, object]:
+def start_training(folder: str) -> subprocess.Popen[str]:
+    """`faqbot train` on a copy of the sample base, long enough to outlast the timing."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{folder}/train.sqlite3",
+        "MODEL__MODELS_DIR": f"{folder}/models",
+        "MODEL__PATH": str(REPO / "models" / "base" / "multilingual-e5-small"),
+        "TRAINING__EPOCHS": "100",
+    }
+    command = [sys.executable, "-m", "bot"]
+    subprocess.run(
+        [*command, "import", str(SAMPLES / "helpdesk.jsonl")],
+        env=env,
+        cwd=folder,
+        check=True,
+        capture_output=True,
+    )
+    training = subprocess.Popen(
+        [*command, "train", "--pairs", str(SAMPLES / "helpdesk_eval.jsonl")],
+        env=env,
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert training.stderr is not None
+    seen = ""
+    while "s/it" not in seen and "it/s" not in seen:
+        chunk = training.stderr.read(64)
+        if not chunk:
+            raise RuntimeError(f"faqbot train ended before training: {seen[-500:]}")
+        seen = (seen + chunk)[-200:]
+    return training
+
+
+async def bench(
+    model: str, n: int, folder: str, beside_training: bool = False
+) -> dict[str, object]:
     url = f"sqlite+aiosqlite:///{folder}/bench.sqlite3"
     await asyncio.to_thread(upgrade_database, url)
     settings = Settings(
@@ -51,6 +93,7 @@ async def bench(model: str, n: int, folder: str) -> dict[str, object]:
     await resources.search.rebuild(resources.session_factory)
     questions = [item.query for item in read_eval_set(SAMPLES / "helpdesk_eval.jsonl")]
     timings = []
+    training = start_training(folder) if beside_training else None
     try:
         for i in range(n + 5):
             question = questions[i % len(questions)]
@@ -62,6 +105,9 @@ async def bench(model: str, n: int, folder: str) -> dict[str, object]:
             if i >= 5:  # the first few warm up torch's kernels and the page cache
                 timings.append(elapsed * 1000)
     finally:
+        if training is not None:
+            training.kill()
+            training.wait()
         await resources.close()
     import torch
 
@@ -75,6 +121,7 @@ async def bench(model: str, n: int, folder: str) -> dict[str, object]:
         "cpus": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "machine": platform.machine(),
+        "beside_training": beside_training,
     }
 
 
@@ -82,9 +129,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="", help="model directory (default: the configured)")
     parser.add_argument("-n", type=int, default=100, help="timed questions")
+    parser.add_argument(
+        "--beside-training", action="store_true", help="time while `faqbot train` runs"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="faqbot-bench-") as folder:
-        print(json.dumps(asyncio.run(bench(args.model, args.n, folder)), ensure_ascii=False))
+        result = asyncio.run(bench(args.model, args.n, folder, args.beside_training))
+        print(json.dumps(result, ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,70 @@
+"""The `faqbot` command: run, chat, ask, import, export, eval, train, export-pairs, models."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from pydantic import ValidationError
+
+from bot.cli import articles, evaluation, models, serve, training
+from bot.config import Settings
+from knowledge_base.db import upgrade_database
+from knowledge_base.encoder import ModelNotFoundError
+
+# Commands whose log is the product (a server); the others print their result.
+_LOGGING_COMMANDS = {"run"}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        print(f"Invalid settings (environment or .env):\n{error}", file=sys.stderr)
+        return 2
+    # Models load from local directories; the hub is reachable only when the operator says so.
+    if not settings.model.allow_hub:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    level = getattr(logging, settings.log_level.upper(), logging.INFO)
+    if args.command not in _LOGGING_COMMANDS:
+        # One-shot commands print their result; their log is only for warnings.
+        level = max(level, logging.WARNING)
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # Quiet the libraries that chat at INFO about HTTP and model loading.
+    for noisy in ("httpx", "sentence_transformers", "aiogram.event", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    upgrade_database(settings.database_url)
+    handler: Callable[[Settings, argparse.Namespace], int] = args.handler
+    try:
+        return handler(settings, args)
+    except ModelNotFoundError as error:
+        print(error, file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="faqbot", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    for group in (serve, articles, evaluation, training, models):
+        group.register(sub)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""`faqbot run`, `chat` and `ask`: Telegram polling and the terminal conversation."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import re
+import sys
+from html import unescape
+from typing import Any
+
+from bot import texts
+from bot.app import Resources, build_resources, create_bot, create_dispatcher
+from bot.config import Settings
+from knowledge_base.articles import ArticleService
+from knowledge_base.search import Answer, Band, SearchService
+
+log = logging.getLogger("faqbot")
+
+
+def register(sub: Any) -> None:
+    run = sub.add_parser("run", help="serve Telegram by long polling")
+    run.add_argument(
+        "--chat-fallback",
+        action="store_true",
+        help="without BOT_TOKEN, open the terminal chat instead of failing (when stdin is a tty)",
+    )
+    run.set_defaults(handler=_run)
+
+    chat = sub.add_parser("chat", help="talk to the knowledge base in the terminal")
+    chat.set_defaults(handler=_chat)
+
+    ask = sub.add_parser("ask", help="answer one question")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
+    ask.set_defaults(handler=_ask)
+
+
+NO_TOKEN = (
+    "BOT_TOKEN is not set: create a bot with @BotFather in Telegram (/newbot), put its token "
+    "into .env as BOT_TOKEN=..., then run again; meanwhile `faqbot chat` talks to the base here."
+)
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.bot_token:
+        print(NO_TOKEN, file=sys.stderr)
+        if args.chat_fallback and sys.stdin.isatty():
+            # The terminal chat prints answers; the serving log would only clutter it.
+            logging.getLogger().setLevel(max(logging.getLogger().level, logging.WARNING))
+            return _chat(settings, args)
+        return 2
+    return asyncio.run(_serve(settings))
+
+
+async def _serve(settings: Settings) -> int:
+    from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
+    from aiogram.types import BotCommand
+
+    bot = create_bot(settings)
+    try:
+        # Check the token before the model loads: a typo should not cost a minute.
+        me = await bot.get_me()
+    except TelegramUnauthorizedError:
+        await bot.session.close()
+        print("Telegram rejected BOT_TOKEN: check it with @BotFather (/mybots).", file=sys.stderr)
+        return 2
+    except TelegramNetworkError as error:
+        await bot.session.close()
+        print(f"Cannot reach the Telegram Bot API: {error}", file=sys.stderr)
+        return 2
+    resources = await build_resources(settings)
+    dp = create_dispatcher(resources)
+    try:
+        await bot.set_my_commands(
+            [BotCommand(command=c, description=d) for c, d in texts.COMMANDS.items()]
+        )
+        log.info("polling Telegram as @%s", me.username)
+        await dp.start_polling(bot)
+    finally:
+        await bot.session.close()
+        await resources.close()
+    return 0
+
+
+def _plain(html: str) -> str:
+    return unescape(re.sub(r"</?[a-z]+>", "", html))
+
+
+def render_plain(answer: Answer) -> str:
+    """The bot's reply as the terminal shows it, with the score and band for the operator."""
+    meta = f"[{answer.band.value}, score {answer.score:.3f}]"
+    if answer.band is Band.ANSWER and answer.article is not None:
+        return f"{_plain(texts.article(answer.article.title, answer.article.body))}\n{meta}"
+    if answer.band is Band.SUGGEST:
+        options = "\n".join(
+            f"  {i}. {m.title} ({m.score:.3f})" for i, m in enumerate(answer.alternatives, 1)
+        )
+        return f"{texts.SUGGEST}\n{options}\n{meta}"
+    return f"{_plain(texts.NOTHING_FOUND if answer.article else texts.EMPTY_BASE)}\n{meta}"
+
+
+def _chat(settings: Settings, _args: argparse.Namespace) -> int:
+    return asyncio.run(_chat_loop(settings))
+
+
+async def _chat_loop(settings: Settings) -> int:
+    print(texts.CHAT_LOADING, file=sys.stderr)
+    resources = await build_resources(settings)
+    print(texts.CHAT_PROMPT, file=sys.stderr)
+    last: Answer | None = None
+    try:
+        while True:
+            try:
+                line = await asyncio.to_thread(input, "> ")
+            except EOFError:
+                break
+            line = line.strip()
+            if not line:
+                break
+            offered = last.alternatives if last and last.band is Band.SUGGEST else ()
+            if line.isdigit() and 1 <= int(line) <= len(offered):
+                async with resources.session_factory() as session:
+                    article = await ArticleService(session).get(offered[int(line) - 1].article_id)
+                if article is not None:
+                    print(_plain(texts.article(article.title, article.body)))
+                continue
+            last = await _answer(resources, line[: settings.max_question_chars])
+            print(render_plain(last))
+    finally:
+        await resources.close()
+    return 0
+
+
+async def _answer(resources: Resources, question: str) -> Answer:
+    async with resources.session_factory() as session:
+        answer = await SearchService(resources.search, session).answer(question)
+        await session.commit()
+    return answer
+
+
+def answer_json(answer: Answer) -> dict[str, Any]:
+    title = answer.article.title if answer.article and answer.band is not Band.NOTHING else None
+    alternatives = answer.alternatives if answer.band is not Band.NOTHING else ()
+    return {
+        "band": answer.band.value,
+        "title": title,
+        "score": round(answer.score, 4),
+        "alternatives": [
+            {"title": m.title, "score": round(m.score, 4)}
+            for m in alternatives
+            if answer.article is None or m.article_id != answer.article.id
+        ],
+    }
+
+
+def _ask(settings: Settings, args: argparse.Namespace) -> int:
+    async def ask() -> int:
+        resources = await build_resources(settings)
+        try:
+            answer = await _answer(resources, args.question[: settings.max_question_chars])
+        finally:
+            await resources.close()
+        if args.json:
+            print(json.dumps(answer_json(answer), ensure_ascii=False))
+        else:
+            print(render_plain(answer))
+        return 0
+
+    return asyncio.run(ask())

@@ -1,0 +1,209 @@
+"""`faqbot train` and `faqbot export-pairs`: learn from the bot's own feedback."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from bot.cli.models import REACHES_THE_BOT
+from bot.config import Settings
+from knowledge_base.db import create_engine, create_session_factory, open_session
+from knowledge_base.io import EvalItem, ImportFormatError, read_eval_set
+from knowledge_base.training.dataset import build_training_set
+from knowledge_base.training.finetune import Hyperparameters, default_threads
+from knowledge_base.training.pipeline import (
+    TrainingOptions,
+    TrainingOutcome,
+    TrainingRefused,
+    train_new_version,
+)
+
+# Exit code when training is refused (too little data, another training running).
+REFUSED = 2
+
+
+def register(sub: Any) -> None:
+    train = sub.add_parser(
+        "train",
+        help="fine-tune the active model on feedback and phrasings; promote it if not worse",
+    )
+    train.add_argument("--pairs", type=Path, help='extra {"query", "title"} lines to train on')
+    train.add_argument(
+        "--test",
+        type=Path,
+        help='{"query", "title"} lines to compare old and new on, instead of a held-out share',
+    )
+    train.add_argument("--epochs", type=float, help="passes over the data (default 2)")
+    train.add_argument("--batch-size", type=int, help="pairs per step (default 8)")
+    train.add_argument("--lr", type=float, help="learning rate (default 5e-5)")
+    train.add_argument("--seed", type=int, help="seed of the split and the training (default 42)")
+    train.add_argument("--json", action="store_true", help="print one JSON summary at the end")
+    train.set_defaults(handler=_train)
+
+    pairs = sub.add_parser(
+        "export-pairs",
+        help='write the training pairs as JSONL {"query", "title", "negatives", "source"}',
+    )
+    pairs.add_argument("file", type=Path)
+    pairs.add_argument("--pairs", type=Path, help='extra {"query", "title"} lines to include')
+    pairs.set_defaults(handler=_export_pairs)
+
+
+def _read_items(path: Path | None) -> list[EvalItem] | None:
+    return read_eval_set(path) if path is not None else None
+
+
+def _train(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        extra = _read_items(args.pairs) or []
+        test = _read_items(args.test)
+    except (ImportFormatError, OSError) as error:
+        print(f"{error}; nothing was trained", file=sys.stderr)
+        return 1
+    config = settings.training
+    if args.batch_size is not None and args.batch_size < 2:
+        print("--batch-size must be at least 2: the other pairs of a batch are the negatives")
+        return 1
+    hyper = Hyperparameters(
+        epochs=args.epochs if args.epochs is not None else config.epochs,
+        batch_size=args.batch_size if args.batch_size is not None else config.batch_size,
+        learning_rate=args.lr if args.lr is not None else config.learning_rate,
+        seed=args.seed if args.seed is not None else config.seed,
+        warmup_ratio=config.warmup_ratio,
+        freeze_embeddings=config.freeze_embeddings,
+    )
+    options = TrainingOptions(
+        hyper=hyper,
+        held_out_share=config.held_out_share,
+        min_pairs=config.min_pairs,
+        promotion_margin=config.promotion_margin,
+        precision_target=config.precision_target,
+        threads=config.threads or default_threads(),
+        progress=True,
+    )
+
+    async def train() -> int:
+        engine = create_engine(settings.database_url)
+        try:
+            outcome = await train_new_version(
+                create_session_factory(engine),
+                settings.model.models_dir,
+                settings.model.resolved_path(),
+                options,
+                extra_pairs=extra,
+                test_items=test,
+            )
+        except TrainingRefused as error:
+            print(f"Not trained: {error}", file=sys.stderr)
+            return REFUSED
+        finally:
+            await engine.dispose()
+        if args.json:
+            print(json.dumps(outcome_json(outcome), ensure_ascii=False))
+        else:
+            print(format_outcome(outcome))
+        return 0
+
+    return asyncio.run(train())
+
+
+def outcome_json(outcome: TrainingOutcome) -> dict[str, Any]:
+    return {
+        "version": outcome.version.name,
+        "path": str(outcome.version.path),
+        "parent": outcome.parent,
+        "promoted": outcome.promoted,
+        "reason": outcome.reason,
+        "before": asdict(outcome.before),
+        "after": asdict(outcome.after),
+        "thresholds": outcome.thresholds,
+        "data": outcome.metrics["data"],
+        "steps": outcome.metrics["steps"],
+        "train_seconds": outcome.metrics["train_seconds"],
+        "wall_seconds": outcome.metrics["wall_seconds"],
+    }
+
+
+def format_outcome(outcome: TrainingOutcome) -> str:
+    data = outcome.metrics["data"]
+    before, after = outcome.before, outcome.after
+    lines = [
+        f"Training data: {data['pairs']} pairs ({data['user_questions']} questions people asked, "
+        f"{data['phrasings']} phrasings), {data['with_negatives']} with rejected articles"
+        + (
+            f"; {data['unknown_titles']} lines name no active article"
+            if data["unknown_titles"]
+            else ""
+        ),
+        f"Trained {outcome.version.name} from {outcome.parent}: {data['train']} pairs, "
+        f"{outcome.metrics['steps']} steps in {outcome.metrics['train_seconds']:.0f} s "
+        f"(all of it {outcome.metrics['wall_seconds']:.0f} s)",
+        "",
+        f"{data['held_out']} held-out questions   top-1   top-3   MRR@10",
+        f"  before ({outcome.parent})".ljust(27)
+        + f"{before.top1:>7.3f} {before.top3:>7.3f} {before.mrr10:>8.3f}",
+        f"  after ({outcome.version.name})".ljust(27)
+        + f"{after.top1:>7.3f} {after.top3:>7.3f} {after.mrr10:>8.3f}",
+        "",
+    ]
+    thresholds = outcome.thresholds
+    if thresholds:
+        source = (
+            f"{outcome.metrics['precision_target']:.0%} of direct answers right on the held-out "
+            "questions"
+            if outcome.metrics["thresholds_source"] == "held-out"
+            else "too few held-out questions to choose: the parent's"
+        )
+        lines.append(
+            f"Thresholds: answer {thresholds['answer']:.4f}, suggest {thresholds['suggest']:.4f} "
+            f"({source})"
+        )
+    if outcome.promoted:
+        lines.append(
+            f"Promoted: {outcome.version.name} is active ({outcome.reason}); {REACHES_THE_BOT}."
+        )
+    else:
+        lines.append(
+            f"Not promoted: {outcome.reason}. {outcome.version.name} is kept as a rejected "
+            f"candidate; {outcome.parent} still answers."
+        )
+    return "\n".join(lines)
+
+
+def _export_pairs(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        extra = _read_items(args.pairs) or []
+    except (ImportFormatError, OSError) as error:
+        print(f"{error}", file=sys.stderr)
+        return 1
+
+    async def export() -> int:
+        async with open_session(settings.database_url) as session:
+            training_set = await build_training_set(session, extra)
+        lines = [
+            json.dumps(
+                {
+                    "query": pair.query,
+                    "title": pair.title,
+                    "negatives": list(pair.negatives),
+                    "source": pair.source,
+                },
+                ensure_ascii=False,
+            )
+            for pair in training_set.pairs
+        ]
+        args.file.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        unknown = (
+            f"; {training_set.unknown_titles} --pairs lines name no active article"
+            if training_set.unknown_titles
+            else ""
+        )
+        print(f"Exported {len(lines)} training pairs to {args.file}{unknown}.")
+        return 0
+
+    return asyncio.run(export())

@@ -1,0 +1,200 @@
+"""Fine-tunes a sentence-transformers model on (question, title[, rejected title]) rows."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingRow:
+    """One training example: a question, the title of its article, and rejected titles."""
+
+    query: str
+    title: str
+    negatives: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """The seed's recipe by default: MNRL (scale 20, cosine), 2 epochs, batch 8, lr 5e-5."""
+
+    epochs: float = 2.0
+    batch_size: int = 8
+    learning_rate: float = 5e-5
+    seed: int = 42
+    warmup_ratio: float = 0.0
+    scale: float = 20.0
+    # The word-embedding table (250,000 tokens × 384 for multilingual e5) is 80% of the weights;
+    # updating it costs most of every step on a CPU, and a few hundred questions cannot teach
+    # it much. The transformer layers above it still learn.
+    freeze_embeddings: bool = True
+
+
+@dataclass(frozen=True)
+class FineTuneReport:
+    steps: int
+    seconds: float
+    final_loss: float | None
+
+
+def model_prompts(model_path: Path, prompts: Mapping[str, str | None] | None) -> tuple[str, str]:
+    """The (query, passage) prompts a model was trained with; e5 needs them even without a
+    config that names them."""
+    prompts = dict(prompts or {})
+    if not prompts.get("query") and "e5" in model_path.name.lower():
+        prompts = {"query": "query: ", "passage": "passage: "}
+    query = prompts.get("query") or ""
+    passage = prompts.get("passage") or prompts.get("document") or ""
+    return query, passage
+
+
+def fine_tune(
+    base: Path,
+    rows: Sequence[TrainingRow],
+    output: Path,
+    params: Hyperparameters,
+    *,
+    threads: int,
+    progress: bool = True,
+) -> FineTuneReport:
+    """Train `base` with MultipleNegativesRankingLoss and save the result to `output`.
+
+    The steps follow sentence-transformers' own training examples.
+    """
+    import time
+
+    import torch
+    from datasets import Dataset, DatasetDict
+    from sentence_transformers import (
+        SentenceTransformer,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
+    from sentence_transformers.base.sampler import BatchSamplers
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    from sentence_transformers.util import cos_sim
+
+    started = time.monotonic()
+    torch.set_num_threads(max(1, threads))
+
+    # 1. The model to fine-tune: the active one, from its local directory.
+    model = SentenceTransformer(
+        str(base), device="cpu", local_files_only=True, model_kwargs={"dtype": "float32"}
+    )
+    query_prompt, passage_prompt = model_prompts(base, model.prompts)
+    if params.freeze_embeddings:
+        for module in model.modules():
+            if isinstance(module, torch.nn.Embedding) and module.num_embeddings > 1000:
+                module.weight.requires_grad_(False)
+
+    # 2. The data: (anchor, positive) pairs, and (anchor, positive, negative) triplets where a
+    # user rejected an article for that question. MNRL takes either; one dataset each.
+    pairs = [r for r in rows if not r.negatives]
+    triplets = [(r, negative) for r in rows for negative in r.negatives]
+    datasets: dict[str, Any] = {}
+    if pairs:
+        datasets["pairs"] = Dataset.from_dict(
+            {"anchor": [r.query for r in pairs], "positive": [r.title for r in pairs]}
+        )
+    if triplets:
+        datasets["triplets"] = Dataset.from_dict(
+            {
+                "anchor": [r.query for r, _ in triplets],
+                "positive": [r.title for r, _ in triplets],
+                "negative": [negative for _, negative in triplets],
+            }
+        )
+    train_dataset = next(iter(datasets.values())) if len(datasets) == 1 else DatasetDict(datasets)
+
+    # 3. The loss: every other title in the batch is a negative for a question.
+    loss = MultipleNegativesRankingLoss(model, scale=params.scale, similarity_fct=cos_sim)
+
+    # 4. Arguments: the model's own prompts on each column; no title twice in one batch, so an
+    # article is never its own in-batch negative.
+    column_prompts = {
+        column: prompt
+        for column, prompt in (
+            ("anchor", query_prompt),
+            ("positive", passage_prompt),
+            ("negative", passage_prompt),
+        )
+        if prompt
+    }
+    scratch = output / ".trainer"
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(scratch),
+        num_train_epochs=params.epochs,
+        per_device_train_batch_size=params.batch_size,
+        learning_rate=params.learning_rate,
+        lr_scheduler_type="linear",
+        warmup_steps=params.warmup_ratio,  # a float below 1 is a ratio in transformers 5
+        seed=params.seed,
+        data_seed=params.seed,
+        prompts=column_prompts or None,
+        batch_sampler=BatchSamplers.NO_DUPLICATES,
+        save_strategy="no",
+        eval_strategy="no",
+        logging_strategy="steps",
+        logging_steps=25,
+        report_to="none",
+        disable_tqdm=not progress,
+        use_cpu=True,
+        dataloader_num_workers=0,
+    )
+
+    # 5. Train.
+    trainer = SentenceTransformerTrainer(
+        model=model, args=args, train_dataset=train_dataset, loss=loss
+    )
+    # The trainer prints its progress and loss lines to stdout; stdout belongs to the command's
+    # result (`faqbot train --json`).
+    with contextlib.redirect_stdout(sys.stderr):
+        result = trainer.train()
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+
+    # 6. Save, and undo what sentence-transformers drops on the way.
+    model.save(str(output))
+    _restore_model_args(base, output)
+    _remove_tree(scratch)
+    return FineTuneReport(
+        steps=int(result.global_step),
+        seconds=time.monotonic() - started,
+        final_loss=float(losses[-1]) if losses else None,
+    )
+
+
+def _restore_model_args(base: Path, output: Path) -> None:
+    """sentence-transformers 6 forgets `model_args` (add_pooling_layer: false) when it saves,
+    so the copy would reload with an unused, randomly initialised pooler and a warning."""
+    name = "sentence_bert_config.json"
+    source, target = base / name, output / name
+    if not source.is_file() or not target.is_file():
+        return
+    model_args = json.loads(source.read_text(encoding="utf-8")).get("model_args")
+    if not model_args:
+        return
+    config = json.loads(target.read_text(encoding="utf-8"))
+    config["model_args"] = {**model_args, **config.get("model_args", {})}
+    target.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    if path.exists():
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def default_threads() -> int:
+    """All cores but one, so a bot on the same machine keeps one for answering."""
+    return max(1, (os.cpu_count() or 1) - 1)

@@ -1,0 +1,174 @@
+"""Which model answers: versions under models/, the active one, activation and rollback."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from knowledge_base.repositories import ModelVersion, ModelVersionRepository
+
+ACTIVE = "active"
+PREVIOUS = "previous"
+REJECTED = "rejected"
+ROLLED_BACK = "rolled_back"
+
+# A version directory is written under this prefix and renamed when complete, so a training
+# that dies leaves nothing that looks like a version.
+INCOMPLETE_PREFIX = ".incomplete-"
+
+
+class RegistryError(RuntimeError):
+    """An activation or rollback that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class ActiveModel:
+    """The model that should answer: a registered version, or the configured base model."""
+
+    path: Path
+    name: str
+    registered: bool
+
+
+def version_name(now: datetime | None = None) -> str:
+    return f"ft-{(now or datetime.now(UTC)):%Y%m%d-%H%M%S}"
+
+
+def metrics_of(version: ModelVersion) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(version.metrics or "{}")
+    return loaded
+
+
+class ModelRegistry:
+    """Model versions recorded in the database, so the bot and every command agree."""
+
+    def __init__(self, session: AsyncSession, models_dir: Path) -> None:
+        self._session = session
+        self._models_dir = models_dir
+        self._versions = ModelVersionRepository(session, models_dir)
+
+    async def active_model(self, configured: str) -> ActiveModel:
+        """The active version, or the configured model (MODEL__PATH) while none is."""
+        active = await self._versions.active()
+        if active is not None:
+            return ActiveModel(active.path, active.name, registered=True)
+        path = Path(configured)
+        return ActiveModel(path, self.name_of(path), registered=False)
+
+    async def all(self) -> list[ModelVersion]:
+        return await self._versions.all()
+
+    async def get(self, name: str) -> ModelVersion | None:
+        return await self._versions.get(name)
+
+    def name_of(self, path: Path) -> str:
+        """A model's name in the registry: its path below the models directory."""
+        try:
+            return str(path.resolve().relative_to(self._models_dir.resolve()))
+        except ValueError:
+            return path.name
+
+    async def record(
+        self,
+        *,
+        name: str,
+        path: Path,
+        parent: ActiveModel,
+        metrics: dict[str, Any],
+        promote: bool,
+    ) -> ModelVersion:
+        """Register a finished version; promote it, or keep it as a rejected candidate.
+
+        Does not commit: the caller stores the version's vectors in the same transaction.
+        """
+        if promote and not parent.registered:
+            # The base model becomes a version too, so a rollback can return to it.
+            await self._versions.add(
+                name=parent.name, path=parent.path, parent=None, status=PREVIOUS
+            )
+        version = await self._versions.add(
+            name=name,
+            path=path,
+            parent=parent.name,
+            status=REJECTED,
+            metrics=json.dumps(metrics, ensure_ascii=False),
+        )
+        if promote:
+            await self._switch_to(name, leaving=PREVIOUS)
+        return await self._versions.get(name) or version
+
+    async def activate(self, name: str) -> ModelVersion:
+        """Make a registered version active (the operator's choice, even a rejected one)."""
+        version = await self._versions.get(name)
+        if version is None:
+            known = ", ".join(v.name for v in await self._versions.all()) or "none yet"
+            raise RegistryError(f"no model version {name!r} (known: {known})")
+        if version.status == ACTIVE:
+            raise RegistryError(f"{name} is already active")
+        _require_directory(version)
+        await self._switch_to(name, leaving=PREVIOUS)
+        await self._session.commit()
+        return await self._require(name)
+
+    async def rollback(self) -> tuple[ModelVersion, ModelVersion]:
+        """Return to the version that served before the active one; (left, now active)."""
+        current = await self._versions.active()
+        if current is None:
+            raise RegistryError("no trained version is active: the base model already serves")
+        target = await self._versions.latest_with_status(PREVIOUS)
+        if target is None:
+            raise RegistryError(f"{current.name} is the only version that has served")
+        _require_directory(target)
+        # The version left behind is marked, so a second rollback goes further back instead
+        # of returning to it.
+        await self._versions.set_status(current.name, ROLLED_BACK)
+        await self._versions.set_status(target.name, ACTIVE)
+        await self._session.commit()
+        return current, await self._require(target.name)
+
+    async def _switch_to(self, name: str, leaving: str) -> None:
+        current = await self._versions.active()
+        if current is not None:
+            await self._versions.set_status(current.name, leaving)
+        await self._versions.set_status(name, ACTIVE, activated_at=datetime.now(UTC))
+
+    async def _require(self, name: str) -> ModelVersion:
+        version = await self._versions.get(name)
+        assert version is not None
+        return version
+
+
+def _require_directory(version: ModelVersion) -> None:
+    if not (version.path / "modules.json").is_file():
+        raise RegistryError(f"the directory of {version.name} is gone: {version.path}")
+
+
+def remove_abandoned_versions(models_dir: Path) -> list[Path]:
+    """Delete half-written version directories whose training process is gone."""
+    removed: list[Path] = []
+    if not models_dir.is_dir():
+        return removed
+    for folder in models_dir.glob(f"{INCOMPLETE_PREFIX}*"):
+        pid = folder.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and _alive(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,84 @@
+"""The running bot switches to a model that `faqbot train` promotes, without a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.config import ModelSettings
+from knowledge_base.encoder import Encoder, model_version
+from knowledge_base.tables import QueryRow
+from tests.conftest import SAMPLE_EVAL, operator_environment
+from tests.e2e.conftest import FORCE_ANSWER, BotHarness, LaunchBot
+
+QUESTIONS = ["Как получить доступ к логам?", "не работает впн", "как сменить пароль"]
+
+
+async def _versions(bot: BotHarness) -> list[str]:
+    async with bot.session_factory() as session:
+        return list(await session.scalars(select(QueryRow.model_version).order_by(QueryRow.id)))
+
+
+async def test_the_bot_answers_with_a_newly_trained_model_without_a_restart(
+    launch_bot: LaunchBot, e5_encoder: Encoder, tmp_path: Path
+) -> None:
+    models = tmp_path / "models"
+    bot = await launch_bot(
+        FORCE_ANSWER,
+        index_refresh_seconds=0.2,
+        model=ModelSettings(path=str(e5_encoder.path), models_dir=models),
+    )
+    await bot.ask(QUESTIONS[0])
+    assert await _versions(bot) == [e5_encoder.version]
+
+    env = {
+        **operator_environment(tmp_path),
+        "DATABASE_URL": bot.settings.database_url,
+        "MODEL__MODELS_DIR": str(models),
+        "MODEL__PATH": str(e5_encoder.path),
+        "TRAINING__EPOCHS": "0.1",
+        "TRAINING__PROMOTION_MARGIN": "1",  # this test is about the swap, not the gain
+    }
+    training = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "train",
+        "--pairs",
+        str(SAMPLE_EVAL),
+        "--json",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    communicate = asyncio.ensure_future(training.communicate())
+    # The bot keeps answering while another process trains beside it …
+    asked_while_training = 0
+    while not communicate.done():
+        await bot.ask(QUESTIONS[asked_while_training % len(QUESTIONS)])
+        asked_while_training += 1
+        await asyncio.sleep(0.2)
+    stdout, stderr = await communicate
+    assert training.returncode == 0, stderr.decode()[-2000:]
+    result = json.loads(stdout.decode().strip().splitlines()[-1])
+    assert result["promoted"] is True
+    new_version = model_version(Path(result["path"]))
+
+    # … and through the swap: every question gets its one reply, from one model or the other.
+    for attempt in range(150):
+        await bot.ask(QUESTIONS[attempt % len(QUESTIONS)])
+        if (await _versions(bot))[-1] == new_version:
+            break
+    else:
+        raise AssertionError("the running bot never switched to the trained model")
+    versions = await _versions(bot)
+    assert len(versions) == 1 + asked_while_training + attempt + 1
+    assert set(versions) == {e5_encoder.version, new_version}
+    switched = versions.index(new_version)
+    assert versions[switched:] == [new_version] * (len(versions) - switched), "no flip-flopping"
+    assert asked_while_training >= 3, "the training was too short to prove the bot kept answering"

@@ -1,0 +1,114 @@
+"""Which model answers: activation, promotion and rollback, on a real migrated SQLite file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from knowledge_base.training.registry import (
+    ACTIVE,
+    PREVIOUS,
+    REJECTED,
+    ROLLED_BACK,
+    ModelRegistry,
+    RegistryError,
+    remove_abandoned_versions,
+)
+
+
+def _model_dir(models: Path, name: str) -> Path:
+    folder = models / name
+    folder.mkdir(parents=True)
+    (folder / "modules.json").write_text("[]")
+    return folder
+
+
+async def _train(
+    factory: async_sessionmaker[AsyncSession], models: Path, name: str, promote: bool
+) -> None:
+    async with factory() as session:
+        registry = ModelRegistry(session, models)
+        parent = await registry.active_model(str(models / "base" / "e5"))
+        await registry.record(
+            name=name,
+            path=_model_dir(models, name),
+            parent=parent,
+            metrics={"after": {"top1": 0.5}},
+            promote=promote,
+        )
+        await session.commit()
+
+
+async def _statuses(factory: async_sessionmaker[AsyncSession], models: Path) -> dict[str, str]:
+    async with factory() as session:
+        return {v.name: v.status for v in await ModelRegistry(session, models).all()}
+
+
+async def test_promotion_rejection_and_rollback_walk_back_through_history(
+    session_factory: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    models = tmp_path / "models"
+    base = _model_dir(models, "base/e5")
+    async with session_factory() as session:
+        active = await ModelRegistry(session, models).active_model(str(base))
+    assert (active.name, active.registered) == ("base/e5", False)
+
+    await _train(session_factory, models, "ft-1", promote=True)
+    await _train(session_factory, models, "ft-2", promote=False)
+    await _train(session_factory, models, "ft-3", promote=True)
+    assert await _statuses(session_factory, models) == {
+        "base/e5": PREVIOUS,
+        "ft-1": PREVIOUS,
+        "ft-2": REJECTED,
+        "ft-3": ACTIVE,
+    }
+    async with session_factory() as session:
+        versions = {v.name: v for v in await ModelRegistry(session, models).all()}
+    assert versions["ft-3"].parent == "ft-1", "a rejected candidate is nobody's parent"
+    assert versions["ft-1"].path == models / "ft-1"
+
+    async with session_factory() as session:
+        left, now = await ModelRegistry(session, models).rollback()
+    assert (left.name, now.name) == ("ft-3", "ft-1")
+    async with session_factory() as session:
+        left, now = await ModelRegistry(session, models).rollback()
+    assert (left.name, now.name) == ("ft-1", "base/e5"), "a second rollback goes further back"
+    async with session_factory() as session:
+        with pytest.raises(RegistryError):
+            await ModelRegistry(session, models).rollback()
+    statuses = await _statuses(session_factory, models)
+    assert statuses["base/e5"] == ACTIVE
+    assert statuses["ft-3"] == statuses["ft-1"] == ROLLED_BACK
+
+    async with session_factory() as session:
+        registry = ModelRegistry(session, models)
+        await registry.activate("ft-2")  # the operator may overrule a rejection
+        assert (await registry.active_model(str(base))).path == models / "ft-2"
+        with pytest.raises(RegistryError, match="no model version"):
+            await registry.activate("ft-404")
+
+
+async def test_a_version_whose_directory_is_gone_is_not_activated(
+    session_factory: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    models = tmp_path / "models"
+    await _train(session_factory, models, "ft-1", promote=False)
+    (models / "ft-1" / "modules.json").unlink()
+    async with session_factory() as session:
+        with pytest.raises(RegistryError, match="gone"):
+            await ModelRegistry(session, models).activate("ft-1")
+    assert (await _statuses(session_factory, models))["ft-1"] == REJECTED
+
+
+def test_only_the_leftovers_of_dead_trainings_are_removed(tmp_path: Path) -> None:
+    import os
+
+    dead = tmp_path / ".incomplete-ft-1-999999999"
+    alive = tmp_path / f".incomplete-ft-2-{os.getpid()}"
+    finished = tmp_path / "ft-3"
+    for folder in (dead, alive, finished):
+        folder.mkdir()
+    assert remove_abandoned_versions(tmp_path) == [dead]
+    assert alive.exists() and finished.exists() and not dead.exists()
