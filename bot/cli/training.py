@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -25,6 +26,8 @@ from knowledge_base.training.pipeline import (
 
 # Exit code when training is refused (too little data, another training running).
 REFUSED = 2
+# Added to the process's niceness: training yields the CPU to a bot answering beside it.
+TRAINING_NICENESS = 19
 
 
 def register(sub: Any) -> None:
@@ -87,6 +90,9 @@ def _train(settings: Settings, args: argparse.Namespace) -> int:
         progress=True,
     )
 
+    # Below the bot in the scheduler's eyes: on a shared machine the answers come first.
+    os.nice(TRAINING_NICENESS)
+
     async def train() -> int:
         engine = create_engine(settings.database_url)
         try:
@@ -144,11 +150,16 @@ def format_outcome(outcome: TrainingOutcome) -> str:
         f"{outcome.metrics['steps']} steps in {outcome.metrics['train_seconds']:.0f} s "
         f"(all of it {outcome.metrics['wall_seconds']:.0f} s)",
         "",
-        f"{data['held_out']} held-out questions   top-1   top-3   MRR@10",
-        f"  before ({outcome.parent})".ljust(27)
-        + f"{before.top1:>7.3f} {before.top3:>7.3f} {before.mrr10:>8.3f}",
-        f"  after ({outcome.version.name})".ljust(27)
-        + f"{after.top1:>7.3f} {after.top3:>7.3f} {after.mrr10:>8.3f}",
+    ]
+    labels = [f"before ({outcome.parent})", f"after ({outcome.version.name})"]
+    heading = f"{data['held_out']} held-out questions"
+    width = max(len(heading), *(len(label) for label in labels)) + 2
+    lines.append(f"{heading:<{width}}  top-1   top-3  MRR@10")
+    for label, metrics in zip(labels, (before, after), strict=True):
+        lines.append(
+            f"  {label:<{width - 2}}{metrics.top1:>7.3f} {metrics.top3:>7.3f} {metrics.mrr10:>7.3f}"
+        )
+    lines += [
         "",
     ]
     thresholds = outcome.thresholds

@@ -82,3 +82,25 @@ async def test_the_bot_answers_with_a_newly_trained_model_without_a_restart(
     switched = versions.index(new_version)
     assert versions[switched:] == [new_version] * (len(versions) - switched), "no flip-flopping"
     assert asked_while_training >= 3, "the training was too short to prove the bot kept answering"
+
+    # `faqbot models rollback` reaches the running bot the same way.
+    rollback = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "models",
+        "rollback",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await rollback.communicate()
+    assert rollback.returncode == 0, err.decode()
+    assert out.decode().startswith(f"Rolled back from {result['version']} to ")
+    for attempt in range(150):
+        await bot.ask(QUESTIONS[attempt % len(QUESTIONS)])
+        if (await _versions(bot))[-1] == e5_encoder.version:
+            break
+    else:
+        raise AssertionError("the running bot never returned to the base model")
