@@ -20,7 +20,7 @@ from bot.handlers import common, feedback, questions
 from bot.middlewares import ServicesMiddleware
 from knowledge_base.base_models import MULTILINGUAL_E5, RECOMMENDED_THRESHOLDS
 from knowledge_base.db import create_engine, create_session_factory
-from knowledge_base.encoder import Encoder
+from knowledge_base.encoder import Encoder, model_version
 from knowledge_base.search import SearchEngine, Thresholds
 from knowledge_base.training.registry import ActiveModel, ModelRegistry
 
@@ -122,6 +122,8 @@ class IndexRefresher:
     def __init__(self, resources: Resources) -> None:
         self._resources = resources
         self._task: asyncio.Task[None] | None = None
+        self._failed_version: str | None = None
+        self._missing: Path | None = None
 
     async def start(self) -> None:
         if self._resources.settings.index_refresh_seconds > 0:
@@ -144,23 +146,41 @@ class IndexRefresher:
                 log.exception("refresh failed; the previous model and index keep serving")
 
     async def refresh(self) -> None:
-        """One look at the database: switch models if another is active, else pick up
-        changed articles. Questions keep being answered by the old snapshot meanwhile."""
+        """One look at the database: switch models if another is active, then pick up changed
+        articles. Questions keep being answered by the old snapshot meanwhile."""
         resources = self._resources
         search = resources.search
         model = await active_model(resources.settings, resources.session_factory)
-        if not _same_model(model.path, search.encoder.path):
+        wanted = self._version_to_load(model)
+        if wanted is not None and wanted != search.encoder.version:
             log.info("model %s is active now: loading it", model.name)
-            encoder = await asyncio.to_thread(
-                Encoder, model.path, allow_hub=resources.settings.model.allow_hub
-            )
-            await search.rebuild(
-                resources.session_factory, encoder, resolve_thresholds(resources.settings, encoder)
-            )
-            log.info("model %s serves now (%s)", model.name, encoder.version)
-        elif await search.refresh_if_changed(resources.session_factory):
+            try:
+                encoder = await asyncio.to_thread(
+                    Encoder, model.path, allow_hub=resources.settings.model.allow_hub
+                )
+            except Exception:
+                # Not again until it changes; meanwhile the old model and new articles serve.
+                self._failed_version = wanted
+                log.exception(
+                    "model %s failed to load; %s keeps serving", model.name, search.encoder.version
+                )
+            else:
+                thresholds = resolve_thresholds(resources.settings, encoder)
+                await search.rebuild(resources.session_factory, encoder, thresholds)
+                log.info("model %s serves now (%s)", model.name, encoder.version)
+                return
+        if await search.refresh_if_changed(resources.session_factory):
             log.info("index refreshed: the articles changed in the database")
 
-
-def _same_model(a: Path, b: Path) -> bool:
-    return a == b or (a.exists() and b.exists() and a.resolve() == b.resolve())
+    def _version_to_load(self, model: ActiveModel) -> str | None:
+        """The version the active model directory holds now (a rebuilt directory is a new
+        version); None when there is nothing loadable to switch to."""
+        path = model.path
+        if not ((path / "modules.json").is_file() or (path / "config.json").is_file()):
+            if self._missing != path:
+                self._missing = path
+                log.warning("the active model %s has no directory at %s", model.name, path)
+            return None
+        self._missing = None
+        version = model_version(path)
+        return None if version == self._failed_version else version

@@ -64,6 +64,8 @@ class TrainingSettings(BaseModel):
     precision_target: float = Field(default=0.9, gt=0, le=1)
     # torch threads for training; 0: all cores but one, so a bot beside it keeps answering.
     threads: int = Field(default=0, ge=0)
+    # Added to the training process's niceness (19: lowest priority), so the bot comes first.
+    niceness: int = Field(default=19, ge=0, le=19)
 
 
 class Settings(BaseSettings):

@@ -7,7 +7,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,17 +75,14 @@ class Encoder:
         self._model = SentenceTransformer(
             str(model_path), device="cpu", local_files_only=local, model_kwargs={"dtype": "float32"}
         )
-        prompts: dict[str, str | None] = dict(self._model.prompts or {})
-        if not prompts.get("query") and "e5" in path.name.lower():
-            # e5 models were trained with these prefixes; a copy without prompts still needs them.
-            prompts = {"query": "query: ", "passage": "passage: "}
-        self._query_prompt = prompts.get("query") or None
-        self._document_prompt = prompts.get("passage") or prompts.get("document") or None
+        query_prompt, document_prompt = model_prompts(path, self._model.prompts)
+        self._query_prompt = query_prompt or None
+        self._document_prompt = document_prompt or None
         dimension = getattr(self._model, "get_embedding_dimension", None) or (
             self._model.get_sentence_embedding_dimension
         )
         self.dimension = int(dimension() or 0)
-        self.recommended = _recommended_thresholds(path)
+        self.recommended = recommended_thresholds(path)
         self._batcher = _MicroBatcher(self.encode_queries, max_batch)
         log.info("model loaded: %s (%s, dim %d)", path, self.version, self.dimension)
 
@@ -113,13 +110,26 @@ class Encoder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-def _recommended_thresholds(path: Path) -> dict[str, float]:
+def model_prompts(path: Path, prompts: Mapping[str, str | None] | None) -> tuple[str, str]:
+    """The (query, document) prompts a model was trained with ("" for none)."""
+    found = dict(prompts or {})
+    if not found.get("query") and "e5" in path.name.lower():
+        # e5 models were trained with these prefixes; a copy without prompts still needs them.
+        found = {"query": "query: ", "passage": "passage: "}
+    return found.get("query") or "", found.get("passage") or found.get("document") or ""
+
+
+def recommended_thresholds(path: Path) -> dict[str, float]:
     """Thresholds a model directory recommends in `faqbot.json` (written when it was built)."""
     file = path / "faqbot.json"
     if not file.is_file():
         return {}
     data: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
     return {k: float(v) for k, v in data.get("thresholds", {}).items()}
+
+
+# A micro-batcher's worker ends after this long without questions.
+_IDLE_SECONDS = 60.0
 
 
 class _MicroBatcher:
@@ -150,7 +160,16 @@ class _MicroBatcher:
 
     async def _run(self, queue: asyncio.Queue[tuple[str, asyncio.Future[np.ndarray]]]) -> None:
         while True:
-            batch = [await queue.get()]
+            try:
+                first = await asyncio.wait_for(queue.get(), _IDLE_SECONDS)
+            except TimeoutError:
+                if queue.empty():
+                    # An idle worker ends, so a model swapped out of service can be freed;
+                    # the next question starts a new one. Nothing runs between the check
+                    # and the return, so no question is left behind.
+                    return
+                continue
+            batch = [first]
             while len(batch) < self._max_batch and not queue.empty():
                 batch.append(queue.get_nowait())
             try:

@@ -35,6 +35,9 @@ class EvalReport:
     # Best scores of questions the base has no answer for (if a set of them was given): the
     # share of them above a threshold is how often the bot would answer off-topic questions.
     negative_scores: list[float] = field(default_factory=list)
+    # Best score of each question when its own article is left out: what a question about
+    # something the base lacks scores. Unlike `negative_scores` it needs no extra set.
+    without_gold_scores: list[float] = field(default_factory=list)
 
     def summary(self, scores: Sequence[float]) -> ScoreSummary:
         if not scores:
@@ -96,6 +99,7 @@ def evaluate_vectors(
     reciprocal = 0.0
     right: list[float] = []
     wrong: list[float] = []
+    without_gold: list[float] = []
     for row, gold_id in zip(scores, gold, strict=True):
         gold_pos = int(np.flatnonzero(ids == gold_id)[0])
         # Rank = how many articles score strictly higher than the gold one, plus one.
@@ -104,6 +108,8 @@ def evaluate_vectors(
         hits3 += rank <= 3
         reciprocal += 1.0 / rank if rank <= TOP_K_MRR else 0.0
         (right if rank == 1 else wrong).append(float(row.max()))
+        if len(row) > 1:
+            without_gold.append(float(np.delete(row, gold_pos).max()))
     n = len(gold)
     return EvalReport(
         n=n,
@@ -118,6 +124,7 @@ def evaluate_vectors(
             if negative_vectors is not None and len(negative_vectors) and len(ids)
             else []
         ),
+        without_gold_scores=without_gold,
     )
 
 
@@ -147,13 +154,17 @@ async def evaluate(
 MIN_QUESTIONS_FOR_THRESHOLDS = 10
 # A suggestion costs one click, so the suggest threshold keeps this share of right answers.
 SUGGEST_KEEPS_RIGHT = 0.85
+# At most this share of questions whose article is missing may be answered directly.
+UNANSWERABLE_MAY_PASS = 0.10
 
 
 def choose_thresholds(report: EvalReport, precision_target: float) -> tuple[float, float] | None:
     """Answer and suggest thresholds from the scores of right and wrong first answers.
 
     answer: the lowest score at which at least `precision_target` of the first answers that
-    pass are right (above every score, so never a direct answer, if no score gets there);
+    pass are right (above every score, so never a direct answer, if no score gets there), and
+    which at most UNANSWERABLE_MAY_PASS of the questions reach when their own article is left
+    out, so a question the base cannot answer still gets "don't know" or suggestions;
     suggest: the highest score that still keeps SUGGEST_KEEPS_RIGHT of the right first answers,
     never above answer. None when there are too few questions to choose from.
     """
@@ -170,6 +181,11 @@ def choose_thresholds(report: EvalReport, precision_target: float) -> tuple[floa
             break
     if answer is None:
         answer = min(1.0, float(candidates.max()) + 0.001)
+    if report.without_gold_scores:
+        missing = np.sort(np.asarray(report.without_gold_scores, dtype=np.float64))
+        allowed = int(np.floor(UNANSWERABLE_MAY_PASS * len(missing)))
+        # Just above the score of the (allowed + 1)-th best: no more than `allowed` pass.
+        answer = max(answer, min(1.0, float(missing[len(missing) - allowed - 1]) + 1e-4))
     kept = np.sort(right)[::-1][: max(1, int(np.ceil(SUGGEST_KEEPS_RIGHT * len(right))))]
     suggest = min(answer, float(kept.min()))
     return _floor(answer), _floor(suggest)

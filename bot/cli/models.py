@@ -124,7 +124,7 @@ def _activate(settings: Settings, args: argparse.Namespace) -> int:
         async with open_session(settings.database_url) as session:
             try:
                 version = await ModelRegistry(session, settings.model.models_dir).activate(
-                    args.version
+                    args.version, settings.model.resolved_path()
                 )
             except RegistryError as error:
                 print(f"Not activated: {error}.", file=sys.stderr)

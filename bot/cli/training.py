@@ -11,8 +11,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from bot.cli.models import REACHES_THE_BOT
-from bot.config import Settings
+from bot.config import Settings, TrainingSettings
 from knowledge_base.db import create_engine, create_session_factory, open_session
 from knowledge_base.io import EvalItem, ImportFormatError, read_eval_set
 from knowledge_base.training.dataset import build_training_set
@@ -24,10 +26,9 @@ from knowledge_base.training.pipeline import (
     train_new_version,
 )
 
-# Exit code when training is refused (too little data, another training running).
-REFUSED = 2
-# Added to the process's niceness: training yields the CPU to a bot answering beside it.
-TRAINING_NICENESS = 19
+# Exit code when training is refused (too little data, another training running); 1 is a bad
+# file or option, 2 a usage error or invalid settings, 3 a missing model.
+REFUSED = 4
 
 
 def register(sub: Any) -> None:
@@ -68,15 +69,27 @@ def _train(settings: Settings, args: argparse.Namespace) -> int:
     except (ImportFormatError, OSError) as error:
         print(f"{error}; nothing was trained", file=sys.stderr)
         return 1
-    config = settings.training
-    if args.batch_size is not None and args.batch_size < 2:
-        print("--batch-size must be at least 2: the other pairs of a batch are the negatives")
+    overrides = {
+        key: value
+        for key, value in (
+            ("epochs", args.epochs),
+            ("batch_size", args.batch_size),
+            ("learning_rate", args.lr),
+            ("seed", args.seed),
+        )
+        if value is not None
+    }
+    try:
+        # The flags obey the same rules as the settings they override.
+        config = TrainingSettings.model_validate({**settings.training.model_dump(), **overrides})
+    except ValidationError as error:
+        print(f"Invalid training options:\n{error}", file=sys.stderr)
         return 1
     hyper = Hyperparameters(
-        epochs=args.epochs if args.epochs is not None else config.epochs,
-        batch_size=args.batch_size if args.batch_size is not None else config.batch_size,
-        learning_rate=args.lr if args.lr is not None else config.learning_rate,
-        seed=args.seed if args.seed is not None else config.seed,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        seed=config.seed,
         warmup_ratio=config.warmup_ratio,
         freeze_embeddings=config.freeze_embeddings,
     )
@@ -89,9 +102,8 @@ def _train(settings: Settings, args: argparse.Namespace) -> int:
         threads=config.threads or default_threads(),
         progress=True,
     )
-
     # Below the bot in the scheduler's eyes: on a shared machine the answers come first.
-    os.nice(TRAINING_NICENESS)
+    os.nice(config.niceness)
 
     async def train() -> int:
         engine = create_engine(settings.database_url)

@@ -115,33 +115,53 @@ def split_held_out(pairs: Sequence[TrainingPair], share: float, seed: int) -> Sp
 
     Each article gives about `share` of its questions and keeps at least one for training, so
     an article with a single question is never held out. A held-out question is removed from
-    training in every form (the same text as a phrasing, or for another article).
+    training in every form (the same text as a phrasing, or for another article); a question
+    confirmed for two articles is held out for one of them only.
     """
     rng = random.Random(seed)
-    by_article: dict[int, list[TrainingPair]] = defaultdict(list)
-    for pair in sorted(pairs, key=lambda p: (p.article_id, p.query)):
-        if pair.source in USER_SOURCES:
-            by_article[pair.article_id].append(pair)
-    for questions in by_article.values():
-        rng.shuffle(questions)
-    total = sum(len(questions) for questions in by_article.values())
-    quota = {a: min(int(share * len(q)), len(q) - 1) for a, q in by_article.items()}
-    # Largest remainder first (ties in a seeded order) until the overall share is reached.
-    order = sorted(
-        by_article,
-        key=lambda a: (
-            -(share * len(by_article[a]) - int(share * len(by_article[a]))),
-            rng.random(),
-        ),
+    user = sorted(
+        (p for p in pairs if p.source in USER_SOURCES), key=lambda p: (p.article_id, p.query)
     )
-    wanted = round(share * total)
+    texts: dict[int, list[str]] = defaultdict(list)
+    articles_of: dict[str, set[int]] = defaultdict(set)
+    for pair in user:
+        text = normalize(pair.query)
+        if text not in texts[pair.article_id]:
+            texts[pair.article_id].append(text)
+        articles_of[text].add(pair.article_id)
+    for questions in texts.values():
+        rng.shuffle(questions)
+    quota = _quotas({a: len(q) for a, q in texts.items()}, share, rng)
+    training_left = {a: len(q) for a, q in texts.items()}
+    taken: dict[int, int] = defaultdict(int)
+    held: dict[str, int] = {}  # held-out text -> the article it is scored against
+    for article_id in sorted(texts):
+        for text in texts[article_id]:
+            if taken[article_id] >= quota[article_id]:
+                break
+            owners = articles_of[text]
+            if text in held or any(training_left[a] <= 1 for a in owners):
+                continue
+            held[text] = article_id
+            for owner in owners:
+                training_left[owner] -= 1
+                taken[owner] += 1
+    held_out = [p for p in user if held.get(normalize(p.query)) == p.article_id]
+    return _without(pairs, held_out)
+
+
+def _quotas(sizes: dict[int, int], share: float, rng: random.Random) -> dict[int, int]:
+    """How many questions each article gives: `share` of its own, largest remainders first
+    until the overall share is reached, never all of them."""
+    quota = {a: min(int(share * n), n - 1) for a, n in sizes.items()}
+    wanted = round(share * sum(sizes.values()))
+    order = sorted(sizes, key=lambda a: (-(share * sizes[a] - int(share * sizes[a])), rng.random()))
     for article_id in order:
         if sum(quota.values()) >= wanted:
             break
-        if quota[article_id] < len(by_article[article_id]) - 1:
+        if quota[article_id] < sizes[article_id] - 1:
             quota[article_id] += 1
-    held_out = [p for a, questions in by_article.items() for p in questions[: quota[a]]]
-    return _without(pairs, held_out)
+    return quota
 
 
 def split_with_test_set(pairs: Sequence[TrainingPair], test: Sequence[TrainingPair]) -> Split:

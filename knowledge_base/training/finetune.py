@@ -7,10 +7,12 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from knowledge_base.encoder import model_prompts
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +49,6 @@ class FineTuneReport:
     final_loss: float | None
 
 
-def model_prompts(model_path: Path, prompts: Mapping[str, str | None] | None) -> tuple[str, str]:
-    """The (query, passage) prompts a model was trained with; e5 needs them even without a
-    config that names them."""
-    prompts = dict(prompts or {})
-    if not prompts.get("query") and "e5" in model_path.name.lower():
-        prompts = {"query": "query: ", "passage": "passage: "}
-    query = prompts.get("query") or ""
-    passage = prompts.get("passage") or prompts.get("document") or ""
-    return query, passage
-
-
 def fine_tune(
     base: Path,
     rows: Sequence[TrainingRow],
@@ -92,6 +83,13 @@ def fine_tune(
         str(base), device="cpu", local_files_only=True, model_kwargs={"dtype": "float32"}
     )
     query_prompt, passage_prompt = model_prompts(base, model.prompts)
+    if query_prompt or passage_prompt:
+        # Saved with the model, so the trained copy keeps them whatever its name.
+        model.prompts = {
+            "query": query_prompt,
+            "passage": passage_prompt,
+            "document": passage_prompt,
+        }
     if params.freeze_embeddings:
         for module in model.modules():
             if isinstance(module, torch.nn.Embedding) and module.num_embeddings > 1000:

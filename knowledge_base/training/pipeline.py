@@ -19,7 +19,7 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge_base.base_models import write_recommendations
-from knowledge_base.encoder import Encoder, model_version
+from knowledge_base.encoder import Encoder, model_version, recommended_thresholds
 from knowledge_base.evaluation import EvalReport, choose_thresholds, evaluate_vectors
 from knowledge_base.index import VectorIndex
 from knowledge_base.io import EvalItem
@@ -31,6 +31,7 @@ from knowledge_base.repositories import (
     Phrasing,
 )
 from knowledge_base.training.dataset import (
+    PHRASING,
     USER_SOURCES,
     Split,
     TrainingSet,
@@ -43,6 +44,7 @@ from knowledge_base.training.dataset import (
 from knowledge_base.training.finetune import FineTuneReport, Hyperparameters, TrainingRow, fine_tune
 from knowledge_base.training.registry import (
     INCOMPLETE_PREFIX,
+    UNREGISTERED_MARKER,
     ActiveModel,
     ModelRegistry,
     remove_abandoned_versions,
@@ -164,7 +166,7 @@ async def train_new_version(
             thresholds = (
                 {"answer": chosen[0], "suggest": chosen[1]}
                 if chosen
-                else _inherited_thresholds(parent.path)
+                else recommended_thresholds(parent.path)
             )
             metrics = _metrics(
                 training_set,
@@ -186,22 +188,30 @@ async def train_new_version(
             )
             if thresholds:
                 write_recommendations(scratch, thresholds)
+            (scratch / UNREGISTERED_MARKER).touch()
             target = models_dir / name
             scratch.rename(target)
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
 
-        # 7. Register with its vectors in one transaction, promoted or kept as rejected.
-        async with session_factory() as session:
-            await EmbeddingRepository(session).store(
-                model_version(target),
-                {p.id: v for p, v in zip(phrasings, new_vectors, strict=True)},
-            )
-            version = await ModelRegistry(session, models_dir).record(
-                name=name, path=target, parent=parent, metrics=metrics, promote=promoted
-            )
-            await session.commit()
+        # 7. Register with its vectors in one transaction, promoted or kept as rejected. Until
+        # the commit the directory carries a marker: if this process dies here, the next
+        # training removes it.
+        try:
+            async with session_factory() as session:
+                await EmbeddingRepository(session).store(
+                    model_version(target),
+                    {p.id: v for p, v in zip(phrasings, new_vectors, strict=True)},
+                )
+                version = await ModelRegistry(session, models_dir).record(
+                    name=name, path=target, parent=parent, metrics=metrics, promote=promoted
+                )
+                await session.commit()
+        except BaseException:
+            shutil.rmtree(target, ignore_errors=True)
+            raise
+        (target / UNREGISTERED_MARKER).unlink()
     return TrainingOutcome(
         version,
         parent.name,
@@ -275,14 +285,6 @@ def _decide(before: Metrics, after: Metrics, options: TrainingOptions) -> tuple[
     )
 
 
-def _inherited_thresholds(parent: Path) -> dict[str, float]:
-    file = parent / "faqbot.json"
-    if not file.is_file():
-        return {}
-    data = json.loads(file.read_text(encoding="utf-8"))
-    return {k: float(v) for k, v in data.get("thresholds", {}).items()}
-
-
 def _metrics(
     training_set: TrainingSet,
     split: Split,
@@ -303,7 +305,7 @@ def _metrics(
         "data": {
             "pairs": len(training_set.pairs),
             "user_questions": training_set.count(USER_SOURCES),
-            "phrasings": training_set.count({"phrasing"}),
+            "phrasings": training_set.count({PHRASING}),
             "with_negatives": sum(bool(p.negatives) for p in training_set.pairs),
             "unknown_titles": training_set.unknown_titles + unknown_test,
             "train": len(split.train),

@@ -22,6 +22,8 @@ ROLLED_BACK = "rolled_back"
 # A version directory is written under this prefix and renamed when complete, so a training
 # that dies leaves nothing that looks like a version.
 INCOMPLETE_PREFIX = ".incomplete-"
+# Inside a complete version directory until the database has registered it.
+UNREGISTERED_MARKER = ".unregistered"
 
 
 class RegistryError(RuntimeError):
@@ -88,11 +90,8 @@ class ModelRegistry:
 
         Does not commit: the caller stores the version's vectors in the same transaction.
         """
-        if promote and not parent.registered:
-            # The base model becomes a version too, so a rollback can return to it.
-            await self._versions.add(
-                name=parent.name, path=parent.path, parent=None, status=PREVIOUS
-            )
+        if promote:
+            await self._register_base(parent)
         version = await self._versions.add(
             name=name,
             path=path,
@@ -104,8 +103,12 @@ class ModelRegistry:
             await self._switch_to(name, leaving=PREVIOUS)
         return await self._versions.get(name) or version
 
-    async def activate(self, name: str) -> ModelVersion:
-        """Make a registered version active (the operator's choice, even a rejected one)."""
+    async def activate(self, name: str, configured: str) -> ModelVersion:
+        """Make a registered version active (the operator's choice, even a rejected one).
+
+        `configured` is MODEL__PATH: while no version is active it is what serves, and it is
+        registered first so that a rollback can return to it.
+        """
         version = await self._versions.get(name)
         if version is None:
             known = ", ".join(v.name for v in await self._versions.all()) or "none yet"
@@ -113,6 +116,7 @@ class ModelRegistry:
         if version.status == ACTIVE:
             raise RegistryError(f"{name} is already active")
         _require_directory(version)
+        await self._register_base(await self.active_model(configured))
         await self._switch_to(name, leaving=PREVIOUS)
         await self._session.commit()
         return await self._require(name)
@@ -133,6 +137,14 @@ class ModelRegistry:
         await self._session.commit()
         return current, await self._require(target.name)
 
+    async def _register_base(self, serving: ActiveModel) -> None:
+        """The configured model becomes a version when another replaces it, so a rollback
+        can return to it; it is marked as serving now, as it did."""
+        if serving.registered or await self._versions.get(serving.name) is not None:
+            return
+        await self._versions.add(name=serving.name, path=serving.path, parent=None, status=ACTIVE)
+        await self._versions.set_status(serving.name, ACTIVE, activated_at=datetime.now(UTC))
+
     async def _switch_to(self, name: str, leaving: str) -> None:
         current = await self._versions.active()
         if current is not None:
@@ -151,16 +163,20 @@ def _require_directory(version: ModelVersion) -> None:
 
 
 def remove_abandoned_versions(models_dir: Path) -> list[Path]:
-    """Delete half-written version directories whose training process is gone."""
+    """Delete what dead trainings left: half-written directories, and complete ones that were
+    never registered. Call it holding the training lock."""
     removed: list[Path] = []
     if not models_dir.is_dir():
         return removed
-    for folder in models_dir.glob(f"{INCOMPLETE_PREFIX}*"):
+    for folder in sorted(models_dir.glob(f"{INCOMPLETE_PREFIX}*")):
         pid = folder.name.rsplit("-", 1)[-1]
         if pid.isdigit() and _alive(int(pid)):
             continue
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)
+    for marker in sorted(models_dir.glob(f"*/{UNREGISTERED_MARKER}")):
+        shutil.rmtree(marker.parent, ignore_errors=True)
+        removed.append(marker.parent)
     return removed
 
 

@@ -12,6 +12,7 @@ from knowledge_base.training.registry import (
     PREVIOUS,
     REJECTED,
     ROLLED_BACK,
+    UNREGISTERED_MARKER,
     ModelRegistry,
     RegistryError,
     remove_abandoned_versions,
@@ -84,10 +85,10 @@ async def test_promotion_rejection_and_rollback_walk_back_through_history(
 
     async with session_factory() as session:
         registry = ModelRegistry(session, models)
-        await registry.activate("ft-2")  # the operator may overrule a rejection
+        await registry.activate("ft-2", str(base))  # the operator may overrule a rejection
         assert (await registry.active_model(str(base))).path == models / "ft-2"
         with pytest.raises(RegistryError, match="no model version"):
-            await registry.activate("ft-404")
+            await registry.activate("ft-404", str(base))
 
 
 async def test_a_version_whose_directory_is_gone_is_not_activated(
@@ -98,8 +99,23 @@ async def test_a_version_whose_directory_is_gone_is_not_activated(
     (models / "ft-1" / "modules.json").unlink()
     async with session_factory() as session:
         with pytest.raises(RegistryError, match="gone"):
-            await ModelRegistry(session, models).activate("ft-1")
+            await ModelRegistry(session, models).activate("ft-1", str(models / "base" / "e5"))
     assert (await _statuses(session_factory, models))["ft-1"] == REJECTED
+
+
+async def test_activating_a_candidate_before_any_promotion_keeps_the_base_to_return_to(
+    session_factory: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    models = tmp_path / "models"
+    base = _model_dir(models, "base/e5")
+    await _train(session_factory, models, "ft-1", promote=False)
+    async with session_factory() as session:
+        await ModelRegistry(session, models).activate("ft-1", str(base))
+    assert await _statuses(session_factory, models) == {"ft-1": ACTIVE, "base/e5": PREVIOUS}
+    async with session_factory() as session:
+        left, now = await ModelRegistry(session, models).rollback()
+    assert (left.name, now.name) == ("ft-1", "base/e5")
+    assert now.path == base
 
 
 def test_only_the_leftovers_of_dead_trainings_are_removed(tmp_path: Path) -> None:
@@ -108,7 +124,11 @@ def test_only_the_leftovers_of_dead_trainings_are_removed(tmp_path: Path) -> Non
     dead = tmp_path / ".incomplete-ft-1-999999999"
     alive = tmp_path / f".incomplete-ft-2-{os.getpid()}"
     finished = tmp_path / "ft-3"
-    for folder in (dead, alive, finished):
+    # Complete, but its process died before the database registered it.
+    unregistered = tmp_path / "ft-4"
+    for folder in (dead, alive, finished, unregistered):
         folder.mkdir()
-    assert remove_abandoned_versions(tmp_path) == [dead]
-    assert alive.exists() and finished.exists() and not dead.exists()
+    (unregistered / UNREGISTERED_MARKER).touch()
+    assert remove_abandoned_versions(tmp_path) == [dead, unregistered]
+    assert alive.exists() and finished.exists()
+    assert not dead.exists() and not unregistered.exists()

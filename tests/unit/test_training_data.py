@@ -166,3 +166,35 @@ def test_no_direct_answers_when_the_best_scores_are_wrong() -> None:
     wrong = [0.99, 0.98]
     answer, _ = choose_thresholds(_report(right, wrong), 0.9) or (0.0, 0.0)
     assert answer > 0.99
+
+
+def test_thresholds_keep_most_questions_without_their_article_from_a_direct_answer() -> None:
+    right = [0.9 - 0.01 * i for i in range(12)]
+    # Everything the model answers first is right, but a question whose article is missing
+    # still scores up to 0.85 on some other article: the bot must not answer those directly.
+    without_gold = [0.85, 0.84, 0.6, 0.55, 0.5, 0.5, 0.45, 0.4, 0.4, 0.3, 0.3, 0.2]
+    report = EvalReport(12, 1.0, 1.0, 1.0, 0, right, [], without_gold_scores=without_gold)
+    answer, suggest = choose_thresholds(report, 0.9) or (0.0, 0.0)
+    assert sum(s >= answer for s in without_gold) <= 0.1 * len(without_gold)
+    assert 0.84 < answer <= 0.8501
+    assert suggest <= answer
+    # Without that guard every right answer would pass, down to the lowest.
+    plain = EvalReport(12, 1.0, 1.0, 1.0, 0, right, [])
+    assert (choose_thresholds(plain, 0.9) or (0.0, 0.0))[0] == round(min(right), 4)
+
+
+def test_a_question_confirmed_for_two_articles_is_held_out_once() -> None:
+    shared = "где взять доступ"
+    pairs = [
+        TrainingPair(shared, 1, "a", PAIRS),
+        TrainingPair(shared, 2, "b", PAIRS),
+        TrainingPair("x", 2, "b", PAIRS),
+        TrainingPair("y", 1, "a", PAIRS),
+        TrainingPair("z", 1, "a", PAIRS),
+    ]
+    for seed in range(20):
+        split = split_held_out(pairs, share=0.4, seed=seed)
+        held = [p.query for p in split.held_out]
+        assert len(held) == len(set(held)), "scored against two articles, one is bound to miss"
+        trained = Counter(p.article_id for p in split.train)
+        assert trained[1] >= 1 and trained[2] >= 1, f"seed {seed}: an article lost all questions"
