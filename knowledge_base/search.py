@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -17,6 +17,7 @@ from knowledge_base.repositories import (
     Article,
     ArticleRepository,
     EmbeddingRepository,
+    Phrasing,
     QueryRepository,
 )
 
@@ -93,6 +94,24 @@ class ServingSnapshot:
         return tuple(good[: self.suggestions])
 
 
+def phrasing_vectors(
+    encoder: Encoder, phrasings: Sequence[Phrasing], cached: Mapping[int, bytes]
+) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """One row per phrasing, from the cache where it has one; and the rows encoded now."""
+    missing = [p for p in phrasings if p.id not in cached]
+    encoded: dict[int, np.ndarray] = {}
+    if missing:
+        fresh = encoder.encode_documents([p.text for p in missing])
+        encoded = {p.id: v for p, v in zip(missing, fresh, strict=True)}
+    vectors = np.zeros((len(phrasings), encoder.dimension), dtype=np.float32)
+    for row, phrasing in enumerate(phrasings):
+        blob = cached.get(phrasing.id)
+        vectors[row] = (
+            np.frombuffer(blob, dtype="<f4") if blob is not None else encoded[phrasing.id]
+        )
+    return vectors, encoded
+
+
 class SearchEngine:
     """The long-lived part of search: holds the current serving snapshot and rebuilds it.
 
@@ -144,20 +163,15 @@ class SearchEngine:
                 version = encoder.version
                 cached = await embeddings.vectors(version, (p.id for p in phrasings))
                 titles = await articles.titles({p.article_id for p in phrasings})
-            missing = [p for p in phrasings if p.id not in cached]
-            by_id = {pid: np.frombuffer(blob, dtype="<f4") for pid, blob in cached.items()}
+            missing = sum(p.id not in cached for p in phrasings)
             if missing:
-                log.info("encoding %d phrasings with %s", len(missing), version)
-                fresh = await asyncio.to_thread(encoder.encode_documents, [p.text for p in missing])
-                encoded = {p.id: v for p, v in zip(missing, fresh, strict=True)}
+                log.info("encoding %d phrasings with %s", missing, version)
+            vectors, encoded = await asyncio.to_thread(phrasing_vectors, encoder, phrasings, cached)
+            if encoded:
                 # A short transaction of its own: nothing else waits on it.
                 async with session_factory() as session:
                     await EmbeddingRepository(session).store(version, encoded)
                     await session.commit()
-                by_id.update(encoded)
-            vectors = np.zeros((len(phrasings), encoder.dimension), dtype=np.float32)
-            for row, phrasing in enumerate(phrasings):
-                vectors[row] = by_id[phrasing.id]
             index = VectorIndex(vectors, [p.article_id for p in phrasings])
             self.snapshot = ServingSnapshot(encoder, index, titles, thresholds, current.suggestions)
             self._fingerprint = fingerprint
@@ -166,9 +180,9 @@ class SearchEngine:
                 version,
                 len(index),
                 index.phrasing_count,
-                len(missing),
+                missing,
             )
-            return len(missing)
+            return missing
 
     async def refresh_if_changed(self, session_factory: async_sessionmaker[AsyncSession]) -> bool:
         """Rebuild when the searchable phrasings changed (say, `faqbot import` beside the bot)."""

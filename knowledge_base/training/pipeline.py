@@ -30,6 +30,7 @@ from knowledge_base.repositories import (
     ModelVersion,
     Phrasing,
 )
+from knowledge_base.search import phrasing_vectors
 from knowledge_base.training.dataset import (
     PHRASING,
     USER_SOURCES,
@@ -134,7 +135,7 @@ async def train_new_version(
             cached = await EmbeddingRepository(session).vectors(
                 old.version, (p.id for p in phrasings)
             )
-        old_vectors = await asyncio.to_thread(_document_vectors, old, phrasings, cached)
+        old_vectors, _ = await asyncio.to_thread(phrasing_vectors, old, phrasings, cached)
         before = await asyncio.to_thread(_held_out_report, old, phrasings, old_vectors, split)
         del old
 
@@ -156,7 +157,7 @@ async def train_new_version(
 
             # 5. The new model on the same questions, and the vectors the bot will serve.
             new = await asyncio.to_thread(Encoder, scratch)
-            new_vectors = await asyncio.to_thread(_document_vectors, new, phrasings, {})
+            new_vectors, _ = await asyncio.to_thread(phrasing_vectors, new, phrasings, {})
             after = await asyncio.to_thread(_held_out_report, new, phrasings, new_vectors, split)
             del new
 
@@ -236,19 +237,6 @@ def _check_enough(split: Split, min_pairs: int) -> None:
             "no held-out questions to prove the new model better: no article has two or more "
             "questions from people (clicks or --pairs); add --pairs FILE or --test FILE."
         )
-
-
-def _document_vectors(
-    encoder: Encoder, phrasings: Sequence[Phrasing], cached: dict[int, bytes]
-) -> np.ndarray:
-    missing = [p for p in phrasings if p.id not in cached]
-    fresh = encoder.encode_documents([p.text for p in missing])
-    by_id = {p.id: v for p, v in zip(missing, fresh, strict=True)}
-    vectors = np.zeros((len(phrasings), encoder.dimension), dtype=np.float32)
-    for row, phrasing in enumerate(phrasings):
-        blob = cached.get(phrasing.id)
-        vectors[row] = np.frombuffer(blob, dtype="<f4") if blob is not None else by_id[phrasing.id]
-    return vectors
 
 
 def _held_out_report(
