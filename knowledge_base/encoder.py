@@ -174,11 +174,33 @@ class _MicroBatcher:
                 batch.append(queue.get_nowait())
             try:
                 vectors = await asyncio.to_thread(self._encode, [text for text, _ in batch])
-            except Exception as error:  # the caller gets the error, the worker lives on
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
+            except Exception as error:
+                if len(batch) == 1:  # the caller gets the error, the worker lives on
+                    _settle(batch[0][1], error=error)
+                    continue
+                # One bad text must not fail the questions that happened to share its batch:
+                # encode them one by one, so only the bad one fails.
+                for text, future in batch:
+                    try:
+                        [vector] = await asyncio.to_thread(self._encode, [text])
+                    except Exception as single:
+                        _settle(future, error=single)
+                    else:
+                        _settle(future, vector)
                 continue
             for (_, future), vector in zip(batch, vectors, strict=True):
-                if not future.done():
-                    future.set_result(vector)
+                _settle(future, vector)
+
+
+def _settle(
+    future: asyncio.Future[np.ndarray],
+    vector: np.ndarray | None = None,
+    error: BaseException | None = None,
+) -> None:
+    if future.done():  # the asker gave up (a cancelled update)
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        assert vector is not None
+        future.set_result(vector)

@@ -44,10 +44,11 @@ class FeedbackService:
         stored = await self._feedback.add(
             query_id=query_id, article_id=article_id, label=label, user_id=user_id
         )
+        # Ended here in either case: kept even if acknowledging the click to Telegram fails
+        # afterwards, and no write lock is held while the handler waits on Telegram.
+        await self._session.commit()
         if stored is None:
             return FeedbackOutcome.ALREADY_RECORDED
-        # Kept even if acknowledging the click to Telegram fails afterwards.
-        await self._session.commit()
         log.info("query %d: feedback %+d for article %s", query_id, label, article_id)
         return FeedbackOutcome.RECORDED
 

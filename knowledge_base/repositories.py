@@ -22,6 +22,7 @@ from knowledge_base.tables import (
     ModelVersionRow,
     PhrasingRow,
     QueryRow,
+    utcnow,
 )
 
 TITLE_SOURCE = "title"
@@ -328,10 +329,27 @@ class FeedbackRepository:
     async def add(
         self, *, query_id: int, article_id: int | None, label: int, user_id: int | None
     ) -> int | None:
-        """Store a click; None when the same click is already stored (a double tap)."""
-        row = FeedbackRow(query_id=query_id, article_id=article_id, label=label, user_id=user_id)
+        """Store a click; None when the same click is already stored (a double tap).
+
+        One statement that skips a duplicate instead of failing on it: no savepoint to roll
+        back, so nothing is left half-open while the caller talks to Telegram.
+        """
+        values = {
+            "query_id": query_id,
+            "article_id": article_id,
+            "label": label,
+            "user_id": user_id,
+            "created_at": utcnow(),
+        }
+        dialect = self._session.get_bind().dialect.name
+        if dialect in ("sqlite", "postgresql"):
+            insert_row = sqlite_insert if dialect == "sqlite" else postgresql_insert
+            statement = (
+                insert_row(FeedbackRow).values(**values).on_conflict_do_nothing()
+            ).returning(FeedbackRow.id)
+            return await self._session.scalar(statement)
+        row = FeedbackRow(**values)
         try:
-            # A savepoint, so a duplicate undoes only this insert, not the caller's work.
             async with self._session.begin_nested():
                 self._session.add(row)
         except IntegrityError:

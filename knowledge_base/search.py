@@ -197,6 +197,13 @@ class SearchEngine:
         return await self.snapshot.rank(question, k)
 
 
+def clean_question(text: str) -> str:
+    """One line of text the model, the database and Telegram all accept: whitespace folded,
+    lone surrogates (which no UTF-8 codec takes) replaced."""
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return " ".join(text.split())
+
+
 class SearchService:
     """Search within one unit of work: answers and logs every question."""
 
@@ -207,6 +214,7 @@ class SearchService:
         self._queries = QueryRepository(session)
 
     async def answer(self, question: str, user_id: int | None = None) -> Answer:
+        question = clean_question(question)
         snapshot = self._engine.snapshot
         matches = await snapshot.rank(question, max(snapshot.suggestions, 1) + 1)
         best = matches[0] if matches else None

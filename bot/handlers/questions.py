@@ -8,12 +8,12 @@ from aiogram.types import Message
 from bot import keyboards, texts
 from bot.config import Settings
 from bot.notifications import notify_admins
-from knowledge_base.search import Band, SearchService
+from knowledge_base.search import Band, SearchService, clean_question
 
 
 async def question(message: Message, search: SearchService, settings: Settings, bot: Bot) -> None:
     """Answers any other text as a question to the knowledge base."""
-    text = " ".join((message.text or "").split())
+    text = clean_question(message.text or "")
     if not text:
         await message.answer(texts.EMPTY_QUESTION)
         return

@@ -489,3 +489,24 @@ async def test_articles_imported_beside_the_running_bot_are_served(launch_bot: L
             break
     else:
         raise AssertionError("the running bot never served the imported article")
+
+
+async def test_a_question_with_a_lone_surrogate_is_answered_and_fails_nobody_else(
+    answer_band_bot: BotHarness,
+) -> None:
+    bot = answer_band_bot
+    users = list(range(100, 109))
+    odd_one = 104
+    mark = bot.stub.mark()
+    # Nine people ask at once, so their questions share one model batch; one text carries a
+    # lone surrogate, which JSON allows and no UTF-8 codec or tokenizer accepts.
+    for user in users:
+        text = "где логи \ud800 сервиса" if user == odd_one else "Как получить доступ к логам?"
+        bot.stub.push_text(user, text)
+    await bot.settle()
+    for user in users:
+        [reply] = bot.replies(after=mark, user_id=user)
+        assert sent_text(reply).startswith("<b>"), (user, sent_text(reply))
+    stored = {query.user_id: query.text for query in await bot.queries()}
+    assert sorted(stored) == users
+    assert stored[odd_one] == "где логи ? сервиса"

@@ -51,3 +51,26 @@ async def test_a_failing_batch_fails_its_questions_and_the_next_still_works() ->
     with pytest.raises(RuntimeError, match="exploded"):
         await batcher.submit("first")
     assert (await batcher.submit("second")).tolist() == [1.0, 1.0]
+
+
+async def test_one_bad_text_fails_only_itself_not_the_questions_batched_with_it() -> None:
+    model = SlowModel()
+
+    def refuses_surrogates(texts: list[str]) -> np.ndarray:
+        if any("\ud800" in text for text in texts):
+            raise ValueError("the tokenizer refuses a lone surrogate")
+        return model.encode(texts)
+
+    batcher = _MicroBatcher(refuses_surrogates, max_batch=32)
+    first = asyncio.create_task(batcher.submit("a"))
+    await asyncio.sleep(0.05)  # the worker holds "a" inside the model; the rest queue up
+    good = [asyncio.create_task(batcher.submit("b" * n)) for n in range(2, 10)]
+    bad = asyncio.create_task(batcher.submit("bad \ud800"))
+    await asyncio.sleep(0.05)
+    model.release.set()
+    assert float((await first)[0]) == 1.0
+    assert [float((await task)[0]) for task in good] == list(range(2, 10))
+    with pytest.raises(ValueError, match="surrogate"):
+        await bad
+    # The batch of nine failed as a whole; its eight good questions were then encoded alone.
+    assert [batch[0] for batch in model.batches] == ["a"] + ["b" * n for n in range(2, 10)]
