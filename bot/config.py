@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -94,6 +95,20 @@ class Settings(BaseSettings):
     # import`) and the active model (`faqbot train`, `models activate|rollback`); 0: never.
     index_refresh_seconds: float = Field(default=30.0, ge=0)
     log_level: str = "INFO"
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _api_url_is_an_http_url(cls, value: str) -> str:
+        if not value:
+            return value
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises on a malformed port
+        except ValueError as error:
+            raise ValueError(f"not a URL ({error})") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return value.rstrip("/")
 
     @field_validator("admin_ids", mode="before")
     @classmethod

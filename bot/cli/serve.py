@@ -69,7 +69,8 @@ async def _serve(settings: Settings) -> int:
         return 2
     except TelegramNetworkError as error:
         await bot.session.close()
-        print(f"Cannot reach the Telegram Bot API: {error}", file=sys.stderr)
+        reason = str(error).replace(settings.bot_token, "<BOT_TOKEN>")
+        print(f"Cannot reach the Telegram Bot API: {reason}", file=sys.stderr)
         return 2
     resources = await build_resources(settings)
     dp = create_dispatcher(resources)

@@ -67,3 +67,14 @@ async def test_run_with_a_wrong_token_says_so_and_fails_fast(tmp_path: Path) -> 
         _, stderr = await asyncio.wait_for(bot.communicate(), 60)
     assert bot.returncode == 2
     assert "Telegram rejected BOT_TOKEN" in stderr.decode()
+
+
+async def test_a_malformed_api_url_is_refused_without_showing_the_token(tmp_path: Path) -> None:
+    token = "123456789:AAsecret-token-never-printed"
+    env = {**operator_environment(tmp_path), "BOT_TOKEN": token, "TELEGRAM_API_URL": "http://[::1"}
+    process = await _faqbot(env, tmp_path, "run")
+    stdout, stderr = await asyncio.wait_for(process.communicate(), START_TIMEOUT)
+    output = (stdout + stderr).decode()
+    assert process.returncode == 2
+    assert "TELEGRAM_API_URL" in output.upper() and "not a URL" in output
+    assert "secret-token" not in output
