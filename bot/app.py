@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.handlers import common, feedback, questions
 from bot.middlewares import ServicesMiddleware
+from bot.telegram_retry import RetryTransientErrors
 from knowledge_base.base_models import MULTILINGUAL_E5, RECOMMENDED_THRESHOLDS
 from knowledge_base.db import create_engine, create_session_factory
 from knowledge_base.encoder import Encoder, model_version
@@ -88,11 +89,13 @@ def create_bot(settings: Settings) -> Bot:
         if settings.telegram_api_url
         else None
     )
-    return Bot(
+    bot = Bot(
         settings.bot_token,
         session=session,
         default=DefaultBotProperties(parse_mode=ParseMode.HTML),
     )
+    bot.session.middleware(RetryTransientErrors())
+    return bot
 
 
 def create_dispatcher(resources: Resources) -> Dispatcher:

@@ -6,6 +6,7 @@ import asyncio
 import copy
 import json
 import mimetypes
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -87,6 +88,36 @@ class Call:
     time: float  # time.monotonic() when the stub answered
     result: Any = None
     error: str | None = None
+
+
+# Every fault the stub injects is recorded with an error starting with this.
+FAULT_PREFIX = "fault: "
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A way a Bot API call goes wrong now and then in production.
+
+    slow: answered normally after `seconds`; retry_after: 429 with `retry_after` = `seconds`;
+    server_error: 500 with a JSON body; bad_gateway: 502 with an HTML body, as a proxy sends;
+    drop_before: the connection closes before the call is carried out; drop_after: the call
+    is carried out (a message is sent), then the connection closes before the answer.
+    """
+
+    kind: str
+    seconds: float = 0.0
+    # bad_request: a final 400 with this description (e.g. "query is too old …").
+    description: str = ""
+
+    KINDS = (
+        "slow",
+        "retry_after",
+        "server_error",
+        "bad_gateway",
+        "drop_before",
+        "drop_after",
+        "bad_request",
+    )
 
 
 @dataclass(frozen=True)
@@ -246,6 +277,11 @@ class TelegramStub:
         self._closing = False
         # Chats whose person blocked the bot (or never started it): sending there gets a 403.
         self.blocked_chats: set[int] = set()
+        # Faults to inject: planned ones per method, and a random share of all calls.
+        self._planned_faults: dict[str, list[tuple[Fault, int | None]]] = {}
+        self._random_faults: tuple[float, random.Random, tuple[Fault, ...], frozenset[str]] | None
+        self._random_faults = None
+        self.faults_injected: list[tuple[str, Fault]] = []
         # Events are replaced after being set: whoever waits grabs the current one, so one
         # set() wakes exactly the waiters that were there before the change.
         self._updates_changed = asyncio.Event()
@@ -428,6 +464,46 @@ class TelegramStub:
         guessed = mime_type or mimetypes.guess_type(file_name)[0] or "application/octet-stream"
         return self._register(content, file_name, "documents", guessed).file_id
 
+    # --- faults ------------------------------------------------------------------------------
+
+    def fail_next(
+        self, method: str, fault: Fault, times: int = 1, chat_id: int | None = None
+    ) -> None:
+        """The next `times` calls of `method` (to `chat_id`, if given) meet `fault`."""
+        planned = self._planned_faults.setdefault(method.lower(), [])
+        planned.extend([(fault, chat_id)] * times)
+
+    def fail_randomly(
+        self,
+        share: float,
+        faults: tuple[Fault, ...],
+        seed: int = 0,
+        spare: frozenset[str] = frozenset({"getUpdates", "getMe"}),
+    ) -> None:
+        """From now on each call (but those in `spare`) meets one of `faults` with `share`
+        probability; share 0 stops it."""
+        self._random_faults = (
+            (share, random.Random(seed), faults, frozenset(m.lower() for m in spare))
+            if share > 0
+            else None
+        )
+
+    def _take_fault(self, method: str, params: Mapping[str, Any]) -> Fault | None:
+        planned = self._planned_faults.get(method.lower(), [])
+        fault = None
+        for position, (candidate, chat_id) in enumerate(planned):
+            if chat_id is None or str(params.get("chat_id")) == str(chat_id):
+                fault = candidate
+                del planned[position]
+                break
+        if fault is None and self._random_faults is not None:
+            share, rng, choices, spare = self._random_faults
+            if method.lower() not in spare and rng.random() < share:
+                fault = rng.choice(choices)
+        if fault is not None:
+            self.faults_injected.append((method, fault))
+        return fault
+
     # --- what tests read back ----------------------------------------------------------------
 
     def mark(self) -> int:
@@ -550,13 +626,30 @@ class TelegramStub:
         method = self._canonical_names.get(raw_method.lower(), raw_method)
         handler = self._methods.get(method.lower())
         params: dict[str, Any] = {}
+        fault: Fault | None = None
         try:
             params = await self._read_params(request)
+            fault = self._take_fault(method, params)
+            if fault is not None and fault.kind != "drop_after":
+                early = await self._inject(request, method, params, fault)
+                if early is not None:
+                    return early
             if handler is None:
                 raise TelegramApiError(404, "Not Found: method not found")
             result = handler(params)
             if asyncio.iscoroutine(result):
                 result = await result
+            if fault is not None and fault.kind == "drop_after":
+                self._record(
+                    Call(
+                        method,
+                        params,
+                        time.monotonic(),
+                        result=copy.deepcopy(result),
+                        error=f"{FAULT_PREFIX}connection dropped after the call",
+                    )
+                )
+                return self._drop(request)
         except TelegramApiError as error:
             self._record(Call(method, params, time.monotonic(), error=error.description))
             return self._error_response(error)
@@ -568,6 +661,53 @@ class TelegramStub:
         # A snapshot: later edits must not rewrite what the bot was answered back then.
         self._record(Call(method, params, time.monotonic(), result=copy.deepcopy(result)))
         return web.json_response({"ok": True, "result": result})
+
+    async def _inject(
+        self, request: web.Request, method: str, params: dict[str, Any], fault: Fault
+    ) -> web.Response | None:
+        """Carry out a fault that strikes before the call; None lets the call go on."""
+        if fault.kind == "slow":
+            await asyncio.sleep(fault.seconds)
+            return None
+        now = time.monotonic()
+        if fault.kind == "retry_after":
+            retry = max(1, int(fault.seconds))
+            description = f"Too Many Requests: retry after {retry}"
+            self._record(Call(method, params, now, error=f"{FAULT_PREFIX}{description}"))
+            return web.json_response(
+                {
+                    "ok": False,
+                    "error_code": 429,
+                    "description": description,
+                    "parameters": {"retry_after": retry},
+                },
+                status=429,
+            )
+        if fault.kind == "server_error":
+            self._record(Call(method, params, now, error=f"{FAULT_PREFIX}Internal Server Error"))
+            return self._error_response(TelegramApiError(500, "Internal Server Error"))
+        if fault.kind == "bad_gateway":
+            self._record(Call(method, params, now, error=f"{FAULT_PREFIX}502 Bad Gateway"))
+            return web.Response(
+                status=502,
+                text="<html><body><h1>502 Bad Gateway</h1></body></html>",
+                content_type="text/html",
+            )
+        if fault.kind == "bad_request":
+            raise _bad_request(fault.description or "fault")
+        if fault.kind == "drop_before":
+            self._record(
+                Call(method, params, now, error=f"{FAULT_PREFIX}connection dropped before the call")
+            )
+            return self._drop(request)
+        raise ValueError(f"unknown fault {fault.kind!r}")
+
+    @staticmethod
+    def _drop(request: web.Request) -> web.Response:
+        # Closing the socket under the response: the client sees the connection go away.
+        if request.transport is not None:
+            request.transport.close()
+        return web.Response(status=500)
 
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["token"] != self.token:

@@ -6,6 +6,7 @@ import logging
 
 from aiogram import F, Router
 from aiogram.enums import ContentType
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandStart
 from aiogram.types import ErrorEvent, Message
 
@@ -61,8 +62,21 @@ async def not_text(message: Message) -> None:
 
 
 async def on_error(event: ErrorEvent) -> bool:
-    """Logs a failed update and tells the person, so nobody is left without an answer."""
+    """Logs a failed update and tells the person, so nobody is left without an answer.
+
+    When Telegram itself failed (after the retries), the search did not: the question and the
+    click are stored already, and a message about a failed search would be false (and would
+    most likely fail the same way), so that is logged in one line and nothing is sent.
+    """
     update = event.update
+    if isinstance(event.exception, TelegramAPIError):
+        log.warning(
+            "update %s: Telegram failed: %s: %s",
+            update.update_id,
+            type(event.exception).__name__,
+            event.exception.message,
+        )
+        return True
     log.exception("update %s failed", update.update_id, exc_info=event.exception)
     try:
         if update.message is not None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup
 
 from bot import keyboards, texts
@@ -12,6 +14,8 @@ from bot.notifications import notify_admins
 from knowledge_base.articles import ArticleService
 from knowledge_base.feedback import HELPFUL, NOT_HELPFUL, FeedbackOutcome, FeedbackService
 from knowledge_base.search import SearchService
+
+log = logging.getLogger(__name__)
 
 
 async def pick_suggestion(
@@ -28,19 +32,21 @@ async def pick_suggestion(
         label=HELPFUL,
     )
     if outcome in (FeedbackOutcome.UNKNOWN_QUERY, FeedbackOutcome.UNKNOWN_ARTICLE):
-        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        await answer_callback(query, texts.STALE_BUTTON, show_alert=True)
         return
     # The click is kept even when the article was archived since it was offered.
     article = await articles.get(callback_data.article_id)
     if article is None or article.archived:
-        await query.answer(texts.ARTICLE_GONE, show_alert=True)
+        await answer_callback(query, texts.ARTICLE_GONE, show_alert=True)
         return
-    await query.answer()
+    # The article first: it is what the person asked for; the acknowledgement only stops the
+    # spinner on the button and may fail (a press older than Telegram keeps it).
     if query.message is not None:
         await query.message.answer(
             texts.article(article.title, article.body),
             reply_markup=keyboards.rating(callback_data.query_id, article.id),
         )
+    await answer_callback(query)
 
 
 async def rate_article(
@@ -101,18 +107,30 @@ async def none_fit(
 
 async def unknown_button(query: CallbackQuery) -> None:
     """Answers a button the bot does not know (old version, forged data) without failing."""
-    await query.answer(texts.STALE_BUTTON, show_alert=True)
+    await answer_callback(query, texts.STALE_BUTTON, show_alert=True)
+
+
+async def answer_callback(
+    query: CallbackQuery, text: str | None = None, show_alert: bool = False
+) -> None:
+    """Acknowledge a press. Telegram refuses it for a press older than it keeps, and it may
+    fail past the retries; the click is stored and the reply sent regardless, so a failure
+    here is logged in one line and nothing else is skipped."""
+    try:
+        await query.answer(text, show_alert=show_alert)
+    except TelegramAPIError as error:
+        log.warning("callback %s not acknowledged: %s", query.id, error.message)
 
 
 async def _acknowledge(
     query: CallbackQuery, outcome: FeedbackOutcome, thanks: str, note: str
 ) -> None:
     if outcome is FeedbackOutcome.UNKNOWN_QUERY or outcome is FeedbackOutcome.UNKNOWN_ARTICLE:
-        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        await answer_callback(query, texts.STALE_BUTTON, show_alert=True)
         return
     # ALREADY_RECORDED: a 👍 after picking that suggestion (the pick counted already) is
     # thanked like a new one; the stored pair is the same.
-    await query.answer(thanks)
+    await answer_callback(query, thanks)
     message = query.message
     if message is None or isinstance(message, InaccessibleMessage) or message.html_text is None:
         return
@@ -121,11 +139,12 @@ async def _acknowledge(
         await message.edit_text(
             message.html_text + note, reply_markup=InlineKeyboardMarkup(inline_keyboard=[])
         )
-    except TelegramBadRequest as error:
+    except TelegramAPIError as error:
         # A double tap: the second press carries the message as it was before the first
         # edit, and Telegram refuses an edit that changes nothing. The vote is stored once.
+        # Any other refusal (a message too old to edit) must not skip what follows the vote.
         if "message is not modified" not in str(error):
-            raise
+            log.warning("rated message not updated: %s", error.message)
 
 
 def create_router() -> Router:

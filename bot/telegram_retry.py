@@ -1,0 +1,67 @@
+"""Retries Bot API calls that failed for a passing reason: 429, 5xx, a dropped connection."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.methods import GetUpdates
+
+if TYPE_CHECKING:
+    from aiogram import Bot
+    from aiogram.methods import Response, TelegramMethod
+
+log = logging.getLogger(__name__)
+
+# Pauses before the second, third… attempt of a call that failed with 5xx or no connection.
+BACKOFF_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0)
+# Telegram's retry_after is obeyed up to this; a longer one fails the call.
+MAX_RETRY_AFTER = 60.0
+
+
+class RetryTransientErrors(BaseRequestMiddleware):
+    """Telegram asks a bot to retry after a 429, and its front ends answer 5xx or drop the
+    connection now and then; one such fault must not lose a reply. Other errors (400, 403)
+    are final and pass through at once. getUpdates is left to aiogram's polling loop, which
+    has a back-off of its own."""
+
+    def __init__(self, backoff: Sequence[float] | None = None) -> None:
+        self._backoff = tuple(BACKOFF_SECONDS if backoff is None else backoff)
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[Any],
+        bot: Bot,
+        method: TelegramMethod[Any],
+    ) -> Response[Any]:
+        if isinstance(method, GetUpdates):
+            return await make_request(bot, method)
+        waits = iter(self._backoff)
+        while True:
+            try:
+                return await make_request(bot, method)
+            except TelegramRetryAfter as error:
+                # Bounded like the rest: one more attempt per step of the back-off.
+                if error.retry_after > MAX_RETRY_AFTER or next(waits, None) is None:
+                    raise
+                pause = float(error.retry_after)
+                reason = f"429, retry after {error.retry_after} s"
+            except (TelegramServerError, TelegramNetworkError, ClientDecodeError) as error:
+                step = next(waits, None)
+                if step is None:
+                    raise
+                pause, reason = step, type(error).__name__
+            log.warning("%s failed (%s); retrying in %.1f s", type(method).__name__, reason, pause)
+            await asyncio.sleep(pause)
