@@ -37,7 +37,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the CLI read while the bot writes; foreign keys are off by default in SQLite.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    # Long enough for any one write transaction of another process (an import batch, a
+    # training registering its vectors) to end.
+    cursor.execute("PRAGMA busy_timeout=15000")
     cursor.close()
 
 

@@ -1,0 +1,65 @@
+"""`faqbot import` of a large file beside the running bot: no question is lost to a lock."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from tests.conftest import operator_environment
+from tests.e2e.conftest import FORCE_ANSWER, LaunchBot
+
+ARTICLES = 3000
+USERS = range(700, 710)
+
+
+async def test_questions_asked_during_a_large_import_are_all_answered_and_stored(
+    launch_bot: LaunchBot, tmp_path: Path
+) -> None:
+    # The refresher would re-encode the new articles meanwhile; this test is about the lock.
+    bot = await launch_bot(FORCE_ANSWER, index_refresh_seconds=0)
+    big = tmp_path / "big.jsonl"
+    big.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "title": f"Статья {n}",
+                    "body": f"Текст статьи номер {n}.",
+                    "questions": [f"вопрос {n}", f"как быть с {n}"],
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+            for n in range(ARTICLES)
+        ),
+        encoding="utf-8",
+    )
+    env = {**operator_environment(tmp_path), "DATABASE_URL": bot.settings.database_url}
+    importing = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "import",
+        str(big),
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    finished = asyncio.ensure_future(importing.communicate())
+    asked = 0
+    while not finished.done():
+        mark = bot.stub.mark()
+        for user in USERS:
+            bot.stub.push_text(user, f"Как получить доступ к логам? #{asked}")
+        for user in USERS:
+            reply = await bot.stub.wait_for_reply(user, after=mark, timeout=30)
+            assert str(reply.params["text"]).startswith("<b>"), reply.params["text"]
+        asked += 1
+    stdout, stderr = await finished
+    assert importing.returncode == 0, stderr.decode()[-2000:]
+    assert f"{ARTICLES} added" in stdout.decode()
+    await bot.settle()
+    assert asked >= 3, "the import ended before the questions could collide with it"
+    assert len(await bot.queries()) == asked * len(USERS)
