@@ -1,4 +1,4 @@
-"""Article use cases: import a whole file at once, export, archive."""
+"""Article use cases: import a file in short transactions, export, archive."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge_base.repositories import Article, ArticleDraft, ArticleRepository
-
 
 # Articles written per transaction by an import: about a tenth of a second of holding the
 # database's write lock.
