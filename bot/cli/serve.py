@@ -56,7 +56,11 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _serve(settings: Settings) -> int:
-    from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
+    from aiogram.exceptions import (
+        ClientDecodeError,
+        TelegramAPIError,
+        TelegramUnauthorizedError,
+    )
     from aiogram.types import BotCommand
 
     bot = create_bot(settings)
@@ -67,7 +71,8 @@ async def _serve(settings: Settings) -> int:
         await bot.session.close()
         print("Telegram rejected BOT_TOKEN: check it with @BotFather (/mybots).", file=sys.stderr)
         return 2
-    except TelegramNetworkError as error:
+    except (TelegramAPIError, ClientDecodeError) as error:
+        # Unreachable, or still failing after the retries (429, 5xx, a proxy's HTML page).
         await bot.session.close()
         reason = str(error).replace(settings.bot_token, "<BOT_TOKEN>")
         print(f"Cannot reach the Telegram Bot API: {reason}", file=sys.stderr)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import SAMPLE_BASE, operator_environment
-from tests.telegram_stub import TelegramStub
+from tests.telegram_stub import Fault, TelegramStub
 
 USER = 4242
 START_TIMEOUT = 120.0
@@ -78,3 +78,21 @@ async def test_a_malformed_api_url_is_refused_without_showing_the_token(tmp_path
     assert process.returncode == 2
     assert "TELEGRAM_API_URL" in output.upper() and "not a URL" in output
     assert "secret-token" not in output
+
+
+async def test_telegram_failing_at_start_up_is_one_clear_line_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    async with TelegramStub() as stub:
+        # 429 on every attempt: the bot obeys retry_after a bounded number of times, then
+        # gives up with one line.
+        stub.fail_next("getMe", Fault("retry_after", 1), times=10)
+        env = _environment(tmp_path, stub, stub.token)
+        bot = await _faqbot(env, tmp_path, "run")
+        stdout, stderr = await asyncio.wait_for(bot.communicate(), 60)
+    output = (stdout + stderr).decode()
+    assert bot.returncode == 2
+    assert "Cannot reach the Telegram Bot API" in output
+    assert "Traceback" not in output
+    assert stub.token not in output
+    assert 2 <= len(stub.calls_of("getMe")) <= 7
