@@ -17,6 +17,10 @@ from knowledge_base.repositories import Article, ArticleDraft
 FORMATS = ("jsonl", "yaml", "csv")
 QUESTION_SEPARATOR = "|"
 MAX_TITLE_CHARS = 300
+MAX_CATEGORY_CHARS = 100
+# A CSV cell starting with one of these is a formula to a spreadsheet; export writes such a
+# cell (and one that starts with the quote itself) behind a quote, and import takes it off.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
 
 
 class ImportFormatError(ValueError):
@@ -46,7 +50,18 @@ def detect_format(path: Path) -> str:
 
 
 def read_articles(path: Path) -> list[ArticleDraft]:
-    return parse_articles(path.read_text(encoding="utf-8-sig"), detect_format(path))
+    return parse_articles(decode_text(path.read_bytes()), detect_format(path))
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 (with or without a BOM); anything else is named by its line, not its byte."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ImportFormatError(
+            "not UTF-8 text (a file saved as Windows-1251?); save it as UTF-8", line
+        ) from None
 
 
 def parse_articles(text: str, fmt: str) -> list[ArticleDraft]:
@@ -77,16 +92,35 @@ def _parse_jsonl(text: str) -> Iterable[tuple[int, ArticleDraft]]:
             record = json.loads(line)
         except json.JSONDecodeError as error:
             raise ImportFormatError(f"not valid JSON ({error.msg})", number) from None
+        except RecursionError:
+            raise ImportFormatError("nested too deeply to be an article", number) from None
         yield number, draft_from_record(record, number)
+
+
+class _StrictYamlLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys without a word; an article file must not."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ImportFormatError(
+                    f"the key {key!r} appears twice in one article", key_node.start_mark.line + 1
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def _parse_yaml(text: str) -> Iterable[tuple[int, ArticleDraft]]:
     try:
-        nodes = yaml.compose(text, Loader=yaml.SafeLoader)
-        records = yaml.safe_load(text)
+        nodes = yaml.compose(text, Loader=_StrictYamlLoader)
+        records = yaml.load(text, Loader=_StrictYamlLoader)  # a SafeLoader: no objects
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         raise ImportFormatError("not valid YAML", mark.line + 1 if mark else None) from None
+    except RecursionError:
+        raise ImportFormatError("nested too deeply to be a list of articles") from None
     if records is None:
         return
     if not isinstance(records, list) or nodes is None:
@@ -104,6 +138,7 @@ def _parse_csv(text: str) -> Iterable[tuple[int, ArticleDraft]]:
         number = reader.line_num
         if None in record:
             raise ImportFormatError("more cells than columns", number)
+        record = {key: _csv_value(value) for key, value in record.items()}
         questions = record.get("questions") or ""
         yield (
             number,
@@ -122,22 +157,38 @@ def _parse_csv(text: str) -> Iterable[tuple[int, ArticleDraft]]:
 def draft_from_record(record: Any, line: int | None = None) -> ArticleDraft:
     if not isinstance(record, dict):
         raise ImportFormatError("an article must be an object with title and body", line)
-    title, body = record.get("title"), record.get("body")
-    if not isinstance(title, str) or not title.strip():
-        raise ImportFormatError("title is missing or empty", line)
-    if not isinstance(body, str) or not body.strip():
-        raise ImportFormatError("body is missing or empty", line)
-    if len(title.strip()) > MAX_TITLE_CHARS:
-        raise ImportFormatError(f"title is longer than {MAX_TITLE_CHARS} characters", line)
-    questions = record.get("questions") or []
-    if not isinstance(questions, list) or not all(isinstance(q, str) for q in questions):
-        raise ImportFormatError("questions must be a list of strings", line)
-    category = record.get("category") or ""
-    if not isinstance(category, str):
-        raise ImportFormatError("category must be a string", line)
     unknown = set(record) - {"title", "body", "questions", "category"}
     if unknown:
-        raise ImportFormatError(f"unknown fields: {', '.join(sorted(unknown))}", line)
+        raise ImportFormatError(f"unknown fields: {', '.join(sorted(map(str, unknown)))}", line)
+    title, body = record.get("title"), record.get("body")
+    for name, value in (("title", title), ("body", body)):
+        if value is not None and not isinstance(value, str):
+            raise ImportFormatError(
+                f"{name} must be text, not {type(value).__name__} (in YAML, quote values such "
+                "as 2024-01-01 or yes)",
+                line,
+            )
+        if not value or not value.strip():
+            raise ImportFormatError(f"{name} is missing or empty", line)
+    assert isinstance(title, str) and isinstance(body, str)
+    if len(title.strip()) > MAX_TITLE_CHARS:
+        raise ImportFormatError(f"title is longer than {MAX_TITLE_CHARS} characters", line)
+    # Missing or null means none; any other value must have the right type, false included.
+    questions = record.get("questions")
+    questions = [] if questions is None else questions
+    if not isinstance(questions, list) or not all(isinstance(q, str) for q in questions):
+        raise ImportFormatError("questions must be a list of strings", line)
+    category = record.get("category")
+    category = "" if category is None else category
+    if not isinstance(category, str):
+        raise ImportFormatError("category must be a string", line)
+    if len(category.strip()) > MAX_CATEGORY_CHARS:
+        raise ImportFormatError(f"category is longer than {MAX_CATEGORY_CHARS} characters", line)
+    for value in (title, body, category, *questions):
+        if _has_lone_surrogate(value):
+            raise ImportFormatError(
+                "contains an invalid character (a lone UTF-16 surrogate such as \\ud800)", line
+            )
     cleaned = tuple(dict.fromkeys(q.strip() for q in questions if q.strip()))
     return ArticleDraft(
         title=title.strip(),
@@ -145,6 +196,22 @@ def draft_from_record(record: Any, line: int | None = None) -> ArticleDraft:
         questions=tuple(q for q in cleaned if q != title.strip()),
         category=category.strip(),
     )
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _csv_cell(value: str) -> str:
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
+def _csv_value(cell: str | None) -> str | None:
+    return cell[1:] if cell and cell.startswith("'") else cell
 
 
 def _record(article: Article) -> dict[str, Any]:
@@ -173,7 +240,8 @@ def format_articles(articles: Sequence[Article], fmt: str) -> str:
                     f"a question of {record['title']!r} contains '|', which CSV cannot keep; "
                     "export to JSONL or YAML instead"
                 )
-            writer.writerow({**record, "questions": QUESTION_SEPARATOR.join(questions)})
+            row = {**record, "questions": QUESTION_SEPARATOR.join(questions)}
+            writer.writerow({key: _csv_cell(value) for key, value in row.items()})
         return buffer.getvalue()
     raise ImportFormatError(f"unknown format {fmt!r}")
 

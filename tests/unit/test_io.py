@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from knowledge_base.io import ImportFormatError, format_articles, parse_articles
+from knowledge_base.io import ImportFormatError, format_articles, parse_articles, read_articles
 from knowledge_base.repositories import Article, ArticleDraft
 
 
@@ -60,3 +62,87 @@ def test_unanswerable_questions_need_no_title(tmp_path) -> None:  # type: ignore
     with pytest.raises(ImportFormatError) as error:
         read_eval_set(path)
     assert error.value.line == 1
+
+
+NESTED = '{"title": "a", "body": "b", "questions": ' + "[" * 100_000 + "]" * 100_000 + "}"
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "data", "line", "reason"),
+    [
+        ("deeply nested JSON", "jsonl", NESTED.encode(), 1, "nested too deeply"),
+        (
+            "a lone surrogate",
+            "jsonl",
+            b'{"title": "ok", "body": "b"}\n{"title": "bad \\ud800", "body": "b"}\n',
+            2,
+            "surrogate",
+        ),
+        (
+            "a Windows-1251 file",
+            "jsonl",
+            '{"title": "a", "body": "b"}\n{"title": "Отпуск", "body": "b"}\n'.encode("cp1251"),
+            2,
+            "not UTF-8",
+        ),
+        (
+            "questions: false",
+            "jsonl",
+            b'{"title": "a", "body": "b", "questions": false}',
+            1,
+            "questions must be a list",
+        ),
+        (
+            "category: 0",
+            "jsonl",
+            b'{"title": "a", "body": "b", "category": 0}',
+            1,
+            "category must be a string",
+        ),
+        ("body: false", "jsonl", b'{"title": "a", "body": false}', 1, "body must be text"),
+        (
+            "a 500-character category",
+            "jsonl",
+            ('{"title": "a", "body": "b", "category": "' + "к" * 500 + '"}').encode(),
+            1,
+            "category is longer than 100",
+        ),
+        (
+            "a YAML key twice",
+            "yaml",
+            b"- title: a\n  body: b\n- title: c\n  body: d\n  body: e\n",
+            5,
+            "appears twice",
+        ),
+        (
+            "a YAML date as title",
+            "yaml",
+            b"- title: 2024-01-01\n  body: b\n",
+            1,
+            "title must be text, not date",
+        ),
+    ],
+    ids=lambda value: value if isinstance(value, str) and " " in value else "",
+)
+def test_a_bad_import_file_is_refused_with_its_line_and_a_clear_reason(
+    name: str, fmt: str, data: bytes, line: int, reason: str, tmp_path: Path
+) -> None:
+    path = tmp_path / f"articles.{fmt}"
+    path.write_bytes(data)
+    with pytest.raises(ImportFormatError) as error:
+        read_articles(path)
+    assert error.value.line == line, name
+    assert reason in error.value.reason, (name, error.value.reason)
+
+
+def test_csv_export_neutralises_formulas_and_imports_them_back_unchanged() -> None:
+    tricky = [
+        Article(1, '=HYPERLINK("http://evil")', "+1+1", "@SUM(A1)", False, ("-2", "'quoted")),
+        Article(2, "'=already quoted", "body", "", False, ()),
+    ]
+    text = format_articles(tricky, "csv")
+    for cell in ("=HYPERLINK", "+1+1", "@SUM"):
+        assert f",{cell}" not in text and not text.startswith(cell)
+    assert "'=HYPERLINK" in text
+    again = parse_articles(text, "csv")
+    assert again == [ArticleDraft(a.title, a.body, a.questions, a.category) for a in tricky]
