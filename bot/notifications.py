@@ -6,7 +6,8 @@ import logging
 from collections.abc import Iterable
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
+
+from bot.telegram_retry import TELEGRAM_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +23,8 @@ async def notify_admins(
         try:
             await bot.send_message(admin_id, text)
             delivered += 1
-        except TelegramAPIError as error:
+        except TELEGRAM_ERRORS as error:
             # Telegram lets a bot write only to people who started it and did not block it;
             # and a fault that outlived the retries on one admin must not skip the others.
-            log.warning("admin %d was not notified: %s", admin_id, error.message)
+            log.warning("admin %d was not notified: %s", admin_id, error)
     return delivered

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,8 @@ from aiogram.client.session.middlewares.base import (
 )
 from aiogram.exceptions import (
     ClientDecodeError,
+    TelegramAPIError,
+    TelegramForbiddenError,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
@@ -29,6 +32,20 @@ log = logging.getLogger(__name__)
 BACKOFF_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0)
 # Telegram's retry_after is obeyed up to this; a longer one fails the call.
 MAX_RETRY_AFTER = 60.0
+# No call is retried once this long has passed since its first attempt.
+RETRY_DEADLINE = 60.0
+
+# What a Bot API call raises when Telegram, not the bot, failed: after the retries a handler
+# logs these in one line instead of treating them as its own bug.
+TELEGRAM_FAULTS: tuple[type[Exception], ...] = (
+    TelegramNetworkError,
+    TelegramServerError,
+    TelegramRetryAfter,
+    TelegramForbiddenError,
+    ClientDecodeError,
+)
+# Everything a Bot API call can raise, for steps whose failure must not skip the next ones.
+TELEGRAM_ERRORS: tuple[type[Exception], ...] = (TelegramAPIError, ClientDecodeError)
 
 
 class RetryTransientErrors(BaseRequestMiddleware):
@@ -49,6 +66,7 @@ class RetryTransientErrors(BaseRequestMiddleware):
         if isinstance(method, GetUpdates):
             return await make_request(bot, method)
         waits = iter(self._backoff)
+        deadline = time.monotonic() + RETRY_DEADLINE
         while True:
             try:
                 return await make_request(bot, method)
@@ -59,9 +77,16 @@ class RetryTransientErrors(BaseRequestMiddleware):
                 pause = float(error.retry_after)
                 reason = f"429, retry after {error.retry_after} s"
             except (TelegramServerError, TelegramNetworkError, ClientDecodeError) as error:
+                # A body that is JSON but not what was expected came with a delivered call:
+                # sending it again would send twice. Only a non-JSON body (a proxy's error
+                # page) says the call did not get through.
                 step = next(waits, None)
-                if step is None:
+                if step is None or (
+                    isinstance(error, ClientDecodeError) and not isinstance(error.data, str)
+                ):
                     raise
                 pause, reason = step, type(error).__name__
+            if time.monotonic() + pause > deadline:
+                raise TelegramNetworkError(method, f"still failing after {RETRY_DEADLINE:g} s")
             log.warning("%s failed (%s); retrying in %.1f s", type(method).__name__, reason, pause)
             await asyncio.sleep(pause)

@@ -181,6 +181,8 @@ class _MicroBatcher:
                 # One bad text must not fail the questions that happened to share its batch:
                 # encode them one by one, so only the bad one fails.
                 for text, future in batch:
+                    if future.done():  # its asker gave up meanwhile
+                        continue
                     try:
                         [vector] = await asyncio.to_thread(self._encode, [text])
                     except Exception as single:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +19,11 @@ FORMATS = ("jsonl", "yaml", "csv")
 QUESTION_SEPARATOR = "|"
 MAX_TITLE_CHARS = 300
 MAX_CATEGORY_CHARS = 100
-# A CSV cell starting with one of these is a formula to a spreadsheet; export writes such a
-# cell (and one that starts with the quote itself) behind a quote, and import takes it off.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+# A CSV cell starting with one of these is a formula to a spreadsheet. Export writes such a
+# cell behind a quote (and one more quote on a cell that is quotes and then a formula start),
+# and import takes exactly one off such a cell; any other cell, a leading quote included, is
+# left as it is.
+_FORMULA = re.compile(r"'*[=+\-@\t\r]")
 
 
 class ImportFormatError(ValueError):
@@ -121,6 +124,8 @@ def _parse_yaml(text: str) -> Iterable[tuple[int, ArticleDraft]]:
         raise ImportFormatError("not valid YAML", mark.line + 1 if mark else None) from None
     except RecursionError:
         raise ImportFormatError("nested too deeply to be a list of articles") from None
+    except TypeError as error:  # a key YAML allows and Python cannot hash, like [x]
+        raise ImportFormatError(f"not a list of articles ({error})") from None
     if records is None:
         return
     if not isinstance(records, list) or nodes is None:
@@ -207,11 +212,11 @@ def _has_lone_surrogate(text: str) -> bool:
 
 
 def _csv_cell(value: str) -> str:
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+    return "'" + value if _FORMULA.match(value) else value
 
 
 def _csv_value(cell: str | None) -> str | None:
-    return cell[1:] if cell and cell.startswith("'") else cell
+    return cell[1:] if cell and cell.startswith("'") and _FORMULA.match(cell) else cell
 
 
 def _record(article: Article) -> dict[str, Any]:

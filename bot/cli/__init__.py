@@ -6,16 +6,17 @@ import argparse
 import logging
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
 from bot.cli import articles, evaluation, models, serve, training
 from bot.config import Settings
+from bot.redaction import RedactingFormatter
 from knowledge_base.db import upgrade_database
 from knowledge_base.encoder import ModelNotFoundError
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Commands whose log is the product (a server); the others print their result.
 _LOGGING_COMMANDS = {"run"}
 
@@ -40,14 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command not in _LOGGING_COMMANDS:
         # One-shot commands print their result; their log is only for warnings.
         level = max(level, logging.WARNING)
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    if settings.bot_token:
-        for log_handler in logging.getLogger().handlers:
-            log_handler.addFilter(TokenFilter(settings.bot_token))
+    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
+    for log_handler in logging.getLogger().handlers:
+        log_handler.setFormatter(RedactingFormatter(LOG_FORMAT, settings.bot_token))
     # Quiet the libraries that chat at INFO about HTTP and model loading.
     for noisy in ("httpx", "sentence_transformers", "aiogram.event", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -60,27 +56,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 3
     except KeyboardInterrupt:
         return 130
-
-
-class TokenFilter(logging.Filter):
-    """Blanks the bot token out of every log line and traceback: request URLs carry it."""
-
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self._token = token
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self._token in message:
-            record.msg, record.args = redact(message, self._token), ()
-        if record.exc_info:
-            text = "".join(traceback.format_exception(*record.exc_info))
-            record.exc_info, record.exc_text = None, redact(text.rstrip("\n"), self._token)
-        return True
-
-
-def redact(text: str, token: str) -> str:
-    return text.replace(token, "<BOT_TOKEN>") if token else text
 
 
 def _parser() -> argparse.ArgumentParser:

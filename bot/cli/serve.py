@@ -14,6 +14,7 @@ from typing import Any
 from bot import texts
 from bot.app import Resources, build_resources, create_bot, create_dispatcher
 from bot.config import Settings
+from bot.redaction import redact
 from knowledge_base.articles import ArticleService
 from knowledge_base.search import Answer, Band, SearchService
 
@@ -74,7 +75,7 @@ async def _serve(settings: Settings) -> int:
     except (TelegramAPIError, ClientDecodeError) as error:
         # Unreachable, or still failing after the retries (429, 5xx, a proxy's HTML page).
         await bot.session.close()
-        reason = str(error).replace(settings.bot_token, "<BOT_TOKEN>")
+        reason = redact(str(error), settings.bot_token)
         print(f"Cannot reach the Telegram Bot API: {reason}", file=sys.stderr)
         return 2
     resources = await build_resources(settings)

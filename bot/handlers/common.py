@@ -6,11 +6,11 @@ import logging
 
 from aiogram import F, Router
 from aiogram.enums import ContentType
-from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandStart
 from aiogram.types import ErrorEvent, Message
 
 from bot import texts
+from bot.telegram_retry import TELEGRAM_FAULTS
 from knowledge_base.articles import ArticleService
 
 log = logging.getLogger(__name__)
@@ -64,17 +64,18 @@ async def not_text(message: Message) -> None:
 async def on_error(event: ErrorEvent) -> bool:
     """Logs a failed update and tells the person, so nobody is left without an answer.
 
-    When Telegram itself failed (after the retries), the search did not: the question and the
+    When Telegram itself failed (after the retries: 429, 5xx, no connection, a blocked chat),
+    the search did not: the question and the
     click are stored already, and a message about a failed search would be false (and would
     most likely fail the same way), so that is logged in one line and nothing is sent.
     """
     update = event.update
-    if isinstance(event.exception, TelegramAPIError):
+    if isinstance(event.exception, TELEGRAM_FAULTS):
         log.warning(
             "update %s: Telegram failed: %s: %s",
             update.update_id,
             type(event.exception).__name__,
-            event.exception.message,
+            event.exception,
         )
         return True
     log.exception("update %s failed", update.update_id, exc_info=event.exception)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup
 
 from bot import keyboards, texts
 from bot.config import Settings
 from bot.notifications import notify_admins
+from bot.telegram_retry import TELEGRAM_ERRORS
 from knowledge_base.articles import ArticleService
 from knowledge_base.feedback import HELPFUL, NOT_HELPFUL, FeedbackOutcome, FeedbackService
 from knowledge_base.search import SearchService
@@ -118,8 +118,8 @@ async def answer_callback(
     here is logged in one line and nothing else is skipped."""
     try:
         await query.answer(text, show_alert=show_alert)
-    except TelegramAPIError as error:
-        log.warning("callback %s not acknowledged: %s", query.id, error.message)
+    except TELEGRAM_ERRORS as error:
+        log.warning("callback %s not acknowledged: %s", query.id, error)
 
 
 async def _acknowledge(
@@ -139,12 +139,12 @@ async def _acknowledge(
         await message.edit_text(
             message.html_text + note, reply_markup=InlineKeyboardMarkup(inline_keyboard=[])
         )
-    except TelegramAPIError as error:
+    except TELEGRAM_ERRORS as error:
         # A double tap: the second press carries the message as it was before the first
         # edit, and Telegram refuses an edit that changes nothing. The vote is stored once.
         # Any other refusal (a message too old to edit) must not skip what follows the vote.
         if "message is not modified" not in str(error):
-            log.warning("rated message not updated: %s", error.message)
+            log.warning("rated message not updated: %s", error)
 
 
 def create_router() -> Router:

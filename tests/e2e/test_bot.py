@@ -498,8 +498,9 @@ async def test_a_question_with_a_lone_surrogate_is_answered_and_fails_nobody_els
     users = list(range(100, 109))
     odd_one = 104
     mark = bot.stub.mark()
-    # Nine people ask at once, so their questions share one model batch; one text carries a
-    # lone surrogate, which JSON allows and no UTF-8 codec or tokenizer accepts.
+    # Nine people ask at once; one text carries a lone surrogate, which JSON allows and no
+    # UTF-8 codec, tokenizer or database accepts. It is replaced before search (a text the
+    # model still refuses fails only itself: tests/unit/test_encoder.py).
     for user in users:
         text = "где логи \ud800 сервиса" if user == odd_one else "Как получить доступ к логам?"
         bot.stub.push_text(user, text)

@@ -54,7 +54,8 @@ async def test_questions_asked_during_a_large_import_are_all_answered_and_stored
         for user in USERS:
             bot.stub.push_text(user, f"Как получить доступ к логам? #{asked}")
         for user in USERS:
-            reply = await bot.stub.wait_for_reply(user, after=mark, timeout=30)
+            # Seconds, not the length of the import: it must not hold the lock for long.
+            reply = await bot.stub.wait_for_reply(user, after=mark, timeout=5)
             assert str(reply.params["text"]).startswith("<b>"), reply.params["text"]
         asked += 1
     stdout, stderr = await finished

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from aiogram.exceptions import TelegramServerError
+from aiogram.exceptions import ClientDecodeError, TelegramServerError
 
 from bot import telegram_retry, texts
 from bot.keyboards import Pick, Rate
@@ -61,13 +61,14 @@ async def test_a_reply_whose_answer_was_lost_reaches_the_person(launch_bot: Laun
     assert len(await bot.queries()) == 1
 
 
+@pytest.mark.parametrize("fault", [Fault("server_error"), Fault("bad_gateway")], ids=str)
 async def test_a_fault_that_outlasts_the_retries_is_not_reported_as_a_failed_search(
-    launch_bot: LaunchBot,
+    launch_bot: LaunchBot, fault: Fault
 ) -> None:
     bot = await launch_bot(FORCE_ANSWER)
-    bot.expected_failures = (TelegramServerError,)
+    bot.expected_failures = (TelegramServerError, ClientDecodeError)
     attempts = len(telegram_retry.BACKOFF_SECONDS) + 1
-    bot.stub.fail_next("sendMessage", Fault("server_error"), times=attempts)
+    bot.stub.fail_next("sendMessage", fault, times=attempts)
     assert await bot.say(QUESTION) == []
     assert len(bot.stub.calls_of("sendMessage")) == attempts, "bounded: then it gives up"
     assert texts.SEARCH_FAILED not in _texts(bot.stub.calls_of("sendMessage"))
@@ -119,13 +120,14 @@ async def test_a_repeated_press_while_telegram_is_slow_locks_nobody_out(
     assert (click.query_id, click.label) == (Rate.unpack(helpful).query_id, 1)
 
 
+@pytest.mark.parametrize("fault", [Fault("retry_after", 1), Fault("bad_gateway")], ids=str)
 async def test_an_admin_telegram_keeps_failing_does_not_cost_the_others_their_alert(
-    launch_bot: LaunchBot,
+    launch_bot: LaunchBot, fault: Fault
 ) -> None:
     first, second = 1001, 1002
     bot = await launch_bot(FORCE_NOTHING, admin_ids=frozenset({first, second}))
     attempts = len(telegram_retry.BACKOFF_SECONDS) + 1
-    bot.stub.fail_next("sendMessage", Fault("retry_after", 1), times=attempts, chat_id=first)
+    bot.stub.fail_next("sendMessage", fault, times=attempts, chat_id=first)
     [reply] = await bot.say("рецепт борща")
     assert reply.params["text"] == texts.NOTHING_FOUND
     alerts = [c for c in bot.stub.calls_of("sendMessage") if c.params["chat_id"] == second]

@@ -138,7 +138,7 @@ def test_a_bad_import_file_is_refused_with_its_line_and_a_clear_reason(
 def test_csv_export_neutralises_formulas_and_imports_them_back_unchanged() -> None:
     tricky = [
         Article(1, '=HYPERLINK("http://evil")', "+1+1", "@SUM(A1)", False, ("-2", "'quoted")),
-        Article(2, "'=already quoted", "body", "", False, ()),
+        Article(2, "'=already quoted", "'Tis the season", "", False, ()),
     ]
     text = format_articles(tricky, "csv")
     for cell in ("=HYPERLINK", "+1+1", "@SUM"):
@@ -146,3 +146,13 @@ def test_csv_export_neutralises_formulas_and_imports_them_back_unchanged() -> No
     assert "'=HYPERLINK" in text
     again = parse_articles(text, "csv")
     assert again == [ArticleDraft(a.title, a.body, a.questions, a.category) for a in tricky]
+
+
+def test_a_leading_quote_in_a_hand_written_csv_is_kept() -> None:
+    [draft] = parse_articles("title,body\n'Tis the season,'quoted body\n", "csv")
+    assert (draft.title, draft.body) == ("'Tis the season", "'quoted body")
+
+
+def test_a_yaml_key_python_cannot_hash_is_refused_clearly() -> None:
+    with pytest.raises(ImportFormatError, match="not a list of articles"):
+        parse_articles("- title: a\n  body: b\n  ? [x]\n  : y\n", "yaml")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 
-from bot.cli import TokenFilter
+from bot.redaction import RedactingFormatter
 
 TOKEN = "123456789:AAsecret-token"
 
@@ -13,7 +13,7 @@ TOKEN = "123456789:AAsecret-token"
 def test_the_token_is_blanked_in_messages_arguments_and_tracebacks() -> None:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.addFilter(TokenFilter(TOKEN))
+    handler.setFormatter(RedactingFormatter("%(message)s", TOKEN))
     log = logging.getLogger("test-token-filter")
     log.addHandler(handler)
     log.propagate = False
@@ -29,3 +29,8 @@ def test_the_token_is_blanked_in_messages_arguments_and_tracebacks() -> None:
     assert TOKEN not in output and "secret" not in output
     assert output.count("<BOT_TOKEN>") == 2
     assert "ConnectionError" in output and "polling failed" in output
+
+
+def test_an_empty_token_changes_nothing() -> None:
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "plain %s", ("text",), None)
+    assert RedactingFormatter("%(message)s", "").format(record) == "plain text"
