@@ -333,6 +333,8 @@ async def _stop_polling(
         and not any(expected in call.error for expected in harness.expected_errors)
     ]
     assert not rejected, f"the stub (like Telegram) rejected: {rejected}"
+    left = harness.stub.planned_faults_left
+    assert not left, f"planned faults that never struck: {left}"
 
 
 @pytest.fixture
