@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -83,3 +84,17 @@ def operator_environment(tmp_path: Path) -> dict[str, str]:
         BOT_TOKEN="",
     )
     return env
+
+
+async def start_faqbot(env: dict[str, str], cwd: Path, *args: str) -> asyncio.subprocess.Process:
+    """`faqbot ARGS` as its own process (python -m bot), with stdout and stderr piped."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from pathlib import Path
 
-from tests.conftest import operator_environment
+from tests.conftest import operator_environment, start_faqbot
 from tests.e2e.conftest import FORCE_ANSWER, LaunchBot
 
 ARTICLES = 3000
@@ -36,17 +35,7 @@ async def test_questions_asked_during_a_large_import_are_all_answered_and_stored
         encoding="utf-8",
     )
     env = {**operator_environment(tmp_path), "DATABASE_URL": bot.settings.database_url}
-    importing = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "import",
-        str(big),
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    importing = await start_faqbot(env, tmp_path, "import", str(big))
     finished = asyncio.ensure_future(importing.communicate())
     asked = 0
     while not finished.done():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from pathlib import Path
 
 from sqlalchemy import select
@@ -12,7 +11,7 @@ from sqlalchemy import select
 from bot.config import ModelSettings
 from knowledge_base.encoder import Encoder, model_version
 from knowledge_base.tables import QueryRow
-from tests.conftest import SAMPLE_EVAL, operator_environment
+from tests.conftest import SAMPLE_EVAL, operator_environment, start_faqbot
 from tests.e2e.conftest import FORCE_ANSWER, BotHarness, LaunchBot
 
 QUESTIONS = ["Как получить доступ к логам?", "не работает впн", "как сменить пароль"]
@@ -43,19 +42,7 @@ async def test_the_bot_answers_with_a_newly_trained_model_without_a_restart(
         "TRAINING__EPOCHS": "0.1",
         "TRAINING__PROMOTION_MARGIN": "1",  # this test is about the swap, not the gain
     }
-    training = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "train",
-        "--pairs",
-        str(SAMPLE_EVAL),
-        "--json",
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    training = await start_faqbot(env, tmp_path, "train", "--pairs", str(SAMPLE_EVAL), "--json")
     communicate = asyncio.ensure_future(training.communicate())
     # The bot keeps answering while another process trains beside it …
     asked_while_training = 0
@@ -84,17 +71,7 @@ async def test_the_bot_answers_with_a_newly_trained_model_without_a_restart(
     assert asked_while_training >= 3, "the training was too short to prove the bot kept answering"
 
     # `faqbot models rollback` reaches the running bot the same way.
-    rollback = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "models",
-        "rollback",
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    rollback = await start_faqbot(env, tmp_path, "models", "rollback")
     out, err = await rollback.communicate()
     assert rollback.returncode == 0, err.decode()
     assert out.decode().startswith(f"Rolled back from {result['version']} to ")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from pathlib import Path
 
-from tests.conftest import SAMPLE_BASE, operator_environment
+from tests.conftest import SAMPLE_BASE, operator_environment, start_faqbot
 from tests.telegram_stub import Fault, TelegramStub
 
 USER = 4242
@@ -22,27 +21,14 @@ def _environment(tmp_path: Path, stub: TelegramStub, token: str) -> dict[str, st
     }
 
 
-async def _faqbot(env: dict[str, str], cwd: Path, *args: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        cwd=cwd,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-
 async def test_run_serves_questions_and_stops_cleanly_on_sigterm(
     tmp_path: Path, base_models: dict[str, Path]
 ) -> None:
     async with TelegramStub() as stub:
         env = _environment(tmp_path, stub, stub.token)
-        importer = await _faqbot(env, tmp_path, "import", str(SAMPLE_BASE))
+        importer = await start_faqbot(env, tmp_path, "import", str(SAMPLE_BASE))
         assert await importer.wait() == 0
-        bot = await _faqbot(env, tmp_path, "run")
+        bot = await start_faqbot(env, tmp_path, "run")
         try:
             await stub.wait_for("setMyCommands", timeout=START_TIMEOUT)
             await stub.wait_for("getUpdates", timeout=START_TIMEOUT)
@@ -63,7 +49,7 @@ async def test_run_serves_questions_and_stops_cleanly_on_sigterm(
 async def test_run_with_a_wrong_token_says_so_and_fails_fast(tmp_path: Path) -> None:
     async with TelegramStub() as stub:
         env = _environment(tmp_path, stub, "123:wrong")
-        bot = await _faqbot(env, tmp_path, "run")
+        bot = await start_faqbot(env, tmp_path, "run")
         _, stderr = await asyncio.wait_for(bot.communicate(), 60)
     assert bot.returncode == 2
     assert "Telegram rejected BOT_TOKEN" in stderr.decode()
@@ -72,7 +58,7 @@ async def test_run_with_a_wrong_token_says_so_and_fails_fast(tmp_path: Path) -> 
 async def test_a_malformed_api_url_is_refused_without_showing_the_token(tmp_path: Path) -> None:
     token = "123456789:AAsecret-token-never-printed"
     env = {**operator_environment(tmp_path), "BOT_TOKEN": token, "TELEGRAM_API_URL": "http://[::1"}
-    process = await _faqbot(env, tmp_path, "run")
+    process = await start_faqbot(env, tmp_path, "run")
     stdout, stderr = await asyncio.wait_for(process.communicate(), START_TIMEOUT)
     output = (stdout + stderr).decode()
     assert process.returncode == 2
@@ -88,7 +74,7 @@ async def test_telegram_failing_at_start_up_is_one_clear_line_not_a_traceback(
         # gives up with one line.
         stub.fail_next("getMe", Fault("retry_after", 1), times=10)
         env = _environment(tmp_path, stub, stub.token)
-        bot = await _faqbot(env, tmp_path, "run")
+        bot = await start_faqbot(env, tmp_path, "run")
         stdout, stderr = await asyncio.wait_for(bot.communicate(), 60)
     output = (stdout + stderr).decode()
     assert bot.returncode == 2
