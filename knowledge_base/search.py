@@ -94,15 +94,21 @@ class ServingSnapshot:
         return tuple(good[: self.suggestions])
 
 
-def phrasing_vectors(
+# Texts encoded per worker-thread call. A cancelled rebuild (Ctrl+C while a large base is
+# encoded) stops after the chunk in hand instead of after the whole base.
+ENCODE_CHUNK = 256
+
+
+async def phrasing_vectors(
     encoder: Encoder, phrasings: Sequence[Phrasing], cached: Mapping[int, bytes]
 ) -> tuple[np.ndarray, dict[int, np.ndarray]]:
     """One row per phrasing, from the cache where it has one; and the rows encoded now."""
     missing = [p for p in phrasings if p.id not in cached]
     encoded: dict[int, np.ndarray] = {}
-    if missing:
-        fresh = encoder.encode_documents([p.text for p in missing])
-        encoded = {p.id: v for p, v in zip(missing, fresh, strict=True)}
+    for start in range(0, len(missing), ENCODE_CHUNK):
+        chunk = missing[start : start + ENCODE_CHUNK]
+        fresh = await asyncio.to_thread(encoder.encode_documents, [p.text for p in chunk])
+        encoded.update(zip((p.id for p in chunk), fresh, strict=True))
     vectors = np.zeros((len(phrasings), encoder.dimension), dtype=np.float32)
     for row, phrasing in enumerate(phrasings):
         blob = cached.get(phrasing.id)
@@ -166,7 +172,7 @@ class SearchEngine:
             missing = sum(p.id not in cached for p in phrasings)
             if missing:
                 log.info("encoding %d phrasings with %s", missing, version)
-            vectors, encoded = await asyncio.to_thread(phrasing_vectors, encoder, phrasings, cached)
+            vectors, encoded = await phrasing_vectors(encoder, phrasings, cached)
             if encoded:
                 # A short transaction of its own: nothing else waits on it.
                 async with session_factory() as session:

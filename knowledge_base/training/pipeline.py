@@ -135,7 +135,7 @@ async def train_new_version(
             cached = await EmbeddingRepository(session).vectors(
                 old.version, (p.id for p in phrasings)
             )
-        old_vectors, _ = await asyncio.to_thread(phrasing_vectors, old, phrasings, cached)
+        old_vectors, _ = await phrasing_vectors(old, phrasings, cached)
         before = await asyncio.to_thread(_held_out_report, old, phrasings, old_vectors, split)
         del old
 
@@ -157,7 +157,7 @@ async def train_new_version(
 
             # 5. The new model on the same questions, and the vectors the bot will serve.
             new = await asyncio.to_thread(Encoder, scratch)
-            new_vectors, _ = await asyncio.to_thread(phrasing_vectors, new, phrasings, {})
+            new_vectors, _ = await phrasing_vectors(new, phrasings, {})
             after = await asyncio.to_thread(_held_out_report, new, phrasings, new_vectors, split)
             del new
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 from sqlalchemy import select
@@ -201,3 +203,35 @@ async def test_vectors_cached_meanwhile_by_another_process_are_kept(
         cached = (await session.scalars(select(EmbeddingRow))).all()
     assert len(cached) == 5
     assert await engine.rebuild(session_factory) == 0
+
+
+async def test_a_cancelled_rebuild_stops_after_the_chunk_in_hand(
+    session_factory: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl+C while a large base is encoded must not wait for the whole base."""
+    import time
+
+    from knowledge_base import search
+
+    class SlowEncoder(FakeEncoder):
+        finished_texts = 0
+
+        def encode_documents(self, texts: list[str]) -> np.ndarray:
+            time.sleep(0.025 * len(texts))
+            SlowEncoder.finished_texts += len(texts)
+            return self._vectors(texts)
+
+    monkeypatch.setattr(search, "ENCODE_CHUNK", 2)
+    async with session_factory() as session:
+        await ArticleService(session).import_drafts(
+            [ArticleDraft(f"article {n}", "body") for n in range(20)]
+        )
+    engine = SearchEngine(SlowEncoder(), Thresholds(0.9, 0.5))  # type: ignore[arg-type]
+    rebuild = asyncio.create_task(engine.rebuild(session_factory))
+    await asyncio.sleep(0.12)
+    rebuild.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await rebuild
+    await asyncio.sleep(0.6)  # long enough for all twenty texts, had it gone on
+    assert 2 <= SlowEncoder.finished_texts <= 8, SlowEncoder.finished_texts
+    assert len(engine.snapshot.index) == 0, "the half-built index never served"
