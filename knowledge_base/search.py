@@ -142,10 +142,6 @@ class SearchEngine:
         return self.snapshot.thresholds
 
     @property
-    def suggestions(self) -> int:
-        return self.snapshot.suggestions
-
-    @property
     def model_version(self) -> str:
         return self.snapshot.model_version
 

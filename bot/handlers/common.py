@@ -65,9 +65,9 @@ async def on_error(event: ErrorEvent) -> bool:
     """Logs a failed update and tells the person, so nobody is left without an answer.
 
     When Telegram itself failed (after the retries: 429, 5xx, no connection, a blocked chat),
-    the search did not: the question and the
-    click are stored already, and a message about a failed search would be false (and would
-    most likely fail the same way), so that is logged in one line and nothing is sent.
+    the search did not: the question and the click are stored already, and a message about a
+    failed search would be false (and would most likely fail the same way), so that is logged
+    in one line and nothing is sent.
     """
     update = event.update
     if isinstance(event.exception, TELEGRAM_FAULTS):
