@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     # How often the running bot looks for what another process changed: articles (`faqbot
     # import`) and the active model (`faqbot train`, `models activate|rollback`); 0: never.
     index_refresh_seconds: float = Field(default=30.0, ge=0)
+    # Updates handled at once; more wait in the journal (Telegram hands over 100 at a time).
+    max_concurrent_updates: int = Field(default=100, ge=1)
     log_level: str = "INFO"
 
     @field_validator("telegram_api_url")

@@ -15,8 +15,8 @@ from knowledge_base.search import SearchEngine, SearchService
 
 
 class ServicesMiddleware(BaseMiddleware):
-    """Opens a session per update, hands handlers `search`, `feedback` and `articles`,
-    and commits once the handler is done (rolls back if it failed)."""
+    """Opens a session per update, hands handlers `search`, `feedback`, `articles` and the
+    update's `message_key`, and commits once the handler is done (rolls back if it failed)."""
 
     def __init__(
         self, session_factory: async_sessionmaker[AsyncSession], engine: SearchEngine
@@ -30,6 +30,11 @@ class ServicesMiddleware(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
+        update = data.get("event_update")
+        bot = data.get("bot")
+        if update is not None and bot is not None:
+            # The same update handled again after a crash logs nothing twice.
+            data["message_key"] = f"telegram:{bot.id}:{update.update_id}"
         async with self._session_factory() as session:
             data["search"] = SearchService(self._engine, session)
             data["feedback"] = FeedbackService(session)

@@ -13,10 +13,12 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.expression import Executable
 
 from knowledge_base.tables import (
     ArticleRow,
+    Base,
     EmbeddingRow,
     FeedbackRow,
     ModelVersionRow,
@@ -26,6 +28,19 @@ from knowledge_base.tables import (
 )
 
 TITLE_SOURCE = "title"
+
+
+def insert_skipping_duplicates(
+    session: AsyncSession, table: type[Base], rows: Sequence[Mapping[str, object]]
+) -> Insert | None:
+    """INSERT … ON CONFLICT DO NOTHING where the database has it (SQLite, PostgreSQL): one
+    statement, no savepoint left to roll back. None elsewhere."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        return sqlite_insert(table).values(list(rows)).on_conflict_do_nothing()
+    if dialect == "postgresql":
+        return postgresql_insert(table).values(list(rows)).on_conflict_do_nothing()
+    return None
 
 
 @dataclass(frozen=True)
@@ -293,6 +308,7 @@ class QueryRepository:
         score: float,
         band: str,
         model_version: str,
+        message_key: str | None = None,
     ) -> int:
         row = QueryRow(
             user_id=user_id,
@@ -301,10 +317,17 @@ class QueryRepository:
             score=score,
             band=band,
             model_version=model_version,
+            message_key=message_key,
         )
         self._session.add(row)
         await self._session.flush()
         return row.id
+
+    async def id_for_message(self, message_key: str) -> int | None:
+        """The question already logged for this incoming message, if any."""
+        return await self._session.scalar(
+            select(QueryRow.id).where(QueryRow.message_key == message_key)
+        )
 
     async def get(self, query_id: int) -> QueryRecord | None:
         row = await self._session.get(QueryRow, query_id)
@@ -341,13 +364,9 @@ class FeedbackRepository:
             "user_id": user_id,
             "created_at": utcnow(),
         }
-        dialect = self._session.get_bind().dialect.name
-        if dialect in ("sqlite", "postgresql"):
-            insert_row = sqlite_insert if dialect == "sqlite" else postgresql_insert
-            statement = (
-                insert_row(FeedbackRow).values(**values).on_conflict_do_nothing()
-            ).returning(FeedbackRow.id)
-            return await self._session.scalar(statement)
+        statement = insert_skipping_duplicates(self._session, FeedbackRow, [values])
+        if statement is not None:
+            return await self._session.scalar(statement.returning(FeedbackRow.id))
         row = FeedbackRow(**values)
         try:
             async with self._session.begin_nested():

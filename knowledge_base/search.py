@@ -215,7 +215,11 @@ class SearchService:
         self._articles = ArticleRepository(session)
         self._queries = QueryRepository(session)
 
-    async def answer(self, question: str, user_id: int | None = None) -> Answer:
+    async def answer(
+        self, question: str, user_id: int | None = None, message_key: str | None = None
+    ) -> Answer:
+        """Answer and log the question. A message handled again (after a crash, with the same
+        `message_key`) is answered again but logged once."""
         question = clean_question(question)
         snapshot = self._engine.snapshot
         matches = await snapshot.rank(question, max(snapshot.suggestions, 1) + 1)
@@ -227,23 +231,29 @@ class SearchService:
         else:
             alternatives = tuple(matches[1 : snapshot.suggestions + 1])
         article = await self._articles.get(best.article_id) if best else None
-        query_id = await self._queries.log(
-            user_id=user_id,
-            text=question,
-            article_id=best.article_id if best else None,
-            score=score,
-            band=band.value,
-            model_version=snapshot.model_version,
-        )
-        # Committed before anyone replies: a question is kept even if sending the answer fails,
-        # and a button pressed at once finds its query.
-        await self._session.commit()
+        logged = await self._queries.id_for_message(message_key) if message_key else None
+        if logged is None:
+            query_id = await self._queries.log(
+                user_id=user_id,
+                text=question,
+                article_id=best.article_id if best else None,
+                score=score,
+                band=band.value,
+                model_version=snapshot.model_version,
+                message_key=message_key,
+            )
+            # Committed before anyone replies: a question is kept even if sending the answer
+            # fails, and a button pressed at once finds its query.
+            await self._session.commit()
+        else:
+            query_id = logged
         log.info(
-            "query %d: band=%s score=%.3f article=%s",
+            "query %d: band=%s score=%.3f article=%s%s",
             query_id,
             band,
             score,
             best.article_id if best else None,
+            "" if logged is None else " (asked before a restart: answered again, logged once)",
         )
         return Answer(band, score, article, alternatives, query_id, snapshot.model_version)
 

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import re
+import signal
 import sys
 from html import unescape
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from bot import texts
 from bot.app import Resources, build_resources, create_bot, create_dispatcher
 from bot.config import Settings
+from bot.polling import DurablePolling
 from bot.redaction import redact
 from knowledge_base.articles import ArticleService
 from knowledge_base.search import Answer, Band, SearchService
@@ -81,11 +83,26 @@ async def _serve(settings: Settings) -> int:
     resources = await build_resources(settings)
     dp = create_dispatcher(resources)
     try:
-        await bot.set_my_commands(
-            [BotCommand(command=c, description=d) for c, d in texts.COMMANDS.items()]
-        )
+        try:
+            await bot.set_my_commands(
+                [BotCommand(command=c, description=d) for c, d in texts.COMMANDS.items()]
+            )
+        except (TelegramAPIError, ClientDecodeError) as error:
+            # Only the menu of commands is missing; the bot answers all the same.
+            log.warning("setMyCommands failed (%s); serving without the command menu", error)
         log.info("polling Telegram as @%s", me.username)
-        await dp.start_polling(bot)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signal_number, stop.set)
+        polling = DurablePolling(
+            dp, bot, resources.session_factory, concurrency=settings.max_concurrent_updates
+        )
+        await polling.run(stop)
+        log.info("stopped")
+    except TelegramUnauthorizedError:
+        print("Telegram rejected BOT_TOKEN (revoked?): check it with @BotFather.", file=sys.stderr)
+        return 2
     finally:
         await bot.session.close()
         await resources.close()

@@ -11,7 +11,13 @@ from bot.notifications import notify_admins
 from knowledge_base.search import Band, SearchService, clean_question
 
 
-async def question(message: Message, search: SearchService, settings: Settings, bot: Bot) -> None:
+async def question(
+    message: Message,
+    search: SearchService,
+    settings: Settings,
+    bot: Bot,
+    message_key: str | None = None,
+) -> None:
     """Answers any other text as a question to the knowledge base."""
     text = clean_question(message.text or "")
     if not text:
@@ -22,7 +28,7 @@ async def question(message: Message, search: SearchService, settings: Settings, 
         text = text[:limit]
         await message.answer(texts.truncated(limit))
     user_id = message.from_user.id if message.from_user else None
-    answer = await search.answer(text, user_id=user_id)
+    answer = await search.answer(text, user_id=user_id, message_key=message_key)
     assert answer.query_id is not None
     if answer.band is Band.ANSWER and answer.article is not None:
         await message.answer(

@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
-from aiogram import BaseMiddleware, Dispatcher
+from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import build_resources, create_bot, create_dispatcher
 from bot.config import SearchSettings, Settings
+from bot.polling import DurablePolling
 from knowledge_base.articles import ArticleService
 from knowledge_base.db import create_engine, create_session_factory, upgrade_database
 from knowledge_base.encoder import Encoder
@@ -45,7 +46,7 @@ STEP_TIMEOUT = 15.0
 class UpdateTracker(BaseMiddleware):
     """Notes when the dispatcher has finished each update — handler, DB commit and all.
 
-    Production polls with `handle_as_tasks`, so a reply on the wire does not mean the handler's
+    Updates are handled concurrently, so a reply on the wire does not mean the handler's
     transaction is committed yet; tests wait for this before they read the database.
     """
 
@@ -285,8 +286,15 @@ async def launch_bot(
             dispatcher.update.outer_middleware(tracker)
             bot = create_bot(settings)
             stack.push_async_callback(bot.session.close)
+            stop = asyncio.Event()
             polling = asyncio.create_task(
-                dispatcher.start_polling(bot, handle_signals=False, polling_timeout=5)
+                DurablePolling(
+                    dispatcher,
+                    bot,
+                    resources.session_factory,
+                    polling_timeout=5,
+                    concurrency=settings.max_concurrent_updates,
+                ).run(stop)
             )
             harness = BotHarness(
                 stub=stub,
@@ -295,7 +303,7 @@ async def launch_bot(
                 tracker=tracker,
                 model_version=e5_encoder.version,
             )
-            stack.push_async_callback(_stop_polling, dispatcher, polling, harness)
+            stack.push_async_callback(_stop_polling, stop, polling, harness)
             launched.append(harness)
             # The polling loop asks getMe before its first getUpdates: after it, stop is safe.
             await stub.wait_for("getMe", timeout=STEP_TIMEOUT)
@@ -305,7 +313,7 @@ async def launch_bot(
 
 
 async def _stop_polling(
-    dispatcher: Dispatcher, polling: asyncio.Task[None], harness: BotHarness
+    stop: asyncio.Event, polling: asyncio.Task[None], harness: BotHarness
 ) -> None:
     """Stop without hanging, then fail if the bot crashed or Telegram refused what it sent."""
     try:
@@ -313,9 +321,7 @@ async def _stop_polling(
         with suppress(AssertionError):
             await harness.tracker.wait_for(set(harness.stub.pushed_at), STEP_TIMEOUT)
     finally:
-        if not polling.done():
-            with suppress(RuntimeError):  # "Polling is not started": it already ended
-                await asyncio.wait_for(dispatcher.stop_polling(), STEP_TIMEOUT)
+        stop.set()
         try:
             await asyncio.wait_for(polling, STEP_TIMEOUT)
         except TimeoutError:

@@ -1,0 +1,222 @@
+"""Long polling that loses no update: each one is journaled before Telegram is told it arrived."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from contextlib import suppress
+from datetime import timedelta
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.exceptions import TelegramRetryAfter, TelegramUnauthorizedError
+from aiogram.methods import GetUpdates
+from aiogram.types import Update
+from aiogram.utils.backoff import Backoff, BackoffConfig
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from knowledge_base.journal import MessageJournal
+
+log = logging.getLogger(__name__)
+
+# Pauses after a failed getUpdates: from 1 s up to 30 s while Telegram stays unreachable.
+BACKOFF = BackoffConfig(min_delay=1.0, max_delay=30.0, factor=1.6, jitter=0.1)
+# An update whose handling was cut short by this many crashes is given up on: it may be the
+# very thing that crashes the process.
+MAX_ATTEMPTS = 3
+# Handled updates are kept this long (for the operator looking into an incident), then dropped.
+KEEP_HANDLED = timedelta(days=2)
+CLEAN_UP_EVERY = 3600.0
+
+
+class DurablePolling:
+    """Polls getUpdates and feeds the dispatcher, without losing an update to a crash.
+
+    Telegram forgets an update once a later getUpdates carries an offset beyond it, even if
+    the bot never finished handling it. So each batch is written to the journal before the
+    next getUpdates confirms it, and marked handled once its handler is done; at start-up, what
+    the journal holds unfinished is handled first. A crash may repeat a reply that was sent
+    just before it, never lose one; the question itself is logged once (by its update id).
+
+    Used by `faqbot run` and by the end-to-end tests alike.
+    """
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        bot: Bot,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        polling_timeout: int = 10,
+        concurrency: int = 64,
+        shutdown_grace: float = 10.0,
+    ) -> None:
+        self._dp = dispatcher
+        self._bot = bot
+        self._session_factory = session_factory
+        self._polling_timeout = polling_timeout
+        self._concurrency = concurrency
+        self._shutdown_grace = shutdown_grace
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until `stop` is set; then let the updates in hand finish (for a while)."""
+        me = await self._bot.me()
+        journal = MessageJournal(self._session_factory, me.id)
+        workflow = {"dispatcher": self._dp, "bots": (self._bot,), **self._dp.workflow_data}
+        await self._dp.emit_startup(bot=self._bot, **workflow)
+        try:
+            await self._resume(journal, workflow)
+            await self._poll(journal, workflow, stop)
+        finally:
+            await self._drain()
+            await self._dp.emit_shutdown(bot=self._bot, **workflow)
+
+    async def _resume(self, journal: MessageJournal, workflow: dict[str, Any]) -> None:
+        unfinished = await journal.unfinished(MAX_ATTEMPTS)
+        for message in unfinished.given_up:
+            log.error(
+                "update %d was being handled during %d crashes: given up on",
+                message.key,
+                message.attempts - 1,
+            )
+        if unfinished.resume:
+            log.info(
+                "handling %d updates the previous run received but did not finish",
+                len(unfinished.resume),
+            )
+        for message in unfinished.resume:
+            try:
+                update = _from_json(message.payload, self._bot)
+            except ValueError:
+                log.error("update %d in the journal is unreadable: skipped", message.key)
+                await journal.mark_handled(message.key)
+                continue
+            await self._wait_for_room()
+            self._start(journal, update, workflow)
+
+    async def _poll(
+        self, journal: MessageJournal, workflow: dict[str, Any], stop: asyncio.Event
+    ) -> None:
+        get_updates = GetUpdates(
+            timeout=self._polling_timeout,
+            allowed_updates=self._dp.resolve_used_update_types(),
+        )
+        # The HTTP request must outlast the long poll it carries.
+        request_timeout = int(self._bot.session.timeout + self._polling_timeout)
+        backoff = Backoff(BACKOFF)
+        loop = asyncio.get_running_loop()
+        clean_up_at = loop.time()
+        while not stop.is_set():
+            if loop.time() >= clean_up_at:
+                clean_up_at = loop.time() + CLEAN_UP_EVERY
+                await self._forget_old(journal)
+            await self._wait_for_room()
+            try:
+                updates = await _unless_stopped(
+                    self._bot(get_updates, request_timeout=request_timeout), stop
+                )
+                if updates is None:
+                    return
+                fresh = await journal.record([(u.update_id, _to_json(u)) for u in updates])
+            except TelegramUnauthorizedError:
+                raise  # the token was revoked: nothing to wait for
+            except Exception as error:
+                if isinstance(error, TelegramRetryAfter):
+                    pause = float(error.retry_after)
+                else:
+                    pause = next(backoff)
+                # One line: Telegram being away is an event, not a bug in the bot.
+                log.warning(
+                    "getUpdates failed (%s: %s); again in %.1f s", _kind(error), error, pause
+                )
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), pause)
+                continue
+            if backoff.counter:
+                log.info("getUpdates works again after %d failures", backoff.counter)
+                backoff.reset()
+            if updates:
+                # The next getUpdates confirms these: they are in the journal now.
+                get_updates.offset = updates[-1].update_id + 1
+            for update in updates:
+                if update.update_id in fresh:
+                    self._start(journal, update, workflow)
+
+    def _start(self, journal: MessageJournal, update: Update, workflow: dict[str, Any]) -> None:
+        task = asyncio.create_task(self._handle(journal, update, workflow))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle(
+        self, journal: MessageJournal, update: Update, workflow: dict[str, Any]
+    ) -> None:
+        try:
+            await self._dp.feed_update(self._bot, update, **workflow)
+        except Exception:
+            # The error handler answers the person; reaching here means it failed as well.
+            log.exception("update %d failed", update.update_id)
+        try:
+            await journal.mark_handled(update.update_id)
+        except Exception as error:
+            log.warning(
+                "update %d handled, but not marked so (%s): it is handled again at next start",
+                update.update_id,
+                _kind(error),
+            )
+
+    async def _wait_for_room(self) -> None:
+        """Back-pressure: fetch more only while fewer than `concurrency` updates are in hand."""
+        while len(self._tasks) >= self._concurrency:
+            await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+
+    async def _drain(self) -> None:
+        if not self._tasks:
+            return
+        _, unfinished = await asyncio.wait(set(self._tasks), timeout=self._shutdown_grace)
+        if unfinished:
+            log.warning(
+                "stopping with %d updates unfinished: they are handled at the next start",
+                len(unfinished),
+            )
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+
+    async def _forget_old(self, journal: MessageJournal) -> None:
+        try:
+            await journal.forget_handled(KEEP_HANDLED)
+        except Exception as error:  # a locked database: next hour, then
+            log.warning("could not clean the update journal (%s)", _kind(error))
+
+
+async def _unless_stopped(call: Any, stop: asyncio.Event) -> Any:
+    """The result of `call`, or None if `stop` is set first (the call is then cancelled:
+    what it would have returned is not confirmed, so Telegram sends it again)."""
+    fetch = asyncio.ensure_future(call)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        done, _ = await asyncio.wait({fetch, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if fetch in done:
+        return fetch.result()
+    fetch.cancel()
+    with suppress(asyncio.CancelledError, Exception):
+        await fetch
+    return None
+
+
+def _to_json(update: Update) -> str:
+    # ASCII JSON: a lone surrogate (\ud800, which Telegram passes on) has no UTF-8 form
+    # and must not stop the journal; escaped, it comes back exactly.
+    return json.dumps(update.model_dump(mode="json", exclude_unset=True), ensure_ascii=True)
+
+
+def _from_json(payload: str, bot: Bot) -> Update:
+    return Update.model_validate(json.loads(payload), context={"bot": bot})
+
+
+def _kind(error: BaseException) -> str:
+    return type(error).__name__
