@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     # A self-hosted Bot API server (telegram-bot-api); empty: Telegram's own.
     telegram_api_url: str = ""
     database_url: str = "sqlite+aiosqlite:///data/faqbot.sqlite3"
+    # Where `faqbot run` writes each Telegram update before confirming it to Telegram.
+    update_journal: Path = Path("data/telegram-updates.sqlite3")
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     model: ModelSettings = ModelSettings()
     search: SearchSettings = SearchSettings()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 from contextlib import suppress
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -14,9 +16,8 @@ from aiogram.exceptions import TelegramRetryAfter, TelegramUnauthorizedError
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from knowledge_base.journal import MessageJournal
+from bot.journal import UpdateJournal
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class DurablePolling:
         self,
         dispatcher: Dispatcher,
         bot: Bot,
-        session_factory: async_sessionmaker[AsyncSession],
+        journal_path: Path,
         *,
         polling_timeout: int = 10,
         concurrency: int = 64,
@@ -54,7 +55,7 @@ class DurablePolling:
     ) -> None:
         self._dp = dispatcher
         self._bot = bot
-        self._session_factory = session_factory
+        self._journal_path = journal_path
         self._polling_timeout = polling_timeout
         self._concurrency = concurrency
         self._shutdown_grace = shutdown_grace
@@ -63,22 +64,25 @@ class DurablePolling:
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until `stop` is set; then let the updates in hand finish (for a while)."""
         me = await self._bot.me()
-        journal = MessageJournal(self._session_factory, me.id)
+        journal = UpdateJournal(self._journal_path, me.id)
         workflow = {"dispatcher": self._dp, "bots": (self._bot,), **self._dp.workflow_data}
-        await self._dp.emit_startup(bot=self._bot, **workflow)
         try:
-            await self._resume(journal, workflow)
-            await self._poll(journal, workflow, stop)
+            await self._dp.emit_startup(bot=self._bot, **workflow)
+            try:
+                await self._resume(journal, workflow)
+                await self._poll(journal, workflow, stop)
+            finally:
+                await self._drain()
+                await self._dp.emit_shutdown(bot=self._bot, **workflow)
         finally:
-            await self._drain()
-            await self._dp.emit_shutdown(bot=self._bot, **workflow)
+            journal.close()
 
-    async def _resume(self, journal: MessageJournal, workflow: dict[str, Any]) -> None:
-        unfinished = await journal.unfinished(MAX_ATTEMPTS)
+    async def _resume(self, journal: UpdateJournal, workflow: dict[str, Any]) -> None:
+        unfinished = journal.unfinished(MAX_ATTEMPTS)
         for message in unfinished.given_up:
             log.error(
                 "update %d was being handled during %d crashes: given up on",
-                message.key,
+                message.update_id,
                 message.attempts - 1,
             )
         if unfinished.resume:
@@ -90,14 +94,14 @@ class DurablePolling:
             try:
                 update = _from_json(message.payload, self._bot)
             except ValueError:
-                log.error("update %d in the journal is unreadable: skipped", message.key)
-                await journal.mark_handled(message.key)
+                log.error("update %d in the journal is unreadable: skipped", message.update_id)
+                journal.mark_handled(message.update_id)
                 continue
             await self._wait_for_room()
             self._start(journal, update, workflow)
 
     async def _poll(
-        self, journal: MessageJournal, workflow: dict[str, Any], stop: asyncio.Event
+        self, journal: UpdateJournal, workflow: dict[str, Any], stop: asyncio.Event
     ) -> None:
         get_updates = GetUpdates(
             timeout=self._polling_timeout,
@@ -111,7 +115,7 @@ class DurablePolling:
         while not stop.is_set():
             if loop.time() >= clean_up_at:
                 clean_up_at = loop.time() + CLEAN_UP_EVERY
-                await self._forget_old(journal)
+                self._forget_old(journal)
             await self._wait_for_room()
             try:
                 updates = await _unless_stopped(
@@ -119,7 +123,7 @@ class DurablePolling:
                 )
                 if updates is None:
                     return
-                fresh = await journal.record([(u.update_id, _to_json(u)) for u in updates])
+                fresh = journal.record([(u.update_id, _to_json(u)) for u in updates])
             except TelegramUnauthorizedError:
                 raise  # the token was revoked: nothing to wait for
             except Exception as error:
@@ -144,13 +148,13 @@ class DurablePolling:
                 if update.update_id in fresh:
                     self._start(journal, update, workflow)
 
-    def _start(self, journal: MessageJournal, update: Update, workflow: dict[str, Any]) -> None:
+    def _start(self, journal: UpdateJournal, update: Update, workflow: dict[str, Any]) -> None:
         task = asyncio.create_task(self._handle(journal, update, workflow))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _handle(
-        self, journal: MessageJournal, update: Update, workflow: dict[str, Any]
+        self, journal: UpdateJournal, update: Update, workflow: dict[str, Any]
     ) -> None:
         try:
             await self._dp.feed_update(self._bot, update, **workflow)
@@ -158,12 +162,13 @@ class DurablePolling:
             # The error handler answers the person; reaching here means it failed as well.
             log.exception("update %d failed", update.update_id)
         try:
-            await journal.mark_handled(update.update_id)
-        except Exception as error:
+            # At once, with no await in between: this note is what a crash must not outrun.
+            journal.mark_handled(update.update_id)
+        except sqlite3.Error as error:
             log.warning(
-                "update %d handled, but not marked so (%s): it is handled again at next start",
+                "update %d handled, but not noted so (%s): it is handled again at next start",
                 update.update_id,
-                _kind(error),
+                error,
             )
 
     async def _wait_for_room(self) -> None:
@@ -184,11 +189,12 @@ class DurablePolling:
                 task.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
 
-    async def _forget_old(self, journal: MessageJournal) -> None:
+    @staticmethod
+    def _forget_old(journal: UpdateJournal) -> None:
         try:
-            await journal.forget_handled(KEEP_HANDLED)
-        except Exception as error:  # a locked database: next hour, then
-            log.warning("could not clean the update journal (%s)", _kind(error))
+            journal.forget_handled(KEEP_HANDLED.total_seconds())
+        except sqlite3.Error as error:  # next hour, then
+            log.warning("could not clean the update journal (%s)", error)
 
 
 async def _unless_stopped(call: Any, stop: asyncio.Event) -> Any:

@@ -145,22 +145,3 @@ class ModelVersionRow(Base):
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # metrics.json of the version: data sizes, hyper-parameters, before/after, thresholds.
     metrics: Mapped[str] = mapped_column(Text, default="{}")
-
-
-class InboundMessageRow(Base):
-    """The journal of incoming messages: written before the transport is told they arrived,
-    marked handled once answered, so a crash in between loses none of them."""
-
-    __tablename__ = "inbound_messages"
-    __table_args__ = (Index("ix_inbound_messages_unhandled", "source", "handled_at"),)
-
-    # The receiving bot's id; `key` is unique per source (a Telegram update_id).
-    source: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    payload: Mapped[str] = mapped_column(Text)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    # Starts of handling that were interrupted (by a crash); counted at the next start.
-    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
-    handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # handled | given_up
-    outcome: Mapped[str | None] = mapped_column(String(20))

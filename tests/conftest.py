@@ -48,6 +48,7 @@ def make_settings(tmp_path: Path, model_dir: Path | str = "", **overrides: objec
     values: dict[str, object] = {
         "bot_token": "",
         "database_url": f"sqlite+aiosqlite:///{tmp_path / 'faqbot.sqlite3'}",
+        "update_journal": tmp_path / "telegram-updates.sqlite3",
         "admin_ids": frozenset(),
         "model": ModelSettings(path=str(model_dir), models_dir=MODELS_DIR),
         "search": SearchSettings(),
@@ -75,7 +76,9 @@ def operator_environment(tmp_path: Path) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("BOT_", "DATABASE_", "MODEL_", "SEARCH_", "ADMIN_", "TELEGRAM_"))
+        if not key.startswith(
+            ("BOT_", "DATABASE_", "MODEL_", "SEARCH_", "ADMIN_", "TELEGRAM_", "UPDATE_")
+        )
     }
     env.update(
         DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'kb.sqlite3'}",

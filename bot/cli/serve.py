@@ -96,7 +96,7 @@ async def _serve(settings: Settings) -> int:
         for signal_number in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signal_number, stop.set)
         polling = DurablePolling(
-            dp, bot, resources.session_factory, concurrency=settings.max_concurrent_updates
+            dp, bot, settings.update_journal, concurrency=settings.max_concurrent_updates
         )
         await polling.run(stop)
         log.info("stopped")

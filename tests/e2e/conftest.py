@@ -291,7 +291,7 @@ async def launch_bot(
                 DurablePolling(
                     dispatcher,
                     bot,
-                    resources.session_factory,
+                    settings.update_journal,
                     polling_timeout=5,
                     concurrency=settings.max_concurrent_updates,
                 ).run(stop)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 from aiogram.exceptions import ClientDecodeError, TelegramServerError
+from aiogram.utils.backoff import BackoffConfig
 
-from bot import telegram_retry, texts
+from bot import polling, telegram_retry, texts
 from bot.keyboards import Pick, Rate
 from tests.e2e.conftest import FORCE_ANSWER, FORCE_NOTHING, FORCE_SUGGEST, LaunchBot
 from tests.telegram_stub import Call, Fault, TelegramStub
@@ -20,6 +22,12 @@ def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """The production back-off, shortened: the same number of attempts, in tenths of a second."""
     monkeypatch.setattr(
         telegram_retry, "BACKOFF_SECONDS", tuple(s / 10 for s in telegram_retry.BACKOFF_SECONDS)
+    )
+    quick = polling.BACKOFF
+    monkeypatch.setattr(
+        polling,
+        "BACKOFF",
+        BackoffConfig(quick.min_delay / 10, quick.max_delay / 10, quick.factor, quick.jitter / 10),
     )
 
 
@@ -145,8 +153,34 @@ QUESTIONS = [
 ]
 
 
+async def test_polling_rides_out_get_updates_faults_with_one_log_line_each(
+    launch_bot: LaunchBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = await launch_bot(FORCE_ANSWER)
+    faults = [
+        Fault("bad_gateway"),
+        Fault("server_error"),
+        Fault("retry_after", 1),
+        Fault("drop_before"),
+        # Telegram handed the updates over, but the answer never arrived: not confirmed,
+        # so they come again with the next getUpdates, and are handled once.
+        Fault("drop_after"),
+    ]
+    await bot.stub.wait_for("getUpdates", timeout=15)
+    for fault in faults:
+        bot.stub.fail_next("getUpdates", fault)
+    with caplog.at_level(logging.INFO, logger="bot.polling"):
+        [reply] = await bot.say(QUESTION)
+    assert str(reply.params["text"]).startswith("<b>")
+    assert len(await bot.queries()) == 1
+    failures = [r for r in caplog.records if "getUpdates failed" in r.getMessage()]
+    assert len(failures) == len(faults), [r.getMessage() for r in failures]
+    assert not any(r.exc_info for r in caplog.records), "a Telegram fault is no traceback"
+    assert any("getUpdates works again" in r.getMessage() for r in caplog.records)
+
+
 async def test_a_thousand_updates_with_one_call_in_ten_failing_lose_nothing(
-    launch_bot: LaunchBot,
+    launch_bot: LaunchBot, caplog: pytest.LogCaptureFixture
 ) -> None:
     """20 people ask 25 questions each and rate every answer (1,000 updates) while one Bot API
     call in ten meets a fault; afterwards every question is stored once and answered, every
@@ -162,9 +196,11 @@ async def test_a_thousand_updates_with_one_call_in_ten_failing_lose_nothing(
         Fault("drop_after"),
         Fault("slow", 1),
     )
-    bot.stub.fail_randomly(0.10, faults, seed=7)
+    # getUpdates fails too: updates handed over on a connection that then drops come again.
+    bot.stub.fail_randomly(0.10, faults, seed=7, spare=frozenset({"getMe"}))
     users = list(range(2000, 2000 + USERS))
     pushed = 0
+    caplog.set_level(logging.WARNING)
     for round_number in range(ROUNDS):
         mark = bot.stub.mark()
         for user in users:
@@ -199,8 +235,15 @@ async def test_a_thousand_updates_with_one_call_in_ten_failing_lose_nothing(
     assert all(len(sent) >= ROUNDS for sent in articles.values()), "every question answered"
     duplicates = sum(len(sent) - ROUNDS for sent in articles.values())
     injected = len(bot.stub.faults_injected)
-    print(f"\n1,000 updates: {injected} faults injected, {duplicates} answers sent twice")
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    print(
+        f"\n1,000 updates: {injected} faults injected, {duplicates} answers sent twice, "
+        f"{len(warnings)} warning lines, {sum(bool(r.exc_info) for r in warnings)} tracebacks"
+    )
     assert injected >= 100
+    # One line per fault at most (a retry, a refused repeat), and not one traceback.
+    assert not [r.getMessage() for r in warnings if r.exc_info]
+    assert len(warnings) <= injected
     # Still alive: a new question after the storm is answered at once.
     reply = await bot.ask(QUESTIONS[0], user_id=users[0])
     assert str(reply.params["text"]).startswith("<b>")

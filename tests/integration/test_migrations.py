@@ -54,3 +54,36 @@ def test_head_schema_matches_the_tables_module(tmp_path: Path) -> None:
         engine.dispose()
     assert diff == []
     assert "uq_feedback_click" in indexes
+
+
+def test_the_message_key_revision_keeps_questions_and_feedback_both_ways(tmp_path: Path) -> None:
+    """0003 alters `queries`, which feedback references: with foreign keys on, a rebuilt table
+    would take the feedback with it."""
+    path = tmp_path / "kept.sqlite3"
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade_database(url, "0002")
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO articles (id, title, body, category, archived, created_at, "
+                "updated_at) VALUES (1, 't', 'b', '', 0, '2026-01-01', '2026-01-01')"
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO queries (id, user_id, text, article_id, score, band, model_version, "
+                "created_at) VALUES (1, 5, 'q', 1, 0.9, 'answer', 'v', '2026-01-01')"
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO feedback (query_id, article_id, label, user_id, created_at) "
+                "VALUES (1, 1, 1, 5, '2026-01-01')"
+            )
+        counts = "SELECT (SELECT count(*) FROM queries), (SELECT count(*) FROM feedback)"
+        upgrade_database(url, "0003")
+        with engine.connect() as connection:
+            assert tuple(connection.exec_driver_sql(counts).one()) == (1, 1)
+            assert connection.exec_driver_sql("SELECT message_key FROM queries").scalar() is None
+        downgrade_database(url, "0002")
+        with engine.connect() as connection:
+            assert tuple(connection.exec_driver_sql(counts).one()) == (1, 1)
+    finally:
+        engine.dispose()
