@@ -215,7 +215,7 @@ class LaunchBot(Protocol):
     ) -> Awaitable[BotHarness]: ...
 
 
-def _copy_database(source: Path, target: Path) -> None:
+def copy_database(source: Path, target: Path) -> None:
     # The backup API reads through the WAL, so the copy is whole even if a -wal file lingers.
     with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
         src.backup(dst)
@@ -275,7 +275,7 @@ async def launch_bot(
                 telegram_api_url=stub.base_url,
                 **settings_overrides,
             )
-            _copy_database(sample_base_file, _database_file(settings))
+            copy_database(sample_base_file, _database_file(settings))
             if extra_articles:
                 await _import(settings, extra_articles)
 

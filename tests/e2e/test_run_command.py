@@ -11,7 +11,8 @@ from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
-from tests.conftest import SAMPLE_BASE, SAMPLE_EVAL, operator_environment, start_faqbot
+from tests.conftest import SAMPLE_EVAL, operator_environment, start_faqbot
+from tests.e2e.conftest import copy_database
 from tests.telegram_stub import Fault, TelegramStub
 
 USER = 4242
@@ -26,14 +27,20 @@ def _environment(tmp_path: Path, stub: TelegramStub, token: str) -> dict[str, st
     }
 
 
+async def _run_on_the_sample_base(
+    tmp_path: Path, stub: TelegramStub, sample_base_file: Path
+) -> tuple[dict[str, str], asyncio.subprocess.Process]:
+    """`faqbot run` on a copy of the warm sample database, as a restarted bot finds it."""
+    copy_database(sample_base_file, tmp_path / "kb.sqlite3")
+    env = _environment(tmp_path, stub, stub.token)
+    return env, await start_faqbot(env, tmp_path, "run")
+
+
 async def test_run_serves_questions_and_stops_cleanly_on_sigterm(
-    tmp_path: Path, base_models: dict[str, Path]
+    tmp_path: Path, sample_base_file: Path
 ) -> None:
     async with TelegramStub() as stub:
-        env = _environment(tmp_path, stub, stub.token)
-        importer = await start_faqbot(env, tmp_path, "import", str(SAMPLE_BASE))
-        assert await importer.wait() == 0
-        bot = await start_faqbot(env, tmp_path, "run")
+        _, bot = await _run_on_the_sample_base(tmp_path, stub, sample_base_file)
         try:
             await stub.wait_for("setMyCommands", timeout=START_TIMEOUT)
             await stub.wait_for("getUpdates", timeout=START_TIMEOUT)
@@ -48,6 +55,7 @@ async def test_run_serves_questions_and_stops_cleanly_on_sigterm(
         assert bot.returncode == 0, stderr.decode()
         log = stderr.decode()
         assert "query 1: band=answer" in log
+        assert "encoding" not in log, "the warm database's cached vectors serve at once"
         assert stub.token not in log
 
 
@@ -107,15 +115,12 @@ async def _until(condition: Callable[[], bool], timeout: float, what: str) -> No
 
 
 async def test_sigkill_in_the_middle_of_a_burst_loses_no_question(
-    tmp_path: Path, base_models: dict[str, Path]
+    tmp_path: Path, sample_base_file: Path
 ) -> None:
     users = range(5000, 5100)
     questions = [json.loads(line)["query"] for line in SAMPLE_EVAL.read_text().splitlines()]
     async with TelegramStub() as stub:
-        env = _environment(tmp_path, stub, stub.token)
-        importer = await start_faqbot(env, tmp_path, "import", str(SAMPLE_BASE))
-        assert await importer.wait() == 0
-        bot = await start_faqbot(env, tmp_path, "run")
+        env, bot = await _run_on_the_sample_base(tmp_path, stub, sample_base_file)
         try:
             await stub.wait_for("getUpdates", timeout=START_TIMEOUT)
             for user, question in zip(users, questions, strict=False):
