@@ -7,10 +7,10 @@ import copy
 import json
 import mimetypes
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from types import TracebackType
 from typing import Any, Self
 
@@ -24,6 +24,24 @@ BOT_USERNAME = "faqbot_stub_bot"
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
 MAX_CALLBACK_DATA_BYTES = 64
+MAX_CALLBACK_ANSWER_LENGTH = 200
+MAX_COMMANDS = 100
+_COMMAND = re.compile(r"[a-z0-9_]{1,32}")
+# What a button may do; a button with none of these (or two) is refused.
+_BUTTON_ACTIONS = (
+    "url",
+    "callback_data",
+    "web_app",
+    "login_url",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "switch_inline_query_chosen_chat",
+    "copy_text",
+    "callback_game",
+    "pay",
+)
+# Update types Telegram sends when a bot never chose (allowed_updates empty or never given).
+_NOT_SENT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 
 REPLY_METHODS = frozenset({"sendMessage", "editMessageText", "sendDocument"})
 
@@ -159,46 +177,76 @@ def _utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-class _TelegramHtml(HTMLParser):
-    """Turns Telegram-flavoured HTML into plain text + entities, rejecting what Telegram rejects."""
+# The only named entities Telegram decodes; any other "&name;" stays as it is written.
+_NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_ENTITY = re.compile(r"&(?:#([0-9]{1,7})|#[xX]([0-9a-fA-F]{1,6})|([a-zA-Z]+));")
+_ATTRIBUTE = re.compile(
+    r"""\s*([a-zA-Z][a-zA-Z0-9_-]*)\s*(?:=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>/]+)))?"""
+)
+
+
+def _decode_entity(markup: str, position: int) -> tuple[str, int] | None:
+    """The character an entity at `position` stands for and where it ends, if Telegram
+    decodes it: numeric entities and &lt; &gt; &amp; &quot; only."""
+    found = _ENTITY.match(markup, position)
+    if found is None:
+        return None
+    decimal, hexadecimal, name = found.groups()
+    if name is not None:
+        char = _NAMED_ENTITIES.get(name)
+        return None if char is None else (char, found.end())
+    code = int(decimal) if decimal is not None else int(hexadecimal, 16)
+    if not 0 < code <= 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        return None
+    return chr(code), found.end()
+
+
+def _decode_entities(value: str) -> str:
+    out, position = [], 0
+    while position < len(value):
+        decoded = _decode_entity(value, position) if value[position] == "&" else None
+        if decoded is None:
+            out.append(value[position])
+            position += 1
+        else:
+            out.append(decoded[0])
+            position = decoded[1]
+    return "".join(out)
+
+
+class _TelegramHtml:
+    """Telegram-flavoured HTML to plain text + entities, refusing what Telegram refuses.
+
+    Modelled on Telegram's own parser rather than a browser's: every "<" must open or close a
+    supported tag (so an unescaped «Ошибка <403>» or a comment is refused), only the four
+    named entities above and numeric ones are decoded, and a stray "&" or ">" is plain text.
+    """
 
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.length = 0
         self.entities: list[dict[str, Any]] = []
-        self._open: list[tuple[str, int, dict[str, str | None]]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = dict(attrs)
-        if tag not in _HTML_ENTITY_TYPES or (
-            tag == "span" and attributes.get("class") != "tg-spoiler"
-        ):
-            raise _bad_request(f'can\'t parse entities: Unsupported start tag "{tag}"')
-        self._open.append((tag, self.length, attributes))
-
-    def handle_endtag(self, tag: str) -> None:
-        if not self._open or self._open[-1][0] != tag:
-            raise _bad_request(f'can\'t parse entities: Unmatched end tag "{tag}"')
-        _, start, attributes = self._open.pop()
-        if self.length == start:
-            return
-        entity: dict[str, Any] = {
-            "type": _HTML_ENTITY_TYPES[tag],
-            "offset": start,
-            "length": self.length - start,
-        }
-        if tag == "a":
-            entity["url"] = attributes.get("href") or ""
-        self.entities.append(entity)
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-        self.length += _utf16_length(data)
+        self._open: list[tuple[str, int, dict[str, str]]] = []
 
     def parse(self, markup: str) -> tuple[str, list[dict[str, Any]]]:
-        self.feed(markup)
-        self.close()
+        position = 0
+        while position < len(markup):
+            char = markup[position]
+            if char == "&":
+                decoded = _decode_entity(markup, position)
+                if decoded is not None:
+                    self._text(decoded[0])
+                    position = decoded[1]
+                    continue
+            if char != "<":
+                self._text(char)
+                position += 1
+                continue
+            offset = len(markup[:position].encode())
+            if markup.startswith("</", position):
+                position = self._end_tag(markup, position, offset)
+            else:
+                position = self._start_tag(markup, position, offset)
         if self._open:
             tag = self._open[-1][0]
             raise _bad_request(
@@ -206,6 +254,68 @@ class _TelegramHtml(HTMLParser):
             )
         entities = sorted(self.entities, key=lambda e: (e["offset"], -e["length"]))
         return "".join(self.parts), entities
+
+    def _text(self, text: str) -> None:
+        self.parts.append(text)
+        self.length += _utf16_length(text)
+
+    def _start_tag(self, markup: str, position: int, offset: int) -> int:
+        end_of_name = position + 1
+        while end_of_name < len(markup) and markup[end_of_name] not in " \t\r\n>/":
+            end_of_name += 1
+        tag = markup[position + 1 : end_of_name].lower()
+        if tag not in _HTML_ENTITY_TYPES:
+            raise _bad_request(
+                f'can\'t parse entities: Unsupported start tag "{tag}" at byte offset {offset}'
+            )
+        attributes: dict[str, str] = {}
+        cursor = end_of_name
+        while True:
+            found = _ATTRIBUTE.match(markup, cursor)
+            if found is None:
+                break
+            name, double, single, bare = found.groups()
+            value = next((v for v in (double, single, bare) if v is not None), "")
+            attributes[name.lower()] = _decode_entities(value)
+            cursor = found.end()
+        rest = markup[cursor:].lstrip()
+        cursor = len(markup) - len(rest)
+        if rest.startswith("/"):
+            rest, cursor = rest[1:], cursor + 1
+        if not rest.startswith(">"):
+            raise _bad_request(f"can't parse entities: Unclosed start tag at byte offset {offset}")
+        if tag == "span" and attributes.get("class") != "tg-spoiler":
+            raise _bad_request(
+                f'can\'t parse entities: Tag "span" must have class "tg-spoiler" at byte offset '
+                f"{offset}"
+            )
+        self._open.append((tag, self.length, attributes))
+        return cursor + 1
+
+    def _end_tag(self, markup: str, position: int, offset: int) -> int:
+        close = markup.find(">", position)
+        if close < 0:
+            raise _bad_request(f"can't parse entities: Unclosed end tag at byte offset {offset}")
+        tag = markup[position + 2 : close].strip().lower()
+        if not self._open:
+            raise _bad_request(f"can't parse entities: Unexpected end tag at byte offset {offset}")
+        expected, start, attributes = self._open[-1]
+        if tag != expected:
+            raise _bad_request(
+                f"can't parse entities: Unmatched end tag at byte offset {offset}, expected "
+                f'"</{expected}>", found "</{tag}>"'
+            )
+        self._open.pop()
+        if self.length > start:
+            entity: dict[str, Any] = {
+                "type": _HTML_ENTITY_TYPES[tag],
+                "offset": start,
+                "length": self.length - start,
+            }
+            if tag == "a":
+                entity["url"] = attributes.get("href") or ""
+            self.entities.append(entity)
+        return close + 1
 
 
 def _decode_form_value(key: str, value: str) -> Any:
@@ -227,10 +337,24 @@ def _inline_markup(markup: Any) -> dict[str, Any] | None:
     for row in rows:
         for button in row:
             if not button.get("text"):
-                raise _bad_request("text buttons are unallowed in the inline keyboard")
+                raise _bad_request("can't parse inline keyboard button: Text must be non-empty")
+            actions = [name for name in _BUTTON_ACTIONS if name in button]
+            if not actions:
+                raise _bad_request(
+                    "can't parse inline keyboard button: Text buttons are unallowed in the "
+                    "inline keyboard"
+                )
+            if len(actions) > 1:
+                raise _bad_request(
+                    "can't parse inline keyboard button: only one of the optional fields must "
+                    "be used"
+                )
             data = button.get("callback_data")
             if data is not None and not 0 < len(str(data).encode()) <= MAX_CALLBACK_DATA_BYTES:
                 raise _bad_request("BUTTON_DATA_INVALID")
+    if not any(rows):
+        # An empty keyboard is how a bot removes the one a message has.
+        return None
     return {"inline_keyboard": copy.deepcopy(rows)}
 
 
@@ -248,6 +372,7 @@ class TelegramStub:
         host: str = "127.0.0.1",
         port: int = 0,
         max_poll_wait: float = 1.0,
+        callback_query_ttl: float = 15.0,
     ) -> None:
         self.token = token
         self.host = host
@@ -255,6 +380,9 @@ class TelegramStub:
         # Long polls wait at most this long even if the bot asks for more, so a test that
         # stops polling never waits for a 10-30 s request to run out.
         self.max_poll_wait = max_poll_wait
+        # How long a pressed button waits for answerCallbackQuery before Telegram refuses the
+        # answer as too old (Telegram does not publish the figure; it is seconds, not minutes).
+        self.callback_query_ttl = callback_query_ttl
         self.calls: list[Call] = []
         self.unauthorized_requests: list[str] = []
         self.pushed_at: dict[int, float] = {}
@@ -269,7 +397,13 @@ class TelegramStub:
         self._last_message_id: dict[int, int] = {}
         self._files: dict[str, StoredFile] = {}
         self._files_by_path: dict[str, StoredFile] = {}
-        self._open_callback_queries: set[str] = set()
+        # Pressed buttons not answered yet: query id -> when pressed (time.monotonic()).
+        self._open_callback_queries: dict[str, float] = {}
+        # People who wrote to the bot (or pressed Start): only they can be written to.
+        self.started_chats: set[int] = set()
+        # Updates the bot asked not to get (allowed_updates), never queued.
+        self.filtered_updates: list[dict[str, Any]] = []
+        self._allowed_updates: frozenset[str] | None = None
         self._last_update_id = 0
         self._last_file_number = 0
         self._last_callback_number = 0
@@ -300,7 +434,7 @@ class TelegramStub:
             "getFile": self._get_file,
             "deleteMessage": self._delete_message,
             "sendChatAction": self._true,
-            "setMyCommands": self._true,
+            "setMyCommands": self._set_my_commands,
             "deleteMyCommands": self._true,
             "setMyDescription": self._true,
             "setMyShortDescription": self._true,
@@ -368,10 +502,22 @@ class TelegramStub:
         chat_type = "supergroup" if str(chat_id).startswith("-100") else "group"
         return {"id": chat_id, "type": chat_type, "title": f"Chat {chat_id}"}
 
+    def open_chat(self, user_id: int) -> None:
+        """The person pressed Start some time ago: the bot may write to them."""
+        self.started_chats.add(user_id)
+
     def push_update(self, raw: Mapping[str, Any]) -> int:
-        """Queue any update (e.g. an `edited_message`); its `update_id` is assigned here."""
+        """Queue any update (e.g. an `edited_message`); its `update_id` is assigned here.
+
+        Like Telegram, an update of a type the bot excluded with `allowed_updates` is never
+        delivered (it lands in `filtered_updates`)."""
         self._last_update_id += 1
         update = {**copy.deepcopy(dict(raw)), "update_id": self._last_update_id}
+        kind = next(key for key in update if key != "update_id")
+        allowed = self._allowed_updates
+        if (kind not in allowed) if allowed is not None else (kind in _NOT_SENT_BY_DEFAULT):
+            self.filtered_updates.append(update)
+            return self._last_update_id
         self._pending.append(update)
         self.pushed_at[self._last_update_id] = time.monotonic()
         self._wake_pollers()
@@ -435,8 +581,11 @@ class TelegramStub:
         }
         return self.push_update({"message": self._user_message(user_id, voice=voice)})
 
-    def push_callback(self, user_id: int, message_id: int, data: str) -> str:
-        """Press a button under message `message_id` in the user's chat; returns the query id."""
+    def push_callback(self, user_id: int, message_id: int, data: str, age: float = 0.0) -> str:
+        """Press a button under message `message_id` in the user's chat; returns the query id.
+
+        `age`: the press happened that many seconds ago (say, while the bot was down), so its
+        answer may already be too old."""
         stored = self._messages.get((user_id, message_id))
         if stored is not None:
             message = copy.deepcopy(stored)
@@ -445,7 +594,8 @@ class TelegramStub:
             message = {"chat": self.chat_object(user_id), "message_id": message_id, "date": 0}
         self._last_callback_number += 1
         query_id = f"{user_id}{self._last_callback_number:06d}"
-        self._open_callback_queries.add(query_id)
+        self._open_callback_queries[query_id] = time.monotonic() - age
+        self.started_chats.add(user_id)
         self.push_update(
             {
                 "callback_query": {
@@ -812,6 +962,8 @@ class TelegramStub:
         return message
 
     def _user_message(self, user_id: int, **content: Any) -> dict[str, Any]:
+        # Writing to the bot starts the chat: from now on the bot may write back.
+        self.started_chats.add(user_id)
         return copy.deepcopy(self._store_message(user_id, self.user_object(user_id), **content))
 
     def _find_message(self, params: Mapping[str, Any], missing: str) -> dict[str, Any]:
@@ -874,6 +1026,10 @@ class TelegramStub:
         }
 
     async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        allowed = params.get("allowed_updates")
+        if isinstance(allowed, list):
+            # Remembered until changed; an empty list means "the default types".
+            self._allowed_updates = frozenset(allowed) if allowed else None
         offset = params.get("offset")
         if isinstance(offset, int) and offset > 0:
             # An offset confirms every update before it: Telegram never sends those again.
@@ -906,10 +1062,15 @@ class TelegramStub:
                     )
         return copy.deepcopy(self._pending[:limit])
 
-    def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:
-        if params.get("chat_id") in self.blocked_chats:
+    def _check_can_write(self, chat_id: int) -> None:
+        if chat_id in self.blocked_chats:
             raise TelegramApiError(403, "Forbidden: bot was blocked by the user")
+        if chat_id > 0 and chat_id not in self.started_chats:
+            raise TelegramApiError(403, "Forbidden: bot can't initiate conversation with a user")
+
+    def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = self._chat_id(params)
+        self._check_can_write(chat_id)
         text, entities = self._formatted(params, "text", "entities", MAX_TEXT_LENGTH)
         if not text.strip():
             raise _bad_request("message text is empty")
@@ -991,15 +1152,34 @@ class TelegramStub:
 
     def _answer_callback_query(self, params: dict[str, Any]) -> bool:
         query_id = str(params.get("callback_query_id") or "")
-        if query_id not in self._open_callback_queries:
+        pressed = self._open_callback_queries.pop(query_id, None)
+        if pressed is None or time.monotonic() - pressed > self.callback_query_ttl:
             raise _bad_request(
                 "query is too old and response timeout expired or query ID is invalid"
             )
-        self._open_callback_queries.discard(query_id)
+        if len(str(params.get("text") or "")) > MAX_CALLBACK_ANSWER_LENGTH:
+            self._open_callback_queries[query_id] = pressed
+            raise _bad_request("MESSAGE_TOO_LONG")
+        return True
+
+    def _set_my_commands(self, params: dict[str, Any]) -> bool:
+        commands = params.get("commands")
+        if not isinstance(commands, list):
+            raise _bad_request("commands must be an Array")
+        if len(commands) > MAX_COMMANDS:
+            raise _bad_request("BOT_COMMANDS_TOO_MUCH")
+        for command in commands:
+            if not isinstance(command, Mapping) or not _COMMAND.fullmatch(
+                str(command.get("command", ""))
+            ):
+                raise _bad_request("BOT_COMMAND_INVALID")
+            if not 1 <= len(str(command.get("description") or "").strip()) <= 256:
+                raise _bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
         return True
 
     def _send_document(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = self._chat_id(params)
+        self._check_can_write(chat_id)
         document = params.get("document")
         if isinstance(document, str) and document in self._files:
             document = self._files[document]

@@ -275,6 +275,9 @@ async def launch_bot(
                 telegram_api_url=stub.base_url,
                 **settings_overrides,
             )
+            # Admins pressed Start when they set the bot up: it may write to them.
+            for admin in settings.admin_ids:
+                stub.open_chat(admin)
             copy_database(sample_base_file, _database_file(settings))
             if extra_articles:
                 await _import(settings, extra_articles)

@@ -11,8 +11,13 @@ import pytest
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramBadRequest, TelegramUnauthorizedError
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramUnauthorizedError,
+)
 from aiogram.types import (
+    BotCommand,
     BufferedInputFile,
     CallbackQuery,
     InlineKeyboardButton,
@@ -188,6 +193,7 @@ async def test_unknown_method_is_recorded_and_answered_404(stub: TelegramStub) -
 
 
 async def test_editing_without_changes_is_rejected_like_telegram(stub: TelegramStub) -> None:
+    stub.open_chat(USER_ID)
     bot = stub_bot(stub)
     try:
         sent = await bot.send_message(USER_ID, "текст")
@@ -221,3 +227,148 @@ async def test_confirmed_update_is_not_delivered_again(
         "Эхо: <b>два</b>",
     ]
     assert stub.pending_updates == []
+
+
+# --- the stand-in refuses what Telegram refuses ----------------------------------------------
+
+
+@pytest.fixture
+async def direct_bot(stub: TelegramStub) -> AsyncIterator[Bot]:
+    """A bot calling the stand-in directly, no polling; USER_ID has started it."""
+    stub.open_chat(USER_ID)
+    bot = stub_bot(stub)
+    yield bot
+    await bot.session.close()
+
+
+@pytest.mark.parametrize(
+    ("markup", "reason"),
+    [
+        ("Ошибка <403>", 'Unsupported start tag "403"'),
+        ("до <!-- комментарий --> после", 'Unsupported start tag "!--"'),
+        ("строка<br>строка", 'Unsupported start tag "br"'),
+        ("<<b>стрелка</b>", 'Unsupported start tag "<b"'),
+        ("<b>не закрыт", 'Can\'t find end tag corresponding to start tag "b"'),
+        ("лишний</b>", "Unexpected end tag"),
+        ("<b>крест</i>", 'expected "</b>", found "</i>"'),
+        ("<span>скрыто</span>", 'Tag "span" must have class "tg-spoiler"'),
+    ],
+)
+async def test_html_telegram_cannot_parse_is_refused(
+    stub: TelegramStub, direct_bot: Bot, markup: str, reason: str
+) -> None:
+    with pytest.raises(TelegramBadRequest, match="can't parse entities") as refused:
+        await direct_bot.send_message(USER_ID, markup, parse_mode="HTML")
+    assert reason in str(refused.value)
+    assert stub.calls_of("sendMessage")[-1].result is None
+
+
+async def test_only_four_named_entities_and_numeric_ones_are_decoded(
+    stub: TelegramStub, direct_bot: Bot
+) -> None:
+    sent = await direct_bot.send_message(
+        USER_ID,
+        "<b>&lt;403&gt;</b> &amp; &quot;к&quot; &#1071;&#x42F; &nbsp; &copy; a & b > c "
+        '<a href="https://x.example/?a=1&amp;b=2">ссылка</a>',
+        parse_mode="HTML",
+    )
+    assert sent.text == '<403> & "к" ЯЯ &nbsp; &copy; a & b > c ссылка'
+    entities = [(e.type, e.offset, e.length, e.url) for e in sent.entities or []]
+    assert entities == [("bold", 0, 5, None), ("text_link", 39, 6, "https://x.example/?a=1&b=2")]
+
+
+async def test_a_button_answered_too_late_or_twice_is_refused(
+    stub: TelegramStub, direct_bot: Bot
+) -> None:
+    sent = await direct_bot.send_message(USER_ID, "текст")
+    fresh = stub.push_callback(USER_ID, sent.message_id, "x")
+    # Pressed a minute ago, while the bot was down: too old to answer now.
+    stale = stub.push_callback(USER_ID, sent.message_id, "x", age=60)
+    assert await direct_bot.answer_callback_query(fresh)
+    for query in (fresh, stale, "no-such-query"):
+        with pytest.raises(TelegramBadRequest, match="query is too old"):
+            await direct_bot.answer_callback_query(query)
+
+
+async def test_a_callback_answer_longer_than_200_characters_is_refused(
+    stub: TelegramStub, direct_bot: Bot
+) -> None:
+    sent = await direct_bot.send_message(USER_ID, "текст")
+    query = stub.push_callback(USER_ID, sent.message_id, "x")
+    with pytest.raises(TelegramBadRequest, match="MESSAGE_TOO_LONG"):
+        await direct_bot.answer_callback_query(query, text="я" * 201)
+    assert await direct_bot.answer_callback_query(query, text="я" * 200)
+
+
+@pytest.mark.parametrize(
+    ("command", "description", "reason"),
+    [
+        ("Start", "Начать", "BOT_COMMAND_INVALID"),
+        ("/start", "Начать", "BOT_COMMAND_INVALID"),
+        ("a" * 33, "Начать", "BOT_COMMAND_INVALID"),
+        ("start", "", "BOT_COMMAND_DESCRIPTION_INVALID"),
+        ("start", "я" * 257, "BOT_COMMAND_DESCRIPTION_INVALID"),
+    ],
+)
+async def test_set_my_commands_refuses_what_telegram_refuses(
+    direct_bot: Bot, command: str, description: str, reason: str
+) -> None:
+    assert await direct_bot.set_my_commands([BotCommand(command="help", description="Справка")])
+    with pytest.raises(TelegramBadRequest, match=reason):
+        await direct_bot.set_my_commands([BotCommand(command=command, description=description)])
+
+
+async def test_more_than_a_hundred_commands_are_refused(direct_bot: Bot) -> None:
+    commands = [BotCommand(command=f"c{n}", description="к") for n in range(101)]
+    with pytest.raises(TelegramBadRequest, match="BOT_COMMANDS_TOO_MUCH"):
+        await direct_bot.set_my_commands(commands)
+
+
+async def test_a_person_who_never_wrote_to_the_bot_cannot_be_messaged(
+    stub: TelegramStub, direct_bot: Bot
+) -> None:
+    stranger = 9999
+    with pytest.raises(TelegramForbiddenError, match="can't initiate conversation"):
+        await direct_bot.send_message(stranger, "привет")
+    stub.push_text(stranger, "/start")
+    assert (await direct_bot.send_message(stranger, "привет")).text == "привет"
+
+
+async def test_an_empty_inline_keyboard_removes_the_keyboard(
+    stub: TelegramStub, direct_bot: Bot
+) -> None:
+    keyboard = InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="Да", callback_data="yes")]]
+    )
+    sent = await direct_bot.send_message(USER_ID, "вопрос", reply_markup=keyboard)
+    assert "reply_markup" in stub.message(USER_ID, sent.message_id)
+    await direct_bot.edit_message_reply_markup(
+        chat_id=USER_ID,
+        message_id=sent.message_id,
+        reply_markup=InlineKeyboardMarkup(inline_keyboard=[]),
+    )
+    assert "reply_markup" not in stub.message(USER_ID, sent.message_id)
+
+
+async def test_a_button_that_does_nothing_is_refused(direct_bot: Bot) -> None:
+    keyboard = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="Пустая")]])
+    with pytest.raises(TelegramBadRequest, match="Text buttons are unallowed"):
+        await direct_bot.send_message(USER_ID, "вопрос", reply_markup=keyboard)
+
+
+async def test_updates_the_bot_did_not_ask_for_are_never_delivered(
+    stub: TelegramStub, direct_bot: Bot
+) -> None:
+    # By default Telegram keeps chat_member updates back.
+    stub.push_update({"chat_member": {"chat": stub.chat_object(-100)}})
+    assert await direct_bot.get_updates(timeout=0) == []
+    await direct_bot.get_updates(timeout=0, allowed_updates=["message"])
+    sent = await direct_bot.send_message(USER_ID, "текст")
+    stub.push_callback(USER_ID, sent.message_id, "x")
+    text = stub.push_text(USER_ID, "вопрос")
+    # The choice is remembered by later calls that do not repeat it.
+    assert [u.update_id for u in await direct_bot.get_updates(timeout=0)] == [text]
+    assert [next(k for k in u if k != "update_id") for u in stub.filtered_updates] == [
+        "chat_member",
+        "callback_query",
+    ]
