@@ -3,6 +3,8 @@ offset is confirmed, and noted once handled, so a crash in between loses no upda
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -15,7 +17,7 @@ CREATE TABLE IF NOT EXISTS updates (
     update_id   INTEGER NOT NULL,
     payload     TEXT    NOT NULL,
     received_at REAL    NOT NULL,
-    -- starts of handling cut short by a crash, counted at the next start
+    -- how many runs of the bot started handling it
     attempts    INTEGER NOT NULL DEFAULT 0,
     handled_at  REAL,
     -- handled | given_up
@@ -26,11 +28,15 @@ CREATE INDEX IF NOT EXISTS updates_unhandled ON updates (bot_id, handled_at);
 """
 
 
+class JournalInUse(RuntimeError):
+    """Another running bot holds the journal: two pollers would handle the same updates."""
+
+
 @dataclass(frozen=True)
 class JournaledUpdate:
     update_id: int
     payload: str
-    # How many times handling it had started before, each ended by a crash.
+    # How many runs of the bot started handling it (each one ended before it was done).
     attempts: int
 
 
@@ -54,6 +60,12 @@ class UpdateJournal:
 
     def __init__(self, path: Path, bot_id: int) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock)
+            raise JournalInUse(f"{path} is in use by another running faqbot") from None
         # Autocommit mode: each statement, or each `with self._db` block, is its own commit.
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -64,6 +76,7 @@ class UpdateJournal:
 
     def close(self) -> None:
         self._db.close()
+        os.close(self._lock)  # and with it the lock
 
     def record(self, updates: Sequence[tuple[int, str]]) -> set[int]:
         """Store the updates of one getUpdates; the ids that were new (an update delivered
@@ -86,43 +99,35 @@ class UpdateJournal:
             raise
         return fresh
 
-    def mark_handled(self, update_id: int) -> None:
+    def begin(self, update_id: int) -> None:
+        """This run starts handling the update: one more attempt."""
         self._db.execute(
-            "UPDATE updates SET handled_at = ?, outcome = 'handled' "
-            "WHERE bot_id = ? AND update_id = ?",
-            (time.time(), self._bot_id, update_id),
+            "UPDATE updates SET attempts = attempts + 1 WHERE bot_id = ? AND update_id = ?",
+            (self._bot_id, update_id),
+        )
+
+    def mark_handled(self, update_id: int, outcome: str = "handled") -> None:
+        self._db.execute(
+            "UPDATE updates SET handled_at = ?, outcome = ? WHERE bot_id = ? AND update_id = ?",
+            (time.time(), outcome, self._bot_id, update_id),
         )
 
     def unfinished(self, max_attempts: int) -> Unfinished:
-        """Updates a previous run received but did not finish, counted as one more attempt.
-        Those already attempted `max_attempts` times (each ending in a crash) are closed as
-        given up, so one poisonous update cannot crash every start."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            rows = self._db.execute(
-                "SELECT update_id, payload, attempts FROM updates "
-                "WHERE bot_id = ? AND handled_at IS NULL ORDER BY update_id",
-                (self._bot_id,),
-            ).fetchall()
-            self._db.execute(
-                "UPDATE updates SET attempts = attempts + 1 "
-                "WHERE bot_id = ? AND handled_at IS NULL",
-                (self._bot_id,),
-            )
-            resume: list[JournaledUpdate] = []
-            given_up: list[JournaledUpdate] = []
-            for update_id, payload, attempts in rows:
-                update = JournaledUpdate(update_id, payload, attempts + 1)
-                (given_up if attempts >= max_attempts else resume).append(update)
-            self._db.executemany(
-                "UPDATE updates SET handled_at = ?, outcome = 'given_up' "
-                "WHERE bot_id = ? AND update_id = ?",
-                [(time.time(), self._bot_id, u.update_id) for u in given_up],
-            )
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
+        """Updates earlier runs received but did not finish. Those `max_attempts` runs started
+        and none finished are closed as given up: each of those runs ended (most likely
+        crashed) while handling it, so it may be what crashes the bot."""
+        rows = self._db.execute(
+            "SELECT update_id, payload, attempts FROM updates "
+            "WHERE bot_id = ? AND handled_at IS NULL ORDER BY update_id",
+            (self._bot_id,),
+        ).fetchall()
+        resume: list[JournaledUpdate] = []
+        given_up: list[JournaledUpdate] = []
+        for update_id, payload, attempts in rows:
+            update = JournaledUpdate(update_id, payload, attempts)
+            (given_up if attempts >= max_attempts else resume).append(update)
+        for update in given_up:
+            self.mark_handled(update.update_id, "given_up")
         return Unfinished(resume, given_up)
 
     def forget_handled(self, older_than_seconds: float) -> int:

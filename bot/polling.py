@@ -18,6 +18,7 @@ from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 
 from bot.journal import UpdateJournal
+from bot.telegram_retry import TELEGRAM_UNREACHABLE
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,9 @@ BACKOFF = BackoffConfig(min_delay=1.0, max_delay=30.0, factor=1.6, jitter=0.1)
 MAX_ATTEMPTS = 3
 # Handled updates are kept this long (for the operator looking into an incident), then dropped.
 KEEP_HANDLED = timedelta(days=2)
+# When Telegram keeps failing the reply to an update (each call retried for up to 60 s), the
+# update is handled again after these pauses, then left for the next start.
+RETRY_UNREACHABLE = (15.0, 60.0, 240.0)
 CLEAN_UP_EVERY = 3600.0
 
 
@@ -40,7 +44,8 @@ class DurablePolling:
     the journal holds unfinished is handled first. A crash may repeat a reply that was sent
     just before it, never lose one; the question itself is logged once (by its update id).
 
-    Used by `faqbot run` and by the end-to-end tests alike.
+    An update whose reply Telegram kept failing (after the retries of every call) is tried
+    again later, not marked handled. Used by `faqbot run` and by the end-to-end tests alike.
     """
 
     def __init__(
@@ -60,6 +65,12 @@ class DurablePolling:
         self._concurrency = concurrency
         self._shutdown_grace = shutdown_grace
         self._tasks: set[asyncio.Task[None]] = set()
+        self._hurry = asyncio.Event()
+
+    def hurry(self) -> None:
+        """Stop waiting for the updates in hand (a second Ctrl+C): they are handled at the
+        next start."""
+        self._hurry.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until `stop` is set; then let the updates in hand finish (for a while)."""
@@ -69,7 +80,7 @@ class DurablePolling:
         try:
             await self._dp.emit_startup(bot=self._bot, **workflow)
             try:
-                await self._resume(journal, workflow)
+                await self._resume(journal, workflow, stop)
                 await self._poll(journal, workflow, stop)
             finally:
                 await self._drain()
@@ -77,34 +88,44 @@ class DurablePolling:
         finally:
             journal.close()
 
-    async def _resume(self, journal: UpdateJournal, workflow: dict[str, Any]) -> None:
+    async def _resume(
+        self, journal: UpdateJournal, workflow: dict[str, Any], stop: asyncio.Event
+    ) -> None:
         unfinished = journal.unfinished(MAX_ATTEMPTS)
-        for message in unfinished.given_up:
+        for entry in unfinished.given_up:
             log.error(
-                "update %d was being handled during %d crashes: given up on",
-                message.update_id,
-                message.attempts - 1,
+                "update %d: %d runs started it and none finished: given up on",
+                entry.update_id,
+                entry.attempts,
             )
         if unfinished.resume:
             log.info(
                 "handling %d updates the previous run received but did not finish",
                 len(unfinished.resume),
             )
-        for message in unfinished.resume:
+        for entry in unfinished.resume:
+            if stop.is_set():
+                return
             try:
-                update = _from_json(message.payload, self._bot)
+                update = _from_json(entry.payload, self._bot)
             except ValueError:
-                log.error("update %d in the journal is unreadable: skipped", message.update_id)
-                journal.mark_handled(message.update_id)
+                log.error("update %d in the journal is unreadable: given up on", entry.update_id)
+                journal.mark_handled(entry.update_id, "given_up")
                 continue
-            await self._wait_for_room()
-            self._start(journal, update, workflow)
+            task = self._start(journal, update, workflow)
+            if entry.attempts:
+                # In hand when an earlier run ended: maybe what ended it. One at a time, so a
+                # crash counts against this update only, not against innocent neighbours.
+                await asyncio.wait({task})
+            else:
+                await self._wait_for_room(stop)
 
     async def _poll(
         self, journal: UpdateJournal, workflow: dict[str, Any], stop: asyncio.Event
     ) -> None:
         get_updates = GetUpdates(
             timeout=self._polling_timeout,
+            limit=min(100, self._concurrency),
             allowed_updates=self._dp.resolve_used_update_types(),
         )
         # The HTTP request must outlast the long poll it carries.
@@ -116,14 +137,15 @@ class DurablePolling:
             if loop.time() >= clean_up_at:
                 clean_up_at = loop.time() + CLEAN_UP_EVERY
                 self._forget_old(journal)
-            await self._wait_for_room()
+            await self._wait_for_room(stop)
+            if stop.is_set():
+                return
             try:
                 updates = await _unless_stopped(
                     self._bot(get_updates, request_timeout=request_timeout), stop
                 )
                 if updates is None:
                     return
-                fresh = journal.record([(u.update_id, _to_json(u)) for u in updates])
             except TelegramUnauthorizedError:
                 raise  # the token was revoked: nothing to wait for
             except Exception as error:
@@ -135,32 +157,55 @@ class DurablePolling:
                 log.warning(
                     "getUpdates failed (%s: %s); again in %.1f s", _kind(error), error, pause
                 )
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), pause)
+                await _sleep_unless_stopped(pause, stop)
                 continue
             if backoff.counter:
                 log.info("getUpdates works again after %d failures", backoff.counter)
                 backoff.reset()
+            try:
+                fresh = journal.record([(u.update_id, _to_json(u)) for u in updates])
+            except sqlite3.Error as error:
+                # Not confirmed either: Telegram sends them again with the next getUpdates.
+                log.warning("could not journal %d updates (%s); again in 1 s", len(updates), error)
+                await _sleep_unless_stopped(1.0, stop)
+                continue
             if updates:
                 # The next getUpdates confirms these: they are in the journal now.
                 get_updates.offset = updates[-1].update_id + 1
             for update in updates:
+                # One delivered again (its confirmation was lost in a crash) is in hand already.
                 if update.update_id in fresh:
                     self._start(journal, update, workflow)
 
-    def _start(self, journal: UpdateJournal, update: Update, workflow: dict[str, Any]) -> None:
+    def _start(
+        self, journal: UpdateJournal, update: Update, workflow: dict[str, Any]
+    ) -> asyncio.Task[None]:
         task = asyncio.create_task(self._handle(journal, update, workflow))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _handle(
         self, journal: UpdateJournal, update: Update, workflow: dict[str, Any]
     ) -> None:
-        try:
-            await self._dp.feed_update(self._bot, update, **workflow)
-        except Exception:
-            # The error handler answers the person; reaching here means it failed as well.
-            log.exception("update %d failed", update.update_id)
+        journal.begin(update.update_id)
+        for pause in (*RETRY_UNREACHABLE, None):
+            try:
+                result = await self._dp.feed_update(self._bot, update, **workflow)
+            except Exception:
+                # The error handler answers the person; reaching here means it failed as well.
+                log.exception("update %d failed", update.update_id)
+                result = None
+            if result is not TELEGRAM_UNREACHABLE:
+                break
+            if pause is None:
+                log.warning(
+                    "update %d: Telegram still unreachable; left for the next start",
+                    update.update_id,
+                )
+                return
+            log.warning("update %d: Telegram unreachable; again in %g s", update.update_id, pause)
+            await asyncio.sleep(pause)
         try:
             # At once, with no await in between: this note is what a crash must not outrun.
             journal.mark_handled(update.update_id)
@@ -171,15 +216,29 @@ class DurablePolling:
                 error,
             )
 
-    async def _wait_for_room(self) -> None:
+    async def _wait_for_room(self, stop: asyncio.Event) -> None:
         """Back-pressure: fetch more only while fewer than `concurrency` updates are in hand."""
-        while len(self._tasks) >= self._concurrency:
-            await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+        while len(self._tasks) >= self._concurrency and not stop.is_set():
+            stopped = asyncio.ensure_future(stop.wait())
+            try:
+                await asyncio.wait({*self._tasks, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopped.cancel()
 
     async def _drain(self) -> None:
         if not self._tasks:
             return
-        _, unfinished = await asyncio.wait(set(self._tasks), timeout=self._shutdown_grace)
+        hurry = asyncio.ensure_future(self._hurry.wait())
+        try:
+            finished: asyncio.Future[Any] = asyncio.gather(*self._tasks)
+            await asyncio.wait(
+                {finished, hurry},
+                timeout=self._shutdown_grace,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            hurry.cancel()
+        unfinished = set(self._tasks)
         if unfinished:
             log.warning(
                 "stopping with %d updates unfinished: they are handled at the next start",
@@ -197,27 +256,32 @@ class DurablePolling:
             log.warning("could not clean the update journal (%s)", error)
 
 
+async def _sleep_unless_stopped(seconds: float, stop: asyncio.Event) -> None:
+    with suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
 async def _unless_stopped(call: Any, stop: asyncio.Event) -> Any:
     """The result of `call`, or None if `stop` is set first (the call is then cancelled:
     what it would have returned is not confirmed, so Telegram sends it again)."""
     fetch = asyncio.ensure_future(call)
     stopped = asyncio.ensure_future(stop.wait())
     try:
-        done, _ = await asyncio.wait({fetch, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({fetch, stopped}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         stopped.cancel()
-    if fetch in done:
-        return fetch.result()
-    fetch.cancel()
-    with suppress(asyncio.CancelledError, Exception):
-        await fetch
-    return None
+        if not fetch.done():
+            fetch.cancel()
+            await asyncio.wait({fetch})
+    return None if fetch.cancelled() else fetch.result()
 
 
 def _to_json(update: Update) -> str:
     # ASCII JSON: a lone surrogate (\ud800, which Telegram passes on) has no UTF-8 form
     # and must not stop the journal; escaped, it comes back exactly.
-    return json.dumps(update.model_dump(mode="json", exclude_unset=True), ensure_ascii=True)
+    # Telegram's own field names ("from", not aiogram's "from_user"): readable by any version.
+    payload = update.model_dump(mode="json", exclude_unset=True, by_alias=True)
+    return json.dumps(payload, ensure_ascii=True)
 
 
 def _from_json(payload: str, bot: Bot) -> Update:

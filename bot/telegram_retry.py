@@ -44,6 +44,16 @@ TELEGRAM_FAULTS: tuple[type[Exception], ...] = (
     TelegramForbiddenError,
     ClientDecodeError,
 )
+# Faults that pass: an update whose reply met one of these (after the retries) is handled
+# again later. A blocked chat (403) is final.
+TRANSIENT_FAULTS: tuple[type[Exception], ...] = (
+    TelegramNetworkError,
+    TelegramServerError,
+    TelegramRetryAfter,
+    ClientDecodeError,
+)
+# What the error handler returns for such an update, for the polling loop to retry it.
+TELEGRAM_UNREACHABLE = "telegram-unreachable"
 # Everything a Bot API call can raise, for steps whose failure must not skip the next ones.
 TELEGRAM_ERRORS: tuple[type[Exception], ...] = (TelegramAPIError, ClientDecodeError)
 

@@ -309,25 +309,33 @@ class QueryRepository:
         band: str,
         model_version: str,
         message_key: str | None = None,
-    ) -> int:
-        row = QueryRow(
-            user_id=user_id,
-            text=text,
-            article_id=article_id,
-            score=score,
-            band=band,
-            model_version=model_version,
-            message_key=message_key,
-        )
+    ) -> tuple[int, bool]:
+        """Log a question; its id, and False when `message_key` was logged before (the same
+        message handled again), in which case that earlier row's id is returned."""
+        values = {
+            "user_id": user_id,
+            "text": text,
+            "article_id": article_id,
+            "score": score,
+            "band": band,
+            "model_version": model_version,
+            "message_key": message_key,
+            "created_at": utcnow(),
+        }
+        statement = insert_skipping_duplicates(self._session, QueryRow, [values])
+        if statement is not None and message_key is not None:
+            new_id = await self._session.scalar(statement.returning(QueryRow.id))
+            if new_id is not None:
+                return new_id, True
+            logged = await self._session.scalar(
+                select(QueryRow.id).where(QueryRow.message_key == message_key)
+            )
+            assert logged is not None
+            return logged, False
+        row = QueryRow(**values)
         self._session.add(row)
         await self._session.flush()
-        return row.id
-
-    async def id_for_message(self, message_key: str) -> int | None:
-        """The question already logged for this incoming message, if any."""
-        return await self._session.scalar(
-            select(QueryRow.id).where(QueryRow.message_key == message_key)
-        )
+        return row.id, True
 
     async def get(self, query_id: int) -> QueryRecord | None:
         row = await self._session.get(QueryRow, query_id)

@@ -231,29 +231,25 @@ class SearchService:
         else:
             alternatives = tuple(matches[1 : snapshot.suggestions + 1])
         article = await self._articles.get(best.article_id) if best else None
-        logged = await self._queries.id_for_message(message_key) if message_key else None
-        if logged is None:
-            query_id = await self._queries.log(
-                user_id=user_id,
-                text=question,
-                article_id=best.article_id if best else None,
-                score=score,
-                band=band.value,
-                model_version=snapshot.model_version,
-                message_key=message_key,
-            )
-            # Committed before anyone replies: a question is kept even if sending the answer
-            # fails, and a button pressed at once finds its query.
-            await self._session.commit()
-        else:
-            query_id = logged
+        query_id, new = await self._queries.log(
+            user_id=user_id,
+            text=question,
+            article_id=best.article_id if best else None,
+            score=score,
+            band=band.value,
+            model_version=snapshot.model_version,
+            message_key=message_key,
+        )
+        # Committed before anyone replies: a question is kept even if sending the answer fails,
+        # and a button pressed at once finds its query.
+        await self._session.commit()
         log.info(
             "query %d: band=%s score=%.3f article=%s%s",
             query_id,
             band,
             score,
             best.article_id if best else None,
-            "" if logged is None else " (asked before a restart: answered again, logged once)",
+            "" if new else " (handled before: answered again, logged once)",
         )
         return Answer(band, score, article, alternatives, query_id, snapshot.model_version)
 

@@ -408,6 +408,8 @@ class TelegramStub:
         self._last_file_number = 0
         self._last_callback_number = 0
         self._poll_generation = 0
+        # Long polls waiting for an update right now (a test can push into one).
+        self.waiting_polls = 0
         self._closing = False
         # Chats whose person blocked the bot (or never started it): sending there gets a 403.
         self.blocked_chats: set[int] = set()
@@ -637,6 +639,10 @@ class TelegramStub:
             if share > 0
             else None
         )
+
+    def clear_faults(self) -> None:
+        """Forget the planned faults no call has met yet."""
+        self._planned_faults.clear()
 
     @property
     def planned_faults_left(self) -> list[tuple[str, Fault]]:
@@ -1044,23 +1050,30 @@ class TelegramStub:
         # Only one long poll per bot: like Telegram, a newer one ends the older with 409.
         self._wake_pollers()
         if not self._pending and isinstance(timeout, int | float) and timeout > 0:
-            deadline = asyncio.get_running_loop().time() + min(float(timeout), self.max_poll_wait)
-            while not self._pending and not self._closing:
-                remaining = deadline - asyncio.get_running_loop().time()
-                if remaining <= 0:
-                    break
-                changed = self._updates_changed
-                try:
-                    await asyncio.wait_for(changed.wait(), remaining)
-                except TimeoutError:
-                    break
-                if generation != self._poll_generation:
-                    raise TelegramApiError(
-                        409,
-                        "Conflict: terminated by other getUpdates request; "
-                        "make sure that only one bot instance is running",
-                    )
+            self.waiting_polls += 1
+            try:
+                await self._long_poll(float(timeout), generation)
+            finally:
+                self.waiting_polls -= 1
         return copy.deepcopy(self._pending[:limit])
+
+    async def _long_poll(self, timeout: float, generation: int) -> None:
+        deadline = asyncio.get_running_loop().time() + min(timeout, self.max_poll_wait)
+        while not self._pending and not self._closing:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                return
+            changed = self._updates_changed
+            try:
+                await asyncio.wait_for(changed.wait(), remaining)
+            except TimeoutError:
+                return
+            if generation != self._poll_generation:
+                raise TelegramApiError(
+                    409,
+                    "Conflict: terminated by other getUpdates request; "
+                    "make sure that only one bot instance is running",
+                )
 
     def _check_can_write(self, chat_id: int) -> None:
         if chat_id in self.blocked_chats:

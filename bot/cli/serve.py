@@ -15,6 +15,7 @@ from typing import Any
 from bot import texts
 from bot.app import Resources, build_resources, create_bot, create_dispatcher
 from bot.config import Settings
+from bot.journal import JournalInUse
 from bot.polling import DurablePolling
 from bot.redaction import redact
 from knowledge_base.articles import ArticleService
@@ -92,16 +93,26 @@ async def _serve(settings: Settings) -> int:
             log.warning("setMyCommands failed (%s); serving without the command menu", error)
         log.info("polling Telegram as @%s", me.username)
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signal_number in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signal_number, stop.set)
         polling = DurablePolling(
             dp, bot, settings.update_journal, concurrency=settings.max_concurrent_updates
         )
+
+        def on_signal() -> None:
+            # The first Ctrl+C lets the updates in hand finish; a second one does not wait.
+            if stop.is_set():
+                polling.hurry()
+            stop.set()
+
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signal_number, on_signal)
         await polling.run(stop)
         log.info("stopped")
     except TelegramUnauthorizedError:
         print("Telegram rejected BOT_TOKEN (revoked?): check it with @BotFather.", file=sys.stderr)
+        return 2
+    except JournalInUse as error:
+        print(f"{error}: one `faqbot run` per bot at a time.", file=sys.stderr)
         return 2
     finally:
         await bot.session.close()

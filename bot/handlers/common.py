@@ -10,7 +10,7 @@ from aiogram.filters import Command, CommandStart
 from aiogram.types import ErrorEvent, Message
 
 from bot import texts
-from bot.telegram_retry import TELEGRAM_FAULTS
+from bot.telegram_retry import TELEGRAM_FAULTS, TELEGRAM_UNREACHABLE, TRANSIENT_FAULTS
 from knowledge_base.articles import ArticleService
 
 log = logging.getLogger(__name__)
@@ -61,13 +61,14 @@ async def not_text(message: Message) -> None:
     await message.answer(texts.TEXT_ONLY)
 
 
-async def on_error(event: ErrorEvent) -> bool:
+async def on_error(event: ErrorEvent) -> bool | str:
     """Logs a failed update and tells the person, so nobody is left without an answer.
 
     When Telegram itself failed (after the retries: 429, 5xx, no connection, a blocked chat),
     the search did not: the question and the click are stored already, and a message about a
     failed search would be false (and would most likely fail the same way), so that is logged
-    in one line and nothing is sent.
+    in one line and nothing is sent; if the fault may pass, the polling loop is told to handle
+    the update again later.
     """
     update = event.update
     if isinstance(event.exception, TELEGRAM_FAULTS):
@@ -77,6 +78,8 @@ async def on_error(event: ErrorEvent) -> bool:
             type(event.exception).__name__,
             event.exception,
         )
+        if isinstance(event.exception, TRANSIENT_FAULTS):
+            return TELEGRAM_UNREACHABLE
         return True
     log.exception("update %s failed", update.update_id, exc_info=event.exception)
     try:

@@ -23,6 +23,7 @@ def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         telegram_retry, "BACKOFF_SECONDS", tuple(s / 10 for s in telegram_retry.BACKOFF_SECONDS)
     )
+    monkeypatch.setattr(polling, "RETRY_UNREACHABLE", (0.5,))
     quick = polling.BACKOFF
     monkeypatch.setattr(
         polling,
@@ -70,17 +71,21 @@ async def test_a_reply_whose_answer_was_lost_reaches_the_person(launch_bot: Laun
 
 
 @pytest.mark.parametrize("fault", [Fault("server_error"), Fault("bad_gateway")], ids=str)
-async def test_a_fault_that_outlasts_the_retries_is_not_reported_as_a_failed_search(
+async def test_a_fault_that_outlasts_the_retries_is_answered_once_telegram_is_back(
     launch_bot: LaunchBot, fault: Fault
 ) -> None:
     bot = await launch_bot(FORCE_ANSWER)
     bot.expected_failures = (TelegramServerError, ClientDecodeError)
     attempts = len(telegram_retry.BACKOFF_SECONDS) + 1
     bot.stub.fail_next("sendMessage", fault, times=attempts)
+    mark = bot.stub.mark()
     assert await bot.say(QUESTION) == []
     assert len(bot.stub.calls_of("sendMessage")) == attempts, "bounded: then it gives up"
+    # The update is not marked handled: it is handled again a while later, and answered.
+    reply = await bot.stub.wait_for_reply(bot.user_id, after=mark, timeout=15)
+    assert _texts([reply])[0].startswith("<b>")
     assert texts.SEARCH_FAILED not in _texts(bot.stub.calls_of("sendMessage"))
-    [query] = await bot.queries()  # the question itself is kept for the admins
+    [query] = await bot.queries()  # stored once, however often it was handled
     assert query.text == QUESTION
 
 

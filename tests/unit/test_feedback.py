@@ -18,7 +18,7 @@ async def _query(session_factory: async_sessionmaker[AsyncSession]) -> tuple[int
     async with session_factory() as session:
         await ArticleService(session).import_drafts([ArticleDraft("VPN", "Шаги")])
         article = await ArticleService(session).all()
-        query_id = await QueryRepository(session).log(
+        query_id, _ = await QueryRepository(session).log(
             user_id=OWNER,
             text="впн",
             article_id=article[0].id,

@@ -38,7 +38,7 @@ DRAFTS = [
 
 
 async def _click(session: AsyncSession, text: str, article_id: int, label: int, user: int) -> None:
-    query_id = await QueryRepository(session).log(
+    query_id, _ = await QueryRepository(session).log(
         user_id=user, text=text, article_id=article_id, score=0.9, band="answer", model_version="m"
     )
     await FeedbackRepository(session).add(
