@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -16,15 +18,20 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 
+from bot.app import build_resources
 from bot.config import ModelSettings, SearchSettings, Settings
+from knowledge_base.articles import ArticleService
 from knowledge_base.base_models import MINILM, MULTILINGUAL_E5, bootstrap_base_models
 from knowledge_base.db import create_engine, create_session_factory, upgrade_database
 from knowledge_base.encoder import Encoder
+from knowledge_base.io import read_articles
+from knowledge_base.repositories import ArticleDraft
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS_DIR = REPO / "models"
 SAMPLE_BASE = REPO / "knowledge_base" / "samples" / "helpdesk.jsonl"
 SAMPLE_EVAL = REPO / "knowledge_base" / "samples" / "helpdesk_eval.jsonl"
+SAMPLE_ARTICLE_COUNT = 50
 
 
 @pytest.fixture(scope="session")
@@ -101,3 +108,40 @@ async def start_faqbot(env: dict[str, str], cwd: Path, *args: str) -> asyncio.su
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+def copy_database(source: Path, target: Path) -> None:
+    # The backup API reads through the WAL, so the copy is whole even if a -wal file lingers.
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+
+
+def database_file(settings: Settings) -> Path:
+    return Path(settings.database_url.removeprefix("sqlite+aiosqlite:///"))
+
+
+async def import_drafts(settings: Settings, drafts: Sequence[ArticleDraft]) -> None:
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            await ArticleService(session).import_drafts(drafts)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def sample_base_file(tmp_path_factory: pytest.TempPathFactory, e5_encoder: Encoder) -> Path:
+    """A migrated database with the 50 sample articles and their e5 vectors cached.
+
+    Built once: encoding ~330 phrasings takes seconds; a test copies the file (copy_database)
+    and so starts on a warm embedding cache, as a restarted production bot does.
+    """
+    folder = tmp_path_factory.mktemp("sample-base")
+    settings = make_settings(folder, e5_encoder.path)
+    await asyncio.to_thread(upgrade_database, settings.database_url)
+    drafts = read_articles(SAMPLE_BASE)
+    assert len(drafts) == SAMPLE_ARTICLE_COUNT
+    await import_drafts(settings, drafts)
+    resources = await build_resources(settings, encoder=e5_encoder)
+    await resources.close()
+    return database_file(settings)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AsyncExitStack, closing, suppress
+from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,18 +18,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.app import build_resources, create_bot, create_dispatcher
 from bot.config import SearchSettings, Settings
 from bot.polling import DurablePolling
-from knowledge_base.articles import ArticleService
-from knowledge_base.db import create_engine, create_session_factory, upgrade_database
 from knowledge_base.encoder import Encoder
-from knowledge_base.io import read_articles
 from knowledge_base.repositories import ArticleDraft
 from knowledge_base.tables import ArticleRow, FeedbackRow, QueryRow
-from tests.conftest import SAMPLE_BASE, make_settings
+from tests.conftest import (
+    copy_database,
+    database_file,
+    import_drafts,
+    make_settings,
+)
 from tests.telegram_stub import FAULT_PREFIX, REPLY_METHODS, Call, TelegramStub
 
 USER_ID = 42
 OTHER_USER_ID = 43
-SAMPLE_ARTICLE_COUNT = 50
 
 # Thresholds that put every question in one band, whatever its score (scores are cosines ≤ 1).
 FORCE_ANSWER = SearchSettings(answer_threshold=0.0, suggest_threshold=0.0)
@@ -44,7 +44,8 @@ STEP_TIMEOUT = 15.0
 
 
 class UpdateTracker(BaseMiddleware):
-    """Notes when the dispatcher has finished each update — handler, DB commit and all.
+    """Notes when the dispatcher has finished each update — handler, error handler, DB commit
+    and all — and which handlers failed.
 
     Updates are handled concurrently, so a reply on the wire does not mean the handler's
     transaction is committed yet; tests wait for this before they read the database.
@@ -68,10 +69,20 @@ class UpdateTracker(BaseMiddleware):
             # The bot's own error handler will answer the person; the test must still fail.
             self.failures.append((event.update_id, error))
             raise
-        finally:
-            self.processed.add(event.update_id)
-            changed, self._changed = self._changed, asyncio.Event()
-            changed.set()
+
+    def around(self, feed_update: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        """Wraps the dispatcher's entry point: an update counts as processed once everything,
+        the error handler included, is done with it."""
+
+        async def tracked(bot: Any, update: Update, **kwargs: Any) -> Any:
+            try:
+                return await feed_update(bot, update, **kwargs)
+            finally:
+                self.processed.add(update.update_id)
+                changed, self._changed = self._changed, asyncio.Event()
+                changed.set()
+
+        return tracked
 
     async def wait_for(self, update_ids: set[int], timeout: float) -> None:
         loop = asyncio.get_running_loop()
@@ -215,43 +226,6 @@ class LaunchBot(Protocol):
     ) -> Awaitable[BotHarness]: ...
 
 
-def copy_database(source: Path, target: Path) -> None:
-    # The backup API reads through the WAL, so the copy is whole even if a -wal file lingers.
-    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
-        src.backup(dst)
-
-
-def _database_file(settings: Settings) -> Path:
-    return Path(settings.database_url.removeprefix("sqlite+aiosqlite:///"))
-
-
-async def _import(settings: Settings, drafts: Sequence[ArticleDraft]) -> None:
-    engine = create_engine(settings.database_url)
-    try:
-        async with create_session_factory(engine)() as session:
-            await ArticleService(session).import_drafts(drafts)
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture(scope="session")
-async def sample_base_file(tmp_path_factory: pytest.TempPathFactory, e5_encoder: Encoder) -> Path:
-    """A migrated database with the 50 sample articles and their e5 vectors cached.
-
-    Built once: encoding ~330 phrasings takes seconds; every test gets a copy of the file and
-    so starts the bot on a warm embedding cache, as a restarted production bot does.
-    """
-    folder = tmp_path_factory.mktemp("e2e-template")
-    settings = make_settings(folder, e5_encoder.path)
-    await asyncio.to_thread(upgrade_database, settings.database_url)
-    drafts = read_articles(SAMPLE_BASE)
-    assert len(drafts) == SAMPLE_ARTICLE_COUNT
-    await _import(settings, drafts)
-    resources = await build_resources(settings, encoder=e5_encoder)
-    await resources.close()
-    return _database_file(settings)
-
-
 @pytest.fixture
 async def launch_bot(
     tmp_path: Path, sample_base_file: Path, e5_encoder: Encoder
@@ -278,15 +252,16 @@ async def launch_bot(
             # Admins pressed Start when they set the bot up: it may write to them.
             for admin in settings.admin_ids:
                 stub.open_chat(admin)
-            copy_database(sample_base_file, _database_file(settings))
+            copy_database(sample_base_file, database_file(settings))
             if extra_articles:
-                await _import(settings, extra_articles)
+                await import_drafts(settings, extra_articles)
 
             resources = await build_resources(settings, encoder=e5_encoder)
             stack.push_async_callback(resources.close)
             dispatcher = create_dispatcher(resources)
             tracker = UpdateTracker()
             dispatcher.update.outer_middleware(tracker)
+            dispatcher.feed_update = tracker.around(dispatcher.feed_update)  # type: ignore[method-assign]
             bot = create_bot(settings)
             stack.push_async_callback(bot.session.close)
             stop = asyncio.Event()

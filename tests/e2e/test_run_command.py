@@ -11,8 +11,7 @@ from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
-from tests.conftest import SAMPLE_EVAL, operator_environment, start_faqbot
-from tests.e2e.conftest import copy_database
+from tests.conftest import SAMPLE_EVAL, copy_database, operator_environment, start_faqbot
 from tests.telegram_stub import Fault, TelegramStub
 
 USER = 4242
@@ -24,6 +23,9 @@ def _environment(tmp_path: Path, stub: TelegramStub, token: str) -> dict[str, st
         **operator_environment(tmp_path),
         "BOT_TOKEN": token,
         "TELEGRAM_API_URL": stub.base_url,
+        # Plumbing: every question is answered with its best article, whatever its score.
+        "SEARCH__ANSWER_THRESHOLD": "0",
+        "SEARCH__SUGGEST_THRESHOLD": "0",
     }
 
 

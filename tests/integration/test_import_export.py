@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from bot import cli
-from tests.conftest import SAMPLE_BASE
+from tests.conftest import SAMPLE_BASE, copy_database
 
 
 @pytest.fixture
@@ -87,3 +90,29 @@ def test_import_if_empty_leaves_a_filled_base_alone(
     out = tmp_path / "out.jsonl"
     assert faqbot("export", str(out)) == 0
     assert [a["title"] for a in _lines(out)] == ["Парковка"]
+
+
+def test_export_leaves_archived_articles_out_unless_asked(
+    faqbot, tmp_path: Path, sample_base_file: Path
+) -> None:  # type: ignore[no-untyped-def]
+    copy_database(sample_base_file, tmp_path / "kb.sqlite3")
+    with closing(sqlite3.connect(tmp_path / "kb.sqlite3")) as database, database:
+        (retired,) = database.execute("SELECT title FROM articles ORDER BY id LIMIT 1").fetchone()
+        database.execute("UPDATE articles SET archived = 1 WHERE title = ?", (retired,))
+    current, everything = tmp_path / "current.jsonl", tmp_path / "all.jsonl"
+    assert faqbot("export", str(current)) == 0
+    assert faqbot("export", "--archived", str(everything)) == 0
+    current_titles = [item["title"] for item in _lines(current)]
+    all_titles = [item["title"] for item in _lines(everything)]
+    assert len(current_titles) == 49 and retired not in current_titles
+    assert len(all_titles) == 50 and retired in all_titles
+
+
+def test_the_command_itself_keeps_models_off_the_hub(
+    faqbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    assert faqbot("export", str(tmp_path / "empty.jsonl")) == 0
+    assert os.environ.get("HF_HUB_OFFLINE") == "1"
+    assert os.environ.get("TRANSFORMERS_OFFLINE") == "1"

@@ -87,3 +87,20 @@ def test_the_message_key_revision_keeps_questions_and_feedback_both_ways(tmp_pat
             assert tuple(connection.exec_driver_sql(counts).one()) == (1, 1)
     finally:
         engine.dispose()
+
+
+async def test_every_connection_has_wal_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
+    from knowledge_base.db import create_engine as create_async_engine
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'pragmas.sqlite3'}"
+    upgrade_database(url)
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            pragmas = {
+                name: (await connection.exec_driver_sql(f"PRAGMA {name}")).scalar()
+                for name in ("journal_mode", "foreign_keys", "busy_timeout")
+            }
+    finally:
+        await engine.dispose()
+    assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 15000}

@@ -1,0 +1,180 @@
+"""Promises the README makes for the corners: a press while the bot was down, a 👎 with nothing
+close, an article archived after it was offered, a message Telegram no longer shows, a handler
+that fails, an empty base, a very long article."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import update
+
+from bot import texts
+from bot.keyboards import Pick, Rate
+from knowledge_base.feedback import FeedbackService
+from knowledge_base.repositories import ArticleDraft
+from knowledge_base.search import SearchService
+from knowledge_base.tables import ArticleRow
+from tests.e2e.conftest import FORCE_ANSWER, FORCE_SUGGEST, USER_ID, LaunchBot
+from tests.telegram_stub import TelegramStub
+
+QUESTION = "как сбросить пароль?"
+PASSWORD_ARTICLE = "Инструкция по смене пароля"
+ADMIN = 777
+TOO_OLD = "query is too old"
+
+
+def _texts(calls: list) -> list[str]:  # type: ignore[type-arg]
+    return [str(call.params.get("text")) for call in calls]
+
+
+async def test_a_press_made_while_the_bot_was_down_keeps_vote_follow_up_and_alert(
+    launch_bot: LaunchBot,
+) -> None:
+    bot = await launch_bot(FORCE_ANSWER, admin_ids=frozenset({ADMIN}))
+    bot.expected_errors.append(TOO_OLD)
+    reply = await bot.ask(QUESTION)
+    _, (_, not_helpful) = TelegramStub.buttons(reply)
+    rated = Rate.unpack(not_helpful)
+    mark = bot.stub.mark()
+    # Pressed a minute ago: Telegram refuses to let the bot acknowledge it any more.
+    bot.stub.push_callback(USER_ID, reply.result["message_id"], not_helpful, age=60)
+    await bot.settle()
+
+    [ack] = bot.stub.calls_of("answerCallbackQuery")
+    assert ack.error is not None and TOO_OLD in ack.error
+    assert [(f.query_id, f.article_id, f.label) for f in await bot.feedback()] == [
+        (rated.query_id, rated.article_id, -1)
+    ]
+    assert bot.current(reply)["text"].endswith("Отмечено: не то. Вопрос передан администраторам.")
+    assert texts.TRY_OTHERS in _texts(bot.replies(after=mark))
+    title = await bot.title_of(rated.article_id)
+    assert title is not None
+    alerts = [c for c in bot.stub.calls[mark:] if c.params.get("chat_id") == ADMIN]
+    assert _texts(alerts) == [texts.admin_not_helpful(rated.query_id, QUESTION, title)]
+
+
+async def test_not_helpful_with_no_other_article_left_offers_nothing_more(
+    launch_bot: LaunchBot,
+) -> None:
+    bot = await launch_bot(FORCE_ANSWER, index_refresh_seconds=0.1)
+    keep = await bot.article_id(PASSWORD_ARTICLE)
+    async with bot.session_factory() as session:
+        await session.execute(update(ArticleRow).where(ArticleRow.id != keep).values(archived=True))
+        await session.commit()
+    await asyncio.sleep(1.0)  # ten refreshes: the running bot serves the one article left
+    reply = await bot.ask(QUESTION)
+    assert str(reply.params["text"]).startswith(f"<b>{PASSWORD_ARTICLE}</b>")
+    _, (_, not_helpful) = TelegramStub.buttons(reply)
+    press = await bot.press(reply, not_helpful)
+    assert press.answer.params.get("text") == texts.THANKS_NOT_HELPFUL
+    assert [call.method for call in press.replies] == ["editMessageText"]
+    assert len(await bot.feedback()) == 1
+
+
+async def test_a_suggestion_archived_after_it_was_offered_is_reported_gone(
+    launch_bot: LaunchBot,
+) -> None:
+    bot = await launch_bot(FORCE_SUGGEST)
+    reply = await bot.ask(QUESTION)
+    _, data = TelegramStub.buttons(reply)[0]
+    pick = Pick.unpack(data)
+    async with bot.session_factory() as session:
+        await session.execute(
+            update(ArticleRow).where(ArticleRow.id == pick.article_id).values(archived=True)
+        )
+        await session.commit()
+    press = await bot.press(reply, data)
+    assert press.alert == texts.ARTICLE_GONE
+    assert press.replies == []
+    # The click still counts: the person did choose it for this question.
+    assert [(f.article_id, f.label) for f in await bot.feedback()] == [(pick.article_id, 1)]
+
+
+async def test_buttons_under_a_message_telegram_no_longer_shows_still_work(
+    launch_bot: LaunchBot,
+) -> None:
+    bot = await launch_bot(FORCE_SUGGEST)
+    reply = await bot.ask(QUESTION)
+    [*picks, _] = TelegramStub.buttons(reply)
+    title, data = picks[0]
+    gone = 10_000  # a message id the stand-in does not have: Telegram sends date 0
+    mark = bot.stub.mark()
+    callback = bot.stub.push_callback(USER_ID, gone, data)
+    await bot.settle()
+    [shown] = bot.replies(after=mark)
+    assert str(shown.params["text"]).startswith(f"<b>{title}</b>")
+    [ack] = [
+        c
+        for c in bot.stub.calls_of("answerCallbackQuery")
+        if c.params["callback_query_id"] == callback
+    ]
+    assert ack.error is None
+    # A rating pressed under it is stored, though the message cannot be edited.
+    (_, helpful), _ = TelegramStub.buttons(shown)
+    mark = bot.stub.mark()
+    bot.stub.push_callback(USER_ID, gone, helpful)
+    await bot.settle()
+    assert [c.method for c in bot.stub.calls[mark:] if c.method != "getUpdates"] == [
+        "answerCallbackQuery"
+    ]
+    assert [f.label for f in await bot.feedback()] == [1]
+
+
+async def test_a_failing_question_gets_one_clear_reply(
+    launch_bot: LaunchBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot = await launch_bot(FORCE_ANSWER)
+
+    async def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("the search is broken")
+
+    monkeypatch.setattr(SearchService, "answer", broken)
+    bot.expected_failures = (RuntimeError,)
+    replies = await bot.say(QUESTION)
+    assert _texts(replies) == [texts.SEARCH_FAILED]
+    [(_, error)] = bot.tracker.failures
+    assert "the search is broken" in str(error)
+
+
+async def test_a_failing_button_gets_one_clear_alert(
+    launch_bot: LaunchBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot = await launch_bot(FORCE_ANSWER)
+    reply = await bot.ask(QUESTION)
+    (_, helpful), _ = TelegramStub.buttons(reply)
+
+    async def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("the feedback store is broken")
+
+    monkeypatch.setattr(FeedbackService, "record", broken)
+    bot.expected_failures = (RuntimeError,)
+    press = await bot.press(reply, helpful)
+    assert press.alert == texts.SEARCH_FAILED
+    assert press.replies == []
+
+
+async def test_an_empty_base_says_so_through_the_bot(launch_bot: LaunchBot) -> None:
+    bot = await launch_bot(FORCE_ANSWER, index_refresh_seconds=0.1)
+    async with bot.session_factory() as session:
+        await session.execute(update(ArticleRow).values(archived=True))
+        await session.commit()
+    # The running bot notices within INDEX_REFRESH_SECONDS that nothing is left to serve.
+    for _ in range(50):
+        replies = await bot.say("как сбросить пароль?")
+        if _texts(replies) == [texts.EMPTY_BASE]:
+            break
+    assert _texts(replies) == [texts.EMPTY_BASE]
+    assert (await bot.queries())[-1].band == "nothing"
+
+
+async def test_a_very_long_article_fits_one_telegram_message(launch_bot: LaunchBot) -> None:
+    title = "Очень длинный заголовок статьи про доступ к стенду " * 5
+    title = title[:300].strip()
+    body = "Шаг: откройте портал и запросите доступ <к стенду> & дождитесь письма. " * 120
+    bot = await launch_bot(FORCE_ANSWER, extra_articles=[ArticleDraft(title, body)])
+    reply = await bot.ask(title)
+    shown = str(reply.result["text"])
+    assert shown.startswith(title)
+    assert len(shown.encode("utf-16-le")) // 2 <= 4096
+    assert shown.endswith(texts.CUT_MARK)
