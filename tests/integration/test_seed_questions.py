@@ -41,13 +41,20 @@ def test_seed_questions_are_not_stored_phrasings() -> None:
 
 async def _ranks(
     encoder: Encoder, session_factory: async_sessionmaker[AsyncSession]
-) -> dict[str, int]:
+) -> dict[str, tuple[int, float]]:
+    """Per seed question: the rank of its article (99 if not in the top 10) and its margin,
+    the article's score minus the best other article's."""
     engine = SearchEngine(encoder, Thresholds(0.9, 0.8))
     await engine.rebuild(session_factory)
     ranks = {}
     for question, title in SEED.items():
-        titles = [m.title for m in await engine.rank(question, 10)]
-        ranks[question] = titles.index(title) + 1 if title in titles else 99
+        matches = await engine.rank(question, 10)
+        titles = [m.title for m in matches]
+        gold = next((m.score for m in matches if m.title == title), 0.0)
+        best_other = max(m.score for m in matches if m.title != title)
+        rank = titles.index(title) + 1 if title in titles else 99
+        ranks[question] = (rank, round(gold - best_other, 3))
+    print(f"\n{encoder.version}: {ranks}")
     return ranks
 
 
@@ -56,12 +63,17 @@ async def test_minilm_still_ranks_most_seed_articles_in_the_top_three(
 ) -> None:
     ranks = await _ranks(minilm_encoder, sample_base)
     # MiniLM reads Cyrillic letter by letter: it misses «Как проверить, прошли ли тесты?»
-    # (rank 11), which is why the default model is multilingual.
-    assert sum(rank <= 3 for rank in ranks.values()) >= 6, ranks
+    # (outside the top 10 today; 6 of 7 in the top 3), which is why the default model is
+    # multilingual.
+    # Slack of one: a retrained MiniLM may trade one place, not the verdict.
+    assert sum(rank <= 3 for rank, _ in ranks.values()) >= 5, ranks
 
 
 async def test_multilingual_model_puts_each_seed_article_first(
     e5_encoder: Encoder, sample_base: async_sessionmaker[AsyncSession]
 ) -> None:
     ranks = await _ranks(e5_encoder, sample_base)
-    assert all(rank == 1 for rank in ranks.values()), ranks
+    assert all(rank == 1 for rank, _ in ranks.values()), ranks
+    # The margin over the runner-up, stated: the smallest today is printed above.
+    thinnest = min(margin for _, margin in ranks.values())
+    assert thinnest > 0.002, f"a seed article leads its runner-up by only {thinnest}: {ranks}"
