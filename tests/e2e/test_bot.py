@@ -359,10 +359,16 @@ async def test_very_long_question_is_cut_and_still_answered(answer_band_bot: Bot
 
 
 @pytest.mark.parametrize(
-    "search", [FORCE_ANSWER, FORCE_SUGGEST, FORCE_NOTHING], ids=["answer", "suggest", "nothing"]
+    ("search", "band", "shown"),
+    [
+        (FORCE_ANSWER, "answer", "Определение и пример smoke-теста\n\n"),
+        (FORCE_SUGGEST, "suggest", texts.SUGGEST),
+        (FORCE_NOTHING, "nothing", texts.NOTHING_FOUND),
+    ],
+    ids=["answer", "suggest", "nothing"],
 )
 async def test_html_in_the_question_does_not_break_the_reply(
-    launch_bot: LaunchBot, search: SearchSettings
+    launch_bot: LaunchBot, search: SearchSettings, band: str, shown: str
 ) -> None:
     bot = await launch_bot(search)
     question = "<script> & что такое smoke?"
@@ -372,9 +378,8 @@ async def test_html_in_the_question_does_not_break_the_reply(
 
     assert reply.error is None
     [query] = await bot.queries()
-    assert query.text == question
-    if query.band == "answer":
-        assert shown_text(reply).startswith("Определение и пример smoke-теста\n\n")
+    assert (query.text, query.band) == (question, band)
+    assert shown_text(reply).startswith(shown)
 
 
 async def test_article_with_html_characters_is_shown_verbatim_and_can_be_rated(
