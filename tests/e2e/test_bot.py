@@ -189,7 +189,7 @@ async def test_not_helpful_offers_the_next_closest_articles(answer_band_bot: Bot
     _, offer = press.replies
     assert sent_text(offer) == texts.TRY_OTHERS
     *picks, (none_fit_text, none_fit_data) = buttons(offer)
-    assert 1 <= len(picks) <= 3
+    assert len(picks) == bot.settings.search.suggestions
     assert (none_fit_text, none_fit_data) == (
         texts.BUTTON_NONE_FIT,
         NoneFit(query_id=rated.query_id).pack(),
@@ -221,7 +221,7 @@ async def test_unsure_answer_suggests_up_to_three_titles_and_none_fit(
     *picks, none_fit = buttons(reply)
     [query] = await bot.queries()
     assert none_fit == ("Нет подходящего", NoneFit(query_id=query.id).pack())
-    assert 1 <= len(picks) <= 3
+    assert len(picks) == bot.settings.search.suggestions
     picked = [Pick.unpack(data) for _, data in picks]
     assert {pick.query_id for pick in picked} == {query.id}
     assert [title for title, _ in picks] == [await bot.title_of(pick.article_id) for pick in picked]

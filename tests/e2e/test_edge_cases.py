@@ -176,5 +176,12 @@ async def test_a_very_long_article_fits_one_telegram_message(launch_bot: LaunchB
     reply = await bot.ask(title)
     shown = str(reply.result["text"])
     assert shown.startswith(title)
-    assert len(shown.encode("utf-16-le")) // 2 <= 4096
     assert shown.endswith(texts.CUT_MARK)
+    # Cut to leave room for the rating note, and no more: a 👎 edit still fits.
+    (_, _), (_, not_helpful) = TelegramStub.buttons(reply)
+    press = await bot.press(reply, not_helpful)
+    [edit, *_] = press.replies
+    assert edit.method == "editMessageText" and edit.error is None
+    edited = str(edit.result["text"])
+    assert edited.endswith("Отмечено: не то. Вопрос передан администраторам.")
+    assert 4096 - 20 < len(edited.encode("utf-16-le")) // 2 <= 4096

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
+from bot import telegram_retry
 from tests.conftest import SAMPLE_EVAL, copy_database, operator_environment, start_faqbot
 from tests.telegram_stub import Fault, TelegramStub
 
@@ -96,7 +97,7 @@ async def test_telegram_failing_at_start_up_is_one_clear_line_not_a_traceback(
     assert "Cannot reach the Telegram Bot API" in output
     assert "Traceback" not in output
     assert stub.token not in output
-    assert 2 <= len(stub.calls_of("getMe")) <= 7
+    assert len(stub.calls_of("getMe")) == len(telegram_retry.BACKOFF_SECONDS) + 1
 
 
 def _answered(stub: TelegramStub, users: range) -> dict[int, int]:

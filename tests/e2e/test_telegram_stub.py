@@ -285,6 +285,7 @@ async def test_a_button_answered_too_late_or_twice_is_refused(
     # Pressed a minute ago, while the bot was down: too old to answer now.
     stale = stub.push_callback(USER_ID, sent.message_id, "x", age=60)
     assert await direct_bot.answer_callback_query(fresh)
+    assert stub.calls_of("answerCallbackQuery")[-1].error is None
     for query in (fresh, stale, "no-such-query"):
         with pytest.raises(TelegramBadRequest, match="query is too old"):
             await direct_bot.answer_callback_query(query)
@@ -298,6 +299,8 @@ async def test_a_callback_answer_longer_than_200_characters_is_refused(
     with pytest.raises(TelegramBadRequest, match="MESSAGE_TOO_LONG"):
         await direct_bot.answer_callback_query(query, text="я" * 201)
     assert await direct_bot.answer_callback_query(query, text="я" * 200)
+    accepted = stub.calls_of("answerCallbackQuery")[-1]
+    assert (accepted.error, accepted.params["text"]) == (None, "я" * 200)
 
 
 @pytest.mark.parametrize(
@@ -311,9 +314,10 @@ async def test_a_callback_answer_longer_than_200_characters_is_refused(
     ],
 )
 async def test_set_my_commands_refuses_what_telegram_refuses(
-    direct_bot: Bot, command: str, description: str, reason: str
+    stub: TelegramStub, direct_bot: Bot, command: str, description: str, reason: str
 ) -> None:
     assert await direct_bot.set_my_commands([BotCommand(command="help", description="Справка")])
+    assert stub.calls_of("setMyCommands")[-1].error is None
     with pytest.raises(TelegramBadRequest, match=reason):
         await direct_bot.set_my_commands([BotCommand(command=command, description=description)])
 

@@ -103,7 +103,12 @@ def test_eval_cli_text_report_shows_the_unanswerable_questions(
     assert "top-1   1.000" in report
     [negative_row] = [line for line in report.splitlines() if "unanswerable questions" in line]
     assert negative_row.split()[3] == "3", negative_row  # count column: the three negatives
-    # The threshold table says what share of them each threshold lets through.
-    header = report.index("unanswerable passing")
-    rows = [line.split() for line in report[header:].splitlines()[1:] if "%" in line]
-    assert rows and all(row[-1].endswith("%") for row in rows)
+    # The threshold table says what share of them each threshold lets through: a third at a
+    # time (three negatives), never more as the threshold rises.
+    table = report[report.index("unanswerable passing") :].splitlines()[1:]
+    rows = [line.split() for line in table if line.startswith("  0.") or line.startswith("  1.")]
+    assert rows and all(len(row) == 5 for row in rows), rows
+    shares = [row[-1] for row in rows]
+    assert set(shares) <= {"0.0%", "33.3%", "66.7%", "100.0%"}, shares
+    values = [float(share.rstrip("%")) for share in shares]
+    assert values == sorted(values, reverse=True), shares

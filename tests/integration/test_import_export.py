@@ -116,3 +116,22 @@ def test_the_command_itself_keeps_models_off_the_hub(
     assert faqbot("export", str(tmp_path / "empty.jsonl")) == 0
     assert os.environ.get("HF_HUB_OFFLINE") == "1"
     assert os.environ.get("TRANSFORMERS_OFFLINE") == "1"
+
+
+def test_models_bootstrap_builds_once_and_again_only_with_force(
+    faqbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
+    models = tmp_path / "models"
+    monkeypatch.setenv("MODEL__MODELS_DIR", str(models))
+    assert faqbot("models", "bootstrap") == 0
+    first = capsys.readouterr().out.splitlines()
+    assert len(first) == 2 and all(line.startswith("built: ") for line in first), first
+    weights = models / "base" / "multilingual-e5-small" / "model.safetensors"
+    (weights.parent / "stray.txt").write_text("left by hand")
+    assert faqbot("models", "bootstrap") == 0
+    assert all(line.startswith("present: ") for line in capsys.readouterr().out.splitlines())
+    assert (weights.parent / "stray.txt").exists(), "without --force nothing is rebuilt"
+    assert faqbot("models", "bootstrap", "--force") == 0
+    again = capsys.readouterr().out.splitlines()
+    assert all(line.startswith("built: ") for line in again) and len(again) == 2, again
+    assert weights.is_file() and not (weights.parent / "stray.txt").exists()

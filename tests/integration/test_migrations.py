@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,7 @@ async def test_every_connection_has_wal_foreign_keys_and_a_busy_timeout(tmp_path
     from knowledge_base.db import create_engine as create_async_engine
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'pragmas.sqlite3'}"
-    upgrade_database(url)
+    await asyncio.to_thread(upgrade_database, url)
     engine = create_async_engine(url)
     try:
         async with engine.connect() as connection:

@@ -106,11 +106,14 @@ async def test_answer_chooses_the_band_by_the_best_score(
         answer = await SearchService(engine, session).answer(question, user_id=5)
         await session.commit()
     assert answer.band is band
+    # Every band names the closest article: for "nothing" it is the guess the admins see.
+    assert answer.article is not None
     if band is not Band.NOTHING:
-        assert answer.article is not None and answer.article.title == title
+        assert answer.article.title == title
     async with session_factory() as session:
         logged = (await session.scalars(select(QueryRow))).one()
     assert (logged.user_id, logged.text, logged.band) == (5, question, band.value)
+    assert logged.article_id == answer.article.id
     assert logged.model_version == "fake-1"
 
 
