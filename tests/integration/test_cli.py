@@ -114,3 +114,16 @@ def test_run_without_a_token_in_a_terminal_opens_the_chat(
     out = stdout.decode()
     assert out.index("Инструкция по получению логов") < out.index("Инструкция по смене пароля")
     assert out.count("[answer, score") == 2
+
+
+def test_a_missing_model_is_exit_code_3_with_a_hint(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "ask", "пароль"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**operator_environment(tmp_path), "MODEL__PATH": str(tmp_path / "no-model")},
+        timeout=300,
+    )
+    assert result.returncode == 3, result.stderr
+    assert "no-model" in result.stderr and "Traceback" not in result.stderr
