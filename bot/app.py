@@ -16,7 +16,7 @@ from aiogram.enums import ChatType, ParseMode
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.handlers import common, feedback, questions
+from bot.handlers.user import common, feedback, questions
 from bot.middlewares import ServicesMiddleware
 from bot.telegram_retry import RetryTransientErrors
 from knowledge_base.base_models import MULTILINGUAL_E5, RECOMMENDED_THRESHOLDS

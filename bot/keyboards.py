@@ -10,7 +10,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
 
-from bot import texts
+from bot.texts import user as texts
 from knowledge_base.search import Match
 
 # A Telegram button label may be long, but a row looks broken past ~60 characters.

@@ -12,12 +12,12 @@ import sys
 from html import unescape
 from typing import Any
 
-from bot import texts
 from bot.app import Resources, build_resources, create_bot, create_dispatcher
 from bot.config import Settings
 from bot.journal import JournalInUse
 from bot.polling import DurablePolling
 from bot.redaction import redact
+from bot.texts import user as texts
 from knowledge_base.articles import ArticleService
 from knowledge_base.search import Answer, Band, SearchService
 

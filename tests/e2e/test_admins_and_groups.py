@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 
-from bot import texts
 from bot.keyboards import Rate
+from bot.texts import admin as admin_texts
+from bot.texts import user as texts
 from tests.e2e.conftest import FORCE_ANSWER, FORCE_NOTHING, USER_ID, LaunchBot
 from tests.telegram_stub import TelegramStub
 
@@ -26,7 +27,7 @@ async def test_admins_are_told_about_an_unanswered_question(launch_bot: LaunchBo
     await bot.ask("Сколько стоит <парковка> для гостей & курьеров?")
     [query] = await bot.queries()
     assert _sent_to(bot.stub, ADMIN) == [
-        texts.admin_unanswered(query.id, "Сколько стоит <парковка> для гостей & курьеров?")
+        admin_texts.unanswered(query.id, "Сколько стоит <парковка> для гостей & курьеров?")
     ]
     assert "&lt;парковка&gt;" in _sent_to(bot.stub, ADMIN)[0]
 
@@ -46,13 +47,13 @@ async def test_admins_hear_of_a_not_helpful_article_and_of_none_fit(launch_bot: 
     title = await bot.title_of(rated.article_id)
     assert title is not None
     assert _sent_to(bot.stub, ADMIN) == [
-        texts.admin_not_helpful(rated.query_id, "как сбросить пароль?", title)
+        admin_texts.not_helpful(rated.query_id, "как сбросить пароль?", title)
     ]
     # The follow-up offer ends with «Нет подходящего»: pressing it tells the admins again.
     offer = press.replies[1]
     _, none_fit = TelegramStub.buttons(offer)[-1]
     await bot.press(offer, none_fit)
-    assert _sent_to(bot.stub, ADMIN)[-1] == texts.admin_none_fit(
+    assert _sent_to(bot.stub, ADMIN)[-1] == admin_texts.none_fit(
         rated.query_id, "как сбросить пароль?"
     )
 
@@ -68,7 +69,7 @@ async def test_an_admin_who_blocked_the_bot_does_not_stop_the_others(
     assert str(reply.params["text"]) == texts.NOTHING_FOUND
     [query] = await bot.queries()
     assert _sent_to(bot.stub, ADMIN) == [
-        texts.admin_unanswered(query.id, "Сколько стоит парковка?")
+        admin_texts.unanswered(query.id, "Сколько стоит парковка?")
     ]
     refused = bot.stub.calls_of("sendMessage")
     assert [c.error for c in refused if c.params.get("chat_id") == blocked] == [

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from bot import texts
 from bot.config import SearchSettings
 from bot.keyboards import NoneFit, Pick, Rate
+from bot.texts import user as texts
 from knowledge_base.articles import ArticleService
 from knowledge_base.base_models import MULTILINGUAL_E5, RECOMMENDED_THRESHOLDS
 from knowledge_base.repositories import ArticleDraft

@@ -9,8 +9,9 @@ import asyncio
 import pytest
 from sqlalchemy import update
 
-from bot import texts
 from bot.keyboards import Pick, Rate
+from bot.texts import admin as admin_texts
+from bot.texts import user as texts
 from knowledge_base.feedback import FeedbackService
 from knowledge_base.repositories import ArticleDraft
 from knowledge_base.search import SearchService
@@ -51,7 +52,7 @@ async def test_a_press_made_while_the_bot_was_down_keeps_vote_follow_up_and_aler
     title = await bot.title_of(rated.article_id)
     assert title is not None
     alerts = [c for c in bot.stub.calls[mark:] if c.params.get("chat_id") == ADMIN]
-    assert _texts(alerts) == [texts.admin_not_helpful(rated.query_id, QUESTION, title)]
+    assert _texts(alerts) == [admin_texts.not_helpful(rated.query_id, QUESTION, title)]
 
 
 async def test_not_helpful_with_no_other_article_left_offers_nothing_more(

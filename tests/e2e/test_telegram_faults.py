@@ -9,8 +9,9 @@ import pytest
 from aiogram.exceptions import ClientDecodeError, TelegramServerError
 from aiogram.utils.backoff import BackoffConfig
 
-from bot import polling, telegram_retry, texts
+from bot import polling, telegram_retry
 from bot.keyboards import Pick, Rate
+from bot.texts import user as texts
 from tests.e2e.conftest import FORCE_ANSWER, FORCE_NOTHING, FORCE_SUGGEST, LaunchBot
 from tests.telegram_stub import FAULT_PREFIX, Call, Fault, TelegramStub
 

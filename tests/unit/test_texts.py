@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import unescape
 
-from bot import texts
+from bot.texts import user as texts
 
 
 def _visible(html: str) -> str:

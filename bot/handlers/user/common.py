@@ -9,8 +9,8 @@ from aiogram.enums import ContentType
 from aiogram.filters import Command, CommandStart
 from aiogram.types import ErrorEvent, Message
 
-from bot import texts
 from bot.telegram_retry import TELEGRAM_FAULTS, TELEGRAM_UNREACHABLE, TRANSIENT_FAULTS
+from bot.texts import user as texts
 from knowledge_base.articles import ArticleService
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Every sentence the bot says to a person, in Russian, in one place (HTML parse mode)."""
+"""What the bot says to everyone who asks, in Russian (HTML parse mode)."""
 
 from __future__ import annotations
 
@@ -51,10 +51,6 @@ FEEDBACK_HELPFUL_NOTE = "\n\n<i>Отмечено: помогло.</i>"
 FEEDBACK_NOT_HELPFUL_NOTE = "\n\n<i>Отмечено: не то. Вопрос передан администраторам.</i>"
 FEEDBACK_NONE_FIT_NOTE = "\n\n<i>Отмечено: нет подходящего. Вопрос передан администраторам.</i>"
 
-ADMIN_UNANSWERED = "❓ Вопрос без ответа (запрос #{query_id}):\n«{question}»"
-ADMIN_NOT_HELPFUL = "👎 Статья «{title}» не помогла (запрос #{query_id}):\n«{question}»"
-ADMIN_NONE_FIT = "🤷 Ни одна из предложенных статей не подошла (запрос #{query_id}):\n«{question}»"
-
 COMMANDS = {
     "start": "Что умеет бот",
     "help": "Как задавать вопросы и что значат кнопки",
@@ -91,20 +87,6 @@ CHAT_LOADING = "Загружаю модель…"
 CHAT_PROMPT = (
     "Задайте вопрос (пустая строка или Ctrl+D — выход; номер — открыть предложенную статью)."
 )
-
-
-def admin_unanswered(query_id: int, question: str) -> str:
-    return ADMIN_UNANSWERED.format(query_id=query_id, question=escape(question))
-
-
-def admin_not_helpful(query_id: int, question: str, title: str) -> str:
-    return ADMIN_NOT_HELPFUL.format(
-        query_id=query_id, question=escape(question), title=escape(title)
-    )
-
-
-def admin_none_fit(query_id: int, question: str) -> str:
-    return ADMIN_NONE_FIT.format(query_id=query_id, question=escape(question))
 
 
 def truncated(limit: int) -> str:

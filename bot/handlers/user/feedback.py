@@ -7,10 +7,12 @@ import logging
 from aiogram import Bot, Router
 from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup
 
-from bot import keyboards, texts
+from bot import keyboards
 from bot.config import Settings
 from bot.notifications import notify_admins
 from bot.telegram_retry import TELEGRAM_ERRORS
+from bot.texts import admin as admin_texts
+from bot.texts import user as texts
 from knowledge_base.articles import ArticleService
 from knowledge_base.feedback import HELPFUL, NOT_HELPFUL, FeedbackOutcome, FeedbackService
 from knowledge_base.search import SearchService
@@ -80,7 +82,7 @@ async def rate_article(
         )
     article = await articles.get(callback_data.article_id)
     question = await feedback.question_of(query_id) or ""
-    alert = texts.admin_not_helpful(query_id, question, article.title if article else "")
+    alert = admin_texts.not_helpful(query_id, question, article.title if article else "")
     await notify_admins(bot, settings.admin_ids, alert, author=query.from_user.id)
 
 
@@ -101,7 +103,7 @@ async def none_fit(
     await _acknowledge(query, outcome, texts.THANKS_NONE_FIT, texts.FEEDBACK_NONE_FIT_NOTE)
     if outcome is FeedbackOutcome.RECORDED:
         question = await feedback.question_of(callback_data.query_id) or ""
-        alert = texts.admin_none_fit(callback_data.query_id, question)
+        alert = admin_texts.none_fit(callback_data.query_id, question)
         await notify_admins(bot, settings.admin_ids, alert, author=query.from_user.id)
 
 

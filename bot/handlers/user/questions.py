@@ -5,9 +5,11 @@ from __future__ import annotations
 from aiogram import Bot, F, Router
 from aiogram.types import Message
 
-from bot import keyboards, texts
+from bot import keyboards
 from bot.config import Settings
 from bot.notifications import notify_admins
+from bot.texts import admin as admin_texts
+from bot.texts import user as texts
 from knowledge_base.search import Band, SearchService, clean_question
 
 
@@ -45,7 +47,7 @@ async def question(
         await notify_admins(
             bot,
             settings.admin_ids,
-            texts.admin_unanswered(answer.query_id, text),
+            admin_texts.unanswered(answer.query_id, text),
             author=user_id,
         )
 

@@ -1,0 +1,1 @@
+"""Handlers of everyone who asks: questions, feedback buttons, /start and /help."""
