@@ -16,6 +16,7 @@ from aiogram.enums import ChatType, ParseMode
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.handlers import admin
 from bot.handlers.user import common, feedback, questions
 from bot.middlewares import ServicesMiddleware
 from bot.telegram_retry import RetryTransientErrors
@@ -104,17 +105,28 @@ def create_dispatcher(resources: Resources) -> Dispatcher:
         settings=resources.settings,
         search_engine=resources.search,
     )
-    services = ServicesMiddleware(resources.session_factory, resources.search)
+    services = ServicesMiddleware(
+        resources.session_factory, resources.search, resources.settings.admin_ids
+    )
     dp.message.outer_middleware(services)
     dp.callback_query.outer_middleware(services)
     # A help desk answers one person at a time: in groups the bot stays silent.
     dp.message.filter(F.chat.type == ChatType.PRIVATE)
     dp.errors.register(common.on_error)
     refresher = IndexRefresher(resources)
+    # An admin's change is served at once, not at the next periodic look.
+    dp["index"] = refresher
     dp.startup.register(refresher.start)
     dp.shutdown.register(refresher.stop)
-    # Order matters: the questions router takes every remaining text, so it goes last.
-    dp.include_routers(common.create_router(), feedback.create_router(), questions.create_router())
+    # Order matters: admins first (one filter on their router), then the refusal of admin
+    # commands to anyone else; the questions router takes every remaining text, so it is last.
+    dp.include_routers(
+        admin.create_router(resources.settings.admin_ids),
+        admin.create_refusals_router(),
+        common.create_router(),
+        feedback.create_router(),
+        questions.create_router(),
+    )
     return dp
 
 

@@ -10,6 +10,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
 
+from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 from knowledge_base.search import Match
 
@@ -70,3 +71,87 @@ def suggestions(query_id: int, matches: Sequence[Match]) -> InlineKeyboardMarkup
 
 def _short(title: str) -> str:
     return title if len(title) <= BUTTON_TITLE_LIMIT else title[: BUTTON_TITLE_LIMIT - 1] + "…"
+
+
+# --- the admin console --------------------------------------------------------------------
+
+ADMIN_PAGE_SIZE = 10
+
+
+class AdminPage(CallbackData, prefix="ap"):
+    """A page of /articles (or /archive); the word filter lives in the admin's FSM data."""
+
+    page: Annotated[int, Field(ge=0, lt=10_000)]
+    archived: bool = False
+
+
+class AdminCard(CallbackData, prefix="ac"):
+    """Open an article's card."""
+
+    article_id: RowId
+
+
+class AdminAction(CallbackData, prefix="aa"):
+    """A button on a card: archive, restore, title, body, phrasings, add_phrasings."""
+
+    action: Annotated[str, Field(pattern="^(archive|restore|title|body|phrasings|add)$")]
+    article_id: RowId
+
+
+class AdminDeletePhrasing(CallbackData, prefix="ad"):
+    phrasing_id: RowId
+
+
+# Callback prefixes of admin buttons, refused for anyone else.
+ADMIN_PREFIXES = ("ap:", "ac:", "aa:", "ad:")
+
+
+def articles_page(
+    items: Sequence[tuple[int, str]], page: int, pages: int, archived: bool
+) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for article_id, title in items:
+        builder.button(text=_short(title), callback_data=AdminCard(article_id=article_id))
+    nav = []
+    if page > 0:
+        nav.append((admin_texts.BUTTON_PREVIOUS, AdminPage(page=page - 1, archived=archived)))
+    if page + 1 < pages:
+        nav.append((admin_texts.BUTTON_NEXT, AdminPage(page=page + 1, archived=archived)))
+    for text, data in nav:
+        builder.button(text=text, callback_data=data)
+    builder.adjust(*([1] * len(items)), len(nav) or 1)
+    return builder.as_markup()
+
+
+def article_card(article_id: int, archived: bool) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    buttons = [
+        (admin_texts.BUTTON_TITLE, "title"),
+        (admin_texts.BUTTON_BODY, "body"),
+        (admin_texts.BUTTON_PHRASINGS, "phrasings"),
+        (admin_texts.BUTTON_RESTORE, "restore")
+        if archived
+        else (admin_texts.BUTTON_ARCHIVE, "archive"),
+    ]
+    for text, action in buttons:
+        builder.button(text=text, callback_data=AdminAction(action=action, article_id=article_id))
+    builder.button(text=admin_texts.BUTTON_BACK, callback_data=AdminPage(page=0, archived=archived))
+    builder.adjust(2, 2, 1)
+    return builder.as_markup()
+
+
+def phrasings(article_id: int, items: Sequence[tuple[int, str, str]]) -> InlineKeyboardMarkup:
+    """One button per deletable phrasing (not the title), then «add» and «back»."""
+    builder = InlineKeyboardBuilder()
+    deletable = [(pid, text) for pid, text, source in items if source != "title"]
+    for phrasing_id, text in deletable[:90]:
+        builder.button(
+            text=f"✕ {_short(text)}", callback_data=AdminDeletePhrasing(phrasing_id=phrasing_id)
+        )
+    builder.button(
+        text=admin_texts.BUTTON_ADD_PHRASINGS,
+        callback_data=AdminAction(action="add", article_id=article_id),
+    )
+    builder.button(text=admin_texts.BUTTON_BACK, callback_data=AdminCard(article_id=article_id))
+    builder.adjust(1)
+    return builder.as_markup()

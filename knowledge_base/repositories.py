@@ -18,6 +18,7 @@ from sqlalchemy.sql.expression import Executable
 
 from knowledge_base.tables import (
     ArticleRow,
+    AuditRow,
     Base,
     EmbeddingRow,
     FeedbackRow,
@@ -220,6 +221,82 @@ class ArticleRepository:
         row.archived = True
         await self._session.flush()
         return True
+
+    async def restore(self, article_id: int) -> bool:
+        row = await self._session.get(ArticleRow, article_id)
+        if row is None or not row.archived:
+            return False
+        row.archived = False
+        await self._session.flush()
+        return True
+
+    async def set_title(self, article_id: int, title: str) -> None:
+        """Rename; the title phrasing is replaced (a new row), so its vector is made afresh."""
+        row = await self._session.get(ArticleRow, article_id)
+        assert row is not None
+        await self._session.execute(
+            delete(PhrasingRow).where(
+                PhrasingRow.article_id == article_id, PhrasingRow.source == TITLE_SOURCE
+            )
+        )
+        row.title = title
+        self._session.add(PhrasingRow(article_id=article_id, text=title, source=TITLE_SOURCE))
+        await self._session.flush()
+
+    async def set_body(self, article_id: int, body: str) -> None:
+        row = await self._session.get(ArticleRow, article_id)
+        assert row is not None
+        row.body = body
+        await self._session.flush()
+
+    async def phrasings_of(self, article_id: int) -> list[Phrasing]:
+        rows = await self._session.execute(
+            select(PhrasingRow.id, PhrasingRow.article_id, PhrasingRow.text, PhrasingRow.source)
+            .where(PhrasingRow.article_id == article_id)
+            .order_by(PhrasingRow.id)
+        )
+        return [Phrasing(r.id, r.article_id, r.text, r.source) for r in rows]
+
+    async def delete_phrasing(self, phrasing_id: int) -> Phrasing | None:
+        """Delete one phrasing (never the title's); what was deleted, or None."""
+        row = await self._session.get(PhrasingRow, phrasing_id)
+        if row is None or row.source == TITLE_SOURCE:
+            return None
+        deleted = Phrasing(row.id, row.article_id, row.text, row.source)
+        await self._session.delete(row)
+        await self._session.flush()
+        return deleted
+
+    async def page(
+        self, words: str, offset: int, limit: int, archived: bool = False
+    ) -> tuple[list[Article], int]:
+        """A page of articles, by title, whose title or body contains every word; and how
+        many match in all. Matched in Python: SQLite's lower() knows only ASCII letters."""
+        rows = (
+            await self._session.scalars(
+                select(ArticleRow)
+                .where(ArticleRow.archived.is_(archived))
+                .order_by(ArticleRow.title)
+            )
+        ).all()
+        wanted = words.casefold().split()
+        found = [r for r in rows if all(w in f"{r.title}\n{r.body}".casefold() for w in wanted)]
+        return [_article(r, ()) for r in found[offset : offset + limit]], len(found)
+
+    async def usage(self, article_id: int) -> tuple[int, int, int]:
+        """Questions answered with the article, and its 👍 and 👎."""
+        answered = await self._session.scalar(
+            select(func.count(QueryRow.id)).where(
+                QueryRow.article_id == article_id, QueryRow.band == "answer"
+            )
+        )
+        rows = await self._session.execute(
+            select(FeedbackRow.label, func.count(FeedbackRow.id))
+            .where(FeedbackRow.article_id == article_id)
+            .group_by(FeedbackRow.label)
+        )
+        votes = {int(label): int(count) for label, count in rows.all()}
+        return int(answered or 0), int(votes.get(1, 0)), int(votes.get(-1, 0))
 
     async def active_phrasings(self) -> list[Phrasing]:
         rows = await self._session.execute(
@@ -477,3 +554,42 @@ class ModelVersionRepository:
             activated_at=row.activated_at,
             metrics=row.metrics,
         )
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    actor_id: int
+    at: datetime
+    action: str
+    article_id: int | None
+    before: str
+    after: str
+
+
+class AuditRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(
+        self, actor_id: int, action: str, article_id: int | None, before: str, after: str
+    ) -> None:
+        self._session.add(
+            AuditRow(
+                actor_id=actor_id,
+                action=action,
+                article_id=article_id,
+                before=before,
+                after=after,
+            )
+        )
+        await self._session.flush()
+
+    async def latest(self, limit: int) -> list[AuditEntry]:
+        rows = await self._session.scalars(
+            select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
+        )
+        return [
+            AuditEntry(r.id, r.actor_id, r.at, r.action, r.article_id, r.before, r.after)
+            for r in rows
+        ]

@@ -145,3 +145,20 @@ class ModelVersionRow(Base):
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # metrics.json of the version: data sizes, hyper-parameters, before/after, thresholds.
     metrics: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class AuditRow(Base):
+    """Who changed what in the base, when, and how it was before and after."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    actor_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    # add | edit_title | edit_body | archive | restore | add_phrasing | delete_phrasing | import
+    action: Mapped[str] = mapped_column(String(30))
+    article_id: Mapped[int | None] = mapped_column(
+        ForeignKey("articles.id", ondelete="SET NULL"), index=True
+    )
+    before: Mapped[str] = mapped_column(Text, default="")
+    after: Mapped[str] = mapped_column(Text, default="")

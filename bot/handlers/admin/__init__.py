@@ -1,0 +1,52 @@
+"""The admin console: handlers only admins reach (one filter on the router), and a router that
+refuses, and logs, every admin command and button tried by anyone else."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+
+from bot.handlers.admin import articles
+from bot.keyboards import ADMIN_PREFIXES
+from bot.texts import admin as admin_texts
+from bot.texts import user as texts
+
+log = logging.getLogger(__name__)
+
+COMMANDS = ("articles", "archive", "audit", "cancel")
+
+
+def create_router(admin_ids: frozenset[int]) -> Router:
+    """Admins' router: every handler inside sees only the ids in ADMIN_IDS."""
+    router = Router(name="admin")
+    is_admin = F.from_user.id.in_(admin_ids)
+    router.message.filter(is_admin)
+    router.callback_query.filter(is_admin)
+    router.include_router(articles.create_router())
+    return router
+
+
+async def refuse_command(message: Message) -> None:
+    """Answers an admin command from anyone else as an unknown one (it reveals nothing)."""
+    user = message.from_user.id if message.from_user else None
+    log.warning("refused: %s from %s, who is not an admin", (message.text or "")[:40], user)
+    await message.answer(texts.UNKNOWN_COMMAND)
+
+
+async def refuse_button(query: CallbackQuery) -> None:
+    """An admin button pressed by anyone else: refused, nothing changes."""
+    log.warning("refused: button %s from %s, who is not an admin", query.data, query.from_user.id)
+    await query.answer(admin_texts.NOT_FOR_YOU, show_alert=True)
+
+
+def create_refusals_router() -> Router:
+    """Goes after the admin router: what reaches it was not from an admin."""
+    router = Router(name="admin-refusals")
+    router.message.register(refuse_command, Command(*COMMANDS))
+    router.callback_query.register(
+        refuse_button, F.data.func(lambda data: data.startswith(ADMIN_PREFIXES))
+    )
+    return router

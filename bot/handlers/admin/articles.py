@@ -1,0 +1,311 @@
+"""Admins keep the base: /articles with a word filter, each article's card, renaming,
+rewriting, phrasings, archiving and restoring (/archive), and /audit of the changes."""
+
+from __future__ import annotations
+
+import math
+from html import escape
+from typing import Protocol
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InaccessibleMessage, Message
+
+from bot import keyboards
+from bot.keyboards import (
+    ADMIN_PAGE_SIZE,
+    AdminAction,
+    AdminCard,
+    AdminDeletePhrasing,
+    AdminPage,
+)
+from bot.texts import admin as admin_texts
+from knowledge_base.articles import ArticleEditor
+
+TITLE_LIMIT = 300
+AUDIT_DEFAULT, AUDIT_MAX = 10, 50
+
+
+class EditArticle(StatesGroup):
+    """Waiting for the admin's next message: a new title, a new body, or phrasings."""
+
+    title = State()
+    body = State()
+    phrasings = State()
+
+
+class IndexUpdater(Protocol):
+    """What serves a change at once: the running bot's index refresher."""
+
+    async def refresh(self) -> None: ...
+
+
+async def list_articles(
+    message: Message, command: CommandObject, editor: ArticleEditor, state: FSMContext
+) -> None:
+    """/articles [слова]: the base, ten a page, filtered by words in the title or text."""
+    words = (command.args or "").strip()
+    await state.update_data(words=words)
+    await _show_page(message, editor, words, 0, archived=False, edit=False)
+
+
+async def list_archive(message: Message, editor: ArticleEditor, state: FSMContext) -> None:
+    """/archive: the archived articles, each with «Вернуть» on its card."""
+    await state.update_data(words="")
+    await _show_page(message, editor, "", 0, archived=True, edit=False)
+
+
+async def turn_page(
+    query: CallbackQuery, callback_data: AdminPage, editor: ArticleEditor, state: FSMContext
+) -> None:
+    """Another page of the list (the filter is the one the list was opened with)."""
+    words = str((await state.get_data()).get("words", ""))
+    if isinstance(query.message, Message):
+        await _show_page(
+            query.message, editor, words, callback_data.page, callback_data.archived, edit=True
+        )
+    await query.answer()
+
+
+async def _show_page(
+    message: Message, editor: ArticleEditor, words: str, page: int, archived: bool, edit: bool
+) -> None:
+    items, total = await editor.page(words, page, ADMIN_PAGE_SIZE, archived=archived)
+    if not total:
+        empty = admin_texts.NO_ARCHIVED if archived else admin_texts.NO_ARTICLES
+        text = admin_texts.NO_ARTICLES_FOR.format(words=escape(words)) if words else empty
+        await (message.edit_text(text) if edit else message.answer(text))
+        return
+    pages = max(1, math.ceil(total / ADMIN_PAGE_SIZE))
+    page = min(page, pages - 1)
+    if not items:  # the page ran past the end (articles were archived meanwhile)
+        items, total = await editor.page(words, page, ADMIN_PAGE_SIZE, archived=archived)
+    text = admin_texts.articles_page(words, total, page, pages, archived)
+    markup = keyboards.articles_page([(a.id, a.title) for a in items], page, pages, archived)
+    if edit:
+        await message.edit_text(text, reply_markup=markup)
+    else:
+        await message.answer(text, reply_markup=markup)
+
+
+async def open_card(query: CallbackQuery, callback_data: AdminCard, editor: ArticleEditor) -> None:
+    """An article's card: its text, phrasings with their source, and its numbers."""
+    if await _send_card(query, editor, callback_data.article_id):
+        await query.answer()
+    else:
+        await query.answer(admin_texts.ARTICLE_MISSING, show_alert=True)
+
+
+async def _send_card(query: CallbackQuery, editor: ArticleEditor, article_id: int) -> bool:
+    """Shows the card in place of the message pressed; False if the article is gone.
+    Telegram takes one answer per press: the caller gives it."""
+    card = await editor.card(article_id)
+    if card is None:
+        return False
+    article = card.article
+    text = admin_texts.card(
+        article.title,
+        article.body,
+        article.category,
+        article.archived,
+        [(p.text, p.source) for p in card.phrasings],
+        card.answered,
+        card.helpful,
+        card.not_helpful,
+    )
+    markup = keyboards.article_card(article.id, article.archived)
+    if isinstance(query.message, Message):
+        await query.message.edit_text(text, reply_markup=markup)
+    elif query.message is not None and not isinstance(query.message, InaccessibleMessage):
+        await query.message.answer(text, reply_markup=markup)
+    return True
+
+
+async def card_action(
+    query: CallbackQuery,
+    callback_data: AdminAction,
+    editor: ArticleEditor,
+    state: FSMContext,
+    index: IndexUpdater,
+) -> None:
+    """A button on a card: archive, restore, or start editing the title, text or phrasings."""
+    article_id = callback_data.article_id
+    card = await editor.card(article_id)
+    if card is None:
+        await query.answer(admin_texts.ARTICLE_MISSING, show_alert=True)
+        return
+    title = card.article.title
+    action = callback_data.action
+    if action in ("archive", "restore"):
+        changed = await (editor.archive if action == "archive" else editor.restore)(article_id)
+        if changed:
+            await index.refresh()
+        template = admin_texts.ARCHIVED if action == "archive" else admin_texts.RESTORED
+        await query.answer()
+        if isinstance(query.message, Message):
+            await query.message.answer(admin_texts.done(template, title=title))
+        await _send_card(query, editor, article_id)
+        return
+    if action == "phrasings":
+        await _show_phrasings(query, editor, article_id, title)
+        await query.answer()
+        return
+    asks = {
+        "title": (EditArticle.title, admin_texts.ASK_TITLE),
+        "body": (EditArticle.body, admin_texts.ASK_BODY),
+        "add": (EditArticle.phrasings, admin_texts.ASK_PHRASINGS),
+    }
+    next_state, template = asks[action]
+    await state.set_state(next_state)
+    await state.update_data(article_id=article_id)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(admin_texts.ask(template, title))
+
+
+async def _show_phrasings(
+    query: CallbackQuery, editor: ArticleEditor, article_id: int, title: str
+) -> None:
+    """The phrasings screen in place of the message pressed (the caller answers the press)."""
+    card = await editor.card(article_id)
+    if card is None:
+        return
+    items = [(p.id, p.text, p.source) for p in card.phrasings]
+    text = admin_texts.phrasings_header(title, len(items))
+    if isinstance(query.message, Message):
+        await query.message.edit_text(text, reply_markup=keyboards.phrasings(article_id, items))
+
+
+async def delete_phrasing(
+    query: CallbackQuery,
+    callback_data: AdminDeletePhrasing,
+    editor: ArticleEditor,
+    index: IndexUpdater,
+) -> None:
+    """Deletes one phrasing (a learned one too: a wrong one must be undoable)."""
+    deleted = await editor.delete_phrasing(callback_data.phrasing_id)
+    if deleted is None:
+        await query.answer(admin_texts.ARTICLE_MISSING, show_alert=True)
+        return
+    await index.refresh()
+    await query.answer(admin_texts.done(admin_texts.PHRASING_DELETED, text=deleted.text[:150]))
+    card = await editor.card(deleted.article_id)
+    if card is not None:
+        await _show_phrasings(query, editor, deleted.article_id, card.article.title)
+
+
+async def receive_title(
+    message: Message, editor: ArticleEditor, state: FSMContext, index: IndexUpdater
+) -> None:
+    """The new title, typed after «Изменить заголовок»."""
+    title = " ".join((message.text or "").split())
+    if not title:
+        await message.answer(admin_texts.NEED_TEXT)
+        return
+    if len(title) > TITLE_LIMIT:
+        await message.answer(admin_texts.TITLE_TOO_LONG)
+        return
+    article_id = int((await state.get_data())["article_id"])
+    if not await editor.rename(article_id, title):
+        await message.answer(admin_texts.TITLE_TAKEN)
+        return
+    await state.set_state(None)
+    await index.refresh()
+    await message.answer(admin_texts.SAVED)
+
+
+async def receive_body(
+    message: Message, editor: ArticleEditor, state: FSMContext, index: IndexUpdater
+) -> None:
+    """The new text, typed after «Изменить текст»."""
+    body = (message.text or "").strip()
+    if not body:
+        await message.answer(admin_texts.NEED_TEXT)
+        return
+    article_id = int((await state.get_data())["article_id"])
+    await state.set_state(None)
+    if not await editor.rewrite(article_id, body):
+        await message.answer(admin_texts.ARTICLE_MISSING)
+        return
+    await index.refresh()
+    await message.answer(admin_texts.SAVED)
+
+
+async def receive_phrasings(
+    message: Message, editor: ArticleEditor, state: FSMContext, index: IndexUpdater
+) -> None:
+    """Phrasings, one a line, typed after «Добавить фразы»."""
+    lines = [" ".join(line.split()) for line in (message.text or "").splitlines()]
+    texts = [line for line in lines if line]
+    if not texts:
+        await message.answer(admin_texts.NEED_TEXT)
+        return
+    article_id = int((await state.get_data())["article_id"])
+    await state.set_state(None)
+    added = await editor.add_phrasings(article_id, texts)
+    await index.refresh()
+    await message.answer(f"{admin_texts.SAVED} Новых фраз: {added}.")
+
+
+async def cancel(message: Message, state: FSMContext) -> None:
+    """/cancel: leaves whatever the admin was in the middle of."""
+    if await state.get_state() is None:
+        await message.answer(admin_texts.NOTHING_TO_CANCEL)
+        return
+    await state.clear()
+    await message.answer(admin_texts.CANCELLED)
+
+
+async def audit(message: Message, command: CommandObject, editor: ArticleEditor) -> None:
+    """/audit [N]: the last N changes to the base (10 by default), newest first."""
+    try:
+        limit = min(max(int(command.args or AUDIT_DEFAULT), 1), AUDIT_MAX)
+    except ValueError:
+        limit = AUDIT_DEFAULT
+    entries = await editor.latest_changes(limit)
+    if not entries:
+        await message.answer(admin_texts.NO_CHANGES)
+        return
+    titles = {}
+    for entry in entries:
+        if entry.article_id is not None and entry.article_id not in titles:
+            card = await editor.card(entry.article_id)
+            titles[entry.article_id] = card.article.title if card else "?"
+    lines = [
+        admin_texts.audit_line(
+            entry.at.strftime("%d.%m %H:%M"),
+            entry.actor_id,
+            entry.action,
+            titles.get(entry.article_id or 0, "—"),
+            entry.before,
+            entry.after,
+        )
+        for entry in entries
+    ]
+    await message.answer("\n".join(lines)[:4000])
+
+
+def create_router() -> Router:
+    router = Router(name="admin-articles")
+    router.message.register(cancel, Command("cancel"))
+    router.message.register(list_articles, Command("articles"))
+    router.message.register(list_archive, Command("archive"))
+    router.message.register(audit, Command("audit"))
+    router.message.register(receive_title, StateFilter(EditArticle.title), F.text)
+    router.message.register(receive_body, StateFilter(EditArticle.body), F.text)
+    router.message.register(receive_phrasings, StateFilter(EditArticle.phrasings), F.text)
+    router.message.register(
+        _need_text, StateFilter(EditArticle.title, EditArticle.body, EditArticle.phrasings)
+    )
+    router.callback_query.register(turn_page, AdminPage.filter())
+    router.callback_query.register(open_card, AdminCard.filter())
+    router.callback_query.register(card_action, AdminAction.filter())
+    router.callback_query.register(delete_phrasing, AdminDeletePhrasing.filter())
+    return router
+
+
+async def _need_text(message: Message) -> None:
+    """A sticker or a photo where a text was asked for."""
+    await message.answer(admin_texts.NEED_TEXT)
