@@ -102,8 +102,22 @@ class AdminDeletePhrasing(CallbackData, prefix="ad"):
     phrasing_id: RowId
 
 
+class AdminImport(CallbackData, prefix="ai"):
+    """«Импортировать» (go) or «Отмена» under a file's preview."""
+
+    go: bool
+
+
 # Callback prefixes of admin buttons, refused for anyone else.
-ADMIN_PREFIXES = ("ap:", "ac:", "aa:", "ad:")
+ADMIN_PREFIXES = ("ap:", "ac:", "aa:", "ad:", "ai:")
+
+
+def import_preview() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=admin_texts.BUTTON_IMPORT, callback_data=AdminImport(go=True))
+    builder.button(text=admin_texts.BUTTON_CANCEL, callback_data=AdminImport(go=False))
+    builder.adjust(2)
+    return builder.as_markup()
 
 
 def articles_page(

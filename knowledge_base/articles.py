@@ -66,6 +66,25 @@ class ArticleService:
             raise
         return ImportReport(outcomes["added"], outcomes["updated"], outcomes["same"])
 
+    async def preview_import(self, drafts: Sequence[ArticleDraft]) -> ImportReport:
+        """What `import_drafts` would do with these drafts, without writing anything."""
+        existing = {a.title: a for a in await self._articles.all(include_archived=True)}
+        await self._session.commit()
+        outcomes: Counter[str] = Counter()
+        for draft in drafts:
+            article = existing.get(draft.title)
+            if article is None:
+                outcomes["added"] += 1
+            elif (article.body, article.category, article.archived) != (
+                draft.body,
+                draft.category,
+                False,
+            ) or set(draft.questions) - set(article.questions) - {article.title}:
+                outcomes["updated"] += 1
+            else:
+                outcomes["same"] += 1
+        return ImportReport(outcomes["added"], outcomes["updated"], outcomes["same"])
+
     async def all(self, include_archived: bool = False) -> list[Article]:
         return await self._articles.all(include_archived=include_archived)
 
@@ -199,6 +218,16 @@ class ArticleEditor:
             "delete_phrasing", deleted.article_id, f"{deleted.text} ({deleted.source})", ""
         )
         return deleted
+
+    async def import_file(self, drafts: Sequence[ArticleDraft], name: str) -> ImportReport:
+        """The same import as `faqbot import`, recorded in the audit log."""
+        self._check("import")
+        report = await ArticleService(self._session).import_drafts(drafts)
+        summary = f"{name}: +{report.added} ~{report.updated} ={report.unchanged}"
+        await self._audit.add(self._actor, "import", None, "", summary)
+        await self._session.commit()
+        log.info("admin %s imported %s", self._actor, summary)
+        return report
 
     async def latest_changes(self, limit: int) -> list[AuditEntry]:
         self._check("audit")

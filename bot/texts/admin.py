@@ -127,3 +127,36 @@ def done(template: str, **values: str) -> str:
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- files ------------------------------------------------------------------------------------
+
+BUTTON_IMPORT = "Импортировать"
+BUTTON_CANCEL = "Отмена"
+FILE_TOO_BIG = "Файл больше {limit} МБ — такой не принимаю. Разбейте его на части."
+FILE_UNREADABLE = "Не удалось скачать файл из Telegram. Пришлите его ещё раз."
+FILE_REFUSED = "Файл «{name}» не импортирован, в базе ничего не изменилось.\n{reason}"
+FILE_PREVIEW = (
+    "Файл «{name}»: {articles}.\nБудет добавлено {added}, обновлено {updated}, "
+    "без изменений {unchanged}."
+)
+IMPORT_GONE = "Этот предпросмотр устарел. Пришлите файл ещё раз."
+EXPORT_CAPTION = "База знаний: {articles}. Этот файл можно импортировать обратно без изменений."
+EXPORT_FORMATS = "Формат: /export jsonl, /export yaml или /export csv."
+
+
+def file_preview(name: str, total: int, added: int, updated: int, unchanged: int) -> str:
+    return FILE_PREVIEW.format(
+        name=escape(name),
+        articles=plural.articles(total),
+        added=added,
+        updated=updated,
+        unchanged=unchanged,
+    )
+
+
+def imported(added: int, updated: int, unchanged: int) -> str:
+    return (
+        f"Импорт завершён: добавлено {added}, обновлено {updated}, без изменений {unchanged}. "
+        "Поиск уже учитывает изменения."
+    )

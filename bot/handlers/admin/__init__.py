@@ -9,14 +9,14 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
-from bot.handlers.admin import articles
+from bot.handlers.admin import articles, files
 from bot.keyboards import ADMIN_PREFIXES
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("articles", "archive", "audit", "cancel")
+COMMANDS = ("articles", "archive", "audit", "cancel", "export")
 
 
 def create_router(admin_ids: frozenset[int]) -> Router:
@@ -25,7 +25,7 @@ def create_router(admin_ids: frozenset[int]) -> Router:
     is_admin = F.from_user.id.in_(admin_ids)
     router.message.filter(is_admin)
     router.callback_query.filter(is_admin)
-    router.include_router(articles.create_router())
+    router.include_routers(articles.create_router(), files.create_router())
     return router
 
 

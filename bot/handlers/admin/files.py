@@ -1,0 +1,132 @@
+"""Admins move the base in and out as files: a document is checked and previewed before it is
+imported (the same importer as `faqbot import`), and /export sends the base back."""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
+
+from bot import keyboards
+from bot.config import Settings
+from bot.handlers.admin.articles import IndexUpdater
+from bot.keyboards import AdminImport
+from bot.telegram_retry import TELEGRAM_ERRORS
+from bot.texts import admin as admin_texts
+from bot.texts import plural
+from knowledge_base.articles import ArticleEditor, ArticleService
+from knowledge_base.io import (
+    ImportFormatError,
+    decode_text,
+    detect_format,
+    format_articles,
+    parse_articles,
+)
+from knowledge_base.repositories import ArticleDraft
+
+FORMATS = ("jsonl", "yaml", "csv")
+# A download that failed: Telegram refused it, or the connection broke.
+UNREADABLE: tuple[type[Exception], ...] = (*TELEGRAM_ERRORS, OSError)
+
+
+async def receive_file(
+    message: Message,
+    bot: Bot,
+    articles: ArticleService,
+    settings: Settings,
+    state: FSMContext,
+) -> None:
+    """A .jsonl, .yaml or .csv document: checked whole, then previewed with «Импортировать»."""
+    document = message.document
+    assert document is not None
+    name = document.file_name or "file"
+    limit = settings.admin_max_file_mb
+    if (document.file_size or 0) > limit * 1024 * 1024:
+        await message.answer(admin_texts.FILE_TOO_BIG.format(limit=limit))
+        return
+    drafts = await _read(message, bot, document.file_id, name)
+    if drafts is None:
+        return
+    report = await articles.preview_import(drafts)
+    await state.update_data(import_file_id=document.file_id, import_name=name)
+    await message.answer(
+        admin_texts.file_preview(name, len(drafts), report.added, report.updated, report.unchanged),
+        reply_markup=keyboards.import_preview(),
+    )
+
+
+async def _read(message: Message, bot: Bot, file_id: str, name: str) -> list[ArticleDraft] | None:
+    """The file's articles; None (and the person told why) if it cannot be imported."""
+    try:
+        fmt = detect_format(Path(name))
+        downloaded = await bot.download(file_id)
+        if downloaded is None:
+            raise OSError("empty download")
+        return parse_articles(decode_text(downloaded.read()), fmt)
+    except ImportFormatError as error:
+        await message.answer(
+            admin_texts.FILE_REFUSED.format(name=escape(name), reason=escape(str(error)))
+        )
+    except UNREADABLE:
+        await message.answer(admin_texts.FILE_UNREADABLE)
+    return None
+
+
+async def confirm_import(
+    query: CallbackQuery,
+    callback_data: AdminImport,
+    bot: Bot,
+    editor: ArticleEditor,
+    state: FSMContext,
+    index: IndexUpdater,
+) -> None:
+    """«Импортировать» imports the previewed file; «Отмена» drops it."""
+    data = await state.get_data()
+    file_id, name = data.get("import_file_id"), str(data.get("import_name", "file"))
+    await state.update_data(import_file_id=None, import_name=None)
+    message = query.message if isinstance(query.message, Message) else None
+    if not callback_data.go:
+        await query.answer()
+        if message is not None:
+            await message.edit_text(admin_texts.CANCELLED)
+        return
+    if not file_id or message is None:
+        await query.answer(admin_texts.IMPORT_GONE, show_alert=True)
+        return
+    await query.answer()
+    drafts = await _read(message, bot, str(file_id), name)
+    if drafts is None:
+        return
+    report = await editor.import_file(drafts, name)
+    await index.refresh()
+    await message.edit_text(admin_texts.imported(report.added, report.updated, report.unchanged))
+
+
+async def export(message: Message, command: CommandObject, articles: ArticleService) -> None:
+    """/export [jsonl|yaml|csv]: the whole base as a file that imports back unchanged."""
+    fmt = (command.args or "jsonl").strip().lower()
+    if fmt not in FORMATS:
+        await message.answer(admin_texts.EXPORT_FORMATS)
+        return
+    everything = await articles.all()
+    try:
+        content = format_articles(everything, fmt)
+    except ImportFormatError as error:
+        await message.answer(escape(str(error)))
+        return
+    await message.answer_document(
+        BufferedInputFile(content.encode("utf-8"), filename=f"faqbot-base.{fmt}"),
+        caption=admin_texts.EXPORT_CAPTION.format(articles=plural.articles(len(everything))),
+    )
+
+
+def create_router() -> Router:
+    router = Router(name="admin-files")
+    router.message.register(export, Command("export"))
+    router.message.register(receive_file, F.document)
+    router.callback_query.register(confirm_import, AdminImport.filter())
+    return router
