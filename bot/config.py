@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     # How often the running bot looks for what another process changed: articles (`faqbot
     # import`) and the active model (`faqbot train`, `models activate|rollback`); 0: never.
     index_refresh_seconds: float = Field(default=30.0, ge=0)
+    # /add warns «Похоже на: …» when a new title or phrasing scores this close to an article.
+    admin_similar_threshold: float = Field(default=0.93, ge=0, le=1)
     # Largest article file (MB) an admin may send to the bot for import.
     admin_max_file_mb: int = Field(default=5, ge=1, le=20)
     # Updates handled at once; more wait in the journal (Telegram hands over 100 at a time).

@@ -108,8 +108,36 @@ class AdminImport(CallbackData, prefix="ai"):
     go: bool
 
 
+class AdminAdd(CallbackData, prefix="an"):
+    """Steps of /add: skip the phrasings, save, cancel."""
+
+    step: Annotated[str, Field(pattern="^(skip|save|cancel)$")]
+
+
 # Callback prefixes of admin buttons, refused for anyone else.
-ADMIN_PREFIXES = ("ap:", "ac:", "aa:", "ad:", "ai:")
+ADMIN_PREFIXES = ("ap:", "ac:", "aa:", "ad:", "ai:", "an:")
+
+
+def add_skip_phrasings() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=admin_texts.BUTTON_NO_PHRASINGS, callback_data=AdminAdd(step="skip"))
+    return builder.as_markup()
+
+
+def add_preview(similar: tuple[int, str] | None) -> InlineKeyboardMarkup:
+    """«Сохранить» / «Отмена»; with a near-copy: open it, save anyway, or cancel."""
+    builder = InlineKeyboardBuilder()
+    if similar is not None:
+        article_id, title = similar
+        builder.button(
+            text=_short(admin_texts.BUTTON_OPEN.format(title=title)),
+            callback_data=AdminCard(article_id=article_id),
+        )
+    save = admin_texts.BUTTON_SAVE_ANYWAY if similar else admin_texts.BUTTON_SAVE
+    builder.button(text=save, callback_data=AdminAdd(step="save"))
+    builder.button(text=admin_texts.BUTTON_CANCEL, callback_data=AdminAdd(step="cancel"))
+    builder.adjust(1)
+    return builder.as_markup()
 
 
 def import_preview() -> InlineKeyboardMarkup:

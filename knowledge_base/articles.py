@@ -153,6 +153,22 @@ class ArticleEditor:
         await self._session.commit()
         return found
 
+    async def create(self, draft: ArticleDraft) -> Article | None:
+        """A new article from the /add dialog; None when the title is taken meanwhile."""
+        self._check("add")
+        if await self._articles.get_by_title(draft.title) is not None:
+            await self._session.rollback()
+            return None
+        article, _ = await self._articles.upsert(draft, source="admin")
+        await self._record("add", article.id, "", draft.title)
+        return article
+
+    async def title_taken(self, title: str) -> bool:
+        self._check("add")
+        taken = await self._articles.get_by_title(title) is not None
+        await self._session.commit()
+        return taken
+
     async def rename(self, article_id: int, title: str) -> bool:
         """False when another article already has this title."""
         self._check("edit_title")

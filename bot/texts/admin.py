@@ -160,3 +160,34 @@ def imported(added: int, updated: int, unchanged: int) -> str:
         f"Импорт завершён: добавлено {added}, обновлено {updated}, без изменений {unchanged}. "
         "Поиск уже учитывает изменения."
     )
+
+
+# --- /add ---------------------------------------------------------------------------------
+
+ADD_TITLE = "Новая статья. Пришлите её заголовок (/cancel — отмена в любой момент)."
+ADD_BODY = "Заголовок: «{title}». Теперь пришлите текст статьи."
+ADD_PHRASINGS = (
+    "Пришлите другие формулировки вопроса, по одной на строку — так статью найдут и по ним. "
+    "Или нажмите «Без фраз»."
+)
+ADD_TITLE_TAKEN = "Статья с таким заголовком уже есть. Пришлите другой заголовок или /cancel."
+ADD_PREVIEW = "Так статью увидят сотрудники:"
+ADD_PHRASINGS_LIST = "Фразы: {phrasings}"
+ADD_SIMILAR = "⚠️ Похоже на: «{title}» (сходство {score:.2f}). Возможно, статья уже есть."
+ADD_SAVED = "Статья «{title}» сохранена, поиск уже её находит."
+ADD_EXPIRED = "Этот диалог устарел (прошли сутки). Начните заново: /add."
+ADD_STALE = "Этот черновик уже сохранён или отменён."
+BUTTON_SAVE = "Сохранить"
+BUTTON_SAVE_ANYWAY = "Сохранить всё равно"
+BUTTON_NO_PHRASINGS = "Без фраз"
+BUTTON_OPEN = "Открыть «{title}»"
+
+
+def add_summary(phrasings: list[str]) -> str:
+    if not phrasings:
+        return ADD_PHRASINGS_LIST.format(phrasings="нет")
+    return ADD_PHRASINGS_LIST.format(phrasings="; ".join(escape(p) for p in phrasings))
+
+
+def similar(title: str, score: float) -> str:
+    return ADD_SIMILAR.format(title=escape(title), score=score)

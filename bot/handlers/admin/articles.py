@@ -25,6 +25,8 @@ from bot.texts import admin as admin_texts
 from knowledge_base.articles import ArticleEditor
 
 TITLE_LIMIT = 300
+# A command during a dialog is a command (/cancel, /help), not the answer to a step.
+NOT_A_COMMAND = F.text & ~F.text.startswith("/")
 AUDIT_DEFAULT, AUDIT_MAX = 10, 50
 
 
@@ -293,11 +295,13 @@ def create_router() -> Router:
     router.message.register(list_articles, Command("articles"))
     router.message.register(list_archive, Command("archive"))
     router.message.register(audit, Command("audit"))
-    router.message.register(receive_title, StateFilter(EditArticle.title), F.text)
-    router.message.register(receive_body, StateFilter(EditArticle.body), F.text)
-    router.message.register(receive_phrasings, StateFilter(EditArticle.phrasings), F.text)
+    router.message.register(receive_title, StateFilter(EditArticle.title), NOT_A_COMMAND)
+    router.message.register(receive_body, StateFilter(EditArticle.body), NOT_A_COMMAND)
+    router.message.register(receive_phrasings, StateFilter(EditArticle.phrasings), NOT_A_COMMAND)
     router.message.register(
-        _need_text, StateFilter(EditArticle.title, EditArticle.body, EditArticle.phrasings)
+        _need_text,
+        StateFilter(EditArticle.title, EditArticle.body, EditArticle.phrasings),
+        ~F.text,
     )
     router.callback_query.register(turn_page, AdminPage.filter())
     router.callback_query.register(open_card, AdminCard.filter())

@@ -1,0 +1,183 @@
+"""/add: a new article, step by step — title, text, other phrasings, a preview exactly as
+people will see it — with a warning when the base already has something very close."""
+
+from __future__ import annotations
+
+import time
+
+from aiogram import F, Router
+from aiogram.filters import Command, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+
+from bot import keyboards
+from bot.config import Settings
+from bot.handlers.admin.articles import NOT_A_COMMAND, TITLE_LIMIT, IndexUpdater
+from bot.keyboards import AdminAdd
+from bot.texts import admin as admin_texts
+from bot.texts import user as user_texts
+from knowledge_base.articles import ArticleEditor
+from knowledge_base.repositories import ArticleDraft
+from knowledge_base.search import SearchEngine
+
+# A dialog left alone this long is dropped at its next step.
+EXPIRES_AFTER_SECONDS = 24 * 3600
+
+
+class AddArticle(StatesGroup):
+    title = State()
+    body = State()
+    phrasings = State()
+    preview = State()
+
+
+async def start(message: Message, state: FSMContext) -> None:
+    """/add: asks for the title."""
+    await state.clear()
+    await state.set_state(AddArticle.title)
+    await state.update_data(started=time.time())
+    await message.answer(admin_texts.ADD_TITLE)
+
+
+async def _expired(message: Message, state: FSMContext) -> bool:
+    started = float((await state.get_data()).get("started", 0))
+    if time.time() - started <= EXPIRES_AFTER_SECONDS:
+        return False
+    await state.clear()
+    await message.answer(admin_texts.ADD_EXPIRED)
+    return True
+
+
+async def receive_title(message: Message, state: FSMContext, editor: ArticleEditor) -> None:
+    if await _expired(message, state):
+        return
+    title = " ".join((message.text or "").split())
+    if not title:
+        await message.answer(admin_texts.NEED_TEXT)
+        return
+    if len(title) > TITLE_LIMIT:
+        await message.answer(admin_texts.TITLE_TOO_LONG)
+        return
+    if await editor.title_taken(title):
+        await message.answer(admin_texts.ADD_TITLE_TAKEN)
+        return
+    await state.update_data(title=title)
+    await state.set_state(AddArticle.body)
+    await message.answer(admin_texts.ask(admin_texts.ADD_BODY, title))
+
+
+async def receive_body(message: Message, state: FSMContext) -> None:
+    if await _expired(message, state):
+        return
+    body = (message.text or "").strip()
+    if not body:
+        await message.answer(admin_texts.NEED_TEXT)
+        return
+    await state.update_data(body=body)
+    await state.set_state(AddArticle.phrasings)
+    await message.answer(admin_texts.ADD_PHRASINGS, reply_markup=keyboards.add_skip_phrasings())
+
+
+async def receive_phrasings(
+    message: Message, state: FSMContext, search_engine: SearchEngine, settings: Settings
+) -> None:
+    if await _expired(message, state):
+        return
+    lines = [" ".join(line.split()) for line in (message.text or "").splitlines()]
+    phrasings = list(dict.fromkeys(line for line in lines if line))
+    if not phrasings:
+        await message.answer(admin_texts.NEED_TEXT)
+        return
+    await state.update_data(phrasings=phrasings)
+    await _preview(message, state, search_engine, settings)
+
+
+async def skip_phrasings(
+    query: CallbackQuery, state: FSMContext, search_engine: SearchEngine, settings: Settings
+) -> None:
+    await query.answer()
+    if await state.get_state() != AddArticle.phrasings.state or not isinstance(
+        query.message, Message
+    ):
+        return
+    await state.update_data(phrasings=[])
+    await _preview(query.message, state, search_engine, settings)
+
+
+async def _preview(
+    message: Message, state: FSMContext, search_engine: SearchEngine, settings: Settings
+) -> None:
+    data = await state.get_data()
+    title, body, phrasings = str(data["title"]), str(data["body"]), list(data["phrasings"])
+    similar = await _most_similar(search_engine, [title, *phrasings])
+    close = similar if similar and similar[2] >= settings.admin_similar_threshold else None
+    await state.set_state(AddArticle.preview)
+    await message.answer(admin_texts.ADD_PREVIEW)
+    await message.answer(user_texts.article(title, body))
+    lines = [admin_texts.add_summary(phrasings)]
+    if close is not None:
+        lines.append(admin_texts.similar(close[1], close[2]))
+    await message.answer(
+        "\n\n".join(lines),
+        reply_markup=keyboards.add_preview((close[0], close[1]) if close else None),
+    )
+
+
+async def _most_similar(engine: SearchEngine, texts: list[str]) -> tuple[int, str, float] | None:
+    """The existing article closest to any of the texts, with its score."""
+    best: tuple[int, str, float] | None = None
+    for text in texts:
+        for match in await engine.rank(text, 1):
+            if best is None or match.score > best[2]:
+                best = (match.article_id, match.title, match.score)
+    return best
+
+
+async def finish(
+    query: CallbackQuery,
+    callback_data: AdminAdd,
+    state: FSMContext,
+    editor: ArticleEditor,
+    index: IndexUpdater,
+) -> None:
+    """«Сохранить» (or «Сохранить всё равно») stores the article; «Отмена» drops it."""
+    if callback_data.step == "skip":
+        return
+    message = query.message if isinstance(query.message, Message) else None
+    if await state.get_state() != AddArticle.preview.state or message is None:
+        await query.answer(admin_texts.ADD_STALE, show_alert=True)
+        return
+    await query.answer()
+    if await _expired(message, state):
+        return
+    data = await state.get_data()
+    await state.clear()
+    if callback_data.step == "cancel":
+        await message.edit_text(admin_texts.CANCELLED)
+        return
+    draft = ArticleDraft(str(data["title"]), str(data["body"]), tuple(data["phrasings"]))
+    article = await editor.create(draft)
+    if article is None:
+        await message.edit_text(admin_texts.ADD_TITLE_TAKEN)
+        return
+    await index.refresh()
+    await message.edit_text(admin_texts.done(admin_texts.ADD_SAVED, title=article.title))
+
+
+async def _need_text(message: Message) -> None:
+    await message.answer(admin_texts.NEED_TEXT)
+
+
+def create_router() -> Router:
+    router = Router(name="admin-add")
+    router.message.register(start, Command("add"))
+    router.message.register(receive_title, StateFilter(AddArticle.title), NOT_A_COMMAND)
+    router.message.register(receive_body, StateFilter(AddArticle.body), NOT_A_COMMAND)
+    router.message.register(receive_phrasings, StateFilter(AddArticle.phrasings), NOT_A_COMMAND)
+    router.message.register(
+        _need_text, StateFilter(AddArticle.title, AddArticle.body, AddArticle.phrasings), ~F.text
+    )
+    router.callback_query.register(skip_phrasings, AdminAdd.filter(F.step == "skip"))
+    router.callback_query.register(finish, AdminAdd.filter())
+    return router
