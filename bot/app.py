@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.handlers import admin
+from bot.handlers.admin.model import TrainingRun
 from bot.handlers.user import common, feedback, questions
 from bot.middlewares import ServicesMiddleware
 from bot.telegram_retry import RetryTransientErrors
@@ -118,6 +119,9 @@ def create_dispatcher(resources: Resources) -> Dispatcher:
     dp["index"] = refresher
     dp.startup.register(refresher.start)
     dp.shutdown.register(refresher.stop)
+    training = TrainingRun()
+    dp["training"] = training
+    dp.shutdown.register(training.stop)
     # Order matters: admins first (one filter on their router), then the refusal of admin
     # commands to anyone else; the questions router takes every remaining text, so it is last.
     dp.include_routers(

@@ -114,8 +114,27 @@ class AdminAdd(CallbackData, prefix="an"):
     step: Annotated[str, Field(pattern="^(skip|save|cancel)$")]
 
 
+class AdminRollback(CallbackData, prefix="am"):
+    """«Откатить» under /model: ask, then do it or cancel."""
+
+    step: Annotated[str, Field(pattern="^(ask|do|cancel)$")]
+
+
 # Callback prefixes of admin buttons, refused for anyone else.
-ADMIN_PREFIXES = ("ap:", "ac:", "aa:", "ad:", "ai:", "an:")
+ADMIN_PREFIXES = ("ap:", "ac:", "aa:", "ad:", "ai:", "an:", "am:")
+
+
+def rollback(confirm: bool) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    if confirm:
+        builder.button(
+            text=admin_texts.BUTTON_ROLLBACK_CONFIRM, callback_data=AdminRollback(step="do")
+        )
+        builder.button(text=admin_texts.BUTTON_CANCEL, callback_data=AdminRollback(step="cancel"))
+    else:
+        builder.button(text=admin_texts.BUTTON_ROLLBACK, callback_data=AdminRollback(step="ask"))
+    builder.adjust(1)
+    return builder.as_markup()
 
 
 def add_skip_phrasings() -> InlineKeyboardMarkup:

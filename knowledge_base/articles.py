@@ -8,6 +8,8 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +21,7 @@ from knowledge_base.repositories import (
     AuditRepository,
     Phrasing,
 )
+from knowledge_base.training.registry import ModelRegistry, metrics_of
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +115,18 @@ class ArticleCard:
     answered: int
     helpful: int
     not_helpful: int
+
+
+@dataclass(frozen=True)
+class ModelOverview:
+    name: str
+    since: datetime | None
+    before: dict[str, float] | None
+    after: dict[str, float] | None
+    held_out: int | None
+    # Other versions, newest first: (name, status, created).
+    earlier: list[tuple[str, str, datetime]]
+    can_roll_back: bool
 
 
 class ArticleEditor:
@@ -244,6 +259,38 @@ class ArticleEditor:
         await self._session.commit()
         log.info("admin %s imported %s", self._actor, summary)
         return report
+
+    async def model_overview(self, models_dir: Path, configured: str) -> ModelOverview:
+        """The model that answers, its numbers, and the versions before it."""
+        self._check("model")
+        registry = ModelRegistry(self._session, models_dir)
+        active = await registry.active_model(configured)
+        versions = await registry.all()
+        await self._session.commit()
+        current = next((v for v in versions if v.name == active.name), None)
+        metrics = metrics_of(current) if current else {}
+        earlier = sorted(versions, key=lambda v: v.created_at, reverse=True)
+        return ModelOverview(
+            name=active.name,
+            since=current.activated_at if current else None,
+            before=metrics.get("before"),
+            after=metrics.get("after"),
+            held_out=metrics.get("data", {}).get("held_out"),
+            earlier=[(v.name, v.status, v.created_at) for v in earlier if v.name != active.name],
+            can_roll_back=current is not None and any(v.status == "previous" for v in versions),
+        )
+
+    async def rollback_model(self, models_dir: Path) -> tuple[str, str]:
+        """Back to the version that answered before; (left, now active). RegistryError when
+        there is none."""
+        self._check("rollback")
+        left, active = await ModelRegistry(self._session, models_dir).rollback()
+        await self._audit.add(self._actor, "rollback", None, left.name, active.name)
+        await self._session.commit()
+        log.info(
+            "admin %s rolled the model back from %s to %s", self._actor, left.name, active.name
+        )
+        return left.name, active.name
 
     async def latest_changes(self, limit: int) -> list[AuditEntry]:
         self._check("audit")

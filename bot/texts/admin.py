@@ -67,6 +67,8 @@ ACTIONS = {
     "restore": "из архива",
     "add_phrasing": "добавлены фразы",
     "delete_phrasing": "удалена фраза",
+    "import": "импорт файла",
+    "rollback": "откат модели",
 }
 
 
@@ -191,3 +193,106 @@ def add_summary(phrasings: list[str]) -> str:
 
 def similar(title: str, score: float) -> str:
     return ADD_SIMILAR.format(title=escape(title), score=score)
+
+
+# --- the model ------------------------------------------------------------------------------
+
+BUTTON_ROLLBACK = "Откатить"
+BUTTON_ROLLBACK_CONFIRM = "Да, откатить"
+MODEL_NOTHING_EARLIER = "Откатывать некуда: раньше этой модели ничего не работало."
+ROLLBACK_CONFIRM = "Откатить модель с «{current}» на «{previous}»? Поиск переключится сразу."
+ROLLED_BACK = "Готово: теперь отвечает «{name}»."
+ROLLBACK_FAILED = "Откат не выполнен: {reason}."
+RETRAIN_STARTED = "Обучение запущено. Этот статус будет обновляться."
+RETRAIN_RUNNING = "Обучение уже идёт — дождитесь его окончания."
+RETRAIN_PROGRESS = "Обучение: шаг {step} из {total}, осталось примерно {eta}."
+RETRAIN_PREPARING = "Обучение: готовлю данные и модель…"
+RETRAIN_REFUSED = "Обучение не запущено: {reason}"
+# Why `faqbot train` refused, by a word of its (English) reason.
+REFUSALS = {
+    "too little data": "мало данных — нужно больше 👍 и выбранных подсказок или фраз у статей.",
+    "no held-out questions": (
+        "не на чем проверить новую модель — нужно, чтобы люди задали хотя бы по два вопроса "
+        "к одной статье и отметили ответ (👍 или выбор подсказки)."
+    ),
+    "another training": "уже идёт другое обучение, дождитесь его окончания.",
+}
+
+
+def retrain_refused(reason: str) -> str:
+    russian = next((text for key, text in REFUSALS.items() if key in reason), "см. журнал бота.")
+    return RETRAIN_REFUSED.format(reason=russian)
+
+
+RETRAIN_FAILED = "Обучение прервалось (код {code}). Подробности — в журнале бота."
+
+
+def model_card(
+    name: str,
+    since: str,
+    before: dict[str, float] | None,
+    after: dict[str, float] | None,
+    held_out: int | None,
+    earlier: list[tuple[str, str, str]],
+) -> str:
+    lines = [f"Отвечает модель <b>{escape(name)}</b>" + (f" (с {since})" if since else "") + "."]
+    if before and after and held_out:
+        lines += [
+            "",
+            f"Проверка на вопросах, отложенных при обучении ({held_out}):",
+            *_metric_rows(before, after),
+        ]
+    if earlier:
+        lines += ["", "Раньше:"]
+        lines += [
+            f"• {escape(version)} — {STATUSES.get(status, status)}" + (f", {when}" if when else "")
+            for version, status, when in earlier
+        ]
+    return "\n".join(lines)
+
+
+STATUSES = {
+    "active": "отвечает",
+    "previous": "работала раньше",
+    "rejected": "не прошла проверку",
+    "rolled_back": "откачена",
+}
+
+
+def _metric_rows(before: dict[str, float], after: dict[str, float]) -> list[str]:
+    names = (("top1", "top-1"), ("top3", "top-3"), ("mrr10", "MRR@10"))
+    return [
+        f"<code>{label:<7}{before[key]:.3f} → {after[key]:.3f}</code>"
+        for key, label in names
+        if key in before and key in after
+    ]
+
+
+def retrain_done(
+    version: str,
+    parent: str,
+    promoted: bool,
+    reason: str,
+    before: dict[str, float],
+    after: dict[str, float],
+    held_out: int,
+    minutes: float,
+) -> str:
+    verdict = (
+        f"✅ Новая модель «{escape(version)}» лучше или не хуже — она уже отвечает."
+        if promoted
+        else f"❌ Новая модель хуже ({escape(reason)}); отвечает прежняя «{escape(parent)}»."
+    )
+    return "\n".join(
+        [
+            f"Обучение закончено за {minutes:.1f} мин.",
+            f"Было → стало на вопросах, отложенных при обучении ({held_out}):",
+            *_metric_rows(before, after),
+            "",
+            verdict,
+        ]
+    )
+
+
+def retrain_progress(step: int, total: int, eta: str) -> str:
+    return RETRAIN_PROGRESS.format(step=step, total=total, eta=escape(eta))

@@ -9,14 +9,14 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
-from bot.handlers.admin import add, articles, files
+from bot.handlers.admin import add, articles, files, model
 from bot.keyboards import ADMIN_PREFIXES
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("add", "articles", "archive", "audit", "cancel", "export")
+COMMANDS = ("add", "articles", "archive", "audit", "cancel", "export", "model", "retrain")
 
 
 def create_router(admin_ids: frozenset[int]) -> Router:
@@ -26,7 +26,12 @@ def create_router(admin_ids: frozenset[int]) -> Router:
     router.message.filter(is_admin)
     router.callback_query.filter(is_admin)
     # /cancel lives in the articles router, ahead of the dialogs' state handlers.
-    router.include_routers(articles.create_router(), add.create_router(), files.create_router())
+    router.include_routers(
+        articles.create_router(),
+        add.create_router(),
+        files.create_router(),
+        model.create_router(),
+    )
     return router
 
 
