@@ -196,13 +196,13 @@ class ArticleEditor:
         await self._record("edit_title", article_id, article.title, title)
         return True
 
-    async def rewrite(self, article_id: int, body: str) -> bool:
+    async def rewrite(self, article_id: int, body: str, body_html: str | None = None) -> bool:
         self._check("edit_body")
         article = await self._articles.get(article_id)
         if article is None:
             await self._session.rollback()
             return False
-        await self._articles.set_body(article_id, body)
+        await self._articles.set_body(article_id, body, body_html)
         await self._record("edit_body", article_id, article.body, body)
         return True
 

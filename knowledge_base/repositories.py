@@ -52,6 +52,8 @@ class ArticleDraft:
     body: str
     questions: tuple[str, ...] = ()
     category: str = ""
+    # Set only by an admin writing in Telegram (see ArticleRow.body_html).
+    body_html: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ class Article:
     archived: bool
     # Every phrasing but the title, in the order they were added.
     questions: tuple[str, ...] = ()
+    # The body with an admin's Telegram formatting, when it was written in Telegram.
+    body_html: str | None = None
 
 
 @dataclass(frozen=True)
@@ -177,7 +181,12 @@ class ArticleRepository:
         row = await self._session.scalar(select(ArticleRow).where(ArticleRow.title == draft.title))
         outcome = "same"
         if row is None:
-            row = ArticleRow(title=draft.title, body=draft.body, category=draft.category)
+            row = ArticleRow(
+                title=draft.title,
+                body=draft.body,
+                category=draft.category,
+                body_html=draft.body_html,
+            )
             row.archived = False
             self._session.add(row)
             await self._session.flush()
@@ -185,6 +194,8 @@ class ArticleRepository:
             outcome = "added"
         elif (row.body, row.category, row.archived) != (draft.body, draft.category, False):
             row.body, row.category, row.archived = draft.body, draft.category, False
+            # A file carries plain text: the formatting of the old body would not match it.
+            row.body_html = None
             outcome = "updated"
         known = set(
             (
@@ -243,10 +254,10 @@ class ArticleRepository:
         self._session.add(PhrasingRow(article_id=article_id, text=title, source=TITLE_SOURCE))
         await self._session.flush()
 
-    async def set_body(self, article_id: int, body: str) -> None:
+    async def set_body(self, article_id: int, body: str, body_html: str | None = None) -> None:
         row = await self._session.get(ArticleRow, article_id)
         assert row is not None
-        row.body = body
+        row.body, row.body_html = body, body_html
         await self._session.flush()
 
     async def phrasings_of(self, article_id: int) -> list[Phrasing]:
@@ -326,7 +337,9 @@ class ArticleRepository:
 
 
 def _article(row: ArticleRow, questions: tuple[str, ...]) -> Article:
-    return Article(row.id, row.title, row.body, row.category, row.archived, questions)
+    return Article(
+        row.id, row.title, row.body, row.category, row.archived, questions, row.body_html
+    )
 
 
 class EmbeddingRepository:

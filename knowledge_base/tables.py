@@ -46,6 +46,9 @@ class ArticleRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(300), unique=True)
     body: Mapped[str] = mapped_column(Text)
+    # The body as an admin formatted it in Telegram (bold, links, code): Telegram HTML built
+    # from the message's entities, never a person's raw HTML. NULL: plain text (imports).
+    body_html: Mapped[str | None] = mapped_column(Text)
     category: Mapped[str] = mapped_column(String(100), default="")
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

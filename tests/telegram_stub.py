@@ -525,6 +525,11 @@ class TelegramStub:
         self._wake_pollers()
         return self._last_update_id
 
+    def message_from(self, user_id: int, **content: Any) -> dict[str, Any]:
+        """A message the person writes (text with `entities`, say), stored in the chat, to
+        push as an update of one's own making."""
+        return self._user_message(user_id, **content)
+
     def push_text(self, user_id: int, text: str) -> int:
         message = self._user_message(user_id, text=text)
         if text.startswith("/"):

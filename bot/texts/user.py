@@ -71,10 +71,15 @@ def utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def article(title: str, body: str) -> str:
+def article(title: str, body: str, body_html: str | None = None) -> str:
+    """An article as people see it. `body_html` (an admin's formatting, Telegram HTML built
+    from entities) is used when the article fits one message; a longer one is cut as plain
+    text, since cutting HTML could split a tag."""
     visible_head = f"{title}\n\n"
     # The longest note a rated message gets appended, so the edit fits too.
     room = MESSAGE_LIMIT - utf16_length(visible_head + FEEDBACK_NOT_HELPFUL_NOTE + CUT_MARK)
+    if body_html is not None and utf16_length(body) <= room:
+        return f"<b>{escape(title)}</b>\n\n{body_html}"
     if utf16_length(body) > room:
         # Cut in UTF-16 units; a surrogate pair split in half is dropped by "ignore".
         cut = body.encode("utf-16-le")[: room * 2].decode("utf-16-le", errors="ignore")

@@ -211,3 +211,38 @@ async def test_nobody_else_can_use_an_admin_command_or_button(launch_bot: Launch
     assert await _answered_title(bot, PASSWORD_QUESTION) == PASSWORD_ARTICLE
     [log] = await bot.say("/audit", user_id=ADMIN)
     assert _text(log) == admin_texts.NO_CHANGES
+
+
+async def test_formatting_written_in_telegram_is_kept_and_typed_html_is_not(
+    launch_bot: LaunchBot,
+) -> None:
+    bot = await _admin_bot(launch_bot)
+    card = await _card(bot, "пароль", PASSWORD_ARTICLE)
+    body = next(d for t, d in TelegramStub.buttons(card) if t == admin_texts.BUTTON_BODY)
+    await bot.press(card, body, user_id=ADMIN)
+    text = "Откройте портал и нажмите «Сменить». Код <b>не</b> нужен: id-123."
+    bold = {"type": "bold", "offset": 0, "length": len("Откройте портал")}
+    link = {
+        "type": "text_link",
+        "offset": text.index("нажмите"),
+        "length": len("нажмите"),
+        "url": "https://id.example.com/",
+    }
+    code = {"type": "code", "offset": text.index("id-123"), "length": 6}
+
+    def push(user: int) -> int:
+        message = bot.stub.message_from(user, text=text, entities=[bold, link, code])
+        return bot.stub.push_update({"message": message})
+
+    [saved] = await bot.send(push, ADMIN)
+    assert _text(saved) == admin_texts.SAVED
+    reply = await bot.ask(PASSWORD_QUESTION)
+    sent = str(reply.params["text"])
+    assert "<b>Откройте портал</b>" in sent
+    assert '<a href="https://id.example.com/">нажмите</a>' in sent
+    assert "<code>id-123</code>" in sent
+    # What the admin typed as "<b>" is text, not markup.
+    assert "&lt;b&gt;не&lt;/b&gt;" in sent
+    assert _text(reply) == f"{PASSWORD_ARTICLE}\n\n{text}"
+    shown_types = [e["type"] for e in reply.result["entities"]]
+    assert shown_types == ["bold", "bold", "text_link", "code"]

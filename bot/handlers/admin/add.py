@@ -13,7 +13,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards
 from bot.config import Settings
-from bot.handlers.admin.articles import NOT_A_COMMAND, TITLE_LIMIT, IndexUpdater
+from bot.handlers.admin.articles import NOT_A_COMMAND, TITLE_LIMIT, IndexUpdater, formatted
 from bot.keyboards import AdminAdd
 from bot.texts import admin as admin_texts
 from bot.texts import user as user_texts
@@ -74,7 +74,7 @@ async def receive_body(message: Message, state: FSMContext) -> None:
     if not body:
         await message.answer(admin_texts.NEED_TEXT)
         return
-    await state.update_data(body=body)
+    await state.update_data(body=body, body_html=formatted(message))
     await state.set_state(AddArticle.phrasings)
     await message.answer(admin_texts.ADD_PHRASINGS, reply_markup=keyboards.add_skip_phrasings())
 
@@ -114,7 +114,7 @@ async def _preview(
     close = similar if similar and similar[2] >= settings.admin_similar_threshold else None
     await state.set_state(AddArticle.preview)
     await message.answer(admin_texts.ADD_PREVIEW)
-    await message.answer(user_texts.article(title, body))
+    await message.answer(user_texts.article(title, body, data.get("body_html")))
     lines = [admin_texts.add_summary(phrasings)]
     if close is not None:
         lines.append(admin_texts.similar(close[1], close[2]))
@@ -156,7 +156,12 @@ async def finish(
     if callback_data.step == "cancel":
         await message.edit_text(admin_texts.CANCELLED)
         return
-    draft = ArticleDraft(str(data["title"]), str(data["body"]), tuple(data["phrasings"]))
+    draft = ArticleDraft(
+        str(data["title"]),
+        str(data["body"]),
+        tuple(data["phrasings"]),
+        body_html=data.get("body_html"),
+    )
     article = await editor.create(draft)
     if article is None:
         await message.edit_text(admin_texts.ADD_TITLE_TAKEN)

@@ -38,6 +38,14 @@ class EditArticle(StatesGroup):
     phrasings = State()
 
 
+def formatted(message: Message) -> str | None:
+    """The message's formatting as Telegram HTML (built by aiogram from its entities, so a
+    person's own "<b>" stays text); None for a message without formatting."""
+    if not message.entities:
+        return None
+    return message.html_text.strip()
+
+
 class IndexUpdater(Protocol):
     """What serves a change at once: the running bot's index refresher."""
 
@@ -228,7 +236,7 @@ async def receive_body(
         return
     article_id = int((await state.get_data())["article_id"])
     await state.set_state(None)
-    if not await editor.rewrite(article_id, body):
+    if not await editor.rewrite(article_id, body, formatted(message)):
         await message.answer(admin_texts.ARTICLE_MISSING)
         return
     await index.refresh()

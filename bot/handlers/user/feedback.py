@@ -45,7 +45,7 @@ async def pick_suggestion(
     # spinner on the button and may fail (a press older than Telegram keeps it).
     if query.message is not None:
         await query.message.answer(
-            texts.article(article.title, article.body),
+            texts.article(article.title, article.body, article.body_html),
             reply_markup=keyboards.rating(callback_data.query_id, article.id),
         )
     await answer_callback(query)

@@ -34,7 +34,7 @@ async def question(
     assert answer.query_id is not None
     if answer.band is Band.ANSWER and answer.article is not None:
         await message.answer(
-            texts.article(answer.article.title, answer.article.body),
+            texts.article(answer.article.title, answer.article.body, answer.article.body_html),
             reply_markup=keyboards.rating(answer.query_id, answer.article.id),
         )
     elif answer.band is Band.SUGGEST and answer.alternatives:
