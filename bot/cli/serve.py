@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.journal import JournalInUse
 from bot.polling import DurablePolling
 from bot.redaction import redact
+from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 from knowledge_base.articles import ArticleService
 from knowledge_base.search import Answer, Band, SearchService
@@ -65,7 +66,6 @@ async def _serve(settings: Settings) -> int:
         TelegramAPIError,
         TelegramUnauthorizedError,
     )
-    from aiogram.types import BotCommand
 
     bot = create_bot(settings)
     try:
@@ -84,13 +84,7 @@ async def _serve(settings: Settings) -> int:
     resources = await build_resources(settings)
     dp = create_dispatcher(resources)
     try:
-        try:
-            await bot.set_my_commands(
-                [BotCommand(command=c, description=d) for c, d in texts.COMMANDS.items()]
-            )
-        except (TelegramAPIError, ClientDecodeError) as error:
-            # Only the menu of commands is missing; the bot answers all the same.
-            log.warning("setMyCommands failed (%s); serving without the command menu", error)
+        await _set_command_menus(bot, settings.admin_ids)
         log.info("polling Telegram as @%s", me.username)
         stop = asyncio.Event()
         polling = DurablePolling(
@@ -118,6 +112,25 @@ async def _serve(settings: Settings) -> int:
         await bot.session.close()
         await resources.close()
     return 0
+
+
+async def _set_command_menus(bot: Any, admin_ids: frozenset[int]) -> None:
+    """Everyone's menu; each admin's chat also lists the admin commands. A failure only
+    leaves a menu out: the bot answers all the same."""
+    from aiogram.exceptions import ClientDecodeError, TelegramAPIError
+    from aiogram.types import BotCommand, BotCommandScopeChat
+
+    everyone = [BotCommand(command=c, description=d) for c, d in texts.COMMANDS.items()]
+    admins = everyone + [
+        BotCommand(command=c, description=d) for c, d in admin_texts.COMMANDS.items()
+    ]
+    menus = [(everyone, None)] + [(admins, BotCommandScopeChat(chat_id=a)) for a in admin_ids]
+    for commands, scope in menus:
+        try:
+            await bot.set_my_commands(commands, scope=scope)
+        except (TelegramAPIError, ClientDecodeError) as error:
+            # An admin who never opened the bot: Telegram knows no such chat yet.
+            log.warning("setMyCommands failed for %s (%s)", scope or "everyone", error)
 
 
 def _plain(html: str) -> str:

@@ -6,6 +6,18 @@ from html import escape
 
 from bot.texts import plural
 
+# The command menu admins see in Telegram, after the commands everyone sees.
+COMMANDS = {
+    "add": "Новая статья",
+    "articles": "Статьи базы (можно со словами для поиска)",
+    "archive": "Статьи в архиве",
+    "audit": "Последние изменения базы",
+    "export": "Выгрузить базу файлом (jsonl, yaml или csv)",
+    "model": "Модель поиска и откат",
+    "retrain": "Дообучить модель на отзывах",
+    "cancel": "Прервать текущий диалог",
+}
+
 UNANSWERED = "❓ Вопрос без ответа (запрос #{query_id}):\n«{question}»"
 NOT_HELPFUL = "👎 Статья «{title}» не помогла (запрос #{query_id}):\n«{question}»"
 NONE_FIT = "🤷 Ни одна из предложенных статей не подошла (запрос #{query_id}):\n«{question}»"
@@ -177,7 +189,7 @@ ADD_PREVIEW = "Так статью увидят сотрудники:"
 ADD_PHRASINGS_LIST = "Фразы: {phrasings}"
 ADD_SIMILAR = "⚠️ Похоже на: «{title}» (сходство {score:.2f}). Возможно, статья уже есть."
 ADD_SAVED = "Статья «{title}» сохранена, поиск уже её находит."
-ADD_EXPIRED = "Этот диалог устарел (прошли сутки). Начните заново: /add."
+DIALOG_EXPIRED = "Этот диалог устарел: прошли сутки. Начните заново."
 ADD_STALE = "Этот черновик уже сохранён или отменён."
 BUTTON_SAVE = "Сохранить"
 BUTTON_SAVE_ANYWAY = "Сохранить всё равно"

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
+
+from bot.handlers.admin import articles as articles_module
 from bot.keyboards import AdminAdd, AdminCard
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
@@ -120,3 +125,18 @@ async def test_nobody_else_can_add(launch_bot: LaunchBot) -> None:
     for step in ("skip", "save", "cancel"):
         press = await bot.press(message, AdminAdd(step=step).pack(), user_id=USER_ID)
         assert press.alert == admin_texts.NOT_FOR_YOU
+
+
+async def test_a_dialog_left_for_a_day_expires(
+    launch_bot: LaunchBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot = await _admin_bot(launch_bot)
+    await _say(bot, "/add")
+    await _say(bot, TITLE)
+    now = time.time()
+    monkeypatch.setattr(articles_module.time, "time", lambda: now + 25 * 3600)
+    [expired] = await _say(bot, BODY)
+    assert _text(expired) == admin_texts.DIALOG_EXPIRED
+    # Left: the next text is a question again.
+    reply = await bot.ask("как сбросить пароль?", user_id=ADMIN)
+    assert _text(reply).startswith("Инструкция по смене пароля")

@@ -31,11 +31,11 @@ def _environment(tmp_path: Path, stub: TelegramStub, token: str) -> dict[str, st
 
 
 async def _run_on_the_sample_base(
-    tmp_path: Path, stub: TelegramStub, sample_base_file: Path
+    tmp_path: Path, stub: TelegramStub, sample_base_file: Path, **extra: str
 ) -> tuple[dict[str, str], asyncio.subprocess.Process]:
     """`faqbot run` on a copy of the warm sample database, as a restarted bot finds it."""
     copy_database(sample_base_file, tmp_path / "kb.sqlite3")
-    env = _environment(tmp_path, stub, stub.token)
+    env = {**_environment(tmp_path, stub, stub.token), **extra}
     return env, await start_faqbot(env, tmp_path, "run")
 
 
@@ -43,10 +43,20 @@ async def test_run_serves_questions_and_stops_cleanly_on_sigterm(
     tmp_path: Path, sample_base_file: Path
 ) -> None:
     async with TelegramStub() as stub:
-        _, bot = await _run_on_the_sample_base(tmp_path, stub, sample_base_file)
+        admin = 999
+        _, bot = await _run_on_the_sample_base(
+            tmp_path, stub, sample_base_file, ADMIN_IDS=str(admin)
+        )
         try:
-            await stub.wait_for("setMyCommands", timeout=START_TIMEOUT)
             await stub.wait_for("getUpdates", timeout=START_TIMEOUT)
+            # Everyone's command menu, and the admin's own with the admin commands.
+            menus = stub.calls_of("setMyCommands")
+            assert [c.error for c in menus] == [None, None]
+            everyone = [c["command"] for c in menus[0].params["commands"]]
+            theirs = [c["command"] for c in menus[1].params["commands"]]
+            assert everyone == ["start", "help"]
+            assert theirs[:2] == everyone and {"add", "retrain", "model"} <= set(theirs)
+            assert menus[1].params["scope"] == {"type": "chat", "chat_id": admin}
             mark = stub.mark()
             stub.push_text(USER, "Как получить доступ к логам?")
             reply = await stub.wait_for_reply(USER, after=mark, timeout=30)

@@ -3,8 +3,6 @@ people will see it — with a warning when the base already has something very c
 
 from __future__ import annotations
 
-import time
-
 from aiogram import F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
@@ -13,16 +11,20 @@ from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards
 from bot.config import Settings
-from bot.handlers.admin.articles import NOT_A_COMMAND, TITLE_LIMIT, IndexUpdater, formatted
+from bot.handlers.admin.articles import (
+    NOT_A_COMMAND,
+    TITLE_LIMIT,
+    IndexUpdater,
+    begin_dialog,
+    expired,
+    formatted,
+)
 from bot.keyboards import AdminAdd
 from bot.texts import admin as admin_texts
 from bot.texts import user as user_texts
 from knowledge_base.articles import ArticleEditor
 from knowledge_base.repositories import ArticleDraft
 from knowledge_base.search import SearchEngine
-
-# A dialog left alone this long is dropped at its next step.
-EXPIRES_AFTER_SECONDS = 24 * 3600
 
 
 class AddArticle(StatesGroup):
@@ -35,22 +37,12 @@ class AddArticle(StatesGroup):
 async def start(message: Message, state: FSMContext) -> None:
     """/add: asks for the title."""
     await state.clear()
-    await state.set_state(AddArticle.title)
-    await state.update_data(started=time.time())
+    await begin_dialog(state, AddArticle.title)
     await message.answer(admin_texts.ADD_TITLE)
 
 
-async def _expired(message: Message, state: FSMContext) -> bool:
-    started = float((await state.get_data()).get("started", 0))
-    if time.time() - started <= EXPIRES_AFTER_SECONDS:
-        return False
-    await state.clear()
-    await message.answer(admin_texts.ADD_EXPIRED)
-    return True
-
-
 async def receive_title(message: Message, state: FSMContext, editor: ArticleEditor) -> None:
-    if await _expired(message, state):
+    if await expired(message, state):
         return
     title = " ".join((message.text or "").split())
     if not title:
@@ -68,7 +60,7 @@ async def receive_title(message: Message, state: FSMContext, editor: ArticleEdit
 
 
 async def receive_body(message: Message, state: FSMContext) -> None:
-    if await _expired(message, state):
+    if await expired(message, state):
         return
     body = (message.text or "").strip()
     if not body:
@@ -82,7 +74,7 @@ async def receive_body(message: Message, state: FSMContext) -> None:
 async def receive_phrasings(
     message: Message, state: FSMContext, search_engine: SearchEngine, settings: Settings
 ) -> None:
-    if await _expired(message, state):
+    if await expired(message, state):
         return
     lines = [" ".join(line.split()) for line in (message.text or "").splitlines()]
     phrasings = list(dict.fromkeys(line for line in lines if line))
@@ -149,7 +141,7 @@ async def finish(
         await query.answer(admin_texts.ADD_STALE, show_alert=True)
         return
     await query.answer()
-    if await _expired(message, state):
+    if await expired(message, state):
         return
     data = await state.get_data()
     await state.clear()

@@ -4,8 +4,9 @@ rewriting, phrasings, archiving and restoring (/archive), and /audit of the chan
 from __future__ import annotations
 
 import math
+import time
 from html import escape
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, StateFilter
@@ -36,6 +37,26 @@ class EditArticle(StatesGroup):
     title = State()
     body = State()
     phrasings = State()
+
+
+# A dialog left alone this long is dropped at its next step.
+EXPIRES_AFTER_SECONDS = 24 * 3600
+
+
+async def begin_dialog(state: FSMContext, step: State, **data: Any) -> None:
+    """Enter a dialog's first step, remembering when it began."""
+    await state.set_state(step)
+    await state.update_data({"started": time.time(), **data})
+
+
+async def expired(message: Message, state: FSMContext) -> bool:
+    """True (and the dialog dropped, the admin told) when it began over a day ago."""
+    started = float((await state.get_data()).get("started", 0))
+    if time.time() - started <= EXPIRES_AFTER_SECONDS:
+        return False
+    await state.clear()
+    await message.answer(admin_texts.DIALOG_EXPIRED)
+    return True
 
 
 def formatted(message: Message) -> str | None:
@@ -168,8 +189,7 @@ async def card_action(
         "add": (EditArticle.phrasings, admin_texts.ASK_PHRASINGS),
     }
     next_state, template = asks[action]
-    await state.set_state(next_state)
-    await state.update_data(article_id=article_id)
+    await begin_dialog(state, next_state, article_id=article_id)
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.answer(admin_texts.ask(template, title))
@@ -210,6 +230,8 @@ async def receive_title(
     message: Message, editor: ArticleEditor, state: FSMContext, index: IndexUpdater
 ) -> None:
     """The new title, typed after «Изменить заголовок»."""
+    if await expired(message, state):
+        return
     title = " ".join((message.text or "").split())
     if not title:
         await message.answer(admin_texts.NEED_TEXT)
@@ -230,6 +252,8 @@ async def receive_body(
     message: Message, editor: ArticleEditor, state: FSMContext, index: IndexUpdater
 ) -> None:
     """The new text, typed after «Изменить текст»."""
+    if await expired(message, state):
+        return
     body = (message.text or "").strip()
     if not body:
         await message.answer(admin_texts.NEED_TEXT)
@@ -247,6 +271,8 @@ async def receive_phrasings(
     message: Message, editor: ArticleEditor, state: FSMContext, index: IndexUpdater
 ) -> None:
     """Phrasings, one a line, typed after «Добавить фразы»."""
+    if await expired(message, state):
+        return
     lines = [" ".join(line.split()) for line in (message.text or "").splitlines()]
     texts = [line for line in lines if line]
     if not texts:
