@@ -164,6 +164,12 @@ class IndexRefresher:
             except Exception:  # a locked database or a broken model is no reason to stop serving
                 log.exception("refresh failed; the previous model and index keep serving")
 
+    async def serve_changes(self) -> None:
+        """An admin changed the base: rebuild the index now. Not `refresh_if_changed`, whose
+        fingerprint (count and id sum) misses a rename whose new title row reuses the old id."""
+        resources = self._resources
+        await resources.search.rebuild(resources.session_factory)
+
     async def refresh(self) -> None:
         """One look at the database: switch models if another is active, then pick up changed
         articles. Questions keep being answered by the old snapshot meanwhile."""

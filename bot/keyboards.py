@@ -103,9 +103,11 @@ class AdminDeletePhrasing(CallbackData, prefix="ad"):
 
 
 class AdminImport(CallbackData, prefix="ai"):
-    """«Импортировать» (go) or «Отмена» under a file's preview."""
+    """«Импортировать» (go) or «Отмена» under a file's preview; `token` names the preview,
+    so the button imports the file it was shown for, not a later one."""
 
     go: bool
+    token: Annotated[str, Field(pattern="^[0-9a-f]{8}$")]
 
 
 class AdminAdd(CallbackData, prefix="an"):
@@ -118,21 +120,31 @@ class AdminRollback(CallbackData, prefix="am"):
     """«Откатить» under /model: ask, then do it or cancel."""
 
     step: Annotated[str, Field(pattern="^(ask|do|cancel)$")]
+    # The version that answered when the button was shown: a rollback happens once, not
+    # again for a double tap or a replayed update.
+    current: Annotated[str, Field(pattern=r"^[\w.-]{1,48}$")]
 
 
 # Callback prefixes of admin buttons, refused for anyone else.
 ADMIN_PREFIXES = ("ap:", "ac:", "aa:", "ad:", "ai:", "an:", "am:")
 
 
-def rollback(confirm: bool) -> InlineKeyboardMarkup:
+def rollback(confirm: bool, current: str) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     if confirm:
         builder.button(
-            text=admin_texts.BUTTON_ROLLBACK_CONFIRM, callback_data=AdminRollback(step="do")
+            text=admin_texts.BUTTON_ROLLBACK_CONFIRM,
+            callback_data=AdminRollback(step="do", current=current),
         )
-        builder.button(text=admin_texts.BUTTON_CANCEL, callback_data=AdminRollback(step="cancel"))
+        builder.button(
+            text=admin_texts.BUTTON_CANCEL,
+            callback_data=AdminRollback(step="cancel", current=current),
+        )
     else:
-        builder.button(text=admin_texts.BUTTON_ROLLBACK, callback_data=AdminRollback(step="ask"))
+        builder.button(
+            text=admin_texts.BUTTON_ROLLBACK,
+            callback_data=AdminRollback(step="ask", current=current),
+        )
     builder.adjust(1)
     return builder.as_markup()
 
@@ -159,10 +171,10 @@ def add_preview(similar: tuple[int, str] | None) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def import_preview() -> InlineKeyboardMarkup:
+def import_preview(token: str) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    builder.button(text=admin_texts.BUTTON_IMPORT, callback_data=AdminImport(go=True))
-    builder.button(text=admin_texts.BUTTON_CANCEL, callback_data=AdminImport(go=False))
+    builder.button(text=admin_texts.BUTTON_IMPORT, callback_data=AdminImport(go=True, token=token))
+    builder.button(text=admin_texts.BUTTON_CANCEL, callback_data=AdminImport(go=False, token=token))
     builder.adjust(2)
     return builder.as_markup()
 

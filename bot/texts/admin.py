@@ -214,7 +214,18 @@ BUTTON_ROLLBACK_CONFIRM = "Да, откатить"
 MODEL_NOTHING_EARLIER = "Откатывать некуда: раньше этой модели ничего не работало."
 ROLLBACK_CONFIRM = "Откатить модель с «{current}» на «{previous}»? Поиск переключится сразу."
 ROLLED_BACK = "Готово: теперь отвечает «{name}»."
-ROLLBACK_FAILED = "Откат не выполнен: {reason}."
+ROLLBACK_FAILED = "Откат не выполнен: папки прежней модели нет на диске. Подробности — в журнале."
+MODEL_CHANGED = "Модель уже сменилась. Откройте /model заново."
+
+
+def rollback_confirm(current: str, previous: str) -> str:
+    return ROLLBACK_CONFIRM.format(current=escape(current), previous=escape(previous))
+
+
+def rolled_back(name: str) -> str:
+    return ROLLED_BACK.format(name=escape(name))
+
+
 RETRAIN_STARTED = "Обучение запущено. Этот статус будет обновляться."
 RETRAIN_RUNNING = "Обучение уже идёт — дождитесь его окончания."
 RETRAIN_PROGRESS = "Обучение: шаг {step} из {total}, осталось примерно {eta}."
@@ -284,16 +295,18 @@ def retrain_done(
     version: str,
     parent: str,
     promoted: bool,
-    reason: str,
     before: dict[str, float],
     after: dict[str, float],
     held_out: int,
     minutes: float,
 ) -> str:
     verdict = (
-        f"✅ Новая модель «{escape(version)}» лучше или не хуже — она уже отвечает."
+        f"✅ Новая модель «{escape(version)}» не хуже прежней — она уже отвечает."
         if promoted
-        else f"❌ Новая модель хуже ({escape(reason)}); отвечает прежняя «{escape(parent)}»."
+        else (
+            f"❌ Новая модель хуже на отложенных вопросах; отвечает прежняя «{escape(parent)}». "
+            "Новая сохранена как отклонённая."
+        )
     )
     return "\n".join(
         [

@@ -69,7 +69,9 @@ async def test_a_good_file_is_previewed_then_imported_and_served(launch_bot: Lau
         admin_texts.BUTTON_IMPORT,
         admin_texts.BUTTON_CANCEL,
     ]
-    press = await bot.press(preview, AdminImport(go=True).pack(), user_id=ADMIN)
+    [(_, go), (_, _cancel)] = TelegramStub.buttons(preview)
+    assert AdminImport.unpack(go).go
+    press = await bot.press(preview, go, user_id=ADMIN)
     assert _text(press.replies[0]) == admin_texts.imported(1, 1, 0)
     reply = await bot.ask(NEW_QUESTION)
     assert _text(reply).startswith(NEW_TITLE)
@@ -80,10 +82,11 @@ async def test_a_good_file_is_previewed_then_imported_and_served(launch_bot: Lau
 async def test_a_cancelled_preview_imports_nothing(launch_bot: LaunchBot) -> None:
     bot = await _admin_bot(launch_bot)
     preview = await _send_file(bot, _jsonl({"title": NEW_TITLE, "body": "x"}), "guests.jsonl")
-    press = await bot.press(preview, AdminImport(go=False).pack(), user_id=ADMIN)
+    [(_, go), (_, cancel)] = TelegramStub.buttons(preview)
+    press = await bot.press(preview, cancel, user_id=ADMIN)
     assert _text(press.replies[0]) == admin_texts.CANCELLED
     # The preview is spent: «Импортировать» pressed later does nothing.
-    late = await bot.press(preview, AdminImport(go=True).pack(), user_id=ADMIN)
+    late = await bot.press(preview, go, user_id=ADMIN)
     assert late.alert == admin_texts.IMPORT_GONE
     assert not _text(await bot.ask(NEW_TITLE)).startswith(NEW_TITLE)
     async with bot.session_factory() as session:
@@ -126,5 +129,16 @@ async def test_nobody_else_can_import_or_export(launch_bot: LaunchBot) -> None:
     )
     assert _text(reply) == texts.TEXT_ONLY
     message = await bot.ask("как сбросить пароль?")
-    press = await bot.press(message, AdminImport(go=True).pack(), user_id=USER_ID)
+    press = await bot.press(message, AdminImport(go=True, token="0badc0de").pack(), user_id=USER_ID)
     assert press.alert == admin_texts.NOT_FOR_YOU
+
+
+async def test_each_preview_imports_its_own_file(launch_bot: LaunchBot) -> None:
+    bot = await _admin_bot(launch_bot)
+    first = await _send_file(bot, _jsonl({"title": NEW_TITLE, "body": "первый"}), "a.jsonl")
+    await _send_file(bot, _jsonl({"title": "Совсем другая статья", "body": "второй"}), "b.jsonl")
+    go = TelegramStub.buttons(first)[0][1]
+    await bot.press(first, go, user_id=ADMIN)
+    assert await bot.body_of(await bot.article_id(NEW_TITLE)) == "первый"
+    async with bot.session_factory() as session:
+        assert await ArticleService(session).count(include_archived=True) == 51

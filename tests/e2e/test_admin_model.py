@@ -98,12 +98,20 @@ async def test_retrain_reports_progress_and_the_table_and_model_rolls_back(
     assert _text(card).startswith(f"Отвечает модель {version}")
     assert "работала раньше" in _text(card)
     [(label, ask)] = TelegramStub.buttons(card)
-    assert (label, ask) == (admin_texts.BUTTON_ROLLBACK, AdminRollback(step="ask").pack())
+    assert (label, ask) == (
+        admin_texts.BUTTON_ROLLBACK,
+        AdminRollback(step="ask", current=version).pack(),
+    )
     confirm = (await bot.press(card, ask, user_id=ADMIN)).replies[0]
     assert _text(confirm).startswith(f"Откатить модель с «{version}» на «")
-    done_press = await bot.press(confirm, AdminRollback(step="do").pack(), user_id=ADMIN)
+    do = AdminRollback(step="do", current=version).pack()
+    assert do in [d for _, d in TelegramStub.buttons(confirm)]
+    done_press = await bot.press(confirm, do, user_id=ADMIN)
     base = e5_encoder.path.name
     assert _text(done_press.replies[0]) == admin_texts.ROLLED_BACK.format(name=base)
+    # A second press (a double tap, a replay) rolls nothing further back.
+    again = await bot.press(confirm, do, user_id=ADMIN)
+    assert _text(again.replies[0]) == admin_texts.MODEL_CHANGED
     await bot.ask("как сбросить пароль?")
     latest = max(await bot.queries(), key=lambda q: q.id)
     assert latest.model_version == e5_encoder.version
@@ -118,5 +126,6 @@ async def test_nobody_else_sees_or_changes_the_model(launch_bot: LaunchBot) -> N
         assert _text(reply) == texts.UNKNOWN_COMMAND
     message = await bot.ask("как сбросить пароль?")
     for step in ("ask", "do", "cancel"):
-        press = await bot.press(message, AdminRollback(step=step).pack(), user_id=USER_ID)
+        forged = AdminRollback(step=step, current="multilingual-e5-small").pack()
+        press = await bot.press(message, forged, user_id=USER_ID)
         assert press.alert == admin_texts.NOT_FOR_YOU

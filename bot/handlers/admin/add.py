@@ -158,7 +158,7 @@ async def finish(
     if article is None:
         await message.edit_text(admin_texts.ADD_TITLE_TAKEN)
         return
-    await index.refresh()
+    await index.serve_changes()
     await message.edit_text(admin_texts.done(admin_texts.ADD_SAVED, title=article.title))
 
 

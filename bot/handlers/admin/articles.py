@@ -70,7 +70,11 @@ def formatted(message: Message) -> str | None:
 class IndexUpdater(Protocol):
     """What serves a change at once: the running bot's index refresher."""
 
-    async def refresh(self) -> None: ...
+    async def serve_changes(self) -> None:
+        """The base changed: rebuild the live index now."""
+
+    async def refresh(self) -> None:
+        """Look for a newly active model (and changed articles) now."""
 
 
 async def list_articles(
@@ -172,7 +176,7 @@ async def card_action(
     if action in ("archive", "restore"):
         changed = await (editor.archive if action == "archive" else editor.restore)(article_id)
         if changed:
-            await index.refresh()
+            await index.serve_changes()
         template = admin_texts.ARCHIVED if action == "archive" else admin_texts.RESTORED
         await query.answer()
         if isinstance(query.message, Message):
@@ -219,7 +223,7 @@ async def delete_phrasing(
     if deleted is None:
         await query.answer(admin_texts.ARTICLE_MISSING, show_alert=True)
         return
-    await index.refresh()
+    await index.serve_changes()
     await query.answer(admin_texts.done(admin_texts.PHRASING_DELETED, text=deleted.text[:150]))
     card = await editor.card(deleted.article_id)
     if card is not None:
@@ -244,7 +248,7 @@ async def receive_title(
         await message.answer(admin_texts.TITLE_TAKEN)
         return
     await state.set_state(None)
-    await index.refresh()
+    await index.serve_changes()
     await message.answer(admin_texts.SAVED)
 
 
@@ -263,7 +267,7 @@ async def receive_body(
     if not await editor.rewrite(article_id, body, formatted(message)):
         await message.answer(admin_texts.ARTICLE_MISSING)
         return
-    await index.refresh()
+    await index.serve_changes()
     await message.answer(admin_texts.SAVED)
 
 
@@ -281,7 +285,7 @@ async def receive_phrasings(
     article_id = int((await state.get_data())["article_id"])
     await state.set_state(None)
     added = await editor.add_phrasings(article_id, texts)
-    await index.refresh()
+    await index.serve_changes()
     await message.answer(f"{admin_texts.SAVED} Новых фраз: {added}.")
 
 

@@ -3,8 +3,11 @@ imported (the same importer as `faqbot import`), and /export sends the base back
 
 from __future__ import annotations
 
+import secrets
+import time
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
@@ -13,7 +16,7 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
 from bot import keyboards
 from bot.config import Settings
-from bot.handlers.admin.articles import IndexUpdater
+from bot.handlers.admin.articles import EXPIRES_AFTER_SECONDS, IndexUpdater
 from bot.keyboards import AdminImport
 from bot.telegram_retry import TELEGRAM_ERRORS
 from bot.texts import admin as admin_texts
@@ -52,11 +55,21 @@ async def receive_file(
     if drafts is None:
         return
     report = await articles.preview_import(drafts)
-    await state.update_data(import_file_id=document.file_id, import_name=name)
+    token = secrets.token_hex(4)
+    previews = dict((await state.get_data()).get("imports", {}))
+    # Several previews may be open at once; each button imports its own file.
+    previews[token] = {"file_id": document.file_id, "name": name, "at": time.time()}
+    await state.update_data(imports=_fresh(previews))
     await message.answer(
         admin_texts.file_preview(name, len(drafts), report.added, report.updated, report.unchanged),
-        reply_markup=keyboards.import_preview(),
+        reply_markup=keyboards.import_preview(token),
     )
+
+
+def _fresh(previews: dict[str, Any]) -> dict[str, Any]:
+    """Previews younger than a day (an abandoned one expires like a dialog)."""
+    now = time.time()
+    return {k: v for k, v in previews.items() if now - float(v["at"]) <= EXPIRES_AFTER_SECONDS}
 
 
 async def _read(message: Message, bot: Bot, file_id: str, name: str) -> list[ArticleDraft] | None:
@@ -85,9 +98,11 @@ async def confirm_import(
     index: IndexUpdater,
 ) -> None:
     """«Импортировать» imports the previewed file; «Отмена» drops it."""
-    data = await state.get_data()
-    file_id, name = data.get("import_file_id"), str(data.get("import_name", "file"))
-    await state.update_data(import_file_id=None, import_name=None)
+    previews = _fresh(dict((await state.get_data()).get("imports", {})))
+    preview = previews.pop(callback_data.token, None)
+    await state.update_data(imports=previews)
+    file_id = preview["file_id"] if preview else None
+    name = str(preview["name"]) if preview else "file"
     message = query.message if isinstance(query.message, Message) else None
     if not callback_data.go:
         await query.answer()
@@ -102,7 +117,7 @@ async def confirm_import(
     if drafts is None:
         return
     report = await editor.import_file(drafts, name)
-    await index.refresh()
+    await index.serve_changes()
     await message.edit_text(admin_texts.imported(report.added, report.updated, report.unchanged))
 
 

@@ -12,6 +12,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot, Router
@@ -51,7 +52,11 @@ async def show_model(message: Message, editor: ArticleEditor, settings: Settings
             overview.held_out,
             [(name, status, when.strftime("%d.%m.%Y")) for name, status, when in overview.earlier],
         ),
-        reply_markup=keyboards.rollback(confirm=False) if overview.can_roll_back else None,
+        reply_markup=(
+            keyboards.rollback(confirm=False, current=overview.name)
+            if overview.can_roll_back
+            else None
+        ),
     )
 
 
@@ -74,29 +79,39 @@ async def rollback(
         settings.model.models_dir, settings.model.resolved_path()
     )
     previous = next((name for name, status, _ in overview.earlier if status == "previous"), None)
-    if callback_data.step == "ask" or previous is None:
-        if previous is None:
-            await message.edit_text(admin_texts.MODEL_NOTHING_EARLIER)
-            return
+    if overview.name != callback_data.current:
+        await message.edit_text(admin_texts.MODEL_CHANGED)
+        return
+    if previous is None:
+        await message.edit_text(admin_texts.MODEL_NOTHING_EARLIER)
+        return
+    if callback_data.step == "ask":
         await message.answer(
-            admin_texts.ROLLBACK_CONFIRM.format(current=overview.name, previous=previous),
-            reply_markup=keyboards.rollback(confirm=True),
+            admin_texts.rollback_confirm(overview.name, previous),
+            reply_markup=keyboards.rollback(confirm=True, current=overview.name),
         )
         return
     try:
         _, active = await editor.rollback_model(settings.model.models_dir)
     except RegistryError as error:
-        await message.edit_text(admin_texts.ROLLBACK_FAILED.format(reason=error))
+        log.warning("rollback refused: %s", error)
+        await message.edit_text(admin_texts.ROLLBACK_FAILED)
         return
     await index.refresh()
-    await message.edit_text(admin_texts.ROLLED_BACK.format(name=active))
+    await message.edit_text(admin_texts.rolled_back(active))
 
 
 class TrainingRun:
-    """The one `faqbot train` an admin started from Telegram (a second waits its turn)."""
+    """The one `faqbot train` an admin started from Telegram (a second waits its turn).
+
+    The training runs in a session of its own (Ctrl+C on the bot does not reach it), and the
+    bot follows its output to keep the status message current. If the bot stops meanwhile,
+    the training is stopped too and its scratch directory cleaned: nothing half-registered.
+    """
 
     def __init__(self) -> None:
         self._task: asyncio.Task[None] | None = None
+        self._process: asyncio.subprocess.Process | None = None
 
     @property
     def running(self) -> bool:
@@ -106,17 +121,19 @@ class TrainingRun:
         self._task = asyncio.create_task(self._run(bot, status, settings, index))
 
     async def stop(self) -> None:
-        """At the bot's shutdown: stop following (the training itself goes on and registers
-        its version; the periodic refresh picks it up)."""
+        """At the bot's shutdown: stop the training, then stop following it."""
+        process = self._process
+        if process is not None and process.returncode is None:
+            log.warning("the bot stops: stopping the training it started")
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._task, 30)
 
     async def _run(
         self, bot: Bot, status: Message, settings: Settings, index: IndexUpdater
     ) -> None:
-        started = time.monotonic()
         shown = admin_texts.RETRAIN_STARTED
 
         async def show(text: str) -> None:
@@ -131,6 +148,20 @@ class TrainingRun:
             except TELEGRAM_ERRORS as error:
                 log.warning("training status not updated: %s", error)
 
+        try:
+            await self._follow(show, settings, index)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("following the training failed")
+            await show(admin_texts.RETRAIN_FAILED.format(code="?"))
+        finally:
+            self._process = None
+
+    async def _follow(
+        self, show: Callable[[str], Awaitable[None]], settings: Settings, index: IndexUpdater
+    ) -> None:
+        started = time.monotonic()
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -140,24 +171,26 @@ class TrainingRun:
             env=training_environment(settings),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
         )
+        self._process = process
         assert process.stdout is not None and process.stderr is not None
         output = asyncio.create_task(process.stdout.read())
-        errors: list[str] = []
+        tail = ""  # the end of stderr: the reason of a refusal or a failure
         await show(admin_texts.RETRAIN_PREPARING)
         last_shown = 0.0
         while chunk := await process.stderr.read(4096):
             text = chunk.decode("utf-8", "replace")
-            errors.append(text)
+            tail = (tail + text)[-4000:]
             found = PROGRESS.findall(text)
             if found and time.monotonic() - last_shown >= STATUS_EVERY_SECONDS:
                 step, total, eta = found[-1]
                 last_shown = time.monotonic()
                 await show(admin_texts.retrain_progress(int(step), int(total), eta))
         code = await process.wait()
-        stdout = (await output).decode("utf-8", "replace")
-        if code == 0:
-            result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
+        stdout = (await output).decode("utf-8", "replace").strip()
+        if code == 0 and stdout:
+            result: dict[str, Any] = json.loads(stdout.splitlines()[-1])
             if result["promoted"]:
                 await index.refresh()
             await show(
@@ -165,7 +198,6 @@ class TrainingRun:
                     result["version"],
                     result["parent"],
                     result["promoted"],
-                    result["reason"],
                     result["before"],
                     result["after"],
                     result["data"]["held_out"],
@@ -173,11 +205,11 @@ class TrainingRun:
                 )
             )
         elif code == REFUSED:
-            reason = "".join(errors).strip().splitlines()[-1]
+            reason = tail.strip().splitlines()[-1] if tail.strip() else ""
             log.info("faqbot train refused: %s", reason)
             await show(admin_texts.retrain_refused(reason))
         else:
-            log.error("faqbot train exited with %s: %s", code, "".join(errors)[-2000:])
+            log.error("faqbot train exited with %s: %s", code, tail[-2000:])
             await show(admin_texts.RETRAIN_FAILED.format(code=code))
 
 
