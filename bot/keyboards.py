@@ -86,9 +86,11 @@ class AdminPage(CallbackData, prefix="ap"):
 
 
 class AdminCard(CallbackData, prefix="ac"):
-    """Open an article's card."""
+    """Open an article's card (`apart`: as a new message, keeping the one pressed, e.g. the
+    /add preview whose «Сохранить» must stay)."""
 
     article_id: RowId
+    apart: bool = False
 
 
 class AdminAction(CallbackData, prefix="aa"):
@@ -162,7 +164,7 @@ def add_preview(similar: tuple[int, str] | None) -> InlineKeyboardMarkup:
         article_id, title = similar
         builder.button(
             text=_short(admin_texts.BUTTON_OPEN.format(title=title)),
-            callback_data=AdminCard(article_id=article_id),
+            callback_data=AdminCard(article_id=article_id, apart=True),
         )
     save = admin_texts.BUTTON_SAVE_ANYWAY if similar else admin_texts.BUTTON_SAVE
     builder.button(text=save, callback_data=AdminAdd(step="save"))

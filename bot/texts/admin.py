@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html import escape
 
 from bot.texts import plural
@@ -105,14 +106,15 @@ def card(
         lines.append("<i>в архиве</i>")
     if category:
         lines.append(f"Категория: {escape(category)}")
-    lines += ["", escape(_clip(body, 1500)), ""]
-    lines.append(f"{plural.phrasings(len(phrasings)).capitalize()}:")
+    lines += ["", escape(_clip(body, 1200)), ""]
+    lines.append(f"{plural.phrasings(len(phrasings))}:")
     for text, source in phrasings[:CARD_PHRASINGS]:
-        lines.append(f"• {escape(_clip(text, 80))} <i>({SOURCES.get(source, source)})</i>")
+        lines.append(f"• {escape(_clip(text, 70))} <i>({SOURCES.get(source, source)})</i>")
     if len(phrasings) > CARD_PHRASINGS:
         lines.append(f"… и ещё {len(phrasings) - CARD_PHRASINGS} (кнопка «Фразы»)")
     lines += ["", f"Ответов этой статьёй: {answered}; 👍 {helpful}, 👎 {not_helpful}."]
-    # Within Telegram's 4096: the body is clipped to 1500, the list to 25 lines of 80.
+    # Visible text within Telegram's 4096 (UTF-16 units; an emoji counts two): a title of
+    # 300, a body of 1200, 25 phrasings of 70 plus their source, and the lines around them.
     return "\n".join(lines)
 
 
@@ -139,6 +141,23 @@ def done(template: str, **values: str) -> str:
     return template.format(**{k: escape(v) for k, v in values.items()})
 
 
+def alert(template: str, **values: str) -> str:
+    """A callback answer: plain text (Telegram does not parse HTML there), at most 200."""
+    return _clip(template.format(**values), 200)
+
+
+def phrasings_added(count: int) -> str:
+    return f"{SAVED} Новых фраз: {count}."
+
+
+def file_error(reason: str) -> str:
+    """Why a file cannot be imported: the line in Russian, the detail as the parser says it."""
+    found = re.match(r"line (\d+): (.*)", reason, re.DOTALL)
+    if found:
+        return f"Ошибка в строке {found.group(1)}: {escape(found.group(2))}"
+    return f"Ошибка: {escape(reason)}"
+
+
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -150,6 +169,7 @@ BUTTON_CANCEL = "Отмена"
 FILE_TOO_BIG = "Файл больше {limit} МБ — такой не принимаю. Разбейте его на части."
 FILE_UNREADABLE = "Не удалось скачать файл из Telegram. Пришлите его ещё раз."
 FILE_REFUSED = "Файл «{name}» не импортирован, в базе ничего не изменилось.\n{reason}"
+FILE_KIND = "Такой файл не импортировать: пришлите .jsonl, .yaml или .csv."
 FILE_PREVIEW = (
     "Файл «{name}»: {articles}.\nБудет добавлено {added}, обновлено {updated}, "
     "без изменений {unchanged}."

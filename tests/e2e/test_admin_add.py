@@ -75,12 +75,17 @@ async def test_a_near_copy_is_flagged_with_a_way_to_open_the_original(
     buttons = TelegramStub.buttons(summary)
     assert buttons[0] == (
         f"Открыть «{original}»",
-        AdminCard(article_id=await bot.article_id(original)).pack(),
+        AdminCard(article_id=await bot.article_id(original), apart=True).pack(),
     )
     assert [t for t, _ in buttons[1:]] == [
         admin_texts.BUTTON_SAVE_ANYWAY,
         admin_texts.BUTTON_CANCEL,
     ]
+    # Opening the original shows its card apart; the draft and its buttons stay.
+    opened = await bot.press(summary, buttons[0][1], user_id=ADMIN)
+    [card] = opened.replies
+    assert card.method == "sendMessage" and _text(card).startswith(original)
+    assert TelegramStub.buttons(bot.current(summary)) == buttons
     cancelled = await bot.press(summary, AdminAdd(step="cancel").pack(), user_id=ADMIN)
     assert _text(cancelled.replies[0]) == admin_texts.CANCELLED
     assert await bot.title_of(await bot.article_id(original)) == original

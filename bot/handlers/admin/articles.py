@@ -9,10 +9,11 @@ from html import escape
 from typing import Any, Protocol
 
 from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InaccessibleMessage, Message
+from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message
 
 from bot import keyboards
 from bot.keyboards import (
@@ -59,6 +60,15 @@ async def expired(message: Message, state: FSMContext) -> bool:
     return True
 
 
+async def _edit(message: Message, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    """Replace a screen; a double tap that changes nothing is no error."""
+    try:
+        await message.edit_text(text, reply_markup=markup)
+    except TelegramBadRequest as error:
+        if "message is not modified" not in str(error):
+            raise
+
+
 def formatted(message: Message) -> str | None:
     """The message's formatting as Telegram HTML (built by aiogram from its entities, so a
     person's own "<b>" stays text); None for a message without formatting."""
@@ -82,12 +92,14 @@ async def list_articles(
 ) -> None:
     """/articles [слова]: the base, ten a page, filtered by words in the title or text."""
     words = (command.args or "").strip()
+    await state.set_state(None)  # another screen: an edit left half-way is dropped
     await state.update_data(words=words)
     await _show_page(message, editor, words, 0, archived=False, edit=False)
 
 
 async def list_archive(message: Message, editor: ArticleEditor, state: FSMContext) -> None:
     """/archive: the archived articles, each with «Вернуть» on its card."""
+    await state.set_state(None)
     await state.update_data(words="")
     await _show_page(message, editor, "", 0, archived=True, edit=False)
 
@@ -120,20 +132,22 @@ async def _show_page(
     text = admin_texts.articles_page(words, total, page, pages, archived)
     markup = keyboards.articles_page([(a.id, a.title) for a in items], page, pages, archived)
     if edit:
-        await message.edit_text(text, reply_markup=markup)
+        await _edit(message, text, markup)
     else:
         await message.answer(text, reply_markup=markup)
 
 
 async def open_card(query: CallbackQuery, callback_data: AdminCard, editor: ArticleEditor) -> None:
     """An article's card: its text, phrasings with their source, and its numbers."""
-    if await _send_card(query, editor, callback_data.article_id):
+    if await _send_card(query, editor, callback_data.article_id, apart=callback_data.apart):
         await query.answer()
     else:
         await query.answer(admin_texts.ARTICLE_MISSING, show_alert=True)
 
 
-async def _send_card(query: CallbackQuery, editor: ArticleEditor, article_id: int) -> bool:
+async def _send_card(
+    query: CallbackQuery, editor: ArticleEditor, article_id: int, apart: bool = False
+) -> bool:
     """Shows the card in place of the message pressed; False if the article is gone.
     Telegram takes one answer per press: the caller gives it."""
     card = await editor.card(article_id)
@@ -151,8 +165,8 @@ async def _send_card(query: CallbackQuery, editor: ArticleEditor, article_id: in
         card.not_helpful,
     )
     markup = keyboards.article_card(article.id, article.archived)
-    if isinstance(query.message, Message):
-        await query.message.edit_text(text, reply_markup=markup)
+    if isinstance(query.message, Message) and not apart:
+        await _edit(query.message, text, markup)
     elif query.message is not None and not isinstance(query.message, InaccessibleMessage):
         await query.message.answer(text, reply_markup=markup)
     return True
@@ -209,7 +223,7 @@ async def _show_phrasings(
     items = [(p.id, p.text, p.source) for p in card.phrasings]
     text = admin_texts.phrasings_header(title, len(items))
     if isinstance(query.message, Message):
-        await query.message.edit_text(text, reply_markup=keyboards.phrasings(article_id, items))
+        await _edit(query.message, text, keyboards.phrasings(article_id, items))
 
 
 async def delete_phrasing(
@@ -224,7 +238,7 @@ async def delete_phrasing(
         await query.answer(admin_texts.ARTICLE_MISSING, show_alert=True)
         return
     await index.serve_changes()
-    await query.answer(admin_texts.done(admin_texts.PHRASING_DELETED, text=deleted.text[:150]))
+    await query.answer(admin_texts.alert(admin_texts.PHRASING_DELETED, text=deleted.text))
     card = await editor.card(deleted.article_id)
     if card is not None:
         await _show_phrasings(query, editor, deleted.article_id, card.article.title)
@@ -286,7 +300,7 @@ async def receive_phrasings(
     await state.set_state(None)
     added = await editor.add_phrasings(article_id, texts)
     await index.serve_changes()
-    await message.answer(f"{admin_texts.SAVED} Новых фраз: {added}.")
+    await message.answer(admin_texts.phrasings_added(added))
 
 
 async def cancel(message: Message, state: FSMContext) -> None:
@@ -324,7 +338,12 @@ async def audit(message: Message, command: CommandObject, editor: ArticleEditor)
         )
         for entry in entries
     ]
-    await message.answer("\n".join(lines)[:4000])
+    shown: list[str] = []
+    for line in lines:  # whole lines, newest first, as many as one message holds
+        if sum(len(x) + 1 for x in shown) + len(line) > 3900:
+            break
+        shown.append(line)
+    await message.answer("\n".join(shown))
 
 
 def create_router() -> Router:

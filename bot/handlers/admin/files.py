@@ -81,9 +81,13 @@ async def _read(message: Message, bot: Bot, file_id: str, name: str) -> list[Art
             raise OSError("empty download")
         return parse_articles(decode_text(downloaded.read()), fmt)
     except ImportFormatError as error:
-        await message.answer(
-            admin_texts.FILE_REFUSED.format(name=escape(name), reason=escape(str(error)))
+        reason = str(error)
+        shown = (
+            admin_texts.FILE_KIND
+            if reason.startswith("unknown file type")
+            else admin_texts.file_error(reason)
         )
+        await message.answer(admin_texts.FILE_REFUSED.format(name=escape(name), reason=shown))
     except UNREADABLE:
         await message.answer(admin_texts.FILE_UNREADABLE)
     return None
