@@ -176,6 +176,10 @@ FILE_PREVIEW = (
 )
 IMPORT_GONE = "Этот предпросмотр устарел. Пришлите файл ещё раз."
 EXPORT_CAPTION = "База знаний: {articles}. Этот файл можно импортировать обратно без изменений."
+EXPORT_CSV_PIPE = (
+    "В CSV базу не выгрузить: в одной из фраз есть символ «|», которым CSV разделяет фразы. "
+    "Выгрузите в jsonl или yaml."
+)
 EXPORT_FORMATS = "Формат: /export jsonl, /export yaml или /export csv."
 
 

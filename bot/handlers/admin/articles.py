@@ -329,7 +329,7 @@ async def audit(message: Message, command: CommandObject, editor: ArticleEditor)
             titles[entry.article_id] = card.article.title if card else "?"
     lines = [
         admin_texts.audit_line(
-            entry.at.strftime("%d.%m %H:%M"),
+            entry.at.strftime("%d.%m %H:%M UTC"),
             entry.actor_id,
             entry.action,
             titles.get(entry.article_id or 0, "—"),

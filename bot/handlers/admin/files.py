@@ -3,6 +3,7 @@ imported (the same importer as `faqbot import`), and /export sends the base back
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from html import escape
@@ -30,6 +31,8 @@ from knowledge_base.io import (
     parse_articles,
 )
 from knowledge_base.repositories import ArticleDraft
+
+log = logging.getLogger(__name__)
 
 FORMATS = ("jsonl", "yaml", "csv")
 # A download that failed: Telegram refused it, or the connection broke.
@@ -135,7 +138,8 @@ async def export(message: Message, command: CommandObject, articles: ArticleServ
     try:
         content = format_articles(everything, fmt)
     except ImportFormatError as error:
-        await message.answer(escape(str(error)))
+        log.warning("export to %s refused: %s", fmt, error)
+        await message.answer(admin_texts.EXPORT_CSV_PIPE)
         return
     await message.answer_document(
         BufferedInputFile(content.encode("utf-8"), filename=f"faqbot-base.{fmt}"),
