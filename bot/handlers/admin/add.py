@@ -13,11 +13,12 @@ from bot import keyboards
 from bot.config import Settings
 from bot.handlers.admin.articles import (
     NOT_A_COMMAND,
-    TITLE_LIMIT,
     IndexUpdater,
     begin_dialog,
     expired,
     formatted,
+    typed_lines,
+    typed_title,
 )
 from bot.keyboards import AdminAdd
 from bot.texts import admin as admin_texts
@@ -44,12 +45,8 @@ async def start(message: Message, state: FSMContext) -> None:
 async def receive_title(message: Message, state: FSMContext, editor: ArticleEditor) -> None:
     if await expired(message, state):
         return
-    title = " ".join((message.text or "").split())
-    if not title:
-        await message.answer(admin_texts.NEED_TEXT)
-        return
-    if len(title) > TITLE_LIMIT:
-        await message.answer(admin_texts.TITLE_TOO_LONG)
+    title = await typed_title(message)
+    if title is None:
         return
     if await editor.title_taken(title):
         await message.answer(admin_texts.ADD_TITLE_TAKEN)
@@ -76,8 +73,7 @@ async def receive_phrasings(
 ) -> None:
     if await expired(message, state):
         return
-    lines = [" ".join(line.split()) for line in (message.text or "").splitlines()]
-    phrasings = list(dict.fromkeys(line for line in lines if line))
+    phrasings = typed_lines(message)
     if not phrasings:
         await message.answer(admin_texts.NEED_TEXT)
         return

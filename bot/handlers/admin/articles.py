@@ -69,6 +69,24 @@ async def _edit(message: Message, text: str, markup: InlineKeyboardMarkup | None
             raise
 
 
+async def typed_title(message: Message) -> str | None:
+    """The title typed, one line; None (and the admin told why) if it cannot be one."""
+    title = " ".join((message.text or "").split())
+    if not title:
+        await message.answer(admin_texts.NEED_TEXT)
+        return None
+    if len(title) > TITLE_LIMIT:
+        await message.answer(admin_texts.TITLE_TOO_LONG)
+        return None
+    return title
+
+
+def typed_lines(message: Message) -> list[str]:
+    """Phrasings typed one a line: spaces folded, blanks and repeats dropped."""
+    lines = (" ".join(line.split()) for line in (message.text or "").splitlines())
+    return list(dict.fromkeys(line for line in lines if line))
+
+
 def formatted(message: Message) -> str | None:
     """The message's formatting as Telegram HTML (built by aiogram from its entities, so a
     person's own "<b>" stays text); None for a message without formatting."""
@@ -250,12 +268,8 @@ async def receive_title(
     """The new title, typed after «Изменить заголовок»."""
     if await expired(message, state):
         return
-    title = " ".join((message.text or "").split())
-    if not title:
-        await message.answer(admin_texts.NEED_TEXT)
-        return
-    if len(title) > TITLE_LIMIT:
-        await message.answer(admin_texts.TITLE_TOO_LONG)
+    title = await typed_title(message)
+    if title is None:
         return
     article_id = int((await state.get_data())["article_id"])
     if not await editor.rename(article_id, title):
@@ -291,8 +305,7 @@ async def receive_phrasings(
     """Phrasings, one a line, typed after «Добавить фразы»."""
     if await expired(message, state):
         return
-    lines = [" ".join(line.split()) for line in (message.text or "").splitlines()]
-    texts = [line for line in lines if line]
+    texts = typed_lines(message)
     if not texts:
         await message.answer(admin_texts.NEED_TEXT)
         return
