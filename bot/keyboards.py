@@ -227,6 +227,8 @@ def phrasings(article_id: int, items: Sequence[tuple[int, str, str]]) -> InlineK
         text=admin_texts.BUTTON_ADD_PHRASINGS,
         callback_data=AdminAction(action="add", article_id=article_id),
     )
-    builder.button(text=admin_texts.BUTTON_BACK, callback_data=AdminCard(article_id=article_id))
+    builder.button(
+        text=admin_texts.BUTTON_BACK_TO_ARTICLE, callback_data=AdminCard(article_id=article_id)
+    )
     builder.adjust(1)
     return builder.as_markup()

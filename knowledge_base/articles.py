@@ -245,9 +245,7 @@ class ArticleEditor:
         if deleted is None:
             await self._session.rollback()
             return None
-        await self._record(
-            "delete_phrasing", deleted.article_id, f"{deleted.text} ({deleted.source})", ""
-        )
+        await self._record("delete_phrasing", deleted.article_id, deleted.text, "")
         return deleted
 
     async def import_file(self, drafts: Sequence[ArticleDraft], name: str) -> ImportReport:

@@ -7,6 +7,18 @@ from html import escape
 
 from bot.texts import plural
 
+HELP = (
+    "\n\n<b>Для администраторов</b>\n"
+    "/add — новая статья\n"
+    "/articles [слова] — статьи базы, правка, фразы, архив\n"
+    "/archive — статьи в архиве\n"
+    "/audit [N] — последние изменения\n"
+    "/export [jsonl|yaml|csv] — база файлом; файл .jsonl, .yaml или .csv — импорт\n"
+    "/model — модель поиска и откат\n"
+    "/retrain — дообучить модель на отзывах\n"
+    "/cancel — прервать диалог"
+)
+
 # The command menu admins see in Telegram, after the commands everyone sees.
 COMMANDS = {
     "add": "Новая статья",
@@ -45,6 +57,7 @@ BUTTON_BODY = "Изменить текст"
 BUTTON_PHRASINGS = "Фразы"
 BUTTON_ADD_PHRASINGS = "Добавить фразы"
 BUTTON_BACK = "« К списку"
+BUTTON_BACK_TO_ARTICLE = "« К статье"
 BUTTON_PREVIOUS = "‹ Назад"
 BUTTON_NEXT = "Дальше ›"
 
@@ -65,6 +78,9 @@ SAVED = "Сохранено."
 ARCHIVED = "Статья «{title}» в архиве: поиск её больше не предлагает. Вернуть — /archive."
 RESTORED = "Статья «{title}» снова в поиске."
 PHRASING_DELETED = "Фраза «{text}» удалена."
+PHRASING_GONE = "Этой фразы уже нет."
+ALREADY_ARCHIVED = "Статья уже в архиве."
+ALREADY_RESTORED = "Статья уже в поиске."
 CANCELLED = "Отменено."
 NOTHING_TO_CANCEL = "Отменять нечего."
 NOT_FOR_YOU = "Эта кнопка только для администраторов."
@@ -127,10 +143,16 @@ def phrasings_header(title: str, count: int) -> str:
 
 def audit_line(when: str, actor: int, action: str, title: str, before: str, after: str) -> str:
     change = ACTIONS.get(action, action)
-    detail = ""
-    if before or after:
+    if action in ("archive", "restore", "add"):
+        detail = ""  # the action says it all
+    elif before and after:
         detail = f": «{escape(_clip(before, 80))}» → «{escape(_clip(after, 80))}»"
-    return f"{when} · {actor} · «{escape(title)}» — {change}{detail}"
+    elif before or after:
+        detail = f": «{escape(_clip(before or after, 80))}»"
+    else:
+        detail = ""
+    subject = f"«{escape(title)}»" if title != "—" else "база"
+    return f"{when} · админ {actor} · {subject} — {change}{detail}"
 
 
 def ask(template: str, title: str) -> str:
@@ -150,12 +172,46 @@ def phrasings_added(count: int) -> str:
     return f"{SAVED} Новых фраз: {count}."
 
 
+# What the importer (knowledge_base/io.py, shared with the terminal) says, in Russian.
+FILE_ERRORS = (
+    (r"not UTF-8 text", "файл не в кодировке UTF-8 — сохраните его как UTF-8"),
+    (r"not valid JSON", "строка — не корректный JSON"),
+    (r"nested too deeply", "слишком глубокая вложенность"),
+    (r"not valid YAML", "файл — не корректный YAML"),
+    (
+        r"(a YAML file must be a list|not a list of articles)",
+        "YAML-файл должен быть списком статей",
+    ),
+    (
+        r"the CSV header must name",
+        "в первой строке CSV должны быть столбцы title и body, через запятую",
+    ),
+    (r"more cells than columns", "ячеек больше, чем столбцов"),
+    (r"an article must be an object", "статья должна быть объектом с полями title и body"),
+    (r"unknown fields: (.*)", "неизвестные поля: {0}"),
+    (r"the key '(.*)' appears twice", "поле «{0}» повторяется в одной статье"),
+    (r"(title|body) must be text", "поле {0} должно быть текстом (в YAML возьмите его в кавычки)"),
+    (r"(title|body) is missing or empty", "не заполнено поле {0}"),
+    (r"title is longer than (\d+)", "заголовок длиннее {0} символов"),
+    (r"questions must be a list", "questions должно быть списком строк"),
+    (r"category must be a string", "category должна быть строкой"),
+    (r"category is longer than (\d+)", "category длиннее {0} символов"),
+    (r"repeats the one on line (\d+)", "такой заголовок уже есть в строке {0}"),
+    (r"invalid character", "недопустимый символ"),
+)
+
+
 def file_error(reason: str) -> str:
-    """Why a file cannot be imported: the line in Russian, the detail as the parser says it."""
+    """Why a file cannot be imported, in Russian, with its line."""
     found = re.match(r"line (\d+): (.*)", reason, re.DOTALL)
-    if found:
-        return f"Ошибка в строке {found.group(1)}: {escape(found.group(2))}"
-    return f"Ошибка: {escape(reason)}"
+    line, detail = (found.group(1), found.group(2)) if found else (None, reason)
+    for pattern, russian in FILE_ERRORS:
+        matched = re.search(pattern, detail)
+        if matched:
+            detail = russian.format(*matched.groups())
+            break
+    where = f"Ошибка в строке {line}" if line else "Ошибка"
+    return f"{where}: {escape(detail)}."
 
 
 def _clip(text: str, limit: int) -> str:

@@ -246,3 +246,33 @@ async def test_formatting_written_in_telegram_is_kept_and_typed_html_is_not(
     assert _text(reply) == f"{PASSWORD_ARTICLE}\n\n{text}"
     shown_types = [e["type"] for e in reply.result["entities"]]
     assert shown_types == ["bold", "bold", "text_link", "code"]
+
+
+async def test_repeated_presses_and_old_lists_behave(launch_bot: LaunchBot) -> None:
+    bot = await _admin_bot(launch_bot)
+    # Each list keeps its own filter: the unfiltered list's «Дальше ›» stays unfiltered.
+    [everything] = await bot.say("/articles", user_id=ADMIN)
+    await bot.say("/articles пароль", user_id=ADMIN)
+    press = await bot.press(everything, AdminPage(page=1).pack(), user_id=ADMIN)
+    assert _text(press.replies[0]) == "В базе: 50 статей. Страница 2 из 5."
+    # A second «В архив» says so instead of archiving (and announcing) again.
+    card = await _card(bot, "пароль", PASSWORD_ARTICLE)
+    archive = AdminAction(action="archive", article_id=await bot.article_id(PASSWORD_ARTICLE))
+    await bot.press(card, archive.pack(), user_id=ADMIN)
+    again = await bot.press(card, archive.pack(), user_id=ADMIN)
+    assert again.answer.params.get("text") == admin_texts.ALREADY_ARCHIVED
+    assert again.replies == []
+    # A phrasing deleted twice: the second press says the phrasing is gone.
+    phrasing = AdminDeletePhrasing(phrasing_id=2).pack()
+    first = await bot.press(card, phrasing, user_id=ADMIN)
+    assert first.answer.params.get("text", "").startswith("Фраза «")
+    second = await bot.press(card, phrasing, user_id=ADMIN)
+    assert second.alert == admin_texts.PHRASING_GONE
+
+
+async def test_help_lists_the_admin_commands_for_admins_only(launch_bot: LaunchBot) -> None:
+    bot = await _admin_bot(launch_bot)
+    [for_admin] = await bot.say("/help", user_id=ADMIN)
+    [for_user] = await bot.say("/help", user_id=USER_ID)
+    assert "Для администраторов" in _text(for_admin) and "/retrain" in _text(for_admin)
+    assert "Для администраторов" not in _text(for_user)

@@ -17,6 +17,7 @@ from bot.handlers.admin.articles import (
     begin_dialog,
     expired,
     formatted,
+    leave_dialog,
     typed_lines,
     typed_title,
 )
@@ -37,7 +38,7 @@ class AddArticle(StatesGroup):
 
 async def start(message: Message, state: FSMContext) -> None:
     """/add: asks for the title."""
-    await state.clear()
+    await leave_dialog(state)
     await begin_dialog(state, AddArticle.title)
     await message.answer(admin_texts.ADD_TITLE)
 
@@ -140,7 +141,7 @@ async def finish(
     if await expired(message, state):
         return
     data = await state.get_data()
-    await state.clear()
+    await leave_dialog(state)
     if callback_data.step == "cancel":
         await message.edit_text(admin_texts.CANCELLED)
         return

@@ -40,6 +40,10 @@ class EditArticle(StatesGroup):
     phrasings = State()
 
 
+# Filters of this many recent lists are remembered (per admin).
+LISTS_KEPT = 20
+# What an admin's state keeps across dialogs: the lists' filters and open file previews.
+KEPT_ACROSS_DIALOGS = ("lists", "imports")
 # A dialog left alone this long is dropped at its next step.
 EXPIRES_AFTER_SECONDS = 24 * 3600
 
@@ -50,12 +54,19 @@ async def begin_dialog(state: FSMContext, step: State, **data: Any) -> None:
     await state.update_data({"started": time.time(), **data})
 
 
+async def leave_dialog(state: FSMContext) -> None:
+    """Out of any dialog and its draft; the lists' filters and file previews stay."""
+    data = await state.get_data()
+    await state.clear()
+    await state.update_data({k: data[k] for k in KEPT_ACROSS_DIALOGS if k in data})
+
+
 async def expired(message: Message, state: FSMContext) -> bool:
     """True (and the dialog dropped, the admin told) when it began over a day ago."""
     started = float((await state.get_data()).get("started", 0))
     if time.time() - started <= EXPIRES_AFTER_SECONDS:
         return False
-    await state.clear()
+    await leave_dialog(state)
     await message.answer(admin_texts.DIALOG_EXPIRED)
     return True
 
@@ -111,22 +122,21 @@ async def list_articles(
     """/articles [слова]: the base, ten a page, filtered by words in the title or text."""
     words = (command.args or "").strip()
     await state.set_state(None)  # another screen: an edit left half-way is dropped
-    await state.update_data(words=words)
-    await _show_page(message, editor, words, 0, archived=False, edit=False)
+    await _show_page(message, editor, words, 0, archived=False, edit=False, state=state)
 
 
 async def list_archive(message: Message, editor: ArticleEditor, state: FSMContext) -> None:
     """/archive: the archived articles, each with «Вернуть» on its card."""
     await state.set_state(None)
-    await state.update_data(words="")
-    await _show_page(message, editor, "", 0, archived=True, edit=False)
+    await _show_page(message, editor, "", 0, archived=True, edit=False, state=state)
 
 
 async def turn_page(
     query: CallbackQuery, callback_data: AdminPage, editor: ArticleEditor, state: FSMContext
 ) -> None:
-    """Another page of the list (the filter is the one the list was opened with)."""
-    words = str((await state.get_data()).get("words", ""))
+    """Another page of the list (the filter is the one this list was opened with)."""
+    lists = (await state.get_data()).get("lists", {})
+    words = str(lists.get(str(query.message.message_id), "")) if query.message else ""
     if isinstance(query.message, Message):
         await _show_page(
             query.message, editor, words, callback_data.page, callback_data.archived, edit=True
@@ -135,7 +145,13 @@ async def turn_page(
 
 
 async def _show_page(
-    message: Message, editor: ArticleEditor, words: str, page: int, archived: bool, edit: bool
+    message: Message,
+    editor: ArticleEditor,
+    words: str,
+    page: int,
+    archived: bool,
+    edit: bool,
+    state: FSMContext | None = None,
 ) -> None:
     items, total = await editor.page(words, page, ADMIN_PAGE_SIZE, archived=archived)
     if not total:
@@ -151,8 +167,13 @@ async def _show_page(
     markup = keyboards.articles_page([(a.id, a.title) for a in items], page, pages, archived)
     if edit:
         await _edit(message, text, markup)
-    else:
-        await message.answer(text, reply_markup=markup)
+        return
+    sent = await message.answer(text, reply_markup=markup)
+    if state is not None and words:
+        # Each list keeps its own filter: an older list's «Дальше ›» is not the newest's.
+        lists = dict((await state.get_data()).get("lists", {}))
+        lists[str(sent.message_id)] = words
+        await state.update_data(lists=dict(list(lists.items())[-LISTS_KEPT:]))
 
 
 async def open_card(query: CallbackQuery, callback_data: AdminCard, editor: ArticleEditor) -> None:
@@ -207,8 +228,15 @@ async def card_action(
     action = callback_data.action
     if action in ("archive", "restore"):
         changed = await (editor.archive if action == "archive" else editor.restore)(article_id)
-        if changed:
-            await index.serve_changes()
+        if not changed:  # a second press, or an old card
+            already = (
+                admin_texts.ALREADY_ARCHIVED
+                if action == "archive"
+                else (admin_texts.ALREADY_RESTORED)
+            )
+            await query.answer(already)
+            return
+        await index.serve_changes()
         template = admin_texts.ARCHIVED if action == "archive" else admin_texts.RESTORED
         await query.answer()
         if isinstance(query.message, Message):
@@ -253,7 +281,7 @@ async def delete_phrasing(
     """Deletes one phrasing (a learned one too: a wrong one must be undoable)."""
     deleted = await editor.delete_phrasing(callback_data.phrasing_id)
     if deleted is None:
-        await query.answer(admin_texts.ARTICLE_MISSING, show_alert=True)
+        await query.answer(admin_texts.PHRASING_GONE, show_alert=True)
         return
     await index.serve_changes()
     await query.answer(admin_texts.alert(admin_texts.PHRASING_DELETED, text=deleted.text))
@@ -321,7 +349,7 @@ async def cancel(message: Message, state: FSMContext) -> None:
     if await state.get_state() is None:
         await message.answer(admin_texts.NOTHING_TO_CANCEL)
         return
-    await state.clear()
+    await leave_dialog(state)
     await message.answer(admin_texts.CANCELLED)
 
 

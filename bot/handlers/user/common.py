@@ -9,7 +9,9 @@ from aiogram.enums import ContentType
 from aiogram.filters import Command, CommandStart
 from aiogram.types import ErrorEvent, Message
 
+from bot.config import Settings
 from bot.telegram_retry import TELEGRAM_FAULTS, TELEGRAM_UNREACHABLE, TRANSIENT_FAULTS
+from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 from knowledge_base.articles import ArticleService
 
@@ -40,9 +42,10 @@ async def start(message: Message, articles: ArticleService) -> None:
     await message.answer(texts.greeting(await articles.count(), await articles.categories()))
 
 
-async def help_(message: Message) -> None:
-    """Explains how to ask and what the buttons mean."""
-    await message.answer(texts.HELP)
+async def help_(message: Message, settings: Settings) -> None:
+    """Explains how to ask and what the buttons mean; an admin also gets the admin commands."""
+    admin = message.from_user is not None and message.from_user.id in settings.admin_ids
+    await message.answer(texts.HELP + (admin_texts.HELP if admin else ""))
 
 
 def is_command(message: Message) -> bool:
