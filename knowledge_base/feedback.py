@@ -41,6 +41,14 @@ class FeedbackService:
             return FeedbackOutcome.UNKNOWN_QUERY
         if article_id is not None and await self._articles.get(article_id) is None:
             return FeedbackOutcome.UNKNOWN_ARTICLE
+        offered = await self._queries.offers(query_id)
+        if article_id is not None and offered is not None and article_id not in offered:
+            # Only what the bot showed for this question can be confirmed or rejected: a
+            # button naming another article is forged, and would poison the training pairs.
+            log.warning(
+                "query %d: refused a click on article %s, never offered", query_id, article_id
+            )
+            return FeedbackOutcome.UNKNOWN_ARTICLE
         stored = await self._feedback.add(
             query_id=query_id, article_id=article_id, label=label, user_id=user_id
         )

@@ -24,6 +24,7 @@ from knowledge_base.tables import (
     FeedbackRow,
     ModelVersionRow,
     PhrasingRow,
+    QueryOfferRow,
     QueryRow,
     utcnow,
 )
@@ -411,6 +412,7 @@ class QueryRepository:
             "model_version": model_version,
             "message_key": message_key,
             "created_at": utcnow(),
+            "offers_recorded": True,
         }
         statement = insert_skipping_duplicates(self._session, QueryRow, [values])
         if statement is not None and message_key is not None:
@@ -426,6 +428,33 @@ class QueryRepository:
         self._session.add(row)
         await self._session.flush()
         return row.id, True
+
+    async def add_offers(self, query_id: int, article_ids: Iterable[int]) -> None:
+        """Note articles offered for the query (again is fine: a replay, a second 👎)."""
+        rows = [{"query_id": query_id, "article_id": a} for a in dict.fromkeys(article_ids)]
+        if not rows:
+            return
+        statement = insert_skipping_duplicates(self._session, QueryOfferRow, rows)
+        if statement is not None:
+            await self._session.execute(statement)
+            return
+        known = set(await self.offers(query_id) or ())
+        for row in rows:
+            if row["article_id"] not in known:
+                self._session.add(QueryOfferRow(**row))
+        await self._session.flush()
+
+    async def offers(self, query_id: int) -> set[int] | None:
+        """The articles offered for the query; None for a question older than this record."""
+        recorded = await self._session.scalar(
+            select(QueryRow.offers_recorded).where(QueryRow.id == query_id)
+        )
+        if not recorded:
+            return None
+        found = await self._session.scalars(
+            select(QueryOfferRow.article_id).where(QueryOfferRow.query_id == query_id)
+        )
+        return set(found.all())
 
     async def get(self, query_id: int) -> QueryRecord | None:
         row = await self._session.get(QueryRow, query_id)

@@ -240,6 +240,10 @@ class SearchService:
             model_version=snapshot.model_version,
             message_key=message_key,
         )
+        if band is Band.ANSWER and article is not None:
+            await self._queries.add_offers(query_id, [article.id])
+        elif band is Band.SUGGEST:
+            await self._queries.add_offers(query_id, (m.article_id for m in alternatives))
         # Committed before anyone replies: a question is kept even if sending the answer fails,
         # and a button pressed at once finds its query.
         await self._session.commit()
@@ -260,4 +264,8 @@ class SearchService:
             return ()
         snapshot = self._engine.snapshot
         matches = await snapshot.rank(record.text, snapshot.suggestions + 1)
-        return snapshot.worth_suggesting(m for m in matches if m.article_id != exclude)
+        others = snapshot.worth_suggesting(m for m in matches if m.article_id != exclude)
+        # Offered now: a pick among them is a confirmation the bot can accept.
+        await self._queries.add_offers(query_id, (m.article_id for m in others))
+        await self._session.commit()
+        return others

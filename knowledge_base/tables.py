@@ -90,6 +90,8 @@ class QueryRow(Base):
     # The transport's id of the message that asked ("telegram:<bot>:<update>"): a message
     # handled again after a crash is logged once.
     message_key: Mapped[str | None] = mapped_column(String(64))
+    # True once the articles offered for it are in query_offers (older queries have none).
+    offers_recorded: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class FeedbackRow(Base):
@@ -165,3 +167,17 @@ class AuditRow(Base):
     )
     before: Mapped[str] = mapped_column(Text, default="")
     after: Mapped[str] = mapped_column(Text, default="")
+
+
+class QueryOfferRow(Base):
+    """An article the bot offered for a query (the answer, a suggestion, a follow-up after 👎):
+    only these can be confirmed with 👍 or a pick."""
+
+    __tablename__ = "query_offers"
+
+    query_id: Mapped[int] = mapped_column(
+        ForeignKey("queries.id", ondelete="CASCADE"), primary_key=True
+    )
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )

@@ -412,6 +412,9 @@ MISSING = 1_000_000
         lambda rate: Rate(query_id=MISSING, article_id=rate.article_id, label=1).pack(),
         lambda rate: Pick(query_id=MISSING, article_id=rate.article_id).pack(),
         lambda rate: NoneFit(query_id=MISSING).pack(),
+        # An article that exists but was never offered for this question.
+        lambda rate: Pick(query_id=rate.query_id, article_id=rate.article_id + 1).pack(),
+        lambda rate: Rate(query_id=rate.query_id, article_id=rate.article_id + 1, label=1).pack(),
         lambda rate: f"r:{rate.query_id}:{rate.article_id}:7",
         lambda rate: f"r:{rate.query_id}:{rate.article_id}:0",
         lambda rate: f"r:{2**70}:{rate.article_id}:1",
@@ -422,6 +425,8 @@ MISSING = 1_000_000
         "rate-missing-query",
         "pick-missing-query",
         "none-fit",
+        "pick-not-offered",
+        "rate-not-offered",
         "rate-forged-label",
         "rate-zero-label",
         "rate-huge-id",

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge_base.articles import ArticleService
 from knowledge_base.feedback import HELPFUL, NOT_HELPFUL, FeedbackOutcome, FeedbackService
 from knowledge_base.repositories import ArticleDraft, QueryRepository
-from knowledge_base.tables import FeedbackRow
+from knowledge_base.tables import FeedbackRow, QueryRow
 
 OWNER = 10
 
@@ -18,7 +18,8 @@ async def _query(session_factory: async_sessionmaker[AsyncSession]) -> tuple[int
     async with session_factory() as session:
         await ArticleService(session).import_drafts([ArticleDraft("VPN", "Шаги")])
         article = await ArticleService(session).all()
-        query_id, _ = await QueryRepository(session).log(
+        queries = QueryRepository(session)
+        query_id, _ = await queries.log(
             user_id=OWNER,
             text="впн",
             article_id=article[0].id,
@@ -26,6 +27,7 @@ async def _query(session_factory: async_sessionmaker[AsyncSession]) -> tuple[int
             band="answer",
             model_version="m",
         )
+        await queries.add_offers(query_id, [article[0].id])  # the answer shown
         await session.commit()
     return query_id, article[0].id
 
@@ -92,3 +94,39 @@ async def test_a_forged_click_stores_nothing(
     click = {"query_id": query_id, "user_id": OWNER, "article_id": article_id, "label": HELPFUL}
     assert await _record(session_factory, **{**click, **change}) is outcome
     assert await _stored(session_factory) == []
+
+
+async def test_only_an_article_offered_for_the_question_can_be_clicked(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    query_id, offered = await _query(session_factory)
+    async with session_factory() as session:
+        await ArticleService(session).import_drafts([ArticleDraft("Пароль", "Шаги")])
+        other = next(a.id for a in await ArticleService(session).all() if a.id != offered)
+    forged = {"query_id": query_id, "user_id": OWNER, "article_id": other}
+    assert (
+        await _record(session_factory, **forged, label=HELPFUL) is FeedbackOutcome.UNKNOWN_ARTICLE
+    )
+    assert (
+        await _record(session_factory, **forged, label=NOT_HELPFUL)
+        is FeedbackOutcome.UNKNOWN_ARTICLE
+    )
+    assert await _stored(session_factory) == []
+    # Offered later (the follow-up after a 👎): now it can be picked.
+    async with session_factory() as session:
+        await QueryRepository(session).add_offers(query_id, [other])
+        await session.commit()
+    assert await _record(session_factory, **forged, label=HELPFUL) is FeedbackOutcome.RECORDED
+
+
+async def test_a_question_from_before_offers_were_kept_accepts_its_clicks(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    query_id, article_id = await _query(session_factory)
+    async with session_factory() as session:
+        await session.execute(
+            update(QueryRow).where(QueryRow.id == query_id).values(offers_recorded=False)
+        )
+        await session.commit()
+    click = {"query_id": query_id, "user_id": OWNER, "article_id": article_id, "label": HELPFUL}
+    assert await _record(session_factory, **click) is FeedbackOutcome.RECORDED

@@ -38,9 +38,11 @@ DRAFTS = [
 
 
 async def _click(session: AsyncSession, text: str, article_id: int, label: int, user: int) -> None:
-    query_id, _ = await QueryRepository(session).log(
+    queries = QueryRepository(session)
+    query_id, _ = await queries.log(
         user_id=user, text=text, article_id=article_id, score=0.9, band="answer", model_version="m"
     )
+    await queries.add_offers(query_id, [article_id])
     await FeedbackRepository(session).add(
         query_id=query_id, article_id=article_id, label=label, user_id=user
     )
