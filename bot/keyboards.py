@@ -127,8 +127,32 @@ class AdminRollback(CallbackData, prefix="am"):
     current: Annotated[str, Field(pattern=r"^[\w.-]{1,48}$")]
 
 
+class AdminInbox(CallbackData, prefix="au"):
+    """Under a group of /unanswered: attach it to the closest article, create one, dismiss."""
+
+    action: Annotated[str, Field(pattern="^(attach|create|dismiss)$")]
+    token: Annotated[str, Field(pattern="^[0-9a-f]{8}$")]
+
+
 # Callback prefixes of admin buttons, refused for anyone else.
-ADMIN_PREFIXES = ("ap:", "ac:", "aa:", "ad:", "ai:", "an:", "am:")
+ADMIN_PREFIXES = ("ap:", "ac:", "aa:", "ad:", "ai:", "an:", "am:", "au:")
+
+
+def inbox_group(token: str, closest_title: str | None) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    if closest_title is not None:
+        builder.button(
+            text=_short(admin_texts.BUTTON_ATTACH.format(title=closest_title)),
+            callback_data=AdminInbox(action="attach", token=token),
+        )
+    builder.button(
+        text=admin_texts.BUTTON_CREATE, callback_data=AdminInbox(action="create", token=token)
+    )
+    builder.button(
+        text=admin_texts.BUTTON_DISMISS, callback_data=AdminInbox(action="dismiss", token=token)
+    )
+    builder.adjust(1)
+    return builder.as_markup()
 
 
 def rollback(confirm: bool, current: str) -> InlineKeyboardMarkup:

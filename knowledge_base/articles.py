@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from knowledge_base.inbox import OpenQuestion, open_questions
 from knowledge_base.repositories import (
     Article,
     ArticleDraft,
@@ -20,7 +21,9 @@ from knowledge_base.repositories import (
     AuditEntry,
     AuditRepository,
     Phrasing,
+    QueryRepository,
 )
+from knowledge_base.tables import InboxResolutionRow
 from knowledge_base.training.registry import ModelRegistry, metrics_of
 
 log = logging.getLogger(__name__)
@@ -289,6 +292,64 @@ class ArticleEditor:
             "admin %s rolled the model back from %s to %s", self._actor, left.name, active.name
         )
         return left.name, active.name
+
+    async def inbox(self) -> list[OpenQuestion]:
+        self._check("inbox")
+        questions = await open_questions(self._session)
+        await self._session.commit()
+        return questions
+
+    async def attach(
+        self, query_ids: Sequence[int], article_id: int
+    ) -> tuple[int, list[tuple[int, int, str]]]:
+        """The group's questions become phrasings of the article and leave the inbox: how
+        many did, and the people to tell, one question each: (user, query, question)."""
+        self._check("attach")
+        article = await self._articles.get(article_id)
+        if article is None:
+            await self._session.rollback()
+            return 0, []
+        queries = QueryRepository(self._session)
+        told: dict[int, tuple[int, int, str]] = {}
+        texts: list[str] = []
+        for query_id in query_ids:
+            record = await queries.get(query_id)
+            if record is None or not await self._resolve(query_id, "attached", article_id):
+                continue
+            await self._articles.add_phrasing(article_id, record.text, "feedback")
+            # Offered now: the person may rate it when it reaches them.
+            await queries.add_offers(query_id, [article_id])
+            texts.append(record.text)
+            if record.user_id is not None and record.user_id not in told:
+                told[record.user_id] = (record.user_id, query_id, record.text)
+        if not texts:
+            await self._session.rollback()
+            return 0, []
+        await self._record("attach", article_id, "", "\n".join(texts))
+        return len(texts), list(told.values())
+
+    async def dismiss(self, query_ids: Sequence[int]) -> int:
+        """Close questions as out of scope; how many were still open."""
+        self._check("dismiss")
+        closed = [q for q in query_ids if await self._resolve(q, "dismissed", None)]
+        if not closed:
+            await self._session.rollback()
+            return 0
+        await self._audit.add(self._actor, "dismiss", None, "", f"{len(closed)}")
+        await self._session.commit()
+        return len(closed)
+
+    async def _resolve(self, query_id: int, status: str, article_id: int | None) -> bool:
+        """Take a question out of the inbox; False if it already was."""
+        if await self._session.get(InboxResolutionRow, query_id) is not None:
+            return False
+        self._session.add(
+            InboxResolutionRow(
+                query_id=query_id, status=status, article_id=article_id, actor_id=self._actor
+            )
+        )
+        await self._session.flush()
+        return True
 
     async def latest_changes(self, limit: int) -> list[AuditEntry]:
         self._check("audit")

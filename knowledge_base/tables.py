@@ -181,3 +181,18 @@ class QueryOfferRow(Base):
     article_id: Mapped[int] = mapped_column(
         ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
     )
+
+
+class InboxResolutionRow(Base):
+    """A question taken out of the admins' inbox: attached to an article, or dismissed."""
+
+    __tablename__ = "inbox_resolutions"
+
+    query_id: Mapped[int] = mapped_column(
+        ForeignKey("queries.id", ondelete="CASCADE"), primary_key=True
+    )
+    # attached | dismissed
+    status: Mapped[str] = mapped_column(String(20))
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,4 +1,5 @@
-"""The `faqbot` command: run, chat, ask, import, export, eval, train, export-pairs, models."""
+"""The `faqbot` command: run, chat, ask, import, export, eval, train, export-pairs, models,
+inbox."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
-from bot.cli import articles, evaluation, models, serve, training
+from bot.cli import articles, evaluation, inbox, models, serve, training
 from bot.config import Settings
 from bot.redaction import RedactingFormatter
 from knowledge_base.db import upgrade_database
@@ -61,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="faqbot", description=__doc__)
     sub = parser.add_subparsers(dest="command")
-    for group in (serve, articles, evaluation, training, models):
+    for group in (serve, articles, evaluation, training, models, inbox):
         group.register(sub)
     return parser
 

@@ -16,6 +16,7 @@ HELP = (
     "/export [jsonl|yaml|csv] — база файлом; файл .jsonl, .yaml или .csv — импорт\n"
     "/model — модель поиска и откат\n"
     "/retrain — дообучить модель на отзывах\n"
+    "/unanswered — вопросы без ответа, по группам\n"
     "/cancel — прервать диалог"
 )
 
@@ -28,6 +29,7 @@ COMMANDS = {
     "export": "Выгрузить базу файлом (jsonl, yaml или csv)",
     "model": "Модель поиска и откат",
     "retrain": "Дообучить модель на отзывах",
+    "unanswered": "Вопросы без ответа",
     "cancel": "Прервать текущий диалог",
 }
 
@@ -98,6 +100,8 @@ ACTIONS = {
     "delete_phrasing": "удалена фраза",
     "import": "импорт файла",
     "rollback": "откат модели",
+    "attach": "привязаны вопросы без ответа",
+    "dismiss": "отклонены вопросы без ответа",
 }
 
 
@@ -401,3 +405,52 @@ def retrain_done(
 
 def retrain_progress(step: int, total: int, eta: str) -> str:
     return RETRAIN_PROGRESS.format(step=step, total=total, eta=escape(eta))
+
+
+# --- the inbox --------------------------------------------------------------------------------
+
+INBOX_EMPTY = "Неотвеченных вопросов нет — база справляется."
+INBOX_GONE = "Эта группа уже разобрана. Откройте /unanswered заново."
+BUTTON_ATTACH = "Привязать к «{title}»"
+BUTTON_CREATE = "Создать статью"
+BUTTON_DISMISS = "Отклонить"
+REASONS = {"nothing": "нет ответа", "none_fit": "«Нет подходящего»", "not_helpful": "👎"}
+ANSWER_FOUND = "Нашёлся ответ на ваш вопрос «{question}»:"
+DISMISSED = "Группа отклонена: {questions} вне темы базы."
+
+
+def inbox_header(total: int, groups: int) -> str:
+    return f"Без ответа: {plural.questions(total)}, похожие собраны в группы ({groups})."
+
+
+def inbox_group(
+    number: int,
+    questions: list[tuple[str, str]],
+    people: int,
+    closest: tuple[str, float] | None,
+    sample: int = 3,
+) -> str:
+    lines = [
+        f"<b>{number}.</b> {plural.questions(len(questions))}, "
+        f"{plural.count_of(people, 'человек', 'человека', 'человек')}"
+    ]
+    lines += [
+        f"• {escape(_clip(text, 120))} <i>({REASONS.get(reason, reason)})</i>"
+        for text, reason in questions[:sample]
+    ]
+    if len(questions) > sample:
+        lines.append(f"… и ещё {len(questions) - sample}")
+    if closest:
+        lines.append(f"Ближе всего: «{escape(closest[0])}» ({closest[1]:.2f})")
+    return "\n".join(lines)
+
+
+def attached(title: str, questions: int, told: int) -> str:
+    return (
+        f"Привязано к «{escape(title)}»: {plural.questions(questions)} стали фразами статьи, "
+        f"ответ отправлен: {plural.count_of(told, 'человеку', 'людям', 'людям')}."
+    )
+
+
+def answer_found(question: str) -> str:
+    return ANSWER_FOUND.format(question=escape(_clip(question, 200)))

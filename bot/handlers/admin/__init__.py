@@ -9,14 +9,24 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
-from bot.handlers.admin import add, articles, files, model
+from bot.handlers.admin import add, articles, files, inbox, model
 from bot.keyboards import ADMIN_PREFIXES
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("add", "articles", "archive", "audit", "cancel", "export", "model", "retrain")
+COMMANDS = (
+    "add",
+    "articles",
+    "archive",
+    "audit",
+    "cancel",
+    "export",
+    "model",
+    "retrain",
+    "unanswered",
+)
 
 
 def create_router(admin_ids: frozenset[int]) -> Router:
@@ -31,6 +41,7 @@ def create_router(admin_ids: frozenset[int]) -> Router:
         add.create_router(),
         files.create_router(),
         model.create_router(),
+        inbox.create_router(),
     )
     return router
 

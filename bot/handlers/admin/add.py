@@ -3,7 +3,9 @@ people will see it — with a warning when the base already has something very c
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from typing import Any
+
+from aiogram import Bot, F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -82,6 +84,11 @@ async def receive_phrasings(
     await _preview(message, state, search_engine, settings)
 
 
+def _with_seed(data: dict[str, Any], phrasings: list[str]) -> list[str]:
+    """The phrasings typed, after the question an /unanswered group started the dialog with."""
+    return list(dict.fromkeys([*data.get("seed", []), *phrasings]))
+
+
 async def skip_phrasings(
     query: CallbackQuery, state: FSMContext, search_engine: SearchEngine, settings: Settings
 ) -> None:
@@ -98,7 +105,8 @@ async def _preview(
     message: Message, state: FSMContext, search_engine: SearchEngine, settings: Settings
 ) -> None:
     data = await state.get_data()
-    title, body, phrasings = str(data["title"]), str(data["body"]), list(data["phrasings"])
+    title, body = str(data["title"]), str(data["body"])
+    phrasings = _with_seed(data, list(data["phrasings"]))
     similar = await _most_similar(search_engine, [title, *phrasings])
     close = similar if similar and similar[2] >= settings.admin_similar_threshold else None
     await state.set_state(AddArticle.preview)
@@ -129,6 +137,7 @@ async def finish(
     state: FSMContext,
     editor: ArticleEditor,
     index: IndexUpdater,
+    bot: Bot,
 ) -> None:
     """«Сохранить» (or «Сохранить всё равно») stores the article; «Отмена» drops it."""
     if callback_data.step == "skip":
@@ -148,7 +157,7 @@ async def finish(
     draft = ArticleDraft(
         str(data["title"]),
         str(data["body"]),
-        tuple(data["phrasings"]),
+        tuple(_with_seed(data, list(data["phrasings"]))),
         body_html=data.get("body_html"),
     )
     article = await editor.create(draft)
@@ -157,6 +166,13 @@ async def finish(
         return
     await index.serve_changes()
     await message.edit_text(admin_texts.done(admin_texts.ADD_SAVED, title=article.title))
+    if data.get("inbox_queries"):
+        # Started from an /unanswered group: its people get the new article. (Imported
+        # here: the inbox module starts this dialog, so it imports this one.)
+        from bot.handlers.admin.inbox import attach_and_tell
+
+        queries = [int(q) for q in data["inbox_queries"]]
+        await attach_and_tell(message, editor, bot, index, queries, article.id)
 
 
 async def _need_text(message: Message) -> None:

@@ -1,0 +1,141 @@
+"""/unanswered: what people asked that the base could not answer, grouped by meaning; a group
+is attached to an article (everyone who asked gets it), turned into a new article, or
+dismissed as out of scope."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from aiogram import Bot, Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+
+from bot import keyboards
+from bot.handlers.admin.add import AddArticle
+from bot.handlers.admin.articles import IndexUpdater, begin_dialog, leave_dialog
+from bot.keyboards import AdminInbox
+from bot.telegram_retry import TELEGRAM_ERRORS
+from bot.texts import admin as admin_texts
+from bot.texts import plural
+from bot.texts import user as user_texts
+from knowledge_base.articles import ArticleEditor
+from knowledge_base.inbox import group_questions
+from knowledge_base.search import SearchEngine
+
+log = logging.getLogger(__name__)
+
+# Groups shown at once, largest first.
+GROUPS_SHOWN = 10
+
+
+async def show_inbox(
+    message: Message, editor: ArticleEditor, search_engine: SearchEngine, state: FSMContext
+) -> None:
+    """/unanswered: the open questions, one message per group, each with its buttons."""
+    groups = await group_questions(search_engine, await editor.inbox())
+    if not groups:
+        await message.answer(admin_texts.INBOX_EMPTY)
+        return
+    total = sum(g.size for g in groups)
+    await message.answer(admin_texts.inbox_header(total, len(groups)))
+    shown: dict[str, Any] = {}
+    for number, group in enumerate(groups[:GROUPS_SHOWN], 1):
+        token = secrets.token_hex(4)
+        closest = group.closest
+        shown[token] = {
+            "queries": [q.query_id for q in group.questions],
+            "article": closest.article_id if closest else None,
+            "title": closest.title if closest else None,
+            "first": group.questions[0].text,
+        }
+        await message.answer(
+            admin_texts.inbox_group(
+                number,
+                [(q.text, q.reason) for q in group.questions],
+                len(group.askers),
+                (closest.title, closest.score) if closest else None,
+            ),
+            reply_markup=keyboards.inbox_group(token, closest.title if closest else None),
+        )
+    await state.update_data(groups=shown)
+
+
+async def act_on_group(
+    query: CallbackQuery,
+    callback_data: AdminInbox,
+    editor: ArticleEditor,
+    state: FSMContext,
+    bot: Bot,
+    index: IndexUpdater,
+) -> None:
+    """A group's button: attach, create an article from it, or dismiss it."""
+    groups = dict((await state.get_data()).get("groups", {}))
+    group = groups.get(callback_data.token)
+    message = query.message if isinstance(query.message, Message) else None
+    if group is None or message is None:
+        await query.answer(admin_texts.INBOX_GONE, show_alert=True)
+        return
+    await query.answer()
+    query_ids = [int(q) for q in group["queries"]]
+    if callback_data.action == "create":
+        await leave_dialog(state)
+        await begin_dialog(
+            state, AddArticle.title, seed=[str(group["first"])], inbox_queries=query_ids
+        )
+        await message.answer(admin_texts.ADD_TITLE)
+        return
+    del groups[callback_data.token]
+    await state.update_data(groups=groups)
+    if callback_data.action == "dismiss":
+        closed = await editor.dismiss(query_ids)
+        if not closed:
+            await message.edit_text(admin_texts.INBOX_GONE)
+            return
+        await message.edit_text(admin_texts.DISMISSED.format(questions=plural.questions(closed)))
+        return
+    await attach_and_tell(message, editor, bot, index, query_ids, int(group["article"]))
+
+
+async def attach_and_tell(
+    message: Message,
+    editor: ArticleEditor,
+    bot: Bot,
+    index: IndexUpdater,
+    query_ids: list[int],
+    article_id: int,
+) -> None:
+    """Attach the questions, serve them at once, and send the article to each person who
+    asked (once, however many of the questions were theirs)."""
+    attached, told = await editor.attach(query_ids, article_id)
+    if not attached:
+        await message.answer(admin_texts.INBOX_GONE)
+        return
+    await index.serve_changes()
+    card = await editor.card(article_id)
+    if card is None:
+        await message.answer(admin_texts.ARTICLE_MISSING)
+        return
+    article = card.article
+    reached = 0
+    for user_id, query_id, question in told:
+        try:
+            await bot.send_message(user_id, admin_texts.answer_found(question))
+            await bot.send_message(
+                user_id,
+                user_texts.article(article.title, article.body, article.body_html),
+                reply_markup=keyboards.rating(query_id, article.id),
+            )
+            reached += 1
+        except TELEGRAM_ERRORS as error:
+            log.warning("could not tell %s the answer was found: %s", user_id, error)
+    await message.answer(admin_texts.attached(article.title, attached, reached))
+
+
+def create_router() -> Router:
+    router = Router(name="admin-inbox")
+    router.message.register(show_inbox, Command("unanswered"))
+    router.callback_query.register(act_on_group, AdminInbox.filter())
+    return router

@@ -1,0 +1,114 @@
+"""/unanswered: what the base could not answer, grouped; attach, create, dismiss."""
+
+from __future__ import annotations
+
+from bot.keyboards import AdminAdd, AdminInbox
+from bot.texts import admin as admin_texts
+from bot.texts import user as texts
+from knowledge_base.repositories import ArticleRepository
+from tests.e2e.conftest import FORCE_ANSWER, FORCE_NOTHING, USER_ID, BotHarness, LaunchBot
+from tests.telegram_stub import Call, TelegramStub
+
+ADMIN = 777
+GYM = [
+    (101, "есть ли у компании корпоративный спортзал"),
+    (102, "корпоративный спортзал для сотрудников есть?"),
+    (101, "есть ли у нас корпоративный спортзал"),
+]
+CANTEEN = (103, "какое меню в столовой на этой неделе")
+
+
+def _text(call: Call) -> str:
+    return str(call.result["text"])
+
+
+async def _ask_all(bot: BotHarness) -> None:
+    for user, question in [*GYM, CANTEEN]:
+        bot.stub.open_chat(user)
+        await bot.say(question, user_id=user)
+
+
+async def _groups(bot: BotHarness) -> list[Call]:
+    header, *groups = [
+        c for c in await bot.say("/unanswered", user_id=ADMIN) if c.method == "sendMessage"
+    ]
+    assert _text(header) == "Без ответа: 4 вопроса, похожие собраны в группы (2)."
+    return groups
+
+
+async def test_a_group_attached_to_an_article_reaches_each_asker_once(
+    launch_bot: LaunchBot,
+) -> None:
+    bot = await launch_bot(FORCE_NOTHING, admin_ids=frozenset({ADMIN}))
+    await _ask_all(bot)
+    gym, canteen = await _groups(bot)
+    assert _text(gym).startswith("1. 3 вопроса, 2 человека")
+    assert _text(canteen).startswith("2. 1 вопрос, 1 человек")
+    [(attach_label, attach), (_, _create), (_, dismiss)] = TelegramStub.buttons(gym)
+    assert attach_label.startswith("Привязать к «")
+    title = attach_label.removeprefix("Привязать к «").removesuffix("»")
+    mark = bot.stub.mark()
+    press = await bot.press(gym, attach, user_id=ADMIN)
+    assert _text(press.replies[-1]).startswith(f"Привязано к «{title}»: 3 вопроса стали фразами")
+    # Two people asked (one of them twice): each gets the note and the article, once.
+    for user in (101, 102):
+        note, article = [c for c in bot.replies(after=mark, user_id=user)]
+        assert _text(note).startswith("Нашёлся ответ на ваш вопрос «")
+        assert _text(article).startswith(title)
+        (_, helpful), _ = TelegramStub.buttons(article)
+        rated = await bot.press(article, helpful, user_id=user)
+        assert rated.answer.params.get("text") == texts.THANKS_HELPFUL  # accepted: offered now
+    # Dismiss the other group; the inbox is then empty.
+    [(_, _), (_, _), (_, dismiss)] = TelegramStub.buttons(canteen)
+    dismissed = await bot.press(canteen, dismiss, user_id=ADMIN)
+    assert _text(dismissed.replies[0]) == "Группа отклонена: 1 вопрос вне темы базы."
+    [empty] = await bot.say("/unanswered", user_id=ADMIN)
+    assert _text(empty) == admin_texts.INBOX_EMPTY
+    # The questions are now phrasings of the article, served at once.
+    async with bot.session_factory() as session:
+        phrasings = await ArticleRepository(session).active_phrasings()
+    learned = {p.text: p for p in phrasings if p.source == "feedback"}
+    assert set(learned) == {q for _, q in GYM}
+    assert {await bot.title_of(p.article_id) for p in learned.values()} == {title}
+
+
+async def test_create_an_article_from_a_group(launch_bot: LaunchBot) -> None:
+    bot = await launch_bot(FORCE_NOTHING, admin_ids=frozenset({ADMIN}))
+    await _ask_all(bot)
+    gym, _ = await _groups(bot)
+    create = TelegramStub.buttons(gym)[1][1]
+    [ask_title] = (await bot.press(gym, create, user_id=ADMIN)).replies
+    assert _text(ask_title) == admin_texts.ADD_TITLE
+    await bot.say("Корпоративный спортзал", user_id=ADMIN)
+    [ask_phrasings] = await bot.say("Спортзал на 3 этаже, вход по пропуску.", user_id=ADMIN)
+    press = await bot.press(ask_phrasings, AdminAdd(step="skip").pack(), user_id=ADMIN)
+    *_, summary = press.replies
+    assert f"Фразы: {GYM[0][1]}" in _text(summary)
+    mark = bot.stub.mark()
+    save = next(d for t, d in TelegramStub.buttons(summary) if t.startswith("Сохранить"))
+    saved = await bot.press(summary, save, user_id=ADMIN)
+    assert any(_text(c).startswith("Привязано к «Корпоративный спортзал»") for c in saved.replies)
+    assert [_text(c) for c in bot.replies(after=mark, user_id=102)][1].startswith(
+        "Корпоративный спортзал"
+    )
+
+
+async def test_none_fit_lands_in_the_inbox_and_others_cannot_see_it(
+    launch_bot: LaunchBot,
+) -> None:
+    bot = await launch_bot(FORCE_ANSWER, admin_ids=frozenset({ADMIN}))
+
+    reply = await bot.ask("как сбросить пароль?")
+    _, (_, not_helpful) = TelegramStub.buttons(reply)
+    press = await bot.press(reply, not_helpful)
+    offer = press.replies[-1]
+    none_fit = TelegramStub.buttons(offer)[-1][1]
+    await bot.press(offer, none_fit)
+    _, group = [c for c in await bot.say("/unanswered", user_id=ADMIN) if c.method == "sendMessage"]
+    assert "«Нет подходящего»" in _text(group)
+    [refused] = await bot.say("/unanswered", user_id=USER_ID)
+    assert _text(refused) == texts.UNKNOWN_COMMAND
+    for action in ("attach", "create", "dismiss"):
+        forged = AdminInbox(action=action, token="0badc0de").pack()
+        pressed = await bot.press(reply, forged, user_id=USER_ID)
+        assert pressed.alert == admin_texts.NOT_FOR_YOU
