@@ -23,6 +23,7 @@ from knowledge_base.repositories import (
     Phrasing,
     QueryRepository,
 )
+from knowledge_base.stats import Stats, collect
 from knowledge_base.tables import InboxResolutionRow
 from knowledge_base.training.registry import ModelRegistry, metrics_of
 
@@ -292,6 +293,12 @@ class ArticleEditor:
             "admin %s rolled the model back from %s to %s", self._actor, left.name, active.name
         )
         return left.name, active.name
+
+    async def stats(self, days: int) -> Stats:
+        self._check("stats")
+        found = await collect(self._session, days)
+        await self._session.commit()
+        return found
 
     async def inbox(self) -> list[OpenQuestion]:
         self._check("inbox")

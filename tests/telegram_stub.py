@@ -43,7 +43,7 @@ _BUTTON_ACTIONS = (
 # Update types Telegram sends when a bot never chose (allowed_updates empty or never given).
 _NOT_SENT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 
-REPLY_METHODS = frozenset({"sendMessage", "editMessageText", "sendDocument"})
+REPLY_METHODS = frozenset({"sendMessage", "editMessageText", "sendDocument", "sendPhoto"})
 
 # aiogram JSON-encodes every non-string value of a form (ints, bools, nested objects). These
 # parameters are strings by definition and must stay strings even when they look like JSON
@@ -433,6 +433,7 @@ class TelegramStub:
             "editMessageReplyMarkup": self._edit_message_reply_markup,
             "answerCallbackQuery": self._answer_callback_query,
             "sendDocument": self._send_document,
+            "sendPhoto": self._send_photo,
             "getFile": self._get_file,
             "deleteMessage": self._delete_message,
             "sendChatAction": self._true,
@@ -1217,6 +1218,34 @@ class TelegramStub:
             caption_entities=caption_entities or None,
             reply_markup=_inline_markup(params.get("reply_markup")),
             reply_to_message=self._replied_message(chat_id, params),
+        )
+        return copy.deepcopy(message)
+
+    def _send_photo(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = self._chat_id(params)
+        self._check_can_write(chat_id)
+        photo = params.get("photo")
+        if not isinstance(photo, StoredFile):
+            raise _bad_request("wrong file identifier/HTTP URL specified")
+        # Telegram takes JPEG, PNG, WebP… and refuses what is not a picture.
+        if not photo.content.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"RIFF")):
+            raise _bad_request("IMAGE_PROCESS_FAILED")
+        caption, caption_entities = self._formatted(
+            params, "caption", "caption_entities", MAX_CAPTION_LENGTH
+        )
+        size = {
+            "file_id": photo.file_id,
+            "file_unique_id": photo.file_unique_id,
+            "width": 1000,
+            "height": 530,
+            "file_size": len(photo.content),
+        }
+        message = self._store_message(
+            chat_id,
+            self.bot_user,
+            photo=[size],
+            caption=caption or None,
+            caption_entities=caption_entities or None,
         )
         return copy.deepcopy(message)
 

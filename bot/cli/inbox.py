@@ -1,21 +1,24 @@
-"""`faqbot inbox`: what people asked that the base could not answer, grouped by meaning."""
+"""`faqbot inbox` (what the base could not answer, grouped by meaning) and `faqbot stats`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import sys
 from typing import Any
 
 from bot.app import build_resources
 from bot.config import Settings
 from knowledge_base.inbox import QuestionGroup, group_questions, open_questions
+from knowledge_base.stats import Stats, collect
 
 REASONS = {"nothing": "no answer", "none_fit": "none fit", "not_helpful": "👎"}
 SAMPLE = 3
 
 
 def register(sub: Any) -> None:
+    register_stats(sub)
     inbox = sub.add_parser("inbox", help="open unanswered questions, grouped by meaning")
     inbox.add_argument("--json", action="store_true", help="print one JSON object")
     inbox.set_defaults(handler=_inbox)
@@ -77,3 +80,59 @@ def format_groups(groups: list[QuestionGroup]) -> str:
             lines.append(f"    … and {group.size - SAMPLE} more")
         lines.append("")
     return "\n".join(lines).rstrip()
+
+
+def register_stats(sub: Any) -> None:
+    stats = sub.add_parser("stats", help="questions by band, 👍/👎, top articles, the inbox")
+    stats.add_argument("--days", type=int, default=14, help="the last N days (default 14)")
+    stats.set_defaults(handler=_stats)
+
+
+def _stats(settings: Settings, args: argparse.Namespace) -> int:
+    if not 1 <= args.days <= 3650:
+        print("--days must be between 1 and 3650", file=sys.stderr)
+        return 1
+
+    async def show() -> int:
+        resources = await build_resources(settings)
+        try:
+            async with resources.session_factory() as session:
+                stats = await collect(session, args.days)
+                questions = await open_questions(session)
+            groups = await group_questions(resources.search, questions)
+            model = resources.search.model_version
+        finally:
+            await resources.close()
+        print(format_stats(stats, groups, model, args.days))
+        return 0
+
+    return asyncio.run(show())
+
+
+def format_stats(stats: Stats, groups: list[QuestionGroup], model: str, days: int) -> str:
+    lines = [f"Last {days} days: {stats.total} questions."]
+    if stats.total:
+        lines.append(
+            "answered {:.0%}, suggested {:.0%}, unanswered {:.0%}".format(
+                *(stats.band_share(b) for b in ("answer", "suggest", "nothing"))
+            )
+        )
+    rate = stats.helpful_rate
+    lines.append(
+        f"👍 {stats.helpful}, 👎 {stats.not_helpful}"
+        + (f": {rate:.0%} helpful" if rate is not None else "")
+    )
+    if stats.top_articles:
+        lines += ["", "Most answered:"] + [f"  {n:>5}  {t}" for t, n in stats.top_articles]
+    if groups:
+        lines += ["", "Largest open inbox groups (faqbot inbox):"]
+        lines += [f"  {g.size:>5}  {g.questions[0].text}" for g in groups[:3]]
+    lines += ["", f"Model: {model}"]
+    lines += ["", "Day         answered  suggested  unanswered   👍   👎"]
+    for day in stats.days:
+        b = day.by_band
+        lines.append(
+            f"{day.day.isoformat()}  {b['answer']:>8}  {b['suggest']:>9}  {b['nothing']:>10}"
+            f"  {day.helpful:>3}  {day.not_helpful:>3}"
+        )
+    return "\n".join(lines)

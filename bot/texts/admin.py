@@ -17,6 +17,7 @@ HELP = (
     "/model — модель поиска и откат\n"
     "/retrain — дообучить модель на отзывах\n"
     "/unanswered — вопросы без ответа, по группам\n"
+    "/stats [дней] — цифры и график\n"
     "/cancel — прервать диалог"
 )
 
@@ -30,6 +31,7 @@ COMMANDS = {
     "model": "Модель поиска и откат",
     "retrain": "Дообучить модель на отзывах",
     "unanswered": "Вопросы без ответа",
+    "stats": "Цифры и график за N дней",
     "cancel": "Прервать текущий диалог",
 }
 
@@ -454,3 +456,47 @@ def attached(title: str, questions: int, told: int) -> str:
 
 def answer_found(question: str) -> str:
     return ANSWER_FOUND.format(question=escape(_clip(question, 200)))
+
+
+# --- /stats -----------------------------------------------------------------------------------
+
+CHART_BANDS = {"answer": "ответ статьёй", "suggest": "подсказки", "nothing": "без ответа"}
+CHART_Y = "Вопросов за день"
+CHART_HELPFUL = "Доля полезных ответов (по оценкам)"
+CHART_EMPTY = "Вопросов за этот период не было"
+
+
+def chart_title(days: int) -> str:
+    return f"Вопросы за {days} {plural.plural(days, 'день', 'дня', 'дней')}"
+
+
+def stats_text(
+    days: int,
+    total: int,
+    shares: dict[str, float],
+    helpful: int,
+    not_helpful: int,
+    rate: float | None,
+    top: list[tuple[str, int]],
+    inbox: list[tuple[int, str]],
+    model: str,
+) -> str:
+    lines = [
+        f"<b>За {days} {plural.plural(days, 'день', 'дня', 'дней')}</b>: "
+        f"{plural.questions(total)}.",
+    ]
+    if total:
+        lines.append(
+            f"Ответ статьёй {shares['answer']:.0%}, подсказки {shares['suggest']:.0%}, "
+            f"без ответа {shares['nothing']:.0%}."
+        )
+    votes = f"👍 {helpful}, 👎 {not_helpful}"
+    lines.append(votes + (f" — полезных {rate:.0%}." if rate is not None else "."))
+    if top:
+        lines += ["", "Чаще всего отвечали:"]
+        lines += [f"• {escape(_clip(t, 80))} — {n}" for t, n in top]
+    if inbox:
+        lines += ["", "Больше всего ждут ответа (/unanswered):"]
+        lines += [f"• {escape(_clip(t, 80))} — {plural.questions(n)}" for n, t in inbox]
+    lines += ["", f"Модель: {escape(model)}."]
+    return "\n".join(lines)

@@ -376,3 +376,13 @@ async def test_updates_the_bot_did_not_ask_for_are_never_delivered(
         "chat_member",
         "callback_query",
     ]
+
+
+async def test_a_photo_that_is_not_a_picture_is_refused(
+    stub: TelegramStub, direct_bot: Bot
+) -> None:
+    with pytest.raises(TelegramBadRequest, match="IMAGE_PROCESS_FAILED"):
+        await direct_bot.send_photo(USER_ID, BufferedInputFile(b"not a picture", "x.png"))
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    sent = await direct_bot.send_photo(USER_ID, BufferedInputFile(png, "x.png"), caption="граф")
+    assert sent.caption == "граф" and sent.photo is not None

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot import cli
-from tests.conftest import SAMPLE_BASE, copy_database
+from tests.conftest import MODELS_DIR, SAMPLE_BASE, copy_database
 
 
 @pytest.fixture
@@ -135,3 +135,25 @@ def test_models_bootstrap_builds_once_and_again_only_with_force(
     again = capsys.readouterr().out.splitlines()
     assert all(line.startswith("built: ") for line in again) and len(again) == 2, again
     assert weights.is_file() and not (weights.parent / "stray.txt").exists()
+
+
+def test_stats_prints_the_numbers_of_the_period(
+    faqbot,
+    tmp_path: Path,
+    sample_base_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MODEL__MODELS_DIR", str(MODELS_DIR))
+    copy_database(sample_base_file, tmp_path / "kb.sqlite3")
+    with closing(sqlite3.connect(tmp_path / "kb.sqlite3")) as database, database:
+        database.execute(
+            "INSERT INTO queries (user_id, text, article_id, score, band, model_version, "
+            "created_at, offers_recorded) VALUES (1, 'q', 1, 0.9, 'answer', 'm', "
+            "datetime('now'), 1)"
+        )
+    assert faqbot("stats", "--days", "3") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Last 3 days: 1 questions.\nanswered 100%, suggested 0%, unanswered 0%")
+    assert len([line for line in out.splitlines() if line[:4].isdigit()]) == 3
+    assert faqbot("stats", "--days", "0") == 1

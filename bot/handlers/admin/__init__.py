@@ -9,7 +9,7 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
-from bot.handlers.admin import add, articles, files, inbox, model
+from bot.handlers.admin import add, articles, files, inbox, model, stats
 from bot.keyboards import ADMIN_PREFIXES
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
@@ -25,6 +25,7 @@ COMMANDS = (
     "export",
     "model",
     "retrain",
+    "stats",
     "unanswered",
 )
 
@@ -42,6 +43,7 @@ def create_router(admin_ids: frozenset[int]) -> Router:
         files.create_router(),
         model.create_router(),
         inbox.create_router(),
+        stats.create_router(),
     )
     return router
 

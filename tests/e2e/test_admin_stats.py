@@ -1,0 +1,40 @@
+"""/stats: the numbers in words and a chart that is a real PNG; admins only."""
+
+from __future__ import annotations
+
+from bot.texts import user as texts
+from tests.e2e.conftest import FORCE_ANSWER, USER_ID, LaunchBot
+from tests.telegram_stub import Call, TelegramStub
+
+ADMIN = 777
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _text(call: Call) -> str:
+    return str(call.result["text"])
+
+
+async def test_stats_sends_the_numbers_and_a_png_chart(launch_bot: LaunchBot) -> None:
+    bot = await launch_bot(FORCE_ANSWER, admin_ids=frozenset({ADMIN}))
+    for question in ("как сбросить пароль?", "как получить доступ к логам?", "забыл пароль"):
+        reply = await bot.ask(question)
+        (_, helpful), (_, unhelpful) = TelegramStub.buttons(reply)
+        await bot.press(reply, helpful if "логам" not in question else unhelpful)
+    text, photo = [
+        c for c in await bot.say("/stats 7", user_id=ADMIN) if c.method != "editMessageText"
+    ]
+    shown = _text(text)
+    assert shown.startswith("За 7 дней: 3 вопроса.")
+    assert "Ответ статьёй 100%, подсказки 0%, без ответа 0%." in shown
+    assert "👍 2, 👎 1 — полезных 67%." in shown
+    assert "Чаще всего отвечали:" in shown and "Модель: multilingual-e5-small" in shown
+    assert photo.method == "sendPhoto" and photo.error is None
+    picture = bot.stub.file(photo.result["photo"][-1]["file_id"]).content
+    assert picture.startswith(PNG) and len(picture) > 10_000
+
+
+async def test_nobody_else_gets_the_stats(launch_bot: LaunchBot) -> None:
+    bot = await launch_bot(FORCE_ANSWER, admin_ids=frozenset({ADMIN}))
+    [refused] = await bot.say("/stats", user_id=USER_ID)
+    assert _text(refused) == texts.UNKNOWN_COMMAND
+    assert bot.stub.calls_of("sendPhoto") == []
