@@ -165,10 +165,10 @@ class IndexRefresher:
                 log.exception("refresh failed; the previous model and index keep serving")
 
     async def serve_changes(self) -> None:
-        """An admin changed the base: rebuild the index now. Not `refresh_if_changed`, whose
-        fingerprint (count and id sum) misses a rename whose new title row reuses the old id."""
+        """An admin changed the base: serve it now, not at the next periodic look (a new text
+        alone changes no phrasing, and rebuilds nothing)."""
         resources = self._resources
-        await resources.search.rebuild(resources.session_factory)
+        await resources.search.refresh_if_changed(resources.session_factory)
 
     async def refresh(self) -> None:
         """One look at the database: switch models if another is active, then pick up changed

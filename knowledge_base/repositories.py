@@ -155,15 +155,21 @@ class ArticleRepository:
         )
         return [row.category for row in rows]
 
-    async def fingerprint(self) -> tuple[int, int]:
-        """Changes whenever the set of searchable phrasings does: their count and id sum."""
+    async def fingerprint(self) -> tuple[int, int, str]:
+        """Changes whenever the set of searchable phrasings does: their count, id sum and the
+        newest one's time. The time catches a phrasing replaced in one transaction (a new
+        title), whose row SQLite may give the id of the one it replaced."""
         row = await self._session.execute(
-            select(func.count(PhrasingRow.id), func.coalesce(func.sum(PhrasingRow.id), 0))
+            select(
+                func.count(PhrasingRow.id),
+                func.coalesce(func.sum(PhrasingRow.id), 0),
+                func.max(PhrasingRow.created_at),
+            )
             .join(ArticleRow, ArticleRow.id == PhrasingRow.article_id)
             .where(ArticleRow.archived.is_(False))
         )
-        count, total = row.one()
-        return int(count), int(total)
+        count, total, newest = row.one()
+        return int(count), int(total), str(newest)
 
     async def titles(self, article_ids: Iterable[int]) -> dict[int, str]:
         ids = list(article_ids)

@@ -130,7 +130,7 @@ class SearchEngine:
             encoder, VectorIndex.empty(encoder.dimension), {}, thresholds, suggestions
         )
         self._rebuild_lock = asyncio.Lock()
-        self._fingerprint: tuple[int, int] | None = None
+        self._fingerprint: tuple[int, int, str] | None = None
 
     # The parts of the current snapshot, for callers that need only one of them.
     @property

@@ -238,3 +238,20 @@ async def test_a_cancelled_rebuild_stops_after_the_chunk_in_hand(
     await asyncio.sleep(0.6)  # long enough for all twenty texts, had it gone on
     assert 2 <= SlowEncoder.finished_texts <= 8, SlowEncoder.finished_texts
     assert len(engine.snapshot.index) == 0, "the half-built index never served"
+
+
+async def test_a_new_title_reaches_the_index_even_when_its_row_reuses_the_old_id(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    engine, _ = await _engine_with_base(session_factory, Thresholds(answer=0.99, suggest=0.5))
+    async with session_factory() as session:
+        articles = ArticleRepository(session)
+        newest = max(await articles.active_phrasings(), key=lambda p: p.id)
+        assert newest.source == "title"  # the last article's title is the newest row
+        await articles.set_title(newest.article_id, "renamed")
+        await session.commit()
+        renamed = max(await articles.active_phrasings(), key=lambda p: p.id)
+    # SQLite gave the new title row the id of the one it replaced: count and id sum alike.
+    assert (renamed.id, renamed.text) == (newest.id, "renamed")
+    assert await engine.refresh_if_changed(session_factory)
+    assert engine.snapshot.titles[newest.article_id] == "renamed"
