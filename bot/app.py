@@ -78,7 +78,10 @@ async def build_resources(settings: Settings, encoder: Encoder | None = None) ->
         model = await active_model(settings, session_factory)
         encoder = await asyncio.to_thread(Encoder, model.path, allow_hub=settings.model.allow_hub)
     search = SearchEngine(
-        encoder, resolve_thresholds(settings, encoder), settings.search.suggestions
+        encoder,
+        resolve_thresholds(settings, encoder),
+        settings.search.suggestions,
+        settings.search.learned_top_k,
     )
     await search.rebuild(session_factory)
     return Resources(settings, db_engine, session_factory, search)

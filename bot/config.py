@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from knowledge_base.index import LEARNED_TOP_K
+
 DEFAULT_MODELS_DIR = Path("models")
 DEFAULT_BASE_MODEL = "multilingual-e5-small"
 
@@ -35,6 +37,10 @@ class SearchSettings(BaseModel):
     answer_threshold: float | None = None
     suggest_threshold: float | None = None
     suggestions: int = Field(default=3, ge=1, le=8)
+    # An article's learned phrasings (confirmed questions) count by the mean of their this
+    # many best matches, so an article with many of them does not win by chance; 1: by the
+    # best one alone, as curated phrasings do.
+    learned_top_k: int = Field(default=LEARNED_TOP_K, ge=1, le=100)
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> SearchSettings:
@@ -42,6 +48,16 @@ class SearchSettings(BaseModel):
         if answer is not None and suggest is not None and suggest > answer:
             raise ValueError("SEARCH__SUGGEST_THRESHOLD must not exceed SEARCH__ANSWER_THRESHOLD")
         return self
+
+
+class LearningSettings(BaseModel):
+    """How confirmed questions become learned phrasings between retrainings."""
+
+    # Distinct people who must confirm the same question for the same article (a 👍 or a
+    # picked suggestion) before it is learned.
+    min_confirmations: int = Field(default=1, ge=1)
+    # Off: a confirmed question waits for an admin's approval (/learned) before it is served.
+    auto: bool = True
 
 
 class TrainingSettings(BaseModel):
@@ -91,6 +107,7 @@ class Settings(BaseSettings):
     model: ModelSettings = ModelSettings()
     search: SearchSettings = SearchSettings()
     training: TrainingSettings = TrainingSettings()
+    learning: LearningSettings = LearningSettings()
     # Longest question text the bot accepts; longer texts are cut, not rejected.
     max_question_chars: int = Field(default=1000, ge=10)
     # How often the running bot looks for what another process changed: articles (`faqbot

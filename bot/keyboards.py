@@ -135,7 +135,26 @@ class AdminInbox(CallbackData, prefix="au"):
 
 
 # Callback prefixes of admin buttons, refused for anyone else.
-ADMIN_PREFIXES = ("ap:", "ac:", "aa:", "ad:", "ai:", "an:", "am:", "au:")
+class AdminLearned(CallbackData, prefix="al"):
+    """Approve or reject a learned phrasing waiting for an admin."""
+
+    action: str  # approve | reject
+    phrasing_id: int
+
+
+ADMIN_PREFIXES = ("ap:", "ac:", "aa:", "ad:", "ai:", "an:", "am:", "au:", "al:")
+
+
+def learned(phrasing_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for action, text in (
+        ("approve", admin_texts.BUTTON_APPROVE),
+        ("reject", admin_texts.BUTTON_REJECT),
+    ):
+        builder.button(
+            text=text, callback_data=AdminLearned(action=action, phrasing_id=phrasing_id)
+        )
+    return builder.as_markup()
 
 
 def inbox_group(token: str, closest_title: str | None) -> InlineKeyboardMarkup:

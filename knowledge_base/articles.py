@@ -252,6 +252,37 @@ class ArticleEditor:
         await self._record("delete_phrasing", deleted.article_id, deleted.text, "")
         return deleted
 
+    async def pending(self) -> list[tuple[Phrasing, str]]:
+        """Confirmed questions waiting for approval (auto-learning off), with their article."""
+        self._check("pending")
+        waiting = await self._articles.pending_phrasings()
+        titles = await self._articles.titles({p.article_id for p in waiting})
+        await self._session.commit()
+        return [(p, titles[p.article_id]) for p in waiting]
+
+    async def approve(self, phrasing_id: int) -> Phrasing | None:
+        """A waiting question becomes a learned phrasing; None if it waits no more."""
+        self._check("approve_phrasing")
+        approved = await self._articles.approve_phrasing(phrasing_id)
+        if approved is None:
+            await self._session.rollback()
+            return None
+        await self._record("approve_phrasing", approved.article_id, "", approved.text)
+        return approved
+
+    async def reject(self, phrasing_id: int) -> Phrasing | None:
+        """A waiting question is dropped; None if it waits no more."""
+        self._check("reject_phrasing")
+        row = next(
+            (p for p in await self._articles.pending_phrasings() if p.id == phrasing_id), None
+        )
+        deleted = await self._articles.delete_phrasing(phrasing_id) if row else None
+        if deleted is None:
+            await self._session.rollback()
+            return None
+        await self._record("reject_phrasing", deleted.article_id, deleted.text, "")
+        return deleted
+
     async def import_file(self, drafts: Sequence[ArticleDraft], name: str) -> ImportReport:
         """The same import as `faqbot import`, recorded in the audit log."""
         self._check("import")

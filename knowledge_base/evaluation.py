@@ -92,24 +92,29 @@ def evaluate_vectors(
     skipped: int,
     negative_vectors: np.ndarray | None = None,
 ) -> EvalReport:
-    """Rank every article of `index` for each query vector, as the bot does (best phrasing)."""
-    scores = index.article_scores(vectors)
+    """Rank every article of `index` for each query vector, as the bot does."""
+    scores = index.scores(vectors)
+    ranking = scores.ranking
     ids = index.article_ids
     hits1 = hits3 = 0
     reciprocal = 0.0
     right: list[float] = []
     wrong: list[float] = []
     without_gold: list[float] = []
-    for row, gold_id in zip(scores, gold, strict=True):
+    first_scores = scores.top_article()[1] if len(ids) else np.zeros(len(gold))
+    for row, (order, gold_id) in enumerate(zip(ranking, gold, strict=True)):
         gold_pos = int(np.flatnonzero(ids == gold_id)[0])
-        # Rank = how many articles score strictly higher than the gold one, plus one.
-        rank = int((row > row[gold_pos]).sum()) + 1
+        # Rank = how many articles rank strictly higher than the gold one, plus one.
+        rank = int((order > order[gold_pos]).sum()) + 1
         hits1 += rank == 1
         hits3 += rank <= 3
         reciprocal += 1.0 / rank if rank <= TOP_K_MRR else 0.0
-        (right if rank == 1 else wrong).append(float(row.max()))
-        if len(row) > 1:
-            without_gold.append(float(np.delete(row, gold_pos).max()))
+        # The score the bands would judge: the best phrasing of the first-ranked article.
+        (right if rank == 1 else wrong).append(float(first_scores[row]))
+        if len(order) > 1:
+            others = np.delete(order, gold_pos)
+            other_best = np.delete(scores.best[row], gold_pos)
+            without_gold.append(float(other_best[int(others.argmax())]))
     n = len(gold)
     return EvalReport(
         n=n,
@@ -120,7 +125,7 @@ def evaluate_vectors(
         right_scores=right,
         wrong_scores=wrong,
         negative_scores=(
-            index.article_scores(negative_vectors).max(axis=1).tolist()
+            index.scores(negative_vectors).top_article()[1].tolist()
             if negative_vectors is not None and len(negative_vectors) and len(ids)
             else []
         ),

@@ -7,7 +7,14 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from knowledge_base.repositories import ArticleRepository, FeedbackRepository, QueryRepository
+from knowledge_base.repositories import (
+    FEEDBACK_SOURCE,
+    PENDING_SOURCE,
+    ArticleRepository,
+    FeedbackRepository,
+    QueryRepository,
+)
+from knowledge_base.search import question_key
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +28,23 @@ class FeedbackOutcome(StrEnum):
     # A button whose query does not exist or belongs to someone else: forged or stale.
     UNKNOWN_QUERY = "unknown_query"
     UNKNOWN_ARTICLE = "unknown_article"
+
+
+class Learning(StrEnum):
+    """What a confirmation (a 👍 or a picked suggestion) did to the article's phrasings."""
+
+    # The question is now a phrasing of the article, served from the next question on.
+    LEARNED = "learned"
+    # It is a phrasing waiting for an admin's approval (auto-learning is off).
+    PENDING = "pending"
+    # Fewer distinct people than required have confirmed it so far.
+    WAITING = "waiting"
+    # The article already has this phrasing, or the question is not worth keeping.
+    NOTHING = "nothing"
+
+
+# A question longer than this is a story, not a phrasing: it is kept as a click, not learned.
+MAX_LEARNED_CHARS = 300
 
 
 class FeedbackService:
@@ -59,6 +83,42 @@ class FeedbackService:
             return FeedbackOutcome.ALREADY_RECORDED
         log.info("query %d: feedback %+d for article %s", query_id, label, article_id)
         return FeedbackOutcome.RECORDED
+
+    async def learn(
+        self, query_id: int, article_id: int, *, min_confirmations: int = 1, auto: bool = True
+    ) -> Learning:
+        """After a 👍 or a pick was recorded: make the question a learned phrasing of the article
+        once `min_confirmations` distinct people confirmed it (the same words, in any case and
+        spacing); with `auto` off it waits for an admin."""
+        query = await self._queries.get(query_id)
+        article = await self._articles.get(article_id)
+        if query is None or article is None or article.archived:
+            return Learning.NOTHING
+        text = query.text.strip()
+        if not text or len(text) > MAX_LEARNED_CHARS:
+            return Learning.NOTHING
+        key = question_key(text)
+        if any(question_key(p.text) == key for p in await self._articles.phrasings_of(article_id)):
+            return Learning.NOTHING
+        people = {
+            person
+            for asked, person in await self._feedback.confirmations(article_id)
+            if question_key(asked) == key
+        }
+        if len(people) < min_confirmations:
+            log.info(
+                "query %d: confirmed for article %d by %d of %d people needed",
+                query_id,
+                article_id,
+                len(people),
+                min_confirmations,
+            )
+            return Learning.WAITING
+        source = FEEDBACK_SOURCE if auto else PENDING_SOURCE
+        await self._articles.add_phrasing(article_id, text, source)
+        await self._session.commit()
+        log.info("query %d: learned as a phrasing of article %d (%s)", query_id, article_id, source)
+        return Learning.LEARNED if auto else Learning.PENDING
 
     async def question_of(self, query_id: int) -> str | None:
         """The text of a query, to tell the admins what was asked."""

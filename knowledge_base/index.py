@@ -1,35 +1,95 @@
-"""The in-memory vector index: phrasing vectors grouped by article, scored by best phrasing."""
+"""The in-memory vector index: phrasing vectors grouped by article, scored per article.
+
+An article is ranked by two channels: its curated phrasings (title, import, admin), scored by
+the best one, and its learned phrasings (questions people confirmed), scored by the mean of
+the `learned_top_k` best. The learned channel needs several of its phrasings to agree because
+an article with a hundred learned questions otherwise wins by chance: the best of a hundred
+loose matches beats the best of three, and questions about articles nobody has rated yet are
+pulled toward the rated ones. The score that decides the confidence band stays the best
+phrasing's cosine, so a question asked again word for word is answered directly.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+# The learned channel scores an article by the mean of its this many best learned phrasings
+# (all of them if it has fewer); 1 makes it the best one, as before the guard. Chosen with the
+# fairness evaluation in the README.
+LEARNED_TOP_K = 5
 
 
 @dataclass(frozen=True)
 class ArticleScore:
     article_id: int
+    # Cosine of the article's best phrasing: what the confidence bands judge.
     score: float
+    # What the articles are ordered by (the two channels combined).
+    rank_score: float
+
+
+@dataclass(frozen=True)
+class ArticleScores:
+    """For each query (rows) and article (columns, in `VectorIndex.article_ids` order)."""
+
+    ranking: np.ndarray
+    best: np.ndarray
+
+    def top_article(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per query: the column of the first-ranked article and its best-phrasing score."""
+        first = self.ranking.argmax(axis=1)
+        return first, np.take_along_axis(self.best, first[:, None], axis=1)[:, 0]
+
+
+def _segments(ids: np.ndarray) -> np.ndarray:
+    """Start of each run of equal values in a sorted array."""
+    if not len(ids):
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
 
 
 class VectorIndex:
-    """A normalised float32 matrix whose rows are sorted by article, for per-article maxima."""
+    """A normalised float32 matrix whose rows are sorted by article, for per-article scores."""
 
-    def __init__(self, vectors: np.ndarray, article_ids: Sequence[int]) -> None:
+    def __init__(
+        self,
+        vectors: np.ndarray,
+        article_ids: Sequence[int],
+        learned: Sequence[bool] | None = None,
+        learned_top_k: int = 1,
+    ) -> None:
         ids = np.asarray(article_ids, dtype=np.int64)
         if len(ids) != len(vectors):
             raise ValueError("one article id per vector is required")
-        order = np.argsort(ids, kind="stable")
+        flags = np.zeros(len(ids), dtype=bool) if learned is None else np.asarray(learned, bool)
+        if len(flags) != len(ids):
+            raise ValueError("one learned flag per vector is required")
+        if learned_top_k < 1:
+            raise ValueError("learned_top_k must be at least 1")
+        self.learned_top_k = learned_top_k
+        # Curated rows first, then learned, each sorted by article.
+        order = np.lexsort((ids, flags))
         self._matrix = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32)[order])
-        sorted_ids = ids[order]
-        if len(sorted_ids):
-            starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
-        else:
-            starts = np.zeros(0, dtype=np.int64)
-        self._starts = starts
-        self._articles = sorted_ids[starts]
+        sorted_ids, sorted_flags = ids[order], flags[order]
+        self._articles = np.unique(sorted_ids)
+        curated = int((~sorted_flags).sum())
+        self._curated = curated
+        self._curated_starts = _segments(sorted_ids[:curated])
+        self._curated_columns = np.searchsorted(
+            self._articles, sorted_ids[:curated][self._curated_starts]
+        )
+        learned_ids = sorted_ids[curated:]
+        self._learned_starts = _segments(learned_ids)
+        self._learned_columns = np.searchsorted(self._articles, learned_ids[self._learned_starts])
+        counts = np.diff(np.r_[self._learned_starts, len(learned_ids)])
+        self._learned_divisor = np.minimum(counts, learned_top_k).astype(np.float32)
+        # Position of each learned row within its article's run: keeps the k best after a sort.
+        segment_of_row = np.repeat(np.arange(len(counts)), counts)
+        self._learned_rank = np.arange(len(learned_ids)) - self._learned_starts[segment_of_row]
+        self._learned_segment = segment_of_row
 
     @classmethod
     def empty(cls, dimension: int) -> VectorIndex:
@@ -42,24 +102,64 @@ class VectorIndex:
     def phrasing_count(self) -> int:
         return len(self._matrix)
 
-    def article_scores(self, queries: np.ndarray) -> np.ndarray:
-        """Best cosine of each article for each query: shape (queries, articles)."""
-        queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
-        if not len(self._articles):
-            return np.zeros((len(queries), 0), dtype=np.float32)
-        scores = queries @ self._matrix.T
-        return np.maximum.reduceat(scores, self._starts, axis=1)
+    @property
+    def learned_count(self) -> int:
+        return len(self._matrix) - self._curated
 
     @property
     def article_ids(self) -> np.ndarray:
         return self._articles
 
-    def top(self, query: np.ndarray, k: int) -> list[ArticleScore]:
-        """The k best articles for one normalised query vector, best first."""
+    def scores(self, queries: np.ndarray) -> ArticleScores:
+        """Ranking and best-phrasing scores of each article for each query."""
+        queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+        shape = (len(queries), len(self._articles))
+        if not len(self._articles):
+            empty = np.zeros(shape, dtype=np.float32)
+            return ArticleScores(empty, empty)
+        cosines = queries @ self._matrix.T
+        curated = np.full(shape, -np.inf, dtype=np.float32)
+        learned = np.full(shape, -np.inf, dtype=np.float32)
+        learned_best = np.full(shape, -np.inf, dtype=np.float32)
+        if self._curated:
+            curated[:, self._curated_columns] = np.maximum.reduceat(
+                cosines[:, : self._curated], self._curated_starts, axis=1
+            )
+        if self.learned_count:
+            rows = cosines[:, self._curated :]
+            learned_best[:, self._learned_columns] = np.maximum.reduceat(
+                rows, self._learned_starts, axis=1
+            )
+            if self.learned_top_k == 1:
+                learned = learned_best
+            else:
+                # Sort each article's run best first (runs stay in place: the key sorts by
+                # run, then by score), then average the first k of each run.
+                key = self._learned_segment[None, :] * 4.0 - rows
+                ordered = np.take_along_axis(rows, np.argsort(key, axis=1), axis=1)
+                kept = np.where(self._learned_rank < self.learned_top_k, ordered, 0.0)
+                sums = np.add.reduceat(kept, self._learned_starts, axis=1)
+                learned[:, self._learned_columns] = sums / self._learned_divisor
+        return ArticleScores(np.maximum(curated, learned), np.maximum(curated, learned_best))
+
+    def top(self, query: np.ndarray, k: int, first: Collection[int] = ()) -> list[ArticleScore]:
+        """The k first-ranked articles for one normalised query vector, best first; the
+        articles in `first` (those the question was confirmed for) before all others."""
         if not len(self._articles) or k <= 0:
             return []
-        scores = self.article_scores(query)[0]
-        k = min(k, len(scores))
-        best = np.argpartition(-scores, k - 1)[:k]
-        best = best[np.argsort(-scores[best], kind="stable")]
-        return [ArticleScore(int(self._articles[i]), float(scores[i])) for i in best]
+        scores = self.scores(query)
+        ranking, best_scores = scores.ranking[0], scores.best[0]
+        order = ranking
+        if first:
+            columns = np.searchsorted(self._articles, np.fromiter(first, dtype=np.int64))
+            columns = columns[columns < len(self._articles)]
+            columns = columns[np.isin(self._articles[columns], list(first))]
+            order = ranking.copy()
+            order[columns] += 4.0  # above any cosine
+        k = min(k, len(order))
+        best = np.argpartition(-order, k - 1)[:k]
+        best = best[np.argsort(-order[best], kind="stable")]
+        return [
+            ArticleScore(int(self._articles[i]), float(best_scores[i]), float(ranking[i]))
+            for i in best
+        ]

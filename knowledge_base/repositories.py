@@ -30,6 +30,11 @@ from knowledge_base.tables import (
 )
 
 TITLE_SOURCE = "title"
+# Questions people confirmed (a 👍, a picked suggestion, an inbox group attached): served at
+# once, in the learned channel of the index.
+FEEDBACK_SOURCE = "feedback"
+# A confirmed question waiting for an admin (auto-learning off): kept, never served.
+PENDING_SOURCE = "pending"
 
 
 def insert_skipping_duplicates(
@@ -166,7 +171,7 @@ class ArticleRepository:
                 func.max(PhrasingRow.created_at),
             )
             .join(ArticleRow, ArticleRow.id == PhrasingRow.article_id)
-            .where(ArticleRow.archived.is_(False))
+            .where(ArticleRow.archived.is_(False), PhrasingRow.source != PENDING_SOURCE)
         )
         count, total, newest = row.one()
         return int(count), int(total), str(newest)
@@ -275,6 +280,26 @@ class ArticleRepository:
         )
         return [Phrasing(r.id, r.article_id, r.text, r.source) for r in rows]
 
+    async def pending_phrasings(self) -> list[Phrasing]:
+        """Learned phrasings waiting for an admin, of articles still served, oldest first."""
+        rows = await self._session.execute(
+            select(PhrasingRow.id, PhrasingRow.article_id, PhrasingRow.text, PhrasingRow.source)
+            .join(ArticleRow, ArticleRow.id == PhrasingRow.article_id)
+            .where(ArticleRow.archived.is_(False), PhrasingRow.source == PENDING_SOURCE)
+            .order_by(PhrasingRow.id)
+        )
+        return [Phrasing(r.id, r.article_id, r.text, r.source) for r in rows]
+
+    async def approve_phrasing(self, phrasing_id: int) -> Phrasing | None:
+        """A pending phrasing becomes a learned one; None if it is not pending (any more)."""
+        row = await self._session.get(PhrasingRow, phrasing_id)
+        if row is None or row.source != PENDING_SOURCE:
+            return None
+        # A new time: the index's fingerprint sees the phrasing arrive.
+        row.source, row.created_at = FEEDBACK_SOURCE, utcnow()
+        await self._session.flush()
+        return Phrasing(row.id, row.article_id, row.text, row.source)
+
     async def delete_phrasing(self, phrasing_id: int) -> Phrasing | None:
         """Delete one phrasing (never the title's); what was deleted, or None."""
         row = await self._session.get(PhrasingRow, phrasing_id)
@@ -320,7 +345,7 @@ class ArticleRepository:
         rows = await self._session.execute(
             select(PhrasingRow.id, PhrasingRow.article_id, PhrasingRow.text, PhrasingRow.source)
             .join(ArticleRow, ArticleRow.id == PhrasingRow.article_id)
-            .where(ArticleRow.archived.is_(False))
+            .where(ArticleRow.archived.is_(False), PhrasingRow.source != PENDING_SOURCE)
             .order_by(PhrasingRow.article_id, PhrasingRow.id)
         )
         return [Phrasing(r.id, r.article_id, r.text, r.source) for r in rows]
@@ -330,7 +355,10 @@ class ArticleRepository:
             return {}
         rows = await self._session.execute(
             select(PhrasingRow.article_id, PhrasingRow.text)
-            .where(PhrasingRow.article_id.in_(article_ids), PhrasingRow.source != TITLE_SOURCE)
+            .where(
+                PhrasingRow.article_id.in_(article_ids),
+                PhrasingRow.source.not_in((TITLE_SOURCE, PENDING_SOURCE)),
+            )
             .order_by(PhrasingRow.id)
         )
         found: dict[int, list[str]] = {}
@@ -513,6 +541,16 @@ class FeedbackRepository:
             select(FeedbackRow).where(FeedbackRow.query_id == query_id).order_by(FeedbackRow.id)
         )
         return [FeedbackRecord(r.id, r.query_id, r.article_id, r.label, r.user_id) for r in rows]
+
+    async def confirmations(self, article_id: int) -> list[tuple[str, int | None]]:
+        """(question, person) of every 👍 and pick of an article, oldest first."""
+        rows = await self._session.execute(
+            select(QueryRow.text, FeedbackRow.user_id)
+            .join(QueryRow, QueryRow.id == FeedbackRow.query_id)
+            .where(FeedbackRow.article_id == article_id, FeedbackRow.label == 1)
+            .order_by(FeedbackRow.id)
+        )
+        return [(row.text, row.user_id) for row in rows]
 
     async def clicks_on_active_articles(self) -> list[Click]:
         """Every 👍/👎 on an article that is still served, with the question's text."""

@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge_base.encoder import Encoder
-from knowledge_base.index import VectorIndex
+from knowledge_base.index import LEARNED_TOP_K, VectorIndex
 from knowledge_base.repositories import (
+    FEEDBACK_SOURCE,
     Article,
     ArticleRepository,
     EmbeddingRepository,
@@ -76,6 +77,9 @@ class ServingSnapshot:
     titles: Mapping[int, str]
     thresholds: Thresholds
     suggestions: int
+    # Learned phrasings by question_key: a question asked again word for word puts the
+    # articles it was confirmed for first, whatever the other learned phrasings score.
+    confirmed: Mapping[str, frozenset[int]] = field(default_factory=dict)
 
     @property
     def model_version(self) -> str:
@@ -84,8 +88,10 @@ class ServingSnapshot:
     async def rank(self, question: str, k: int) -> list[Match]:
         vector = await self.encoder.encode_query(question)
         titles = self.titles
+        first = self.confirmed.get(question_key(question), frozenset())
         return [
-            Match(s.article_id, titles[s.article_id], s.score) for s in self.index.top(vector, k)
+            Match(s.article_id, titles[s.article_id], s.score)
+            for s in self.index.top(vector, k, first=first)
         ]
 
     def worth_suggesting(self, matches: Iterable[Match]) -> tuple[Match, ...]:
@@ -125,7 +131,14 @@ class SearchEngine:
     or a mix of two models.
     """
 
-    def __init__(self, encoder: Encoder, thresholds: Thresholds, suggestions: int = 3) -> None:
+    def __init__(
+        self,
+        encoder: Encoder,
+        thresholds: Thresholds,
+        suggestions: int = 3,
+        learned_top_k: int = LEARNED_TOP_K,
+    ) -> None:
+        self.learned_top_k = learned_top_k
         self.snapshot = ServingSnapshot(
             encoder, VectorIndex.empty(encoder.dimension), {}, thresholds, suggestions
         )
@@ -174,8 +187,19 @@ class SearchEngine:
                 async with session_factory() as session:
                     await EmbeddingRepository(session).store(version, encoded)
                     await session.commit()
-            index = VectorIndex(vectors, [p.article_id for p in phrasings])
-            self.snapshot = ServingSnapshot(encoder, index, titles, thresholds, current.suggestions)
+            index = self._index(vectors, phrasings)
+            confirmed: dict[str, set[int]] = {}
+            for p in phrasings:
+                if p.source == FEEDBACK_SOURCE:
+                    confirmed.setdefault(question_key(p.text), set()).add(p.article_id)
+            self.snapshot = ServingSnapshot(
+                encoder,
+                index,
+                titles,
+                thresholds,
+                current.suggestions,
+                {key: frozenset(ids) for key, ids in confirmed.items()},
+            )
             self._fingerprint = fingerprint
             log.info(
                 "index ready: %s, %d articles, %d phrasings, %d encoded now",
@@ -185,6 +209,14 @@ class SearchEngine:
                 missing,
             )
             return missing
+
+    def _index(self, vectors: np.ndarray, phrasings: Sequence[Phrasing]) -> VectorIndex:
+        return VectorIndex(
+            vectors,
+            [p.article_id for p in phrasings],
+            learned=[p.source == FEEDBACK_SOURCE for p in phrasings],
+            learned_top_k=self.learned_top_k,
+        )
 
     async def refresh_if_changed(self, session_factory: async_sessionmaker[AsyncSession]) -> bool:
         """Rebuild when the searchable phrasings changed (say, `faqbot import` beside the bot)."""
@@ -197,6 +229,11 @@ class SearchEngine:
 
     async def rank(self, question: str, k: int) -> list[Match]:
         return await self.snapshot.rank(question, k)
+
+
+def question_key(text: str) -> str:
+    """The form in which two questions count as the same one."""
+    return " ".join(text.split()).casefold()
 
 
 def clean_question(text: str) -> str:

@@ -101,6 +101,7 @@ def _train(settings: Settings, args: argparse.Namespace) -> int:
         precision_target=config.precision_target,
         threads=config.threads or default_threads(),
         progress=True,
+        learned_top_k=settings.search.learned_top_k,
     )
     # Below the bot in the scheduler's eyes: on a shared machine the answers come first.
     os.nice(config.niceness)

@@ -17,6 +17,7 @@ HELP = (
     "/model — модель поиска и откат\n"
     "/retrain — дообучить модель на отзывах\n"
     "/unanswered — вопросы без ответа, по группам\n"
+    "/learned — выученные из отзывов фразы, ждущие проверки\n"
     "/stats [дней] — цифры и график\n"
     "/cancel — прервать диалог"
 )
@@ -31,6 +32,7 @@ COMMANDS = {
     "model": "Модель поиска и откат",
     "retrain": "Дообучить модель на отзывах",
     "unanswered": "Вопросы без ответа",
+    "learned": "Фразы из отзывов на проверке",
     "stats": "Цифры и график за N дней",
     "cancel": "Прервать текущий диалог",
 }
@@ -91,7 +93,13 @@ NOT_FOR_YOU = "Эта кнопка только для администрато�
 NO_CHANGES = "Изменений пока не было."
 
 CARD_PHRASINGS = 25
-SOURCES = {"title": "заголовок", "admin": "админ", "import": "импорт", "feedback": "из отзывов"}
+SOURCES = {
+    "title": "заголовок",
+    "admin": "админ",
+    "import": "импорт",
+    "feedback": "из отзывов",
+    "pending": "из отзывов, ждёт проверки в /learned",
+}
 ACTIONS = {
     "add": "создана",
     "edit_title": "новый заголовок",
@@ -500,3 +508,37 @@ def stats_text(
         lines += [f"• {escape(_clip(t, 80))} — {plural.questions(n)}" for n, t in inbox]
     lines += ["", f"Модель: {escape(model)}."]
     return "\n".join(lines)
+
+
+# --- learned phrasings waiting for approval (LEARNING__AUTO=false) -----------------------------
+
+LEARNED_EMPTY = "Фраз на проверке нет."
+LEARNED_AUTO = (
+    "Фраз на проверке нет: бот учится сам (LEARNING__AUTO=true) — вопросы, подтверждённые 👍 "
+    "или выбором статьи, сразу становятся её фразами. Их видно в карточке статьи, /articles."
+)
+LEARNED_GONE = "Эта фраза уже разобрана. Откройте /learned заново."
+BUTTON_APPROVE = "✓ Принять"
+BUTTON_REJECT = "✕ Отклонить"
+# Pending phrasings shown at once, oldest first.
+LEARNED_SHOWN = 10
+
+
+def learned_header(total: int) -> str:
+    more = f" Показаны первые {LEARNED_SHOWN}." if total > LEARNED_SHOWN else ""
+    return (
+        f"На проверке: {plural.count_of(total, 'фраза', 'фразы', 'фраз')}. Люди подтвердили, "
+        f"что статья ответила на их вопрос; принятая фраза сразу помогает поиску.{more}"
+    )
+
+
+def learned_item(text: str, title: str) -> str:
+    return f"«{escape(_clip(text, 200))}»\n→ статья «{escape(title)}»"
+
+
+def approved(text: str, title: str) -> str:
+    return f"✓ Принято: «{escape(_clip(text, 200))}» — теперь фраза статьи «{escape(title)}»."
+
+
+def rejected(text: str) -> str:
+    return f"✕ Отклонено: «{escape(_clip(text, 200))}»."

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge_base.io import EvalItem
 from knowledge_base.repositories import TITLE_SOURCE, ArticleRepository, FeedbackRepository
+from knowledge_base.search import question_key as normalize
 
 # Where a pair comes from. Questions people asked (clicks, --pairs lines) may be held out for
 # evaluation; the articles' own phrasings always train.
@@ -47,11 +48,6 @@ class TrainingSet:
 class Split:
     train: list[TrainingPair]
     held_out: list[TrainingPair]
-
-
-def normalize(text: str) -> str:
-    """The form in which two questions count as the same one."""
-    return " ".join(text.split()).casefold()
 
 
 async def build_training_set(session: AsyncSession, extra: Sequence[EvalItem] = ()) -> TrainingSet:

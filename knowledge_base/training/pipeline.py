@@ -21,9 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from knowledge_base.base_models import write_recommendations
 from knowledge_base.encoder import Encoder, model_version, recommended_thresholds
 from knowledge_base.evaluation import EvalReport, choose_thresholds, evaluate_vectors
-from knowledge_base.index import VectorIndex
+from knowledge_base.index import LEARNED_TOP_K, VectorIndex
 from knowledge_base.io import EvalItem
 from knowledge_base.repositories import (
+    FEEDBACK_SOURCE,
     TITLE_SOURCE,
     ArticleRepository,
     EmbeddingRepository,
@@ -69,6 +70,8 @@ class TrainingOptions:
     precision_target: float = 0.9
     threads: int = 1
     progress: bool = True
+    # Score the held-out questions as the bot does (see SearchSettings.learned_top_k).
+    learned_top_k: int = LEARNED_TOP_K
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,9 @@ async def train_new_version(
                 old.version, (p.id for p in phrasings)
             )
         old_vectors, _ = await phrasing_vectors(old, phrasings, cached)
-        before = await asyncio.to_thread(_held_out_report, old, phrasings, old_vectors, split)
+        before = await asyncio.to_thread(
+            _held_out_report, old, phrasings, old_vectors, split, options.learned_top_k
+        )
         del old
 
         # 4. Fine-tune into a temporary directory.
@@ -158,7 +163,9 @@ async def train_new_version(
             # 5. The new model on the same questions, and the vectors the bot will serve.
             new = await asyncio.to_thread(Encoder, scratch)
             new_vectors, _ = await phrasing_vectors(new, phrasings, {})
-            after = await asyncio.to_thread(_held_out_report, new, phrasings, new_vectors, split)
+            after = await asyncio.to_thread(
+                _held_out_report, new, phrasings, new_vectors, split, options.learned_top_k
+            )
             del new
 
             # 6. Promote only if not worse; thresholds for the new score scale.
@@ -240,7 +247,11 @@ def _check_enough(split: Split, min_pairs: int) -> None:
 
 
 def _held_out_report(
-    encoder: Encoder, phrasings: Sequence[Phrasing], vectors: np.ndarray, split: Split
+    encoder: Encoder,
+    phrasings: Sequence[Phrasing],
+    vectors: np.ndarray,
+    split: Split,
+    learned_top_k: int,
 ) -> EvalReport:
     """Rank all active articles for each held-out question, as the bot does; a held-out
     question stored as a phrasing is left out, so it is never found through itself."""
@@ -250,7 +261,12 @@ def _held_out_report(
         for row, p in enumerate(phrasings)
         if p.source == TITLE_SOURCE or normalize(p.text) not in held
     ]
-    index = VectorIndex(vectors[keep], [phrasings[row].article_id for row in keep])
+    index = VectorIndex(
+        vectors[keep],
+        [phrasings[row].article_id for row in keep],
+        learned=[phrasings[row].source == FEEDBACK_SOURCE for row in keep],
+        learned_top_k=learned_top_k,
+    )
     queries = encoder.encode_queries([p.query for p in split.held_out])
     return evaluate_vectors(index, queries, [p.article_id for p in split.held_out], 0)
 

@@ -9,7 +9,7 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
-from bot.handlers.admin import add, articles, files, inbox, model, stats
+from bot.handlers.admin import add, articles, files, inbox, learned, model, stats
 from bot.keyboards import ADMIN_PREFIXES
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
@@ -23,6 +23,7 @@ COMMANDS = (
     "audit",
     "cancel",
     "export",
+    "learned",
     "model",
     "retrain",
     "stats",
@@ -43,6 +44,7 @@ def create_router(admin_ids: frozenset[int]) -> Router:
         files.create_router(),
         model.create_router(),
         inbox.create_router(),
+        learned.create_router(),
         stats.create_router(),
     )
     return router

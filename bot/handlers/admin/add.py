@@ -13,9 +13,9 @@ from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards
 from bot.config import Settings
+from bot.handlers import IndexUpdater
 from bot.handlers.admin.articles import (
     NOT_A_COMMAND,
-    IndexUpdater,
     begin_dialog,
     expired,
     formatted,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import time
 from html import escape
-from typing import Any, Protocol
+from typing import Any
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -16,6 +16,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message
 
 from bot import keyboards
+from bot.handlers import IndexUpdater
 from bot.keyboards import (
     ADMIN_PAGE_SIZE,
     AdminAction,
@@ -104,16 +105,6 @@ def formatted(message: Message) -> str | None:
     if not message.entities:
         return None
     return message.html_text.strip()
-
-
-class IndexUpdater(Protocol):
-    """What serves a change at once: the running bot's index refresher."""
-
-    async def serve_changes(self) -> None:
-        """The base changed: rebuild the live index now."""
-
-    async def refresh(self) -> None:
-        """Look for a newly active model (and changed articles) now."""
 
 
 async def list_articles(

@@ -14,8 +14,9 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards
+from bot.handlers import IndexUpdater
 from bot.handlers.admin.add import AddArticle
-from bot.handlers.admin.articles import IndexUpdater, begin_dialog, leave_dialog
+from bot.handlers.admin.articles import begin_dialog, leave_dialog
 from bot.keyboards import AdminInbox
 from bot.telegram_retry import TELEGRAM_ERRORS
 from bot.texts import admin as admin_texts

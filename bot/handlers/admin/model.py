@@ -21,7 +21,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards
 from bot.config import Settings
-from bot.handlers.admin.articles import IndexUpdater
+from bot.handlers import IndexUpdater
 from bot.keyboards import AdminRollback
 from bot.telegram_retry import TELEGRAM_ERRORS
 from bot.texts import admin as admin_texts

@@ -9,12 +9,19 @@ from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMark
 
 from bot import keyboards
 from bot.config import Settings
+from bot.handlers import IndexUpdater
 from bot.notifications import notify_admins
 from bot.telegram_retry import TELEGRAM_ERRORS
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 from knowledge_base.articles import ArticleService
-from knowledge_base.feedback import HELPFUL, NOT_HELPFUL, FeedbackOutcome, FeedbackService
+from knowledge_base.feedback import (
+    HELPFUL,
+    NOT_HELPFUL,
+    FeedbackOutcome,
+    FeedbackService,
+    Learning,
+)
 from knowledge_base.search import SearchService
 
 log = logging.getLogger(__name__)
@@ -25,6 +32,8 @@ async def pick_suggestion(
     callback_data: keyboards.Pick,
     feedback: FeedbackService,
     articles: ArticleService,
+    settings: Settings,
+    index: IndexUpdater,
 ) -> None:
     """Shows the picked article with 👍/👎 and counts the pick as a positive click."""
     outcome = await feedback.record(
@@ -49,6 +58,8 @@ async def pick_suggestion(
             reply_markup=keyboards.rating(callback_data.query_id, article.id),
         )
     await answer_callback(query)
+    if outcome is FeedbackOutcome.RECORDED:
+        await learn(feedback, settings, index, callback_data.query_id, article.id)
 
 
 async def rate_article(
@@ -59,9 +70,11 @@ async def rate_article(
     articles: ArticleService,
     settings: Settings,
     bot: Bot,
+    index: IndexUpdater,
 ) -> None:
-    """Stores 👍 or 👎 for the article shown and marks the message as rated; after a 👎
-    offers the next-closest articles, if any are close enough."""
+    """Stores 👍 or 👎 for the article shown and marks the message as rated; a 👍 teaches the
+    question to the article; after a 👎 offers the next-closest articles, if any are close
+    enough."""
     label = callback_data.label  # anything but ±1 is forged: the service refuses it
     outcome = await feedback.record(
         query_id=callback_data.query_id,
@@ -72,7 +85,10 @@ async def rate_article(
     note = texts.FEEDBACK_HELPFUL_NOTE if label == HELPFUL else texts.FEEDBACK_NOT_HELPFUL_NOTE
     thanks = texts.THANKS_HELPFUL if label == HELPFUL else texts.THANKS_NOT_HELPFUL
     await _acknowledge(query, outcome, thanks, note)
-    if label != NOT_HELPFUL or outcome is not FeedbackOutcome.RECORDED:
+    if outcome is not FeedbackOutcome.RECORDED:
+        return
+    if label == HELPFUL:
+        await learn(feedback, settings, index, callback_data.query_id, callback_data.article_id)
         return
     query_id = callback_data.query_id
     others = await search.other_articles(query_id, exclude=callback_data.article_id)
@@ -105,6 +121,28 @@ async def none_fit(
         question = await feedback.question_of(callback_data.query_id) or ""
         alert = admin_texts.none_fit(callback_data.query_id, question)
         await notify_admins(bot, settings.admin_ids, alert, author=query.from_user.id)
+
+
+async def learn(
+    feedback: FeedbackService,
+    settings: Settings,
+    index: IndexUpdater,
+    query_id: int,
+    article_id: int,
+) -> None:
+    """A confirmed question becomes the article's phrasing, served from the next question on.
+    After the reply, and never failing it: the click is stored already, and a question not
+    learned now is learned at its next confirmation (a phrasing stored but not yet served is
+    picked up by the periodic refresh)."""
+    policy = settings.learning
+    try:
+        learned = await feedback.learn(
+            query_id, article_id, min_confirmations=policy.min_confirmations, auto=policy.auto
+        )
+        if learned is Learning.LEARNED:
+            await index.serve_changes()
+    except Exception:
+        log.exception("query %d: not learned for article %d", query_id, article_id)
 
 
 async def unknown_button(query: CallbackQuery) -> None:
