@@ -130,8 +130,10 @@ class AdminRollback(CallbackData, prefix="am"):
 class AdminInbox(CallbackData, prefix="au"):
     """Under a group of /unanswered: attach it to the closest article, create one, dismiss."""
 
-    action: Annotated[str, Field(pattern="^(attach|create|dismiss)$")]
+    action: Annotated[str, Field(pattern="^(attach|choose|create|dismiss)$")]
     token: Annotated[str, Field(pattern="^[0-9a-f]{8}$")]
+    # For "attach": the article chosen by the admin; 0: the group's closest one.
+    article: Annotated[int, Field(ge=0)] = 0
 
 
 # Callback prefixes of admin buttons, refused for anyone else.
@@ -165,11 +167,26 @@ def inbox_group(token: str, closest_title: str | None) -> InlineKeyboardMarkup:
             callback_data=AdminInbox(action="attach", token=token),
         )
     builder.button(
+        text=admin_texts.BUTTON_CHOOSE, callback_data=AdminInbox(action="choose", token=token)
+    )
+    builder.button(
         text=admin_texts.BUTTON_CREATE, callback_data=AdminInbox(action="create", token=token)
     )
     builder.button(
         text=admin_texts.BUTTON_DISMISS, callback_data=AdminInbox(action="dismiss", token=token)
     )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def inbox_targets(token: str, articles: Sequence[tuple[int, str]]) -> InlineKeyboardMarkup:
+    """One button per article a group may be attached to."""
+    builder = InlineKeyboardBuilder()
+    for article_id, title in articles:
+        builder.button(
+            text=_short(f"→ {title}"),
+            callback_data=AdminInbox(action="attach", token=token, article=article_id),
+        )
     builder.adjust(1)
     return builder.as_markup()
 

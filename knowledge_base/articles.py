@@ -344,7 +344,7 @@ class ArticleEditor:
         many did, and the people to tell, one question each: (user, query, question)."""
         self._check("attach")
         article = await self._articles.get(article_id)
-        if article is None:
+        if article is None or article.archived:
             await self._session.rollback()
             return 0, []
         queries = QueryRepository(self._session)

@@ -38,6 +38,17 @@ class EvalReport:
     # Best score of each question when its own article is left out: what a question about
     # something the base lacks scores. Unlike `negative_scores` it needs no extra set.
     without_gold_scores: list[float] = field(default_factory=list)
+    # Rank of the gold article for each evaluated query, in order: for top-1 of a subset.
+    ranks: list[int] = field(default_factory=list)
+    # Gold article of each evaluated query, in order.
+    gold: list[int] = field(default_factory=list)
+
+    def top1_of(self, articles: set[int]) -> tuple[float, int]:
+        """Top-1 over the queries whose gold article is in `articles`, and their count."""
+        hits = [
+            rank == 1 for rank, gold in zip(self.ranks, self.gold, strict=True) if gold in articles
+        ]
+        return (sum(hits) / len(hits) if hits else 0.0), len(hits)
 
     def summary(self, scores: Sequence[float]) -> ScoreSummary:
         if not scores:
@@ -101,11 +112,13 @@ def evaluate_vectors(
     right: list[float] = []
     wrong: list[float] = []
     without_gold: list[float] = []
+    ranks: list[int] = []
     first_scores = scores.top_article()[1] if len(ids) else np.zeros(len(gold))
     for row, (order, gold_id) in enumerate(zip(ranking, gold, strict=True)):
         gold_pos = int(np.flatnonzero(ids == gold_id)[0])
         # Rank = how many articles rank strictly higher than the gold one, plus one.
         rank = int((order > order[gold_pos]).sum()) + 1
+        ranks.append(rank)
         hits1 += rank == 1
         hits3 += rank <= 3
         reciprocal += 1.0 / rank if rank <= TOP_K_MRR else 0.0
@@ -130,6 +143,8 @@ def evaluate_vectors(
             else []
         ),
         without_gold_scores=without_gold,
+        ranks=ranks,
+        gold=[int(g) for g in gold],
     )
 
 

@@ -8,6 +8,7 @@ import json
 import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from knowledge_base.db import create_engine, create_session_factory, open_sessio
 from knowledge_base.encoder import Encoder
 from knowledge_base.evaluation import EvalReport, evaluate
 from knowledge_base.io import ImportFormatError, read_articles, read_eval_set
+from knowledge_base.repositories import FEEDBACK_SOURCE, ArticleDraft
 
 
 def register(sub: Any) -> None:
@@ -34,6 +36,19 @@ def register(sub: Any) -> None:
         "--negatives",
         type=Path,
         help="{query, ...} lines the base cannot answer: how many would pass each threshold",
+    )
+    ev.add_argument(
+        "--learned-after",
+        type=int,
+        metavar="N",
+        help="with --articles: each article's questions after its first N are loaded as learned "
+        "phrasings (as if people had confirmed them), not as curated ones",
+    )
+    ev.add_argument(
+        "--learned-every-other",
+        action="store_true",
+        help="with --learned-after: only the 1st, 3rd, 5th… article gets its learned phrasings; "
+        "top-1 is reported apart for the questions about each half (the fairness evaluation)",
     )
     ev.set_defaults(handler=_eval)
 
@@ -52,7 +67,16 @@ def _eval(settings: Settings, args: argparse.Namespace) -> int:
     # The model: --model, else the one that answers in the real base (not the scratch one).
     model: str | Path = args.model or asyncio.run(_active_model_path(settings))
     if args.articles is None:
+        if args.learned_after is not None or args.learned_every_other:
+            print("--learned-after needs --articles", file=sys.stderr)
+            return 1
         return asyncio.run(_evaluate(settings, model, items, negatives, args.json))
+    if args.learned_every_other and args.learned_after is None:
+        print("--learned-every-other needs --learned-after N", file=sys.stderr)
+        return 1
+    if args.learned_after is not None and args.learned_after < 0:
+        print("--learned-after must not be negative", file=sys.stderr)
+        return 1
     try:
         drafts = read_articles(args.articles)
     except (ImportFormatError, OSError) as error:
@@ -63,12 +87,33 @@ def _eval(settings: Settings, args: argparse.Namespace) -> int:
         upgrade_database(url)
         scratch = settings.model_copy(update={"database_url": url})
 
+        curated, learned = split_learned(drafts, args.learned_after, args.learned_every_other)
+
         async def seed_and_evaluate() -> int:
             async with open_session(url) as session:
-                await ArticleService(session).import_drafts(drafts)
-            return await _evaluate(scratch, model, items, negatives, args.json)
+                await ArticleService(session).import_drafts(curated)
+                if learned:
+                    await ArticleService(session).import_drafts(learned, source=FEEDBACK_SOURCE)
+            halves = {d.title for d in learned if d.questions} if args.learned_every_other else None
+            return await _evaluate(scratch, model, items, negatives, args.json, halves)
 
         return asyncio.run(seed_and_evaluate())
+
+
+def split_learned(
+    drafts: Sequence[ArticleDraft], after: int | None, every_other: bool
+) -> tuple[list[ArticleDraft], list[ArticleDraft]]:
+    """The drafts with their curated questions (the first `after`), and the drafts carrying
+    the questions to load as learned phrasings (every article's, or every other one's)."""
+    if after is None:
+        return list(drafts), []
+    curated = [replace(d, questions=d.questions[:after]) for d in drafts]
+    learned = [
+        replace(d, questions=d.questions[after:])
+        for position, d in enumerate(drafts)
+        if not every_other or position % 2 == 0
+    ]
+    return curated, learned
 
 
 async def _active_model_path(settings: Settings) -> Path:
@@ -85,6 +130,7 @@ async def _evaluate(
     items: Sequence[Any],
     negatives: Sequence[str],
     as_json: bool,
+    learned_titles: set[str] | None = None,
 ) -> int:
     encoder = await asyncio.to_thread(Encoder, model, allow_hub=settings.model.allow_hub)
     resources = await build_resources(settings, encoder)
@@ -92,12 +138,33 @@ async def _evaluate(
         report = await evaluate(resources.search, items, negatives)
         thresholds = resources.search.thresholds
         version = resources.search.model_version
+        titles = resources.search.snapshot.titles
+        learned_top_k = resources.search.learned_top_k
     finally:
         await resources.close()
+    halves = None
+    if learned_titles is not None:
+        rich = {a for a, title in titles.items() if title in learned_titles}
+        halves = (report.top1_of(rich), report.top1_of(set(titles) - rich))
     if as_json:
-        print(json.dumps(eval_json(report, version), ensure_ascii=False))
+        found = eval_json(report, version)
+        found["learned_top_k"] = learned_top_k
+        if halves is not None:
+            found["top1_with_learned"], found["n_with_learned"] = halves[0]
+            found["top1_without_learned"], found["n_without_learned"] = halves[1]
+        print(json.dumps(found, ensure_ascii=False))
     else:
         print(format_eval(report, version, thresholds.answer, thresholds.suggest))
+        if halves is not None:
+            (rich_top1, rich_n), (bare_top1, bare_n) = halves
+            print(
+                f"\nlearned phrasings counted by the mean of the {learned_top_k} best "
+                "(SEARCH__LEARNED_TOP_K)\n"
+                f"top-1, questions about articles with learned phrasings     "
+                f"{rich_top1:.3f}  (n {rich_n})\n"
+                f"top-1, questions about articles without learned phrasings  "
+                f"{bare_top1:.3f}  (n {bare_n})"
+            )
     return 0
 
 

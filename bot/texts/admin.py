@@ -423,6 +423,15 @@ INBOX_EMPTY = "Неотвеченных вопросов нет — база с�
 INBOX_GONE = "Эта группа уже разобрана. Откройте /unanswered заново."
 BUTTON_ATTACH = "Привязать к «{title}»"
 BUTTON_CREATE = "Создать статью"
+BUTTON_CHOOSE = "Привязать к другой статье…"
+CHOOSE_ARTICLE = (
+    "К какой статье привязать «{question}»? Ниже — ближайшие по смыслу. Или пришлите слова "
+    "из заголовка или текста нужной статьи (/cancel — отмена)."
+)
+CHOOSE_FOUND = "По словам «{words}»:"
+CHOOSE_NONE = "По словам «{words}» статей нет. Пришлите другие слова или /cancel."
+# Articles offered to choose from at once.
+CHOOSE_SHOWN = 8
 BUTTON_DISMISS = "Отклонить"
 REASONS = {"nothing": "нет ответа", "none_fit": "«Нет подходящего»", "not_helpful": "👎"}
 ANSWER_FOUND = "Нашёлся ответ на ваш вопрос «{question}»:"
@@ -453,6 +462,18 @@ def inbox_group(
     if closest:
         lines.append(f"Ближе всего: «{escape(closest[0])}» ({closest[1]:.2f})")
     return "\n".join(lines)
+
+
+def choose_article(question: str) -> str:
+    return CHOOSE_ARTICLE.format(question=escape(_clip(question, 120)))
+
+
+def choose_found(words: str) -> str:
+    return CHOOSE_FOUND.format(words=escape(_clip(words, 60)))
+
+
+def choose_none(words: str) -> str:
+    return CHOOSE_NONE.format(words=escape(_clip(words, 60)))
 
 
 def attached(title: str, questions: int, told: int) -> str:

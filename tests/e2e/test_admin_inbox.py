@@ -44,7 +44,14 @@ async def test_a_group_attached_to_an_article_reaches_each_asker_once(
     gym, canteen = await _groups(bot)
     assert _text(gym).startswith("1. 3 вопроса, 2 человека")
     assert _text(canteen).startswith("2. 1 вопрос, 1 человек")
-    [(attach_label, attach), (_, _create), (_, dismiss)] = TelegramStub.buttons(gym)
+    [(attach_label, attach), (choose_label, _), (create_label, _), (dismiss_label, dismiss)] = (
+        TelegramStub.buttons(gym)
+    )
+    assert (choose_label, create_label, dismiss_label) == (
+        admin_texts.BUTTON_CHOOSE,
+        admin_texts.BUTTON_CREATE,
+        admin_texts.BUTTON_DISMISS,
+    )
     assert attach_label.startswith("Привязать к «")
     title = attach_label.removeprefix("Привязать к «").removesuffix("»")
     mark = bot.stub.mark()
@@ -59,7 +66,7 @@ async def test_a_group_attached_to_an_article_reaches_each_asker_once(
         rated = await bot.press(article, helpful, user_id=user)
         assert rated.answer.params.get("text") == texts.THANKS_HELPFUL  # accepted: offered now
     # Dismiss the other group; the inbox is then empty.
-    [(_, _), (_, _), (_, dismiss)] = TelegramStub.buttons(canteen)
+    [(_, _), (_, _), (_, _), (_, dismiss)] = TelegramStub.buttons(canteen)
     dismissed = await bot.press(canteen, dismiss, user_id=ADMIN)
     assert _text(dismissed.replies[0]) == "Группа отклонена: 1 вопрос вне темы базы."
     [empty] = await bot.say("/unanswered", user_id=ADMIN)
@@ -76,7 +83,7 @@ async def test_create_an_article_from_a_group(launch_bot: LaunchBot) -> None:
     bot = await launch_bot(FORCE_NOTHING, admin_ids=frozenset({ADMIN}))
     await _ask_all(bot)
     gym, _ = await _groups(bot)
-    create = TelegramStub.buttons(gym)[1][1]
+    create = TelegramStub.buttons(gym)[2][1]
     [ask_title] = (await bot.press(gym, create, user_id=ADMIN)).replies
     assert _text(ask_title) == admin_texts.ADD_TITLE
     await bot.say("Корпоративный спортзал", user_id=ADMIN)
@@ -112,3 +119,44 @@ async def test_none_fit_lands_in_the_inbox_and_others_cannot_see_it(
         forged = AdminInbox(action=action, token="0badc0de").pack()
         pressed = await bot.press(reply, forged, user_id=USER_ID)
         assert pressed.alert == admin_texts.NOT_FOR_YOU
+
+
+async def test_a_group_attached_to_an_article_the_admin_chose(launch_bot: LaunchBot) -> None:
+    bot = await launch_bot(FORCE_NOTHING, admin_ids=frozenset({ADMIN}))
+    await _ask_all(bot)
+    gym, _ = await _groups(bot)
+    choose = TelegramStub.buttons(gym)[1][1]
+
+    [closest] = (await bot.press(gym, choose, user_id=ADMIN)).replies
+    assert _text(closest).startswith("К какой статье привязать «есть ли у компании")
+    offered = TelegramStub.buttons(closest)
+    assert len(offered) == admin_texts.CHOOSE_SHOWN
+    assert all(label.startswith("→ ") for label, _ in offered)
+    # Not among the closest: found by words from its title.
+    [nothing] = await bot.say("абракадабра", user_id=ADMIN)
+    assert _text(nothing).startswith("По словам «абракадабра» статей нет.")
+    [found] = await bot.say("ДМС", user_id=ADMIN)
+    assert _text(found) == "По словам «ДМС»:"
+    title = "ДМС: как пользоваться медицинской страховкой"
+    data = dict(TelegramStub.buttons(found))[f"→ {title}"]
+    # A forged article id in the button: refused, nothing attached.
+    forged = AdminInbox.unpack(data).model_copy(update={"article": 99999}).pack()
+    refused = await bot.press(found, forged, user_id=ADMIN)
+    assert _text(refused.replies[-1]) == admin_texts.INBOX_GONE
+
+    mark = bot.stub.mark()
+    gym_again, _ = await _groups(bot)
+    attach = TelegramStub.buttons(gym_again)[1][1]
+    [closest] = (await bot.press(gym_again, attach, user_id=ADMIN)).replies
+    await bot.say("ДМС", user_id=ADMIN)
+    [found] = [c for c in bot.replies(after=mark, user_id=ADMIN) if c.method == "sendMessage"][-1:]
+    press = await bot.press(found, dict(TelegramStub.buttons(found))[f"→ {title}"], user_id=ADMIN)
+
+    assert _text(press.replies[-1]).startswith(f"Привязано к «{title}»: 3 вопроса стали фразами")
+    for user in (101, 102):
+        note, article = bot.replies(after=mark, user_id=user)
+        assert _text(note).startswith("Нашёлся ответ на ваш вопрос «")
+        assert _text(article).startswith(title)
+    # The typed words no longer search: the dialog ended with the attachment.
+    [unanswered] = await bot.say("ДМС", user_id=ADMIN)
+    assert unanswered.params["text"] != "По словам «ДМС»:"

@@ -9,14 +9,15 @@ import secrets
 from typing import Any
 
 from aiogram import Bot, Router
-from aiogram.filters import Command
+from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards
 from bot.handlers import IndexUpdater
 from bot.handlers.admin.add import AddArticle
-from bot.handlers.admin.articles import begin_dialog, leave_dialog
+from bot.handlers.admin.articles import NOT_A_COMMAND, begin_dialog, leave_dialog
 from bot.keyboards import AdminInbox
 from bot.telegram_retry import TELEGRAM_ERRORS
 from bot.texts import admin as admin_texts
@@ -71,8 +72,10 @@ async def act_on_group(
     state: FSMContext,
     bot: Bot,
     index: IndexUpdater,
+    search_engine: SearchEngine,
 ) -> None:
-    """A group's button: attach, create an article from it, or dismiss it."""
+    """A group's button: attach (to the closest article or a chosen one), choose another
+    article, create an article from the group, or dismiss it."""
     groups = dict((await state.get_data()).get("groups", {}))
     group = groups.get(callback_data.token)
     message = query.message if isinstance(query.message, Message) else None
@@ -81,6 +84,16 @@ async def act_on_group(
         return
     await query.answer()
     query_ids = [int(q) for q in group["queries"]]
+    if callback_data.action == "choose":
+        closest = await search_engine.rank(str(group["first"]), admin_texts.CHOOSE_SHOWN)
+        await begin_dialog(state, ChooseArticle.words, choosing=callback_data.token)
+        await message.answer(
+            admin_texts.choose_article(str(group["first"])),
+            reply_markup=keyboards.inbox_targets(
+                callback_data.token, [(m.article_id, m.title) for m in closest]
+            ),
+        )
+        return
     if callback_data.action == "create":
         await leave_dialog(state)
         await begin_dialog(
@@ -90,6 +103,8 @@ async def act_on_group(
         return
     del groups[callback_data.token]
     await state.update_data(groups=groups)
+    if await state.get_state() == ChooseArticle.words.state:
+        await state.set_state(None)
     if callback_data.action == "dismiss":
         closed = await editor.dismiss(query_ids)
         if not closed:
@@ -97,7 +112,25 @@ async def act_on_group(
             return
         await message.edit_text(admin_texts.DISMISSED.format(questions=plural.questions(closed)))
         return
-    await attach_and_tell(message, editor, bot, index, query_ids, int(group["article"]))
+    target = callback_data.article or group["article"]
+    await attach_and_tell(message, editor, bot, index, query_ids, int(target))
+
+
+async def choose_by_words(message: Message, editor: ArticleEditor, state: FSMContext) -> None:
+    """Words typed after «Привязать к другой статье…»: the articles they find, as buttons."""
+    token = str((await state.get_data()).get("choosing", ""))
+    words = (message.text or "").strip()
+    if not words:
+        await message.answer(admin_texts.choose_none(""))
+        return
+    found, _ = await editor.page(words, 0, admin_texts.CHOOSE_SHOWN)
+    if not found:
+        await message.answer(admin_texts.choose_none(words))
+        return
+    await message.answer(
+        admin_texts.choose_found(words),
+        reply_markup=keyboards.inbox_targets(token, [(a.id, a.title) for a in found]),
+    )
 
 
 async def attach_and_tell(
@@ -135,8 +168,14 @@ async def attach_and_tell(
     await message.answer(admin_texts.attached(article.title, attached, reached))
 
 
+class ChooseArticle(StatesGroup):
+    # Waiting for words that find the article to attach a group to.
+    words = State()
+
+
 def create_router() -> Router:
     router = Router(name="admin-inbox")
     router.message.register(show_inbox, Command("unanswered"))
+    router.message.register(choose_by_words, StateFilter(ChooseArticle.words), NOT_A_COMMAND)
     router.callback_query.register(act_on_group, AdminInbox.filter())
     return router
