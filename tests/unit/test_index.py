@@ -78,17 +78,21 @@ def test_one_lucky_learned_phrasing_among_many_does_not_outrank_a_curated_match(
     assert guarded[1].score == pytest.approx(0.95, abs=1e-5)
 
 
-def test_a_question_asked_again_keeps_its_exact_score() -> None:
-    # A learned question repeated word for word ranks its article first and scores 1.0,
-    # though the article's other learned questions are far from it.
+def test_a_question_asked_again_is_put_first_with_its_exact_score() -> None:
+    # A learned question repeated word for word, but the article's other learned questions are
+    # far from it: by the mean it would rank second; `first` (the confirmed articles of that
+    # exact question) puts it first, scored by its best phrasing.
     question = np.asarray([1.0, 0.0, 0.0], dtype=np.float32)
     rows = [[0.0, 1.0, 0.0], [0.7, 0.7, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.1, 1.0]]
     index = VectorIndex(
         _unit(rows), [1, 2, 1, 1, 1], learned=[False, False, True, True, True], learned_top_k=5
     )
-    top = index.top(question, 2)
-    assert top[0].article_id == 1 and top[0].score == pytest.approx(1.0)
-    assert top[1].article_id == 2
+    assert [m.article_id for m in index.top(question, 2)] == [2, 1]
+    top = index.top(question, 2, first={1})
+    assert [m.article_id for m in top] == [1, 2]
+    assert top[0].score == pytest.approx(1.0)
+    # An id the index does not hold is ignored.
+    assert [m.article_id for m in index.top(question, 2, first={99})] == [2, 1]
 
 
 def test_an_article_with_only_learned_phrasings_is_ranked() -> None:
