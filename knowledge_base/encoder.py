@@ -83,7 +83,7 @@ class Encoder:
         )
         self.dimension = int(dimension() or 0)
         self.recommended = recommended_thresholds(path)
-        self._batcher = _MicroBatcher(self.encode_queries, max_batch)
+        self._batcher = MicroBatcher(self.encode_queries, max_batch)
         log.info("model loaded: %s (%s, dim %d)", path, self.version, self.dimension)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
@@ -132,7 +132,7 @@ def recommended_thresholds(path: Path) -> dict[str, float]:
 _IDLE_SECONDS = 60.0
 
 
-class _MicroBatcher:
+class MicroBatcher:
     """Collects the questions that arrive while the model is busy and encodes them at once.
 
     torch already uses every core for one batch, so two encodes side by side only fight; one

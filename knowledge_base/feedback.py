@@ -115,8 +115,15 @@ class FeedbackService:
             )
             return Learning.WAITING
         source = FEEDBACK_SOURCE if auto else PENDING_SOURCE
-        await self._articles.add_phrasing(article_id, text, source)
-        await self._session.commit()
+        try:
+            added = await self._articles.add_phrasing(article_id, text, source)
+            await self._session.commit()
+        except Exception:
+            # The click is committed already; leave the session usable for what follows.
+            await self._session.rollback()
+            raise
+        if not added:  # someone else's confirmation taught it a moment ago
+            return Learning.NOTHING
         log.info("query %d: learned as a phrasing of article %d (%s)", query_id, article_id, source)
         return Learning.LEARNED if auto else Learning.PENDING
 

@@ -225,7 +225,13 @@ class ArticleRepository:
         return await self._to_article(row), outcome
 
     async def add_phrasing(self, article_id: int, text: str, source: str) -> bool:
-        """Add one phrasing; False when the article already has exactly this text."""
+        """Add one phrasing; False when the article already has exactly this text (also when
+        another transaction added it a moment ago: two people confirming at once)."""
+        values = {"article_id": article_id, "text": text, "source": source, "created_at": utcnow()}
+        statement = insert_skipping_duplicates(self._session, PhrasingRow, [values])
+        if statement is not None:
+            added = await self._session.scalar(statement.returning(PhrasingRow.id))
+            return added is not None
         exists = await self._session.scalar(
             select(PhrasingRow.id).where(
                 PhrasingRow.article_id == article_id, PhrasingRow.text == text
@@ -233,7 +239,7 @@ class ArticleRepository:
         )
         if exists is not None:
             return False
-        self._session.add(PhrasingRow(article_id=article_id, text=text, source=source))
+        self._session.add(PhrasingRow(**values))
         await self._session.flush()
         return True
 

@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from knowledge_base.encoder import _MicroBatcher
+from knowledge_base.encoder import MicroBatcher
 
 
 class SlowModel:
@@ -26,7 +26,7 @@ class SlowModel:
 
 async def test_questions_that_arrive_while_the_model_is_busy_share_one_call() -> None:
     model = SlowModel()
-    batcher = _MicroBatcher(model.encode, max_batch=32)
+    batcher = MicroBatcher(model.encode, max_batch=32)
     first = asyncio.create_task(batcher.submit("a"))
     await asyncio.sleep(0.05)  # the worker now holds "a" inside the model
     rest = [asyncio.create_task(batcher.submit("b" * n)) for n in range(2, 12)]
@@ -47,7 +47,7 @@ async def test_a_failing_batch_fails_its_questions_and_the_next_still_works() ->
             raise RuntimeError("model exploded")
         return np.ones((len(texts), 2), dtype=np.float32)
 
-    batcher = _MicroBatcher(flaky, max_batch=4)
+    batcher = MicroBatcher(flaky, max_batch=4)
     with pytest.raises(RuntimeError, match="exploded"):
         await batcher.submit("first")
     assert (await batcher.submit("second")).tolist() == [1.0, 1.0]
@@ -61,7 +61,7 @@ async def test_one_bad_text_fails_only_itself_not_the_questions_batched_with_it(
             raise ValueError("the tokenizer refuses a lone surrogate")
         return model.encode(texts)
 
-    batcher = _MicroBatcher(refuses_surrogates, max_batch=32)
+    batcher = MicroBatcher(refuses_surrogates, max_batch=32)
     first = asyncio.create_task(batcher.submit("a"))
     await asyncio.sleep(0.05)  # the worker holds "a" inside the model; the rest queue up
     good = [asyncio.create_task(batcher.submit("b" * n)) for n in range(2, 10)]
