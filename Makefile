@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 FAQBOT := $(BIN)/faqbot
 SAMPLE := knowledge_base/samples/helpdesk.jsonl
-BASE_MODEL := models/base/multilingual-e5-small/modules.json
+# The ONNX export is written last by `faqbot models bootstrap`: its presence means all is built.
+BASE_MODEL := models/base/multilingual-e5-small/model.onnx.json
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 

@@ -23,7 +23,8 @@ from bot.middlewares import ServicesMiddleware
 from bot.telegram_retry import RetryTransientErrors
 from knowledge_base.base_models import MULTILINGUAL_E5, RECOMMENDED_THRESHOLDS
 from knowledge_base.db import create_engine, create_session_factory
-from knowledge_base.encoder import Encoder, model_version
+from knowledge_base.encoder import TextEncoder, model_version
+from knowledge_base.onnx_encoder import load_encoder
 from knowledge_base.search import SearchEngine, Thresholds
 from knowledge_base.training.registry import ActiveModel, ModelRegistry
 
@@ -45,7 +46,7 @@ class Resources:
         await self.db_engine.dispose()
 
 
-def resolve_thresholds(settings: Settings, encoder: Encoder) -> Thresholds:
+def resolve_thresholds(settings: Settings, encoder: TextEncoder) -> Thresholds:
     recommended = encoder.recommended
     answer = settings.search.answer_threshold
     suggest = settings.search.suggest_threshold
@@ -70,13 +71,15 @@ async def active_model(
         return await registry.active_model(settings.model.resolved_path())
 
 
-async def build_resources(settings: Settings, encoder: Encoder | None = None) -> Resources:
+async def build_resources(settings: Settings, encoder: TextEncoder | None = None) -> Resources:
     """Open the database, load the active model (in a thread), build the index from the cache."""
     db_engine = create_engine(settings.database_url)
     session_factory = create_session_factory(db_engine)
     if encoder is None:
         model = await active_model(settings, session_factory)
-        encoder = await asyncio.to_thread(Encoder, model.path, allow_hub=settings.model.allow_hub)
+        encoder = await asyncio.to_thread(
+            load_encoder, model.path, settings.model.backend, settings.model.allow_hub
+        )
     search = SearchEngine(
         encoder,
         resolve_thresholds(settings, encoder),
@@ -184,7 +187,10 @@ class IndexRefresher:
             log.info("model %s is active now: loading it", model.name)
             try:
                 encoder = await asyncio.to_thread(
-                    Encoder, model.path, allow_hub=resources.settings.model.allow_hub
+                    load_encoder,
+                    model.path,
+                    resources.settings.model.backend,
+                    resources.settings.model.allow_hub,
                 )
             except Exception:
                 # Not again until it changes; meanwhile the old model and new articles serve.

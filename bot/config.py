@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -24,6 +24,9 @@ class ModelSettings(BaseModel):
     models_dir: Path = DEFAULT_MODELS_DIR
     # Let MODEL__PATH name a Hugging Face hub id; off, nothing ever reaches for a hub.
     allow_hub: bool = False
+    # What runs the model when answering: "onnx" (ONNX Runtime, an export kept next to the
+    # weights, built on first use) or "torch" (PyTorch). Training always uses PyTorch.
+    backend: Literal["onnx", "torch"] = "onnx"
 
     def resolved_path(self) -> str:
         return self.path or str(self.models_dir / "base" / DEFAULT_BASE_MODEL)

@@ -46,7 +46,10 @@ def write_recommendations(model_dir: Path, thresholds: dict[str, float]) -> None
 
 
 def bootstrap_base_models(models_dir: Path, force: bool = False) -> list[tuple[Path, bool]]:
-    """Build each missing base model; returns (directory, built now) pairs."""
+    """Build each missing base model, and its ONNX export; returns (directory, built now)
+    pairs."""
+    from knowledge_base.onnx_encoder import export_onnx, onnx_ready
+
     base = models_dir / "base"
     base.mkdir(parents=True, exist_ok=True)
     results = []
@@ -59,5 +62,8 @@ def bootstrap_base_models(models_dir: Path, force: bool = False) -> list[tuple[P
             build(target)
         # Refreshed every time: a new faqbot release may recommend other thresholds.
         write_recommendations(target, RECOMMENDED_THRESHOLDS[name])
+        if built or not onnx_ready(target):
+            export_onnx(target)
+            built = True
         results.append((target, built))
     return results

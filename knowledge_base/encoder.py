@@ -9,7 +9,7 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -35,10 +35,15 @@ class ModelNotFoundError(RuntimeError):
 
 
 def model_version(path: Path) -> str:
-    """A short, stable name of a model directory: its name plus a digest of what defines it.
+    """A short, stable name of a model directory: its name plus a digest of what defines it."""
+    return f"{path.name}-{model_digest(path)}"
 
-    The digest reads the small definition files whole and the first MiB of the weights, so it
-    is cheap at every start and changes whenever the model does.
+
+def model_digest(path: Path) -> str:
+    """A digest of the files that define a model, whatever its directory is called.
+
+    It reads the small definition files whole and the first MiB of the weights, so it is cheap
+    at every start and changes whenever the model does.
     """
     digest = hashlib.sha256()
     for name in _IDENTITY_FILES + _WEIGHT_FILES:
@@ -49,11 +54,29 @@ def model_version(path: Path) -> str:
         digest.update(str(file.stat().st_size).encode())
         with file.open("rb") as handle:
             digest.update(handle.read(1 << 20))
-    return f"{path.name}-{digest.hexdigest()[:10]}"
+    return digest.hexdigest()[:10]
+
+
+class TextEncoder(Protocol):
+    """What search needs from a model, whichever runtime serves it."""
+
+    path: Path
+    version: str
+    dimension: int
+    recommended: dict[str, float]
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    async def encode_query(self, text: str) -> np.ndarray: ...
 
 
 class Encoder:
-    """A sentence-transformers model with the query/document prompts it was trained with."""
+    """A sentence-transformers model with the query/document prompts it was trained with,
+    served by PyTorch."""
+
+    backend = "torch"
 
     def __init__(
         self, model_path: str | Path, *, allow_hub: bool = False, max_batch: int = 32

@@ -11,7 +11,7 @@ from enum import StrEnum
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from knowledge_base.encoder import Encoder
+from knowledge_base.encoder import TextEncoder
 from knowledge_base.index import LEARNED_TOP_K, VectorIndex
 from knowledge_base.repositories import (
     FEEDBACK_SOURCE,
@@ -72,7 +72,7 @@ class ServingSnapshot:
     never score one model's query vector against another model's index.
     """
 
-    encoder: Encoder
+    encoder: TextEncoder
     index: VectorIndex
     titles: Mapping[int, str]
     thresholds: Thresholds
@@ -106,7 +106,7 @@ ENCODE_CHUNK = 256
 
 
 async def phrasing_vectors(
-    encoder: Encoder, phrasings: Sequence[Phrasing], cached: Mapping[int, bytes]
+    encoder: TextEncoder, phrasings: Sequence[Phrasing], cached: Mapping[int, bytes]
 ) -> tuple[np.ndarray, dict[int, np.ndarray]]:
     """One row per phrasing, from the cache where it has one; and the rows encoded now."""
     missing = [p for p in phrasings if p.id not in cached]
@@ -133,7 +133,7 @@ class SearchEngine:
 
     def __init__(
         self,
-        encoder: Encoder,
+        encoder: TextEncoder,
         thresholds: Thresholds,
         suggestions: int = 3,
         learned_top_k: int = LEARNED_TOP_K,
@@ -147,7 +147,7 @@ class SearchEngine:
 
     # The parts of the current snapshot, for callers that need only one of them.
     @property
-    def encoder(self) -> Encoder:
+    def encoder(self) -> TextEncoder:
         return self.snapshot.encoder
 
     @property
@@ -161,7 +161,7 @@ class SearchEngine:
     async def rebuild(
         self,
         session_factory: async_sessionmaker[AsyncSession],
-        encoder: Encoder | None = None,
+        encoder: TextEncoder | None = None,
         thresholds: Thresholds | None = None,
     ) -> int:
         """Re-read the active phrasings and swap in a new snapshot; with `encoder`, switch to

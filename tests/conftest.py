@@ -25,6 +25,7 @@ from knowledge_base.base_models import MINILM, MULTILINGUAL_E5, bootstrap_base_m
 from knowledge_base.db import create_engine, create_session_factory, upgrade_database
 from knowledge_base.encoder import Encoder
 from knowledge_base.io import read_articles
+from knowledge_base.onnx_encoder import OnnxEncoder
 from knowledge_base.repositories import ArticleDraft
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,6 +44,12 @@ def base_models() -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def e5_encoder(base_models: dict[str, Path]) -> Encoder:
     return Encoder(base_models[MULTILINGUAL_E5])
+
+
+@pytest.fixture(scope="session")
+def e5_onnx_encoder(base_models: dict[str, Path]) -> OnnxEncoder:
+    """The default model as the bot serves it: ONNX Runtime (MODEL__BACKEND=onnx)."""
+    return OnnxEncoder(base_models[MULTILINGUAL_E5])
 
 
 @pytest.fixture(scope="session")

@@ -16,9 +16,9 @@ from bot.app import active_model, build_resources
 from bot.config import Settings
 from knowledge_base.articles import ArticleService
 from knowledge_base.db import create_engine, create_session_factory, open_session, upgrade_database
-from knowledge_base.encoder import Encoder
 from knowledge_base.evaluation import EvalReport, evaluate
 from knowledge_base.io import ImportFormatError, read_articles, read_eval_set
+from knowledge_base.onnx_encoder import load_encoder
 from knowledge_base.repositories import FEEDBACK_SOURCE, ArticleDraft
 
 
@@ -132,7 +132,9 @@ async def _evaluate(
     as_json: bool,
     learned_titles: set[str] | None = None,
 ) -> int:
-    encoder = await asyncio.to_thread(Encoder, model, allow_hub=settings.model.allow_hub)
+    encoder = await asyncio.to_thread(
+        load_encoder, model, settings.model.backend, settings.model.allow_hub
+    )
     resources = await build_resources(settings, encoder)
     try:
         report = await evaluate(resources.search, items, negatives)

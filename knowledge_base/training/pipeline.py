@@ -23,6 +23,7 @@ from knowledge_base.encoder import Encoder, model_version, recommended_threshold
 from knowledge_base.evaluation import EvalReport, choose_thresholds, evaluate_vectors
 from knowledge_base.index import LEARNED_TOP_K, VectorIndex
 from knowledge_base.io import EvalItem
+from knowledge_base.onnx_encoder import OnnxUnavailable, export_onnx
 from knowledge_base.repositories import (
     FEEDBACK_SOURCE,
     TITLE_SOURCE,
@@ -196,6 +197,12 @@ async def train_new_version(
             )
             if thresholds:
                 write_recommendations(scratch, thresholds)
+            # What the bot serves it with; a model ONNX Runtime cannot serve is served by
+            # PyTorch, so a failed export fails nothing here.
+            try:
+                await asyncio.to_thread(export_onnx, scratch)
+            except (OnnxUnavailable, OSError) as error:
+                log.warning("no ONNX export of the new model: %s", error)
             (scratch / UNREGISTERED_MARKER).touch()
             target = models_dir / name
             scratch.rename(target)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.app import build_resources, create_bot, create_dispatcher
 from bot.config import SearchSettings, Settings
 from bot.polling import DurablePolling
-from knowledge_base.encoder import Encoder
+from knowledge_base.onnx_encoder import OnnxEncoder
 from knowledge_base.repositories import ArticleDraft
 from knowledge_base.tables import ArticleRow, FeedbackRow, QueryRow
 from tests.conftest import (
@@ -228,7 +228,7 @@ class LaunchBot(Protocol):
 
 @pytest.fixture
 async def launch_bot(
-    tmp_path: Path, sample_base_file: Path, e5_encoder: Encoder
+    tmp_path: Path, sample_base_file: Path, e5_onnx_encoder: OnnxEncoder
 ) -> AsyncIterator[LaunchBot]:
     """Starts the production dispatcher polling the stub, with the given search bands."""
     async with AsyncExitStack() as stack:
@@ -243,7 +243,7 @@ async def launch_bot(
             stub = await stack.enter_async_context(TelegramStub())
             settings = make_settings(
                 tmp_path,
-                e5_encoder.path,
+                e5_onnx_encoder.path,
                 search=search,
                 bot_token=stub.token,
                 telegram_api_url=stub.base_url,
@@ -256,7 +256,9 @@ async def launch_bot(
             if extra_articles:
                 await import_drafts(settings, extra_articles)
 
-            resources = await build_resources(settings, encoder=e5_encoder)
+            # Served as production serves it (ONNX Runtime), on vectors the sample base cached
+            # with PyTorch: the two are interchangeable (tests/integration/test_onnx_parity.py).
+            resources = await build_resources(settings, encoder=e5_onnx_encoder)
             stack.push_async_callback(resources.close)
             dispatcher = create_dispatcher(resources)
             tracker = UpdateTracker()
@@ -279,7 +281,7 @@ async def launch_bot(
                 settings=settings,
                 session_factory=resources.session_factory,
                 tracker=tracker,
-                model_version=e5_encoder.version,
+                model_version=e5_onnx_encoder.version,
             )
             stack.push_async_callback(_stop_polling, stop, polling, harness)
             launched.append(harness)

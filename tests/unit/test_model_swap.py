@@ -89,11 +89,11 @@ async def test_a_missing_or_broken_model_does_not_stop_article_refreshes(
     refresher = IndexRefresher(Resources(settings, db_engine, factory, search))
     attempts: list[Path] = []
 
-    def broken(path: Path, **_: object) -> None:
+    def broken(path: Path, *_: object) -> None:
         attempts.append(path)
         raise OSError("corrupt weights")
 
-    monkeypatch.setattr(app, "Encoder", broken)
+    monkeypatch.setattr(app, "load_encoder", broken)
     try:
         async with factory() as session:
             await ArticleService(session).import_drafts([ArticleDraft("a", "A")])
