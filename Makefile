@@ -47,7 +47,7 @@ test: lint
 	$(BIN)/python -m pytest
 
 bench: setup
-	$(BIN)/python scripts/bench_latency.py
+	$(BIN)/python scripts/bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -23,7 +23,7 @@ from bot.middlewares import ServicesMiddleware
 from bot.telegram_retry import RetryTransientErrors
 from knowledge_base.base_models import MULTILINGUAL_E5, RECOMMENDED_THRESHOLDS
 from knowledge_base.db import create_engine, create_session_factory
-from knowledge_base.encoder import TextEncoder, model_version
+from knowledge_base.encoder import TextEncoder, model_version, recommended_lexical_weight
 from knowledge_base.onnx_encoder import load_encoder
 from knowledge_base.search import SearchEngine, Thresholds
 from knowledge_base.training.registry import ActiveModel, ModelRegistry
@@ -62,6 +62,15 @@ def resolve_thresholds(settings: Settings, encoder: TextEncoder) -> Thresholds:
     )
 
 
+def resolve_lexical_weight(settings: Settings, encoder: TextEncoder) -> float:
+    """SEARCH__LEXICAL_WEIGHT if set, else the model's recommendation, else off."""
+    configured = settings.search.lexical_weight
+    if configured is not None:
+        return configured
+    recommended = recommended_lexical_weight(encoder.path)
+    return 0.0 if recommended is None else recommended
+
+
 async def active_model(
     settings: Settings, session_factory: async_sessionmaker[AsyncSession]
 ) -> ActiveModel:
@@ -78,13 +87,18 @@ async def build_resources(settings: Settings, encoder: TextEncoder | None = None
     if encoder is None:
         model = await active_model(settings, session_factory)
         encoder = await asyncio.to_thread(
-            load_encoder, model.path, settings.model.backend, settings.model.allow_hub
+            load_encoder,
+            model.path,
+            settings.model.backend,
+            settings.model.allow_hub,
+            settings.model.threads,
         )
     search = SearchEngine(
         encoder,
         resolve_thresholds(settings, encoder),
         settings.search.suggestions,
         settings.search.learned_top_k,
+        resolve_lexical_weight(settings, encoder),
     )
     await search.rebuild(session_factory)
     return Resources(settings, db_engine, session_factory, search)
@@ -191,6 +205,7 @@ class IndexRefresher:
                     model.path,
                     resources.settings.model.backend,
                     resources.settings.model.allow_hub,
+                    resources.settings.model.threads,
                 )
             except Exception:
                 # Not again until it changes; meanwhile the old model and new articles serve.
@@ -200,7 +215,8 @@ class IndexRefresher:
                 )
             else:
                 thresholds = resolve_thresholds(resources.settings, encoder)
-                await search.rebuild(resources.session_factory, encoder, thresholds)
+                weight = resolve_lexical_weight(resources.settings, encoder)
+                await search.rebuild(resources.session_factory, encoder, thresholds, weight)
                 log.info("model %s serves now (%s)", model.name, encoder.version)
                 return
         if await search.refresh_if_changed(resources.session_factory):

@@ -4,13 +4,6 @@ from __future__ import annotations
 
 import io
 
-import matplotlib
-
-matplotlib.use("Agg")  # headless: no display on a server
-
-import matplotlib.pyplot as plt
-from matplotlib.ticker import MaxNLocator, PercentFormatter
-
 from bot.texts import admin as admin_texts
 from knowledge_base.stats import Stats
 
@@ -19,7 +12,15 @@ COLOURS = {"answer": "#2e7d32", "suggest": "#f9a825", "nothing": "#c62828"}
 
 def daily_chart(stats: Stats) -> bytes:
     """A PNG: stacked bars of questions per day (answered, suggested, unanswered) and a line
-    of the 👍 share; readable at a glance, also for one day and for no questions at all."""
+    of the 👍 share; readable at a glance, also for one day and for no questions at all.
+
+    matplotlib is imported here, at the first chart: 30 MB the serving bot need not carry."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: no display on a server
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
+
     days = stats.days
     labels = [d.day.strftime("%d.%m") for d in days]
     positions = list(range(len(days)))

@@ -27,6 +27,9 @@ class ModelSettings(BaseModel):
     # What runs the model when answering: "onnx" (ONNX Runtime, an export kept next to the
     # weights, built on first use) or "torch" (PyTorch). Training always uses PyTorch.
     backend: Literal["onnx", "torch"] = "onnx"
+    # ONNX Runtime threads per question batch; 0: one per core. 1 leaves a core to the rest of
+    # the bot: higher throughput under load, a slower single answer (README, "Speed").
+    threads: int = Field(default=0, ge=0)
 
     def resolved_path(self) -> str:
         return self.path or str(self.models_dir / "base" / DEFAULT_BASE_MODEL)
@@ -44,6 +47,11 @@ class SearchSettings(BaseModel):
     # many best matches, so an article with many of them does not win by chance; 1: by the
     # best one alone, as curated phrasings do.
     learned_top_k: int = Field(default=LEARNED_TOP_K, ge=1, le=100)
+    # Weight of the lexical channel (character 3-gram TF-IDF over the same phrasings) in the
+    # ranking, against the embeddings' 1 - weight; 0 turns it off. Empty: what the model
+    # directory recommends in its faqbot.json (measured for the base models, chosen on
+    # held-out questions by `faqbot train`), else 0. The bands judge the embeddings' cosine.
+    lexical_weight: float | None = Field(default=None, ge=0, le=1)
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> SearchSettings:

@@ -151,6 +151,16 @@ def recommended_thresholds(path: Path) -> dict[str, float]:
     return {k: float(v) for k, v in data.get("thresholds", {}).items()}
 
 
+def recommended_lexical_weight(path: Path) -> float | None:
+    """The lexical channel's weight a model directory recommends in `faqbot.json`: measured
+    for a base model, chosen on held-out questions by `faqbot train`; None if it says none."""
+    file = path / "faqbot.json"
+    if not file.is_file():
+        return None
+    value = json.loads(file.read_text(encoding="utf-8")).get("lexical_weight")
+    return None if value is None else float(value)
+
+
 # A micro-batcher's worker ends after this long without questions.
 _IDLE_SECONDS = 60.0
 

@@ -102,9 +102,13 @@ def evaluate_vectors(
     gold: Sequence[int],
     skipped: int,
     negative_vectors: np.ndarray | None = None,
+    lexical: np.ndarray | None = None,
+    lexical_weight: float = 0.0,
+    negative_lexical: np.ndarray | None = None,
 ) -> EvalReport:
-    """Rank every article of `index` for each query vector, as the bot does."""
-    scores = index.scores(vectors)
+    """Rank every article of `index` for each query vector, as the bot does (with the
+    lexical channel's scores of the same queries, when given)."""
+    scores = index.scores(vectors, lexical, lexical_weight)
     ranking = scores.ranking
     ids = index.article_ids
     hits1 = hits3 = 0
@@ -138,7 +142,9 @@ def evaluate_vectors(
         right_scores=right,
         wrong_scores=wrong,
         negative_scores=(
-            index.scores(negative_vectors).top_article()[1].tolist()
+            index.scores(negative_vectors, negative_lexical, lexical_weight)
+            .top_article()[1]
+            .tolist()
             if negative_vectors is not None and len(negative_vectors) and len(ids)
             else []
         ),
@@ -167,6 +173,9 @@ async def evaluate(
         [by_title[item.title] for item in usable],
         len(items) - len(usable),
         negative_vectors,
+        snapshot.lexical_scores([item.query for item in usable]),
+        snapshot.lexical_weight,
+        snapshot.lexical_scores(list(negatives)) if negatives else None,
     )
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from knowledge_base.lexical import fuse
+
 # The learned channel scores an article by the mean of its this many best learned phrasings
 # (all of them if it has fewer); 1 makes it the best one, as before the guard. Chosen with the
 # fairness evaluation in the README.
@@ -110,8 +112,19 @@ class VectorIndex:
     def article_ids(self) -> np.ndarray:
         return self._articles
 
-    def scores(self, queries: np.ndarray) -> ArticleScores:
-        """Ranking and best-phrasing scores of each article for each query."""
+    def scores(
+        self, queries: np.ndarray, lexical: np.ndarray | None = None, lexical_weight: float = 0.0
+    ) -> ArticleScores:
+        """Ranking and best-phrasing scores of each article for each query; with `lexical`
+        (LexicalIndex scores in the same article order), the ranking fuses the two."""
+        found = self._dense_scores(queries)
+        if lexical is None or lexical_weight <= 0 or not len(self._articles):
+            return found
+        if lexical.shape != found.ranking.shape:
+            raise ValueError("lexical scores must cover the same queries and articles")
+        return ArticleScores(fuse(found.ranking, lexical, lexical_weight), found.best)
+
+    def _dense_scores(self, queries: np.ndarray) -> ArticleScores:
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         shape = (len(queries), len(self._articles))
         if not len(self._articles):
@@ -142,12 +155,19 @@ class VectorIndex:
                 learned[:, self._learned_columns] = sums / self._learned_divisor
         return ArticleScores(np.maximum(curated, learned), np.maximum(curated, learned_best))
 
-    def top(self, query: np.ndarray, k: int, first: Collection[int] = ()) -> list[ArticleScore]:
+    def top(
+        self,
+        query: np.ndarray,
+        k: int,
+        first: Collection[int] = (),
+        lexical: np.ndarray | None = None,
+        lexical_weight: float = 0.0,
+    ) -> list[ArticleScore]:
         """The k first-ranked articles for one normalised query vector, best first; the
         articles in `first` (those the question was confirmed for) before all others."""
         if not len(self._articles) or k <= 0:
             return []
-        scores = self.scores(query)
+        scores = self.scores(query, lexical, lexical_weight)
         ranking, best_scores = scores.ranking[0], scores.best[0]
         order = ranking
         if first:
@@ -155,7 +175,7 @@ class VectorIndex:
             columns = columns[columns < len(self._articles)]
             columns = columns[np.isin(self._articles[columns], list(first))]
             order = ranking.copy()
-            order[columns] += 4.0  # above any cosine
+            order[columns] += 4.0  # above any ranking score (cosines and fused scores ≤ 1)
         k = min(k, len(order))
         best = np.argpartition(-order, k - 1)[:k]
         best = best[np.argsort(-order[best], kind="stable")]

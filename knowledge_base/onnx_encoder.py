@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,6 +37,8 @@ from knowledge_base.encoder import (
 log = logging.getLogger(__name__)
 
 ONNX_FILE = "model.onnx"
+# The weights, beside the graph: ONNX Runtime maps them instead of reading a copy into memory.
+ONNX_DATA = "model.onnx.data"
 ONNX_META = "model.onnx.json"
 # The smallest cosine between the PyTorch and the ONNX vector of any parity sentence.
 PARITY_MIN = 0.9999
@@ -49,6 +52,9 @@ PARITY_SENTENCES = (
     "а",
     "Очень длинный вопрос " * 60,
 )
+# A batch of texts holds at most this many texts, and this many tokens (texts × longest).
+BATCH_TEXTS = 32
+BATCH_TOKENS = 2048
 # Layouts the export understands: a transformer, mean pooling, optionally normalisation.
 _SUPPORTED_MODULES = (
     ["sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling"],
@@ -67,7 +73,7 @@ class OnnxUnavailable(RuntimeError):
 def onnx_ready(path: Path) -> bool:
     """True when `path` holds an export built from the model as it is now."""
     meta = path / ONNX_META
-    if not (path / ONNX_FILE).is_file() or not meta.is_file():
+    if not all((path / name).is_file() for name in (ONNX_FILE, ONNX_DATA, ONNX_META)):
         return False
     try:
         built_from = json.loads(meta.read_text(encoding="utf-8")).get("model_digest")
@@ -110,6 +116,7 @@ def export_onnx(path: Path) -> Path:
     file, written last, is what makes the export count.
     """
     check_exportable(path)
+    import onnx
     import torch
     from sentence_transformers import SentenceTransformer
 
@@ -137,10 +144,11 @@ def export_onnx(path: Path) -> Path:
     sample = model.tokenizer(
         ["query: пример", "passage: пример текста"], padding=True, return_tensors="pt"
     )
-    target = path / ONNX_FILE
-    scratch = path / f".{ONNX_FILE}.{os.getpid()}.tmp"
+    scratch = path / f".onnx-export-{os.getpid()}"
     (path / ONNX_META).unlink(missing_ok=True)
     try:
+        scratch.mkdir()
+        traced = scratch / "traced.onnx"
         with torch.inference_mode(), warnings.catch_warnings():
             # The tracer's notes on shape checks it fixes as constants: the parity check
             # below is what proves the graph, on batches of mixed lengths.
@@ -148,7 +156,7 @@ def export_onnx(path: Path) -> Path:
             torch.onnx.export(
                 Embedding().eval(),
                 (sample["input_ids"], sample["attention_mask"]),
-                str(scratch),
+                str(traced),
                 input_names=["input_ids", "attention_mask"],
                 output_names=["embedding"],
                 dynamic_axes={
@@ -159,9 +167,21 @@ def export_onnx(path: Path) -> Path:
                 opset_version=17,
                 dynamo=False,
             )
-        os.replace(scratch, target)
+        graph = onnx.load(str(traced))
+        onnx.save_model(
+            graph,
+            str(scratch / ONNX_FILE),
+            save_as_external_data=True,
+            all_tensors_to_one_file=True,
+            location=ONNX_DATA,
+            size_threshold=1024,
+        )
+        (scratch / ONNX_DATA).chmod(0o644)  # onnx writes it owner-only; the graph is 0644
+        # The weights first: a graph is never in place without the weights it names.
+        os.replace(scratch / ONNX_DATA, path / ONNX_DATA)
+        os.replace(scratch / ONNX_FILE, path / ONNX_FILE)
     finally:
-        scratch.unlink(missing_ok=True)
+        shutil.rmtree(scratch, ignore_errors=True)
     query_prompt, _ = model_prompts(path, model.prompts)
     expected = model.encode(
         list(PARITY_SENTENCES),
@@ -172,12 +192,13 @@ def export_onnx(path: Path) -> Path:
     found = OnnxEncoder(path, _unchecked=True).encode_queries(PARITY_SENTENCES)
     worst = float((np.asarray(expected) * found).sum(axis=1).min())
     if worst < PARITY_MIN:
-        target.unlink(missing_ok=True)
+        for name in (ONNX_FILE, ONNX_DATA):
+            (path / name).unlink(missing_ok=True)
         raise OnnxUnavailable(f"{path}: the export reproduces the model to cosine {worst:.6f}")
     meta = {"model_digest": model_digest(path), "parity_min_cosine": round(worst, 7)}
     (path / ONNX_META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    log.info("exported %s (parity cosine %.7f)", target, worst)
-    return target
+    log.info("exported %s (parity cosine %.7f)", path / ONNX_FILE, worst)
+    return path / ONNX_FILE
 
 
 class OnnxEncoder:
@@ -206,6 +227,11 @@ class OnnxEncoder:
         options = onnxruntime.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+        # Threads sleep between questions instead of spinning: a spinning pool keeps both cores
+        # busy after every question and starves the event loop that handles the next updates.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # No arena: memory a batch of long texts needed is given back, not kept for good.
+        options.enable_cpu_mem_arena = False
         self._session = onnxruntime.InferenceSession(
             str(path / ONNX_FILE), options, providers=["CPUExecutionProvider"]
         )
@@ -237,7 +263,7 @@ class OnnxEncoder:
         return await self._batcher.submit(text)
 
     def _probe(self) -> int:
-        return int(self._run(["a"]).shape[-1])
+        return int(self._run(self._tokenizer.encode_batch(["a"])).shape[-1])
 
     def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
         if not texts:
@@ -245,17 +271,24 @@ class OnnxEncoder:
         prompted = [prompt + t for t in texts]
         if self._lowercase:
             prompted = [t.lower() for t in prompted]
+        encodings = self._tokenizer.encode_batch(prompted)
         # Sorted by length and run in batches of similar length, as sentence-transformers
-        # does: padding a short question to a long one costs time, not accuracy.
-        order = sorted(range(len(prompted)), key=lambda i: len(prompted[i]))
-        vectors = np.zeros((len(prompted), self.dimension), dtype=np.float32)
-        for start in range(0, len(order), 32):
-            rows = order[start : start + 32]
-            vectors[rows] = self._run([prompted[i] for i in rows])
+        # does: padding a short question to a long one costs time, not accuracy. A batch holds
+        # at most BATCH_TOKENS tokens, so a base of long phrasings never needs gigabytes.
+        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
+        vectors = np.zeros((len(encodings), self.dimension), dtype=np.float32)
+        batch: list[int] = []
+        for i in order:
+            width = len(encodings[i].ids)
+            if (batch and (len(batch) + 1) * width > BATCH_TOKENS) or len(batch) == BATCH_TEXTS:
+                vectors[batch] = self._run([encodings[j] for j in batch])
+                batch = []
+            batch.append(i)
+        if batch:
+            vectors[batch] = self._run([encodings[j] for j in batch])
         return vectors
 
-    def _run(self, texts: list[str]) -> np.ndarray:
-        encodings = self._tokenizer.encode_batch(texts)
+    def _run(self, encodings: list[Any]) -> np.ndarray:
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(encodings), width), dtype=np.int64)
         mask = np.zeros((len(encodings), width), dtype=np.int64)
@@ -266,11 +299,8 @@ class OnnxEncoder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-BACKENDS = ("onnx", "torch")
-
-
 def load_encoder(
-    model_path: str | Path, backend: str = "onnx", allow_hub: bool = False
+    model_path: str | Path, backend: str = "onnx", allow_hub: bool = False, threads: int = 0
 ) -> TextEncoder:
     """The model served by `backend`. With "onnx", a model without a current export is
     exported first (once; it is kept next to the weights); a model ONNX Runtime cannot serve
@@ -281,7 +311,7 @@ def load_encoder(
             if not onnx_ready(path):
                 log.info("no ONNX export of %s yet: building it (once)", path)
                 export_onnx(path)
-            return OnnxEncoder(path)
+            return OnnxEncoder(path, threads=threads)
         except (OnnxUnavailable, OSError) as error:
             log.warning("ONNX Runtime cannot serve %s (%s); PyTorch serves it", path, error)
     return Encoder(model_path, allow_hub=allow_hub)

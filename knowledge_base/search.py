@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge_base.encoder import TextEncoder
 from knowledge_base.index import LEARNED_TOP_K, VectorIndex
+from knowledge_base.lexical import LexicalIndex
 from knowledge_base.repositories import (
     FEEDBACK_SOURCE,
     Article,
@@ -80,19 +81,29 @@ class ServingSnapshot:
     # Learned phrasings by question_key: a question asked again word for word puts the
     # articles it was confirmed for first, whatever the other learned phrasings score.
     confirmed: Mapping[str, frozenset[int]] = field(default_factory=dict)
+    # The lexical channel over the same phrasings, fused into the ranking with this weight
+    # (None or 0: dense only). The bands still judge the dense cosine.
+    lexical: LexicalIndex | None = None
+    lexical_weight: float = 0.0
 
     @property
     def model_version(self) -> str:
         return self.encoder.version
 
+    def lexical_scores(self, questions: Sequence[str]) -> np.ndarray | None:
+        if self.lexical is None or self.lexical_weight <= 0:
+            return None
+        return self.lexical.scores(questions)
+
     async def rank(self, question: str, k: int) -> list[Match]:
         vector = await self.encoder.encode_query(question)
         titles = self.titles
         first = self.confirmed.get(question_key(question), frozenset())
-        return [
-            Match(s.article_id, titles[s.article_id], s.score)
-            for s in self.index.top(vector, k, first=first)
-        ]
+        lexical = self.lexical_scores([question])
+        top = self.index.top(
+            vector, k, first=first, lexical=lexical, lexical_weight=self.lexical_weight
+        )
+        return [Match(s.article_id, titles[s.article_id], s.score) for s in top]
 
     def worth_suggesting(self, matches: Iterable[Match]) -> tuple[Match, ...]:
         """The best matches, up to the number offered, that reach the suggest threshold."""
@@ -137,8 +148,10 @@ class SearchEngine:
         thresholds: Thresholds,
         suggestions: int = 3,
         learned_top_k: int = LEARNED_TOP_K,
+        lexical_weight: float = 0.0,
     ) -> None:
         self.learned_top_k = learned_top_k
+        self.lexical_weight = lexical_weight
         self.snapshot = ServingSnapshot(
             encoder, VectorIndex.empty(encoder.dimension), {}, thresholds, suggestions
         )
@@ -163,10 +176,13 @@ class SearchEngine:
         session_factory: async_sessionmaker[AsyncSession],
         encoder: TextEncoder | None = None,
         thresholds: Thresholds | None = None,
+        lexical_weight: float | None = None,
     ) -> int:
         """Re-read the active phrasings and swap in a new snapshot; with `encoder`, switch to
         that model. Only phrasings without a cached vector for the model are encoded."""
         async with self._rebuild_lock:
+            if lexical_weight is not None:
+                self.lexical_weight = lexical_weight
             current = self.snapshot
             encoder = encoder or current.encoder
             thresholds = thresholds or current.thresholds
@@ -188,6 +204,13 @@ class SearchEngine:
                     await EmbeddingRepository(session).store(version, encoded)
                     await session.commit()
             index = self._index(vectors, phrasings)
+            lexical = (
+                await asyncio.to_thread(
+                    LexicalIndex, [p.text for p in phrasings], [p.article_id for p in phrasings]
+                )
+                if self.lexical_weight > 0
+                else None
+            )
             confirmed: dict[str, set[int]] = {}
             for p in phrasings:
                 if p.source == FEEDBACK_SOURCE:
@@ -199,6 +222,8 @@ class SearchEngine:
                 thresholds,
                 current.suggestions,
                 {key: frozenset(ids) for key, ids in confirmed.items()},
+                lexical,
+                self.lexical_weight,
             )
             self._fingerprint = fingerprint
             log.info(

@@ -102,6 +102,7 @@ def _train(settings: Settings, args: argparse.Namespace) -> int:
         threads=config.threads or default_threads(),
         progress=True,
         learned_top_k=settings.search.learned_top_k,
+        lexical_weight=settings.search.lexical_weight,
     )
     # Below the bot in the scheduler's eyes: on a shared machine the answers come first.
     os.nice(config.niceness)
@@ -141,6 +142,7 @@ def outcome_json(outcome: TrainingOutcome) -> dict[str, Any]:
         "before": asdict(outcome.before),
         "after": asdict(outcome.after),
         "thresholds": outcome.thresholds,
+        "lexical": outcome.metrics.get("lexical"),
         "data": outcome.metrics["data"],
         "steps": outcome.metrics["steps"],
         "train_seconds": outcome.metrics["train_seconds"],
@@ -187,6 +189,17 @@ def format_outcome(outcome: TrainingOutcome) -> str:
             f"Thresholds: answer {thresholds['answer']:.4f}, suggest {thresholds['suggest']:.4f} "
             f"({source})"
         )
+    lexical = outcome.metrics.get("lexical")
+    if lexical:
+        by_weight = ", ".join(
+            f"{float(w):g}: {top1:.3f}" for w, top1 in lexical["held_out_top1_by_weight"].items()
+        )
+        verdict = (
+            f"kept at {lexical['recommended_weight']:g}"
+            if lexical["recommended_weight"]
+            else "off: it does not lift this model's top-1"
+        )
+        lines.append(f"Lexical channel: {verdict} (held-out top-1 by weight: {by_weight})")
     if outcome.promoted:
         lines.append(
             f"Promoted: {outcome.version.name} is active ({outcome.reason}); {REACHES_THE_BOT}."

@@ -19,10 +19,16 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge_base.base_models import write_recommendations
-from knowledge_base.encoder import Encoder, model_version, recommended_thresholds
+from knowledge_base.encoder import (
+    Encoder,
+    model_version,
+    recommended_lexical_weight,
+    recommended_thresholds,
+)
 from knowledge_base.evaluation import EvalReport, choose_thresholds, evaluate_vectors
 from knowledge_base.index import LEARNED_TOP_K, VectorIndex
 from knowledge_base.io import EvalItem
+from knowledge_base.lexical import LEXICAL_WEIGHT, LexicalIndex
 from knowledge_base.onnx_encoder import OnnxUnavailable, export_onnx
 from knowledge_base.repositories import (
     FEEDBACK_SOURCE,
@@ -73,6 +79,9 @@ class TrainingOptions:
     progress: bool = True
     # Score the held-out questions as the bot does (see SearchSettings.learned_top_k).
     learned_top_k: int = LEARNED_TOP_K
+    # ... and with the lexical channel the bot fuses in: SEARCH__LEXICAL_WEIGHT when set;
+    # None: the new model's own recommendation, chosen here on the held-out questions.
+    lexical_weight: float | None = None
 
 
 @dataclass(frozen=True)
@@ -140,8 +149,18 @@ async def train_new_version(
                 old.version, (p.id for p in phrasings)
             )
         old_vectors, _ = await phrasing_vectors(old, phrasings, cached)
+        parent_weight = recommended_lexical_weight(parent.path) or 0.0
+        served_before = (
+            options.lexical_weight if options.lexical_weight is not None else parent_weight
+        )
         before = await asyncio.to_thread(
-            _held_out_report, old, phrasings, old_vectors, split, options.learned_top_k
+            _held_out_report,
+            old,
+            phrasings,
+            old_vectors,
+            split,
+            options.learned_top_k,
+            served_before,
         )
         del old
 
@@ -164,9 +183,26 @@ async def train_new_version(
             # 5. The new model on the same questions, and the vectors the bot will serve.
             new = await asyncio.to_thread(Encoder, scratch)
             new_vectors, _ = await phrasing_vectors(new, phrasings, {})
-            after = await asyncio.to_thread(
-                _held_out_report, new, phrasings, new_vectors, split, options.learned_top_k
+            # The lexical channel is recommended for the new model only if it lifts top-1 on
+            # the held-out questions (a fine-tuned model may not need it).
+            candidate = parent_weight or LEXICAL_WEIGHT
+            reports = {
+                weight: await asyncio.to_thread(
+                    _held_out_report,
+                    new,
+                    phrasings,
+                    new_vectors,
+                    split,
+                    options.learned_top_k,
+                    weight,
+                )
+                for weight in {0.0, candidate, options.lexical_weight or 0.0}
+            }
+            recommended_weight = candidate if reports[candidate].top1 > reports[0.0].top1 else 0.0
+            served = (
+                options.lexical_weight if options.lexical_weight is not None else recommended_weight
             )
+            after = reports[served]
             del new
 
             # 6. Promote only if not worse; thresholds for the new score scale.
@@ -192,11 +228,19 @@ async def train_new_version(
                 reason,
                 time.monotonic() - started,
             )
+            metrics["lexical"] = {
+                "before_weight": served_before,
+                "recommended_weight": recommended_weight,
+                "served_weight": served,
+                "held_out_top1_by_weight": {
+                    str(weight): round(found.top1, 4) for weight, found in sorted(reports.items())
+                },
+            }
             (scratch / "metrics.json").write_text(
                 json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
             )
             if thresholds:
-                write_recommendations(scratch, thresholds)
+                write_recommendations(scratch, thresholds, recommended_weight)
             # What the bot serves it with; a model ONNX Runtime cannot serve is served by
             # PyTorch, so a failed export fails nothing here.
             try:
@@ -259,6 +303,7 @@ def _held_out_report(
     vectors: np.ndarray,
     split: Split,
     learned_top_k: int,
+    lexical_weight: float = 0.0,
 ) -> EvalReport:
     """Rank all active articles for each held-out question, as the bot does; a held-out
     question stored as a phrasing is left out, so it is never found through itself."""
@@ -274,8 +319,22 @@ def _held_out_report(
         learned=[phrasings[row].source == FEEDBACK_SOURCE for row in keep],
         learned_top_k=learned_top_k,
     )
-    queries = encoder.encode_queries([p.query for p in split.held_out])
-    return evaluate_vectors(index, queries, [p.article_id for p in split.held_out], 0)
+    questions = [p.query for p in split.held_out]
+    queries = encoder.encode_queries(questions)
+    lexical = None
+    if lexical_weight > 0:
+        kept = [phrasings[row] for row in keep]
+        lexical = LexicalIndex([p.text for p in kept], [p.article_id for p in kept]).scores(
+            questions
+        )
+    return evaluate_vectors(
+        index,
+        queries,
+        [p.article_id for p in split.held_out],
+        0,
+        lexical=lexical,
+        lexical_weight=lexical_weight,
+    )
 
 
 def _decide(before: Metrics, after: Metrics, options: TrainingOptions) -> tuple[bool, str]:

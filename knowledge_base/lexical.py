@@ -1,0 +1,116 @@
+"""The lexical channel: character 3-gram TF-IDF over the same phrasings as the vector index.
+
+Embeddings blur what matters most in a support question about a product: names, error codes,
+command names ("ошибка 0x80070005", "kubectl", "ORA-12154"). Character 3-grams keep them, and
+catch Russian word forms and typos without a stemmer. Scores are cosines in [0, 1], per
+article the best phrasing's, in the same article order as the vector index, so the two are
+fused column by column.
+
+The weighting is scikit-learn's `TfidfVectorizer(analyzer="char", ngram_range=(3, 3),
+sublinear_tf=True)` (a test checks the two agree), written out over an inverted index in numpy:
+importing scikit-learn would cost the serving bot 150 MB and a second at start.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+# The default weight of the lexical channel in the fused ranking (README, "A lexical channel").
+LEXICAL_WEIGHT = 0.2
+NGRAM = 3
+_WHITESPACE = re.compile(r"\s\s+")
+
+
+def ngram_counts(text: str) -> Counter[str]:
+    """Character 3-grams of the lowercased text, whitespace runs folded to one space."""
+    text = _WHITESPACE.sub(" ", text.lower())
+    return Counter(text[i : i + NGRAM] for i in range(len(text) - NGRAM + 1))
+
+
+class LexicalIndex:
+    def __init__(self, texts: Sequence[str], article_ids: Sequence[int]) -> None:
+        ids = np.asarray(article_ids, dtype=np.int64)
+        if len(ids) != len(texts):
+            raise ValueError("one article id per text is required")
+        # Phrasings sorted by article, so per-article maxima are contiguous runs.
+        order = np.argsort(ids, kind="stable")
+        sorted_ids = ids[order]
+        self.article_ids = np.unique(sorted_ids)
+        self._starts = (
+            np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
+            if len(sorted_ids)
+            else np.zeros(0, dtype=np.int64)
+        )
+        self._phrasings = len(texts)
+        counts = [ngram_counts(texts[i]) for i in order]
+        self._vocabulary: dict[str, int] = {}
+        terms: list[int] = []
+        docs: list[int] = []
+        tfs: list[float] = []
+        for doc, found in enumerate(counts):
+            for gram, count in found.items():
+                terms.append(self._vocabulary.setdefault(gram, len(self._vocabulary)))
+                docs.append(doc)
+                tfs.append(1.0 + math.log(count))
+        term = np.asarray(terms, dtype=np.int64)
+        doc_of = np.asarray(docs, dtype=np.int64)
+        frequency = np.bincount(term, minlength=len(self._vocabulary))
+        # Smooth idf, as scikit-learn: log((1 + n) / (1 + df)) + 1.
+        self._idf = np.log((1 + len(texts)) / (1 + frequency)) + 1.0
+        weight = np.asarray(tfs, dtype=np.float64) * self._idf[term]
+        norms = np.sqrt(np.bincount(doc_of, weights=weight**2, minlength=len(texts)))
+        weight /= np.where(norms > 0, norms, 1.0)[doc_of]
+        # Postings: for each 3-gram, the phrasings holding it and their weights.
+        by_term = np.argsort(term, kind="stable")
+        self._postings_doc = doc_of[by_term]
+        self._postings_weight = weight[by_term].astype(np.float32)
+        self._postings_start = np.r_[0, np.cumsum(frequency)]
+
+    def scores(self, questions: Sequence[str]) -> np.ndarray:
+        """Best phrasing's TF-IDF cosine of each article (columns) for each question (rows)."""
+        found = np.zeros((len(questions), len(self.article_ids)), dtype=np.float32)
+        if not self._phrasings:
+            return found
+        for row, question in enumerate(questions):
+            cosines = self._phrasing_cosines(question)
+            if cosines is not None:
+                found[row] = np.maximum.reduceat(cosines, self._starts)
+        return found
+
+    def _phrasing_cosines(self, question: str) -> np.ndarray | None:
+        known = [
+            (self._vocabulary[gram], 1.0 + math.log(count))
+            for gram, count in ngram_counts(question).items()
+            if gram in self._vocabulary
+        ]
+        if not known:
+            return None
+        grams = np.asarray([g for g, _ in known], dtype=np.int64)
+        weights = np.asarray([w for _, w in known]) * self._idf[grams]
+        weights /= np.linalg.norm(weights)
+        starts, ends = self._postings_start[grams], self._postings_start[grams + 1]
+        spans = [np.arange(s, e) for s, e in zip(starts, ends, strict=True)]
+        where = np.concatenate(spans)
+        per_posting = self._postings_weight[where] * np.repeat(weights, ends - starts)
+        return np.bincount(
+            self._postings_doc[where], weights=per_posting, minlength=self._phrasings
+        ).astype(np.float32)
+
+
+def min_max(scores: np.ndarray) -> np.ndarray:
+    """Each row scaled to [0, 1]: the best article 1, the worst 0 (all 0 when all are equal)."""
+    low = scores.min(axis=1, keepdims=True)
+    span = scores.max(axis=1, keepdims=True) - low
+    return np.divide(scores - low, span, out=np.zeros_like(scores), where=span > 0)
+
+
+def fuse(dense: np.ndarray, lexical: np.ndarray, weight: float) -> np.ndarray:
+    """The ranking of the two channels: each scaled per question to [0, 1], then weighted.
+    Scaled, because a fine-tuned model spreads its cosines far wider than the base model
+    does; the weight then means the same for every model."""
+    return (1 - weight) * min_max(dense) + weight * min_max(lexical)

@@ -1,0 +1,57 @@
+"""The lexical channel stays in step with the base, as the vector index does."""
+
+from __future__ import annotations
+
+import numpy as np
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from knowledge_base.articles import ArticleService
+from knowledge_base.io import read_articles
+from knowledge_base.onnx_encoder import OnnxEncoder
+from knowledge_base.repositories import ArticleDraft, ArticleRepository
+from knowledge_base.search import SearchEngine, SearchService, Thresholds
+from tests.conftest import SAMPLE_BASE
+
+ORACLE = ArticleDraft(
+    "Ошибка ORA-28000: учётная запись Oracle заблокирована",
+    "Попросите DBA разблокировать учётную запись.",
+    ("ORA-28000 the account is locked",),
+)
+
+
+async def test_articles_added_and_archived_reach_the_lexical_channel(
+    e5_onnx_encoder: OnnxEncoder, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    async with session_factory() as session:
+        await ArticleService(session).import_drafts(read_articles(SAMPLE_BASE))
+    engine = SearchEngine(e5_onnx_encoder, Thresholds(0.9, 0.87), lexical_weight=0.2)
+    await engine.rebuild(session_factory)
+
+    def in_step() -> None:
+        snapshot = engine.snapshot
+        assert snapshot.lexical is not None
+        assert np.array_equal(snapshot.lexical.article_ids, snapshot.index.article_ids)
+
+    in_step()
+    async with session_factory() as session:
+        await ArticleService(session).import_drafts([ORACLE])
+        oracle = await ArticleRepository(session).get_by_title(ORACLE.title)
+    assert oracle is not None
+    assert await engine.refresh_if_changed(session_factory)
+    in_step()
+    [first, *_] = await engine.rank("вылетает ORA-28000", 3)
+    assert first.article_id == oracle.id
+    lexical = engine.snapshot.lexical_scores(["вылетает ORA-28000"])
+    assert lexical is not None
+    column = int(np.flatnonzero(engine.snapshot.index.article_ids == oracle.id)[0])
+    assert lexical[0].argmax() == column
+
+    async with session_factory() as session:
+        assert await ArticleRepository(session).archive(oracle.id)
+        await session.commit()
+    assert await engine.refresh_if_changed(session_factory)
+    in_step()
+    assert oracle.id not in engine.snapshot.index.article_ids
+    async with session_factory() as session:
+        answer = await SearchService(engine, session).answer("вылетает ORA-28000", user_id=1)
+    assert answer.article is not None and answer.article.id != oracle.id
