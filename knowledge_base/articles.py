@@ -271,17 +271,15 @@ class ArticleEditor:
         return approved
 
     async def reject(self, phrasing_id: int) -> Phrasing | None:
-        """A waiting question is dropped; None if it waits no more."""
+        """A waiting question is rejected for good (kept, never served, never queued again
+        by later clicks); None if it waits no more."""
         self._check("reject_phrasing")
-        row = next(
-            (p for p in await self._articles.pending_phrasings() if p.id == phrasing_id), None
-        )
-        deleted = await self._articles.delete_phrasing(phrasing_id) if row else None
-        if deleted is None:
+        rejected = await self._articles.reject_phrasing(phrasing_id)
+        if rejected is None:
             await self._session.rollback()
             return None
-        await self._record("reject_phrasing", deleted.article_id, deleted.text, "")
-        return deleted
+        await self._record("reject_phrasing", rejected.article_id, rejected.text, "")
+        return rejected
 
     async def import_file(self, drafts: Sequence[ArticleDraft], name: str) -> ImportReport:
         """The same import as `faqbot import`, recorded in the audit log."""

@@ -94,17 +94,26 @@ class FeedbackService:
         article = await self._articles.get(article_id)
         if query is None or article is None or article.archived:
             return Learning.NOTHING
+        offered = await self._queries.offers(query_id)
+        if offered is None or article_id not in offered:
+            # A question from before the offers were kept: its click counts for training, but
+            # nothing proves the bot showed that article, so it teaches nothing.
+            return Learning.NOTHING
         text = query.text.strip()
         if not text or len(text) > MAX_LEARNED_CHARS:
             return Learning.NOTHING
         key = question_key(text)
         if any(question_key(p.text) == key for p in await self._articles.phrasings_of(article_id)):
             return Learning.NOTHING
-        people = {
-            person
-            for asked, person in await self._feedback.confirmations(article_id)
-            if question_key(asked) == key
-        }
+        people = (
+            {query.user_id}  # this click is the one confirmation needed
+            if min_confirmations <= 1
+            else {
+                person
+                for asked, person in await self._feedback.confirmations(article_id)
+                if question_key(asked) == key
+            }
+        )
         if len(people) < min_confirmations:
             log.info(
                 "query %d: confirmed for article %d by %d of %d people needed",

@@ -93,13 +93,13 @@ class LexicalIndex:
         grams = np.asarray([g for g, _ in known], dtype=np.int64)
         weights = np.asarray([w for _, w in known]) * self._idf[grams]
         weights /= np.linalg.norm(weights)
-        starts, ends = self._postings_start[grams], self._postings_start[grams + 1]
-        spans = [np.arange(s, e) for s, e in zip(starts, ends, strict=True)]
-        where = np.concatenate(spans)
-        per_posting = self._postings_weight[where] * np.repeat(weights, ends - starts)
-        return np.bincount(
-            self._postings_doc[where], weights=per_posting, minlength=self._phrasings
-        ).astype(np.float32)
+        # One buffer, one 3-gram at a time: memory stays one float per phrasing however long
+        # the question and however common its 3-grams.
+        cosines = np.zeros(self._phrasings, dtype=np.float32)
+        for gram, weight in zip(grams.tolist(), weights.tolist(), strict=True):
+            start, end = self._postings_start[gram], self._postings_start[gram + 1]
+            cosines[self._postings_doc[start:end]] += weight * self._postings_weight[start:end]
+        return cosines
 
 
 def min_max(scores: np.ndarray) -> np.ndarray:

@@ -40,6 +40,8 @@ ONNX_FILE = "model.onnx"
 # The weights, beside the graph: ONNX Runtime maps them instead of reading a copy into memory.
 ONNX_DATA = "model.onnx.data"
 ONNX_META = "model.onnx.json"
+# Bumped whenever the exported graph changes: an export of another format is built again.
+EXPORT_FORMAT = 2
 # The smallest cosine between the PyTorch and the ONNX vector of any parity sentence.
 PARITY_MIN = 0.9999
 PARITY_SENTENCES = (
@@ -76,11 +78,11 @@ def onnx_ready(path: Path) -> bool:
     if not all((path / name).is_file() for name in (ONNX_FILE, ONNX_DATA, ONNX_META)):
         return False
     try:
-        built_from = json.loads(meta.read_text(encoding="utf-8")).get("model_digest")
+        built = json.loads(meta.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     # The digest, not the version: `faqbot train` exports in a scratch directory and renames it.
-    return bool(built_from == model_digest(path))
+    return built.get("model_digest") == model_digest(path) and built.get("format") == EXPORT_FORMAT
 
 
 def _module_layout(path: Path) -> tuple[list[str], dict[str, Any]]:
@@ -116,6 +118,9 @@ def export_onnx(path: Path) -> Path:
     file, written last, is what makes the export count.
     """
     check_exportable(path)
+    if not os.access(path, os.W_OK):
+        # Before loading torch and the model: a read-only directory is known at once.
+        raise OnnxUnavailable(f"{path} is not writable: the export cannot be kept next to it")
     import onnx
     import torch
     from sentence_transformers import SentenceTransformer
@@ -124,7 +129,6 @@ def export_onnx(path: Path) -> Path:
         str(path), device="cpu", local_files_only=True, model_kwargs={"dtype": "float32"}
     )
     transformer: Any = model[0].auto_model
-    normalise = len(model) > 2
 
     class Embedding(torch.nn.Module):
         def __init__(self) -> None:
@@ -137,8 +141,8 @@ def export_onnx(path: Path) -> Path:
             ).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            if not normalise:
-                return mean
+            # Always unit length, with or without a Normalize module: the PyTorch encoder
+            # asks sentence-transformers for normalised vectors too.
             return torch.nn.functional.normalize(mean, p=2.0, dim=1)
 
     sample = model.tokenizer(
@@ -189,13 +193,23 @@ def export_onnx(path: Path) -> Path:
         convert_to_numpy=True,
         normalize_embeddings=True,
     )
-    found = OnnxEncoder(path, _unchecked=True).encode_queries(PARITY_SENTENCES)
-    worst = float((np.asarray(expected) * found).sum(axis=1).min())
+    raw = OnnxEncoder(path, _unchecked=True).encode_queries(PARITY_SENTENCES)
+    norms = np.linalg.norm(raw, axis=1)
+    # Both sides normalised, so the cosine measures direction; and the graph itself must
+    # give unit vectors, as the PyTorch encoder does.
+    expected = np.asarray(expected) / np.linalg.norm(expected, axis=1, keepdims=True)
+    worst = float((expected * (raw / norms[:, None])).sum(axis=1).min())
+    if np.abs(norms - 1.0).max() > 1e-3:
+        worst = 0.0
     if worst < PARITY_MIN:
         for name in (ONNX_FILE, ONNX_DATA):
             (path / name).unlink(missing_ok=True)
         raise OnnxUnavailable(f"{path}: the export reproduces the model to cosine {worst:.6f}")
-    meta = {"model_digest": model_digest(path), "parity_min_cosine": round(worst, 7)}
+    meta = {
+        "model_digest": model_digest(path),
+        "format": EXPORT_FORMAT,
+        "parity_min_cosine": round(worst, 7),
+    }
     (path / ONNX_META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     log.info("exported %s (parity cosine %.7f)", path / ONNX_FILE, worst)
     return path / ONNX_FILE
@@ -312,7 +326,7 @@ def load_encoder(
                 log.info("no ONNX export of %s yet: building it (once)", path)
                 export_onnx(path)
             return OnnxEncoder(path, threads=threads)
-        except (OnnxUnavailable, OSError) as error:
+        except Exception as error:  # any failure of export or runtime: PyTorch still serves
             log.warning("ONNX Runtime cannot serve %s (%s); PyTorch serves it", path, error)
     return Encoder(model_path, allow_hub=allow_hub)
 

@@ -35,6 +35,9 @@ TITLE_SOURCE = "title"
 FEEDBACK_SOURCE = "feedback"
 # A confirmed question waiting for an admin (auto-learning off): kept, never served.
 PENDING_SOURCE = "pending"
+# A confirmed question an admin rejected: kept, never served, and never queued again.
+REJECTED_SOURCE = "rejected"
+NOT_SERVED = (PENDING_SOURCE, REJECTED_SOURCE)
 
 
 def insert_skipping_duplicates(
@@ -171,7 +174,7 @@ class ArticleRepository:
                 func.max(PhrasingRow.created_at),
             )
             .join(ArticleRow, ArticleRow.id == PhrasingRow.article_id)
-            .where(ArticleRow.archived.is_(False), PhrasingRow.source != PENDING_SOURCE)
+            .where(ArticleRow.archived.is_(False), PhrasingRow.source.not_in(NOT_SERVED))
         )
         count, total, newest = row.one()
         return int(count), int(total), str(newest)
@@ -306,6 +309,15 @@ class ArticleRepository:
         await self._session.flush()
         return Phrasing(row.id, row.article_id, row.text, row.source)
 
+    async def reject_phrasing(self, phrasing_id: int) -> Phrasing | None:
+        """A pending phrasing is marked rejected; None if it is not pending (any more)."""
+        row = await self._session.get(PhrasingRow, phrasing_id)
+        if row is None or row.source != PENDING_SOURCE:
+            return None
+        row.source = REJECTED_SOURCE
+        await self._session.flush()
+        return Phrasing(row.id, row.article_id, row.text, row.source)
+
     async def delete_phrasing(self, phrasing_id: int) -> Phrasing | None:
         """Delete one phrasing (never the title's); what was deleted, or None."""
         row = await self._session.get(PhrasingRow, phrasing_id)
@@ -351,7 +363,7 @@ class ArticleRepository:
         rows = await self._session.execute(
             select(PhrasingRow.id, PhrasingRow.article_id, PhrasingRow.text, PhrasingRow.source)
             .join(ArticleRow, ArticleRow.id == PhrasingRow.article_id)
-            .where(ArticleRow.archived.is_(False), PhrasingRow.source != PENDING_SOURCE)
+            .where(ArticleRow.archived.is_(False), PhrasingRow.source.not_in(NOT_SERVED))
             .order_by(PhrasingRow.article_id, PhrasingRow.id)
         )
         return [Phrasing(r.id, r.article_id, r.text, r.source) for r in rows]
@@ -363,7 +375,7 @@ class ArticleRepository:
             select(PhrasingRow.article_id, PhrasingRow.text)
             .where(
                 PhrasingRow.article_id.in_(article_ids),
-                PhrasingRow.source.not_in((TITLE_SOURCE, PENDING_SOURCE)),
+                PhrasingRow.source.not_in((TITLE_SOURCE, *NOT_SERVED)),
             )
             .order_by(PhrasingRow.id)
         )

@@ -78,8 +78,10 @@ class ServingSnapshot:
     titles: Mapping[int, str]
     thresholds: Thresholds
     suggestions: int
-    # Learned phrasings by question_key: a question asked again word for word puts the
-    # articles it was confirmed for first, whatever the other learned phrasings score.
+    # Phrasings by question_key: a question asked word for word as an article's phrasing puts
+    # that article first, whatever its other learned phrasings score. A curated phrasing (the
+    # admins' word) takes precedence over a learned one: one person's click on another
+    # article cannot take over a question the base already answers by name.
     confirmed: Mapping[str, frozenset[int]] = field(default_factory=dict)
     # The lexical channel over the same phrasings, fused into the ranking with this weight
     # (None or 0: dense only). The bands still judge the dense cosine.
@@ -181,8 +183,7 @@ class SearchEngine:
         """Re-read the active phrasings and swap in a new snapshot; with `encoder`, switch to
         that model. Only phrasings without a cached vector for the model are encoded."""
         async with self._rebuild_lock:
-            if lexical_weight is not None:
-                self.lexical_weight = lexical_weight
+            weight = self.lexical_weight if lexical_weight is None else lexical_weight
             current = self.snapshot
             encoder = encoder or current.encoder
             thresholds = thresholds or current.thresholds
@@ -208,13 +209,15 @@ class SearchEngine:
                 await asyncio.to_thread(
                     LexicalIndex, [p.text for p in phrasings], [p.article_id for p in phrasings]
                 )
-                if self.lexical_weight > 0
+                if weight > 0
                 else None
             )
-            confirmed: dict[str, set[int]] = {}
+            curated: dict[str, set[int]] = {}
+            learned: dict[str, set[int]] = {}
             for p in phrasings:
-                if p.source == FEEDBACK_SOURCE:
-                    confirmed.setdefault(question_key(p.text), set()).add(p.article_id)
+                found = learned if p.source == FEEDBACK_SOURCE else curated
+                found.setdefault(question_key(p.text), set()).add(p.article_id)
+            confirmed = {**learned, **curated}
             self.snapshot = ServingSnapshot(
                 encoder,
                 index,
@@ -223,8 +226,10 @@ class SearchEngine:
                 current.suggestions,
                 {key: frozenset(ids) for key, ids in confirmed.items()},
                 lexical,
-                self.lexical_weight,
+                weight,
             )
+            # Only once the snapshot serves: a failed rebuild leaves the weight it served with.
+            self.lexical_weight = weight
             self._fingerprint = fingerprint
             log.info(
                 "index ready: %s, %d articles, %d phrasings, %d encoded now",
@@ -245,12 +250,19 @@ class SearchEngine:
 
     async def refresh_if_changed(self, session_factory: async_sessionmaker[AsyncSession]) -> bool:
         """Rebuild when the searchable phrasings changed (say, `faqbot import` beside the bot)."""
-        async with session_factory() as session:
-            fingerprint = await ArticleRepository(session).fingerprint()
-        if fingerprint == self._fingerprint:
+        if await self._unchanged(session_factory):
             return False
+        async with self._rebuild_lock:
+            # Several changes at once (many people confirming) queue here: once one rebuild
+            # has served them all, the others have nothing left to do.
+            if await self._unchanged(session_factory):
+                return False
         await self.rebuild(session_factory)
         return True
+
+    async def _unchanged(self, session_factory: async_sessionmaker[AsyncSession]) -> bool:
+        async with session_factory() as session:
+            return await ArticleRepository(session).fingerprint() == self._fingerprint
 
     async def rank(self, question: str, k: int) -> list[Match]:
         return await self.snapshot.rank(question, k)

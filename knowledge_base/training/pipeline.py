@@ -29,7 +29,7 @@ from knowledge_base.evaluation import EvalReport, choose_thresholds, evaluate_ve
 from knowledge_base.index import LEARNED_TOP_K, VectorIndex
 from knowledge_base.io import EvalItem
 from knowledge_base.lexical import LEXICAL_WEIGHT, LexicalIndex
-from knowledge_base.onnx_encoder import OnnxUnavailable, export_onnx
+from knowledge_base.onnx_encoder import export_onnx
 from knowledge_base.repositories import (
     FEEDBACK_SOURCE,
     TITLE_SOURCE,
@@ -239,13 +239,12 @@ async def train_new_version(
             (scratch / "metrics.json").write_text(
                 json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
             )
-            if thresholds:
-                write_recommendations(scratch, thresholds, recommended_weight)
+            write_recommendations(scratch, thresholds, recommended_weight)
             # What the bot serves it with; a model ONNX Runtime cannot serve is served by
             # PyTorch, so a failed export fails nothing here.
             try:
                 await asyncio.to_thread(export_onnx, scratch)
-            except (OnnxUnavailable, OSError) as error:
+            except Exception as error:  # the trained model is kept whatever the export does
                 log.warning("no ONNX export of the new model: %s", error)
             (scratch / UNREGISTERED_MARKER).touch()
             target = models_dir / name

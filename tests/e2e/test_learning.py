@@ -48,7 +48,7 @@ async def pick_logs(bot: BotHarness, question: str, user_id: int = USER_ID) -> P
 async def learned_phrasings(bot: BotHarness) -> list[tuple[str, str]]:
     async with bot.session_factory() as session:
         rows = await session.scalars(
-            select(PhrasingRow).where(PhrasingRow.source.in_(("feedback", "pending")))
+            select(PhrasingRow).where(PhrasingRow.source.in_(("feedback", "pending", "rejected")))
         )
         return [(row.text, row.source) for row in rows]
 
@@ -169,7 +169,13 @@ async def test_a_rejected_question_is_not_learned(launch_bot: LaunchBot) -> None
         item, AdminLearned(action="reject", phrasing_id=phrasing_id).pack(), user_id=ADMIN
     )
 
-    assert await learned_phrasings(bot) == []
+    assert await learned_phrasings(bot) == [(NIGHT_QUESTION, "rejected")]
     assert bot.current(item)["text"].startswith("✕ Отклонено:")
     [empty] = await bot.say("/learned", user_id=ADMIN)
     assert sent_text(empty) == admin_texts.LEARNED_EMPTY
+    # Rejected for good: another person confirming it queues nothing, and it is not served.
+    await pick_logs(bot, NIGHT_QUESTION, user_id=OTHER_USER_ID)
+    assert await learned_phrasings(bot) == [(NIGHT_QUESTION, "rejected")]
+    [still_empty] = await bot.say("/learned", user_id=ADMIN)
+    assert sent_text(still_empty) == admin_texts.LEARNED_EMPTY
+    assert (await band_of(bot, NIGHT_QUESTION))[0] == "suggest"

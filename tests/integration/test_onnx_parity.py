@@ -66,15 +66,24 @@ def test_onnx_ranks_the_sample_evaluation_as_pytorch_does(
 def test_a_model_without_an_export_is_exported_once_and_served_by_onnx(
     base_models: dict[str, Path], tmp_path: Path
 ) -> None:
+    # A model without a Normalize module: the PyTorch encoder still serves unit vectors, so
+    # the export must too.
     model = tmp_path / "all-MiniLM-L6-v2"
     shutil.copytree(
         base_models["all-MiniLM-L6-v2"], model, ignore=shutil.ignore_patterns("model.onnx*")
     )
+    modules = json.loads((model / "modules.json").read_text(encoding="utf-8"))
+    modules = [m for m in modules if not m["type"].endswith("Normalize")]
+    (model / "modules.json").write_text(json.dumps(modules), encoding="utf-8")
     assert not onnx_ready(model)
 
     encoder = load_encoder(model, "onnx")
 
     assert isinstance(encoder, OnnxEncoder)
+    found = encoder.encode_queries(_sentences())
+    expected = Encoder(model).encode_queries(_sentences())
+    np.testing.assert_allclose(np.linalg.norm(found, axis=1), 1.0, atol=1e-5)
+    assert (found * expected).sum(axis=1).min() >= PARITY_MIN
     assert onnx_ready(model)
     parity = json.loads((model / ONNX_META).read_text(encoding="utf-8"))["parity_min_cosine"]
     assert parity >= PARITY_MIN

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from knowledge_base.articles import ArticleService
 from knowledge_base.index import VectorIndex
 from knowledge_base.repositories import ArticleDraft, ArticleRepository, EmbeddingRepository
-from knowledge_base.search import Band, SearchEngine, SearchService, Thresholds
+from knowledge_base.search import Band, SearchEngine, SearchService, Thresholds, question_key
 from knowledge_base.tables import EmbeddingRow, QueryRow
 
 # Each known text maps to a fixed unit vector; anything else is orthogonal to all of them.
@@ -115,6 +115,32 @@ async def test_answer_chooses_the_band_by_the_best_score(
     assert (logged.user_id, logged.text, logged.band) == (5, question, band.value)
     assert logged.article_id == answer.article.id
     assert logged.model_version == "fake-1"
+
+
+async def test_a_question_taught_to_another_article_cannot_take_over_a_curated_phrasing(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    engine, _ = await _engine_with_base(session_factory, Thresholds(answer=0.99, suggest=0.5))
+    async with session_factory() as session:
+        articles = ArticleRepository(session)
+        password = await articles.get_by_title("password")
+        vpn = await articles.get_by_title("vpn")
+        assert password is not None and vpn is not None
+        # Someone "confirmed" the vpn article's own phrasing for the password article, and
+        # the password article's phrasing for the logs article.
+        await articles.add_phrasing(password.id, "как подключить vpn", "feedback")
+        logs = await articles.get_by_title("logs")
+        assert logs is not None
+        await articles.add_phrasing(logs.id, "Пароль  забыл", "feedback")
+        await articles.add_phrasing(logs.id, "mostly vpn", "feedback")
+        await session.commit()
+    await engine.rebuild(session_factory)
+    first = engine.snapshot.confirmed
+    assert first[question_key("как подключить vpn")] == {vpn.id}
+    assert first[question_key("пароль забыл")] == {password.id}
+    # No curated phrasing says this: the learned one puts its article first.
+    assert first[question_key("mostly vpn")] == {logs.id}
+    assert (await engine.rank("как подключить vpn", 2))[0].title == "vpn"
 
 
 async def test_suggestions_keep_only_articles_above_the_suggest_threshold(

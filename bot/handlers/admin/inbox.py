@@ -17,7 +17,7 @@ from aiogram.types import CallbackQuery, Message
 from bot import keyboards
 from bot.handlers import IndexUpdater
 from bot.handlers.admin.add import AddArticle
-from bot.handlers.admin.articles import NOT_A_COMMAND, begin_dialog, leave_dialog
+from bot.handlers.admin.articles import NOT_A_COMMAND, begin_dialog, expired, leave_dialog
 from bot.keyboards import AdminInbox
 from bot.telegram_retry import TELEGRAM_ERRORS
 from bot.texts import admin as admin_texts
@@ -37,6 +37,8 @@ async def show_inbox(
     message: Message, editor: ArticleEditor, search_engine: SearchEngine, state: FSMContext
 ) -> None:
     """/unanswered: the open questions, one message per group, each with its buttons."""
+    if await state.get_state() == ChooseArticle.words.state:
+        await state.set_state(None)  # a new list: words typed next are no article search
     groups = await group_questions(search_engine, await editor.inbox())
     if not groups:
         await message.answer(admin_texts.INBOX_EMPTY)
@@ -84,7 +86,8 @@ async def act_on_group(
         return
     await query.answer()
     query_ids = [int(q) for q in group["queries"]]
-    if callback_data.action == "choose":
+    target = callback_data.article or group.get("article")
+    if callback_data.action == "choose" or (callback_data.action == "attach" and not target):
         closest = await search_engine.rank(str(group["first"]), admin_texts.CHOOSE_SHOWN)
         await begin_dialog(state, ChooseArticle.words, choosing=callback_data.token)
         await message.answer(
@@ -101,23 +104,32 @@ async def act_on_group(
         )
         await message.answer(admin_texts.ADD_TITLE)
         return
-    del groups[callback_data.token]
-    await state.update_data(groups=groups)
-    if await state.get_state() == ChooseArticle.words.state:
-        await state.set_state(None)
     if callback_data.action == "dismiss":
         closed = await editor.dismiss(query_ids)
+        await _forget_group(state, callback_data.token)
         if not closed:
             await message.edit_text(admin_texts.INBOX_GONE)
             return
         await message.edit_text(admin_texts.DISMISSED.format(questions=plural.questions(closed)))
         return
-    target = callback_data.article or group["article"]
-    await attach_and_tell(message, editor, bot, index, query_ids, int(target))
+    # The group is forgotten only once attached: an article archived meanwhile, or a forged
+    # one, leaves it to be attached elsewhere.
+    if await attach_and_tell(message, editor, bot, index, query_ids, int(target)):
+        await _forget_group(state, callback_data.token)
+
+
+async def _forget_group(state: FSMContext, token: str) -> None:
+    groups = dict((await state.get_data()).get("groups", {}))
+    groups.pop(token, None)
+    await state.update_data(groups=groups)
+    if await state.get_state() == ChooseArticle.words.state:
+        await state.set_state(None)
 
 
 async def choose_by_words(message: Message, editor: ArticleEditor, state: FSMContext) -> None:
     """Words typed after «Привязать к другой статье…»: the articles they find, as buttons."""
+    if await expired(message, state):
+        return
     token = str((await state.get_data()).get("choosing", ""))
     words = (message.text or "").strip()
     if not words:
@@ -140,18 +152,18 @@ async def attach_and_tell(
     index: IndexUpdater,
     query_ids: list[int],
     article_id: int,
-) -> None:
+) -> bool:
     """Attach the questions, serve them at once, and send the article to each person who
-    asked (once, however many of the questions were theirs)."""
+    asked (once, however many of the questions were theirs); False if nothing was attached."""
     attached, told = await editor.attach(query_ids, article_id)
     if not attached:
         await message.answer(admin_texts.INBOX_GONE)
-        return
+        return False
     await index.serve_changes()
     card = await editor.card(article_id)
     if card is None:
         await message.answer(admin_texts.ARTICLE_MISSING)
-        return
+        return True
     article = card.article
     reached = 0
     for user_id, query_id, question in told:
@@ -166,6 +178,7 @@ async def attach_and_tell(
         except TELEGRAM_ERRORS as error:
             log.warning("could not tell %s the answer was found: %s", user_id, error)
     await message.answer(admin_texts.attached(article.title, attached, reached))
+    return True
 
 
 class ChooseArticle(StatesGroup):
