@@ -74,6 +74,7 @@ class VectorIndex:
         self.learned_top_k = learned_top_k
         # Curated rows first, then learned, each sorted by article.
         order = np.lexsort((ids, flags))
+        self._order = order
         self._matrix = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32)[order])
         sorted_ids, sorted_flags = ids[order], flags[order]
         self._articles = np.unique(sorted_ids)
@@ -115,22 +116,26 @@ class VectorIndex:
     def scores(
         self, queries: np.ndarray, lexical: np.ndarray | None = None, lexical_weight: float = 0.0
     ) -> ArticleScores:
-        """Ranking and best-phrasing scores of each article for each query; with `lexical`
-        (LexicalIndex scores in the same article order), the ranking fuses the two."""
-        found = self._dense_scores(queries)
-        if lexical is None or lexical_weight <= 0 or not len(self._articles):
-            return found
-        if lexical.shape != found.ranking.shape:
-            raise ValueError("lexical scores must cover the same queries and articles")
-        return ArticleScores(fuse(found.ranking, lexical, lexical_weight), found.best)
-
-    def _dense_scores(self, queries: np.ndarray) -> ArticleScores:
+        """Ranking and best-phrasing scores of each article for each query. With `lexical`
+        (LexicalIndex scores: one column per phrasing, in the order the index was given them),
+        the ranking fuses the two channels; the lexical scores go through the same curated /
+        learned channels as the dense ones, so the fairness guard holds for both."""
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
-        shape = (len(queries), len(self._articles))
         if not len(self._articles):
-            empty = np.zeros(shape, dtype=np.float32)
+            empty = np.zeros((len(queries), 0), dtype=np.float32)
             return ArticleScores(empty, empty)
-        cosines = queries @ self._matrix.T
+        found = self._channels(queries @ self._matrix.T)
+        if lexical is None or lexical_weight <= 0:
+            return found
+        if lexical.shape != (len(queries), len(self._matrix)):
+            raise ValueError("lexical scores must cover the same queries and phrasings")
+        words = self._channels(np.asarray(lexical, dtype=np.float32)[:, self._order])
+        return ArticleScores(fuse(found.ranking, words.ranking, lexical_weight), found.best)
+
+    def _channels(self, cosines: np.ndarray) -> ArticleScores:
+        """Per article, from per-phrasing scores in the index's own row order: the ranking
+        (best curated, or mean of the k best learned) and the best phrasing's score."""
+        shape = (len(cosines), len(self._articles))
         curated = np.full(shape, -np.inf, dtype=np.float32)
         learned = np.full(shape, -np.inf, dtype=np.float32)
         learned_best = np.full(shape, -np.inf, dtype=np.float32)

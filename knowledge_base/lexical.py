@@ -2,9 +2,9 @@
 
 Embeddings blur what matters most in a support question about a product: names, error codes,
 command names ("ошибка 0x80070005", "kubectl", "ORA-12154"). Character 3-grams keep them, and
-catch Russian word forms and typos without a stemmer. Scores are cosines in [0, 1], per
-article the best phrasing's, in the same article order as the vector index, so the two are
-fused column by column.
+catch Russian word forms and typos without a stemmer. Scores are cosines in [0, 1], one per
+phrasing in the order given; the vector index turns them into article scores through the same
+curated and learned channels as its own, and fuses the two rankings.
 
 The weighting is scikit-learn's `TfidfVectorizer(analyzer="char", ngram_range=(3, 3),
 sublinear_tf=True)` (a test checks the two agree), written out over an inverted index in numpy:
@@ -33,21 +33,9 @@ def ngram_counts(text: str) -> Counter[str]:
 
 
 class LexicalIndex:
-    def __init__(self, texts: Sequence[str], article_ids: Sequence[int]) -> None:
-        ids = np.asarray(article_ids, dtype=np.int64)
-        if len(ids) != len(texts):
-            raise ValueError("one article id per text is required")
-        # Phrasings sorted by article, so per-article maxima are contiguous runs.
-        order = np.argsort(ids, kind="stable")
-        sorted_ids = ids[order]
-        self.article_ids = np.unique(sorted_ids)
-        self._starts = (
-            np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
-            if len(sorted_ids)
-            else np.zeros(0, dtype=np.int64)
-        )
+    def __init__(self, texts: Sequence[str]) -> None:
         self._phrasings = len(texts)
-        counts = [ngram_counts(texts[i]) for i in order]
+        counts = [ngram_counts(text) for text in texts]
         self._vocabulary: dict[str, int] = {}
         terms: list[int] = []
         docs: list[int] = []
@@ -71,15 +59,16 @@ class LexicalIndex:
         self._postings_weight = weight[by_term].astype(np.float32)
         self._postings_start = np.r_[0, np.cumsum(frequency)]
 
+    def __len__(self) -> int:
+        return self._phrasings
+
     def scores(self, questions: Sequence[str]) -> np.ndarray:
-        """Best phrasing's TF-IDF cosine of each article (columns) for each question (rows)."""
-        found = np.zeros((len(questions), len(self.article_ids)), dtype=np.float32)
-        if not self._phrasings:
-            return found
+        """TF-IDF cosine of each phrasing (columns, in the order given) for each question."""
+        found = np.zeros((len(questions), self._phrasings), dtype=np.float32)
         for row, question in enumerate(questions):
-            cosines = self._phrasing_cosines(question)
+            cosines = self._phrasing_cosines(question) if self._phrasings else None
             if cosines is not None:
-                found[row] = np.maximum.reduceat(cosines, self._starts)
+                found[row] = cosines
         return found
 
     def _phrasing_cosines(self, question: str) -> np.ndarray | None:

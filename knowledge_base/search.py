@@ -206,9 +206,7 @@ class SearchEngine:
                     await session.commit()
             index = self._index(vectors, phrasings)
             lexical = (
-                await asyncio.to_thread(
-                    LexicalIndex, [p.text for p in phrasings], [p.article_id for p in phrasings]
-                )
+                await asyncio.to_thread(LexicalIndex, [p.text for p in phrasings])
                 if weight > 0
                 else None
             )

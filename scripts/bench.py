@@ -167,7 +167,7 @@ async def one_question(backend: str, folder: Path, repeats: int) -> dict[str, An
             titles = {int(i): f"Синтетическая статья {i}" for i in ids[::PHRASINGS_PER_ARTICLE]}
             # The lexical channel over made-up phrasings of the same count, as the bot builds it.
             texts = [f"вопрос {k} о статье {i}: ошибка E{i % 9973}" for k, i in enumerate(ids)]
-            lexical = LexicalIndex(texts, ids.tolist()) if settings.search.lexical_weight else None
+            lexical = LexicalIndex(texts) if engine.lexical_weight else None
             engine.snapshot = replace(
                 engine.snapshot,
                 index=VectorIndex(vectors, ids.tolist()),

@@ -322,10 +322,7 @@ def _held_out_report(
     queries = encoder.encode_queries(questions)
     lexical = None
     if lexical_weight > 0:
-        kept = [phrasings[row] for row in keep]
-        lexical = LexicalIndex([p.text for p in kept], [p.article_id for p in kept]).scores(
-            questions
-        )
+        lexical = LexicalIndex([phrasings[row].text for row in keep]).scores(questions)
     return evaluate_vectors(
         index,
         queries,
