@@ -72,7 +72,29 @@ class TextEncoder(Protocol):
     async def encode_query(self, text: str) -> np.ndarray: ...
 
 
-class Encoder:
+class PromptedEncoding:
+    """Queries and documents encoded with their own prompts; one question at a time through
+    the micro-batcher. A runtime provides `_encode(texts, prompt)`."""
+
+    _query_prompt: str | None
+    _document_prompt: str | None
+    _batcher: MicroBatcher
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self._query_prompt)
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self._document_prompt)
+
+    async def encode_query(self, text: str) -> np.ndarray:
+        """One question's vector; concurrent questions are encoded together in one batch."""
+        return await self._batcher.submit(text)
+
+    def _encode(self, texts: Sequence[str], prompt: str | None) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Encoder(PromptedEncoding):
     """A sentence-transformers model with the query/document prompts it was trained with,
     served by PyTorch."""
 
@@ -108,16 +130,6 @@ class Encoder:
         self.recommended = recommended_thresholds(path)
         self._batcher = MicroBatcher(self.encode_queries, max_batch)
         log.info("model loaded: %s (%s, dim %d)", path, self.version, self.dimension)
-
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, self._query_prompt)
-
-    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, self._document_prompt)
-
-    async def encode_query(self, text: str) -> np.ndarray:
-        """One question's vector; concurrent questions are encoded together in one batch."""
-        return await self._batcher.submit(text)
 
     def _encode(self, texts: Sequence[str], prompt: str | None) -> np.ndarray:
         if not texts:

@@ -27,6 +27,7 @@ from knowledge_base.encoder import (
     Encoder,
     MicroBatcher,
     ModelNotFoundError,
+    PromptedEncoding,
     TextEncoder,
     model_digest,
     model_prompts,
@@ -215,7 +216,7 @@ def export_onnx(path: Path) -> Path:
     return path / ONNX_FILE
 
 
-class OnnxEncoder:
+class OnnxEncoder(PromptedEncoding):
     """The Encoder interface on ONNX Runtime: the same prompts, truncation and vectors."""
 
     backend = "onnx"
@@ -266,23 +267,13 @@ class OnnxEncoder:
             "model loaded with ONNX Runtime: %s (%s, dim %d)", path, self.version, self.dimension
         )
 
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, self._query_prompt)
-
-    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, self._document_prompt)
-
-    async def encode_query(self, text: str) -> np.ndarray:
-        """One question's vector; concurrent questions are encoded together in one batch."""
-        return await self._batcher.submit(text)
-
     def _probe(self) -> int:
         return int(self._run(self._tokenizer.encode_batch(["a"])).shape[-1])
 
-    def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
+    def _encode(self, texts: Sequence[str], prompt: str | None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        prompted = [prompt + t for t in texts]
+        prompted = [(prompt or "") + t for t in texts]
         if self._lowercase:
             prompted = [t.lower() for t in prompted]
         encodings = self._tokenizer.encode_batch(prompted)
