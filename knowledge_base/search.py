@@ -137,6 +137,18 @@ async def phrasing_vectors(
     return vectors, encoded
 
 
+def phrasing_index(
+    vectors: np.ndarray, phrasings: Sequence[Phrasing], learned_top_k: int
+) -> VectorIndex:
+    """The index of these phrasings (one vector each), learned ones in their own channel."""
+    return VectorIndex(
+        vectors,
+        [p.article_id for p in phrasings],
+        learned=[p.source == FEEDBACK_SOURCE for p in phrasings],
+        learned_top_k=learned_top_k,
+    )
+
+
 class SearchEngine:
     """The long-lived part of search: holds the current serving snapshot and rebuilds it.
 
@@ -183,84 +195,82 @@ class SearchEngine:
         """Re-read the active phrasings and swap in a new snapshot; with `encoder`, switch to
         that model. Only phrasings without a cached vector for the model are encoded."""
         async with self._rebuild_lock:
-            weight = self.lexical_weight if lexical_weight is None else lexical_weight
-            current = self.snapshot
-            encoder = encoder or current.encoder
-            thresholds = thresholds or current.thresholds
-            async with session_factory() as session:
-                articles = ArticleRepository(session)
-                embeddings = EmbeddingRepository(session)
-                fingerprint = await articles.fingerprint()
-                phrasings = await articles.active_phrasings()
-                version = encoder.version
-                cached = await embeddings.vectors(version, (p.id for p in phrasings))
-                titles = await articles.titles({p.article_id for p in phrasings})
-            missing = sum(p.id not in cached for p in phrasings)
-            if missing:
-                log.info("encoding %d phrasings with %s", missing, version)
-            vectors, encoded = await phrasing_vectors(encoder, phrasings, cached)
-            if encoded:
-                # A short transaction of its own: nothing else waits on it.
-                async with session_factory() as session:
-                    await EmbeddingRepository(session).store(version, encoded)
-                    await session.commit()
-            index = self._index(vectors, phrasings)
-            lexical = (
-                await asyncio.to_thread(LexicalIndex, [p.text for p in phrasings])
-                if weight > 0
-                else None
-            )
-            curated: dict[str, set[int]] = {}
-            learned: dict[str, set[int]] = {}
-            for p in phrasings:
-                found = learned if p.source == FEEDBACK_SOURCE else curated
-                found.setdefault(question_key(p.text), set()).add(p.article_id)
-            confirmed = {**learned, **curated}
-            self.snapshot = ServingSnapshot(
-                encoder,
-                index,
-                titles,
-                thresholds,
-                current.suggestions,
-                {key: frozenset(ids) for key, ids in confirmed.items()},
-                lexical,
-                weight,
-            )
-            # Only once the snapshot serves: a failed rebuild leaves the weight it served with.
-            self.lexical_weight = weight
-            self._fingerprint = fingerprint
-            log.info(
-                "index ready: %s, %d articles, %d phrasings, %d encoded now",
-                version,
-                len(index),
-                index.phrasing_count,
-                missing,
-            )
-            return missing
+            return await self._rebuild(session_factory, encoder, thresholds, lexical_weight)
 
-    def _index(self, vectors: np.ndarray, phrasings: Sequence[Phrasing]) -> VectorIndex:
-        return VectorIndex(
-            vectors,
-            [p.article_id for p in phrasings],
-            learned=[p.source == FEEDBACK_SOURCE for p in phrasings],
-            learned_top_k=self.learned_top_k,
+    async def _rebuild(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        encoder: TextEncoder | None,
+        thresholds: Thresholds | None,
+        lexical_weight: float | None,
+    ) -> int:
+        """`rebuild`, with the lock already held."""
+        weight = self.lexical_weight if lexical_weight is None else lexical_weight
+        current = self.snapshot
+        encoder = encoder or current.encoder
+        thresholds = thresholds or current.thresholds
+        async with session_factory() as session:
+            articles = ArticleRepository(session)
+            embeddings = EmbeddingRepository(session)
+            fingerprint = await articles.fingerprint()
+            phrasings = await articles.active_phrasings()
+            version = encoder.version
+            cached = await embeddings.vectors(version, (p.id for p in phrasings))
+            titles = await articles.titles({p.article_id for p in phrasings})
+        missing = sum(p.id not in cached for p in phrasings)
+        if missing:
+            log.info("encoding %d phrasings with %s", missing, version)
+        vectors, encoded = await phrasing_vectors(encoder, phrasings, cached)
+        if encoded:
+            # A short transaction of its own: nothing else waits on it.
+            async with session_factory() as session:
+                await EmbeddingRepository(session).store(version, encoded)
+                await session.commit()
+        index = phrasing_index(vectors, phrasings, self.learned_top_k)
+        lexical = (
+            await asyncio.to_thread(LexicalIndex, [p.text for p in phrasings])
+            if weight > 0
+            else None
         )
+        curated: dict[str, set[int]] = {}
+        learned: dict[str, set[int]] = {}
+        for p in phrasings:
+            found = learned if p.source == FEEDBACK_SOURCE else curated
+            found.setdefault(question_key(p.text), set()).add(p.article_id)
+        confirmed = {**learned, **curated}
+        self.snapshot = ServingSnapshot(
+            encoder,
+            index,
+            titles,
+            thresholds,
+            current.suggestions,
+            {key: frozenset(ids) for key, ids in confirmed.items()},
+            lexical,
+            weight,
+        )
+        # Only once the snapshot serves: a failed rebuild leaves the weight it served with.
+        self.lexical_weight = weight
+        self._fingerprint = fingerprint
+        log.info(
+            "index ready: %s, %d articles, %d phrasings, %d encoded now",
+            version,
+            len(index),
+            index.phrasing_count,
+            missing,
+        )
+        return missing
 
     async def refresh_if_changed(self, session_factory: async_sessionmaker[AsyncSession]) -> bool:
         """Rebuild when the searchable phrasings changed (say, `faqbot import` beside the bot)."""
-        if await self._unchanged(session_factory):
-            return False
+        # Under the rebuild lock: several changes at once (many people confirming) queue here,
+        # and once one rebuild has served them all the others find nothing left to do.
         async with self._rebuild_lock:
-            # Several changes at once (many people confirming) queue here: once one rebuild
-            # has served them all, the others have nothing left to do.
-            if await self._unchanged(session_factory):
+            async with session_factory() as session:
+                fingerprint = await ArticleRepository(session).fingerprint()
+            if fingerprint == self._fingerprint:
                 return False
-        await self.rebuild(session_factory)
-        return True
-
-    async def _unchanged(self, session_factory: async_sessionmaker[AsyncSession]) -> bool:
-        async with session_factory() as session:
-            return await ArticleRepository(session).fingerprint() == self._fingerprint
+            await self._rebuild(session_factory, None, None, None)
+            return True
 
     async def rank(self, question: str, k: int) -> list[Match]:
         return await self.snapshot.rank(question, k)

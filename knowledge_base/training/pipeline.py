@@ -9,7 +9,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,19 +26,18 @@ from knowledge_base.encoder import (
     recommended_thresholds,
 )
 from knowledge_base.evaluation import EvalReport, choose_thresholds, evaluate_vectors
-from knowledge_base.index import LEARNED_TOP_K, VectorIndex
+from knowledge_base.index import LEARNED_TOP_K
 from knowledge_base.io import EvalItem
 from knowledge_base.lexical import LEXICAL_WEIGHT, LexicalIndex
 from knowledge_base.onnx_encoder import export_onnx
 from knowledge_base.repositories import (
-    FEEDBACK_SOURCE,
     TITLE_SOURCE,
     ArticleRepository,
     EmbeddingRepository,
     ModelVersion,
     Phrasing,
 )
-from knowledge_base.search import phrasing_vectors
+from knowledge_base.search import phrasing_index, phrasing_vectors
 from knowledge_base.training.dataset import (
     PHRASING,
     USER_SOURCES,
@@ -153,15 +152,17 @@ async def train_new_version(
         served_before = (
             options.lexical_weight if options.lexical_weight is not None else parent_weight
         )
-        before = await asyncio.to_thread(
-            _held_out_report,
-            old,
-            phrasings,
-            old_vectors,
-            split,
-            options.learned_top_k,
-            served_before,
-        )
+        [before] = (
+            await asyncio.to_thread(
+                _held_out_reports,
+                old,
+                phrasings,
+                old_vectors,
+                split,
+                options.learned_top_k,
+                [served_before],
+            )
+        ).values()
         del old
 
         # 4. Fine-tune into a temporary directory.
@@ -186,18 +187,15 @@ async def train_new_version(
             # The lexical channel is recommended for the new model only if it lifts top-1 on
             # the held-out questions (a fine-tuned model may not need it).
             candidate = parent_weight or LEXICAL_WEIGHT
-            reports = {
-                weight: await asyncio.to_thread(
-                    _held_out_report,
-                    new,
-                    phrasings,
-                    new_vectors,
-                    split,
-                    options.learned_top_k,
-                    weight,
-                )
-                for weight in {0.0, candidate, options.lexical_weight or 0.0}
-            }
+            reports = await asyncio.to_thread(
+                _held_out_reports,
+                new,
+                phrasings,
+                new_vectors,
+                split,
+                options.learned_top_k,
+                [0.0, candidate, options.lexical_weight or 0.0],
+            )
             recommended_weight = candidate if reports[candidate].top1 > reports[0.0].top1 else 0.0
             served = (
                 options.lexical_weight if options.lexical_weight is not None else recommended_weight
@@ -296,41 +294,35 @@ def _check_enough(split: Split, min_pairs: int) -> None:
         )
 
 
-def _held_out_report(
+def _held_out_reports(
     encoder: Encoder,
     phrasings: Sequence[Phrasing],
     vectors: np.ndarray,
     split: Split,
     learned_top_k: int,
-    lexical_weight: float = 0.0,
-) -> EvalReport:
-    """Rank all active articles for each held-out question, as the bot does; a held-out
-    question stored as a phrasing is left out, so it is never found through itself."""
+    lexical_weights: Iterable[float],
+) -> dict[float, EvalReport]:
+    """Rank all active articles for each held-out question, as the bot does, once per weight
+    of the lexical channel (the questions encoded once); a held-out question stored as a
+    phrasing is left out, so it is never found through itself."""
     held = {normalize(p.query) for p in split.held_out}
-    keep = [
-        row
+    kept = [
+        (row, p)
         for row, p in enumerate(phrasings)
         if p.source == TITLE_SOURCE or normalize(p.text) not in held
     ]
-    index = VectorIndex(
-        vectors[keep],
-        [phrasings[row].article_id for row in keep],
-        learned=[phrasings[row].source == FEEDBACK_SOURCE for row in keep],
-        learned_top_k=learned_top_k,
-    )
+    index = phrasing_index(vectors[[row for row, _ in kept]], [p for _, p in kept], learned_top_k)
     questions = [p.query for p in split.held_out]
     queries = encoder.encode_queries(questions)
-    lexical = None
-    if lexical_weight > 0:
-        lexical = LexicalIndex([phrasings[row].text for row in keep]).scores(questions)
-    return evaluate_vectors(
-        index,
-        queries,
-        [p.article_id for p in split.held_out],
-        0,
-        lexical=lexical,
-        lexical_weight=lexical_weight,
+    gold = [p.article_id for p in split.held_out]
+    weights = sorted(set(lexical_weights))
+    lexical = (
+        LexicalIndex([p.text for _, p in kept]).scores(questions) if max(weights) > 0 else None
     )
+    return {
+        weight: evaluate_vectors(index, queries, gold, 0, lexical=lexical, lexical_weight=weight)
+        for weight in weights
+    }
 
 
 def _decide(before: Metrics, after: Metrics, options: TrainingOptions) -> tuple[bool, str]:

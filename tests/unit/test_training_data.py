@@ -27,7 +27,7 @@ from knowledge_base.training.dataset import (
     normalize,
     split_held_out,
 )
-from knowledge_base.training.pipeline import _held_out_report
+from knowledge_base.training.pipeline import _held_out_reports
 
 DRAFTS = [
     ArticleDraft("vpn", "how to vpn", ("как подключить vpn",)),
@@ -133,7 +133,7 @@ def test_a_held_out_question_stored_as_a_phrasing_is_not_found_through_itself() 
     encoder = _TableEncoder()
     vectors = encoder.encode_documents([p.text for p in phrasings])
     held = TrainingPair("где логи", 10, "logs", FEEDBACK)
-    report = _held_out_report(encoder, phrasings, vectors, Split([], [held]), 5)  # type: ignore[arg-type]
+    [report] = _held_out_reports(encoder, phrasings, vectors, Split([], [held]), 5, [0.0]).values()  # type: ignore[arg-type]
     # With its stored copy the question would score 1.0 on the right article; without it the
     # titles decide, and "metrics" (0.8) beats "logs" (0.6).
     assert report.top1 == 0.0
