@@ -117,7 +117,7 @@ def evaluate_vectors(
     wrong: list[float] = []
     without_gold: list[float] = []
     ranks: list[int] = []
-    first_scores = scores.top_article()[1] if len(ids) else np.zeros(len(gold))
+    first_scores = scores.first_scores() if len(ids) else np.zeros(len(gold))
     for row, (order, gold_id) in enumerate(zip(ranking, gold, strict=True)):
         gold_pos = int(np.flatnonzero(ids == gold_id)[0])
         # Rank = how many articles rank strictly higher than the gold one, plus one.
@@ -142,9 +142,7 @@ def evaluate_vectors(
         right_scores=right,
         wrong_scores=wrong,
         negative_scores=(
-            index.scores(negative_vectors, negative_lexical, lexical_weight)
-            .top_article()[1]
-            .tolist()
+            index.scores(negative_vectors, negative_lexical, lexical_weight).first_scores().tolist()
             if negative_vectors is not None and len(negative_vectors) and len(ids)
             else []
         ),

@@ -29,8 +29,6 @@ class ArticleScore:
     article_id: int
     # Cosine of the article's best phrasing: what the confidence bands judge.
     score: float
-    # What the articles are ordered by (the two channels combined).
-    rank_score: float
 
 
 @dataclass(frozen=True)
@@ -40,10 +38,10 @@ class ArticleScores:
     ranking: np.ndarray
     best: np.ndarray
 
-    def top_article(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per query: the column of the first-ranked article and its best-phrasing score."""
+    def first_scores(self) -> np.ndarray:
+        """Per query: the best-phrasing score of the first-ranked article (what a band judges)."""
         first = self.ranking.argmax(axis=1)
-        return first, np.take_along_axis(self.best, first[:, None], axis=1)[:, 0]
+        return np.take_along_axis(self.best, first[:, None], axis=1)[:, 0]
 
 
 def _segments(ids: np.ndarray) -> np.ndarray:
@@ -184,7 +182,4 @@ class VectorIndex:
         k = min(k, len(order))
         best = np.argpartition(-order, k - 1)[:k]
         best = best[np.argsort(-order[best], kind="stable")]
-        return [
-            ArticleScore(int(self._articles[i]), float(best_scores[i]), float(ranking[i]))
-            for i in best
-        ]
+        return [ArticleScore(int(self._articles[i]), float(best_scores[i])) for i in best]

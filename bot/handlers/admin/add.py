@@ -21,6 +21,7 @@ from bot.handlers.admin.articles import (
     formatted,
     leave_dialog,
     typed_lines,
+    typed_text,
     typed_title,
 )
 from bot.keyboards import AdminAdd
@@ -62,9 +63,8 @@ async def receive_title(message: Message, state: FSMContext, editor: ArticleEdit
 async def receive_body(message: Message, state: FSMContext) -> None:
     if await expired(message, state):
         return
-    body = (message.text or "").strip()
-    if not body:
-        await message.answer(admin_texts.NEED_TEXT)
+    body = await typed_text(message)
+    if body is None:
         return
     await state.update_data(body=body, body_html=formatted(message))
     await state.set_state(AddArticle.phrasings)
@@ -76,9 +76,8 @@ async def receive_phrasings(
 ) -> None:
     if await expired(message, state):
         return
-    phrasings = typed_lines(message)
-    if not phrasings:
-        await message.answer(admin_texts.NEED_TEXT)
+    phrasings = await typed_lines(message)
+    if phrasings is None:
         return
     await state.update_data(phrasings=phrasings)
     await _preview(message, state, search_engine, settings)

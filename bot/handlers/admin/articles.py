@@ -93,10 +93,24 @@ async def typed_title(message: Message) -> str | None:
     return title
 
 
-def typed_lines(message: Message) -> list[str]:
-    """Phrasings typed one a line: spaces folded, blanks and repeats dropped."""
+async def typed_text(message: Message) -> str | None:
+    """An article's text as typed; None (and the admin asked for text) if there is none."""
+    body = (message.text or "").strip()
+    if not body:
+        await message.answer(admin_texts.NEED_TEXT)
+        return None
+    return body
+
+
+async def typed_lines(message: Message) -> list[str] | None:
+    """Phrasings typed one a line: spaces folded, blanks and repeats dropped; None (and the
+    admin asked for text) if no line is left."""
     lines = (" ".join(line.split()) for line in (message.text or "").splitlines())
-    return list(dict.fromkeys(line for line in lines if line))
+    found = list(dict.fromkeys(line for line in lines if line))
+    if not found:
+        await message.answer(admin_texts.NEED_TEXT)
+        return None
+    return found
 
 
 def formatted(message: Message) -> str | None:
@@ -305,9 +319,8 @@ async def receive_body(
     """The new text, typed after «Изменить текст»."""
     if await expired(message, state):
         return
-    body = (message.text or "").strip()
-    if not body:
-        await message.answer(admin_texts.NEED_TEXT)
+    body = await typed_text(message)
+    if body is None:
         return
     article_id = int((await state.get_data())["article_id"])
     await state.set_state(None)
@@ -324,9 +337,8 @@ async def receive_phrasings(
     """Phrasings, one a line, typed after «Добавить фразы»."""
     if await expired(message, state):
         return
-    texts = typed_lines(message)
-    if not texts:
-        await message.answer(admin_texts.NEED_TEXT)
+    texts = await typed_lines(message)
+    if texts is None:
         return
     article_id = int((await state.get_data())["article_id"])
     await state.set_state(None)
