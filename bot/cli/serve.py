@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import re
@@ -100,6 +101,7 @@ async def _serve(settings: Settings) -> int:
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signal_number, on_signal)
+        _freeze_startup_objects()
         await polling.run(stop)
         log.info("stopped")
     except TelegramUnauthorizedError:
@@ -112,6 +114,14 @@ async def _serve(settings: Settings) -> int:
         await bot.session.close()
         await resources.close()
     return 0
+
+
+def _freeze_startup_objects() -> None:
+    """Exempt what start-up built (aiogram's and pydantic's types, the model, the index) from
+    the garbage collector: they live as long as the bot, and a full collection walking them
+    stalled the event loop for about 100 ms each time, under load several times a minute."""
+    gc.collect()
+    gc.freeze()
 
 
 async def _set_command_menus(bot: Any, admin_ids: frozenset[int]) -> None:
