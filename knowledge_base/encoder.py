@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -12,6 +11,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+
+from knowledge_base.batching import MicroBatcher
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class PromptedEncoding:
 
     _query_prompt: str | None
     _document_prompt: str | None
-    _batcher: MicroBatcher
+    _batcher: MicroBatcher[str, np.ndarray]
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self._query_prompt)
@@ -171,83 +172,3 @@ def recommended_lexical_weight(path: Path) -> float | None:
         return None
     value = json.loads(file.read_text(encoding="utf-8")).get("lexical_weight")
     return None if value is None else float(value)
-
-
-# A micro-batcher's worker ends after this long without questions.
-_IDLE_SECONDS = 60.0
-
-
-class MicroBatcher:
-    """Collects the questions that arrive while the model is busy and encodes them at once.
-
-    torch already uses every core for one batch, so two encodes side by side only fight; one
-    worker encoding whatever queued up meanwhile keeps latency flat under load.
-    """
-
-    def __init__(self, encode: Any, max_batch: int) -> None:
-        self._encode = encode
-        self._max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[str, asyncio.Future[np.ndarray]]] | None = None
-        self._worker: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    async def submit(self, text: str) -> np.ndarray:
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop or self._worker is None or self._worker.done():
-            # A new event loop (a test, a restart) gets its own queue and worker.
-            self._loop = loop
-            self._queue = asyncio.Queue()
-            self._worker = loop.create_task(self._run(self._queue))
-        assert self._queue is not None
-        future: asyncio.Future[np.ndarray] = loop.create_future()
-        await self._queue.put((text, future))
-        return await future
-
-    async def _run(self, queue: asyncio.Queue[tuple[str, asyncio.Future[np.ndarray]]]) -> None:
-        while True:
-            try:
-                first = await asyncio.wait_for(queue.get(), _IDLE_SECONDS)
-            except TimeoutError:
-                if queue.empty():
-                    # An idle worker ends, so a model swapped out of service can be freed;
-                    # the next question starts a new one. Nothing runs between the check
-                    # and the return, so no question is left behind.
-                    return
-                continue
-            batch = [first]
-            while len(batch) < self._max_batch and not queue.empty():
-                batch.append(queue.get_nowait())
-            try:
-                vectors = await asyncio.to_thread(self._encode, [text for text, _ in batch])
-            except Exception as error:
-                if len(batch) == 1:  # the caller gets the error, the worker lives on
-                    _settle(batch[0][1], error=error)
-                    continue
-                # One bad text must not fail the questions that happened to share its batch:
-                # encode them one by one, so only the bad one fails.
-                for text, future in batch:
-                    if future.done():  # its asker gave up meanwhile
-                        continue
-                    try:
-                        [vector] = await asyncio.to_thread(self._encode, [text])
-                    except Exception as single:
-                        _settle(future, error=single)
-                    else:
-                        _settle(future, vector)
-                continue
-            for (_, future), vector in zip(batch, vectors, strict=True):
-                _settle(future, vector)
-
-
-def _settle(
-    future: asyncio.Future[np.ndarray],
-    vector: np.ndarray | None = None,
-    error: BaseException | None = None,
-) -> None:
-    if future.done():  # the asker gave up (a cancelled update)
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        assert vector is not None
-        future.set_result(vector)

@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from knowledge_base.batching import MicroBatcher
 from knowledge_base.encoder import (
     Encoder,
-    MicroBatcher,
     ModelNotFoundError,
     PromptedEncoding,
     TextEncoder,

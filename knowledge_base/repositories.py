@@ -99,6 +99,21 @@ class QueryRecord:
 
 
 @dataclass(frozen=True)
+class QuestionLog:
+    """A question to log: what was asked, and what the bot made of it."""
+
+    user_id: int | None
+    text: str
+    article_id: int | None
+    score: float
+    band: str
+    model_version: str
+    # The Telegram update it came in ("telegram:<bot>:<update>"): logged once however often
+    # the update is handled.
+    message_key: str | None = None
+
+
+@dataclass(frozen=True)
 class Click:
     """A stored click with the question it answers: the raw material of a training pair."""
 
@@ -134,6 +149,14 @@ class ArticleRepository:
     async def get(self, article_id: int) -> Article | None:
         row = await self._session.get(ArticleRow, article_id)
         return await self._to_article(row) if row else None
+
+    async def shown(self, article_ids: Iterable[int]) -> dict[int, Article]:
+        """The articles as an answer shows them (without their phrasings), by id."""
+        ids = set(article_ids)
+        if not ids:
+            return {}
+        rows = await self._session.scalars(select(ArticleRow).where(ArticleRow.id.in_(ids)))
+        return {row.id: _article(row, ()) for row in rows}
 
     async def get_by_title(self, title: str) -> Article | None:
         row = await self._session.scalar(select(ArticleRow).where(ArticleRow.title == title))
@@ -455,45 +478,88 @@ class QueryRepository:
     ) -> tuple[int, bool]:
         """Log a question; its id, and False when `message_key` was logged before (the same
         message handled again), in which case that earlier row's id is returned."""
-        values = {
-            "user_id": user_id,
-            "text": text,
-            "article_id": article_id,
-            "score": score,
-            "band": band,
-            "model_version": model_version,
-            "message_key": message_key,
-            "created_at": utcnow(),
-            "offers_recorded": True,
-        }
-        statement = insert_skipping_duplicates(self._session, QueryRow, [values])
-        if statement is not None and message_key is not None:
-            new_id = await self._session.scalar(statement.returning(QueryRow.id))
-            if new_id is not None:
-                return new_id, True
-            logged = await self._session.scalar(
-                select(QueryRow.id).where(QueryRow.message_key == message_key)
+        [logged] = await self.log_many(
+            [QuestionLog(user_id, text, article_id, score, band, model_version, message_key)]
+        )
+        return logged
+
+    async def log_many(self, questions: Sequence[QuestionLog]) -> list[tuple[int, bool]]:
+        """`log` for several questions in one INSERT (the question log's group commit): each
+        one's id, and whether it is new."""
+        keys = [q.message_key for q in questions if q.message_key is not None]
+        known: dict[str, int] = {}
+        if keys:
+            found = await self._session.execute(
+                select(QueryRow.message_key, QueryRow.id).where(QueryRow.message_key.in_(keys))
             )
-            assert logged is not None
-            return logged, False
-        row = QueryRow(**values)
-        self._session.add(row)
-        await self._session.flush()
-        return row.id, True
+            known = {row[0]: int(row[1]) for row in found if row[0] is not None}
+        # Positions of the questions to insert: all but messages logged before (and the
+        # second of one message met twice in this batch).
+        fresh: list[int] = []
+        for position, question in enumerate(questions):
+            key = question.message_key
+            if key is None or key not in known:
+                fresh.append(position)
+                if key is not None:
+                    known[key] = -1  # given its id below
+        new_ids: dict[int, int] = {}
+        if fresh:
+            now = utcnow()
+            rows = [
+                {
+                    "user_id": q.user_id,
+                    "text": q.text,
+                    "article_id": q.article_id,
+                    "score": q.score,
+                    "band": q.band,
+                    "model_version": q.model_version,
+                    "message_key": q.message_key,
+                    "created_at": now,
+                    "offers_recorded": True,
+                }
+                for q in (questions[i] for i in fresh)
+            ]
+            result = await self._session.execute(
+                insert(QueryRow).values(rows).returning(QueryRow.id, QueryRow.text)
+            )
+            # One INSERT numbers its rows in the order of its VALUES; RETURNING may list them
+            # in any order, so they are matched back by id, and the texts prove the match.
+            returned = sorted((int(row[0]), str(row[1])) for row in result)
+            if [text for _, text in returned] != [questions[i].text for i in fresh]:
+                raise RuntimeError("the logged questions came back in an unexpected order")
+            for position, (query_id, _) in zip(fresh, returned, strict=True):
+                new_ids[position] = query_id
+                if (key := questions[position].message_key) is not None:
+                    known[key] = query_id
+        return [
+            (new_ids[position], True)
+            if position in new_ids
+            else (known[q.message_key or ""], False)
+            for position, q in enumerate(questions)
+        ]
 
     async def add_offers(self, query_id: int, article_ids: Iterable[int]) -> None:
         """Note articles offered for the query (again is fine: a replay, a second 👎)."""
-        rows = [{"query_id": query_id, "article_id": a} for a in dict.fromkeys(article_ids)]
+        await self.add_offers_many({query_id: article_ids})
+
+    async def add_offers_many(self, offers: Mapping[int, Iterable[int]]) -> None:
+        """`add_offers` for several queries, in one INSERT."""
+        rows = [
+            {"query_id": query_id, "article_id": a}
+            for query_id, article_ids in offers.items()
+            for a in dict.fromkeys(article_ids)
+        ]
         if not rows:
             return
         statement = insert_skipping_duplicates(self._session, QueryOfferRow, rows)
         if statement is not None:
             await self._session.execute(statement)
             return
-        known = set(await self.offers(query_id) or ())
-        for row in rows:
-            if row["article_id"] not in known:
-                self._session.add(QueryOfferRow(**row))
+        for query_id in {row["query_id"] for row in rows}:
+            known = set(await self.offers(query_id) or ())
+            for row in rows:
+                if row["query_id"] == query_id and row["article_id"] not in known:
+                    self._session.add(QueryOfferRow(**row))
         await self._session.flush()
 
     async def offers(self, query_id: int) -> set[int] | None:

@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from knowledge_base.encoder import MicroBatcher
+from knowledge_base.batching import MicroBatcher
 
 
 class SlowModel:
