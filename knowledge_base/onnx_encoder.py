@@ -269,6 +269,7 @@ def _fused(traced: Path, config: Any) -> Any:
     if getattr(config, "model_type", None) != "bert":
         return None
     try:
+        import onnx
         from onnxruntime.transformers.fusion_options import FusionOptions
         from onnxruntime.transformers.optimizer import optimize_model
 
@@ -282,7 +283,12 @@ def _fused(traced: Path, config: Any) -> Any:
                 opt_level=0,
                 optimization_options=FusionOptions("bert"),
             )
-        return optimized.model
+        graph = optimized.model
+        # The fused kernels are ONNX Runtime's own operators: declare their domain, as a
+        # well-formed model must (onnx's checker and shape inference look for it).
+        if not any(o.domain == "com.microsoft" for o in graph.opset_import):
+            graph.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))
+        return graph
     except Exception as error:  # the unfused graph is still correct
         log.warning("ONNX Runtime could not fuse %s (%s); exporting it unfused", traced, error)
         return None

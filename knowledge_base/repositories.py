@@ -41,16 +41,18 @@ NOT_SERVED = (PENDING_SOURCE, REJECTED_SOURCE)
 
 
 def insert_skipping_duplicates(
-    session: AsyncSession, table: type[Base], rows: Sequence[Mapping[str, object]]
+    session: AsyncSession, table: type[Base], rows: Sequence[Mapping[str, object]] = ()
 ) -> Insert | None:
     """INSERT … ON CONFLICT DO NOTHING where the database has it (SQLite, PostgreSQL): one
-    statement, no savepoint left to roll back. None elsewhere."""
+    statement, no savepoint left to roll back. None elsewhere. With no `rows`, the statement
+    takes them as parameters (executemany: compiled once, cached)."""
     dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        return sqlite_insert(table).values(list(rows)).on_conflict_do_nothing()
-    if dialect == "postgresql":
-        return postgresql_insert(table).values(list(rows)).on_conflict_do_nothing()
-    return None
+    if dialect not in ("sqlite", "postgresql"):
+        return None
+    statement = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(table)
+    if rows:
+        statement = statement.values(list(rows))
+    return statement.on_conflict_do_nothing()
 
 
 @dataclass(frozen=True)
@@ -155,8 +157,16 @@ class ArticleRepository:
         ids = set(article_ids)
         if not ids:
             return {}
-        rows = await self._session.scalars(select(ArticleRow).where(ArticleRow.id.in_(ids)))
-        return {row.id: _article(row, ()) for row in rows}
+        columns = (ArticleRow.title, ArticleRow.body, ArticleRow.category, ArticleRow.archived)
+        rows = await self._session.execute(
+            select(ArticleRow.id, *columns, ArticleRow.body_html).where(ArticleRow.id.in_(ids))
+        )
+        return {
+            row.id: Article(
+                row.id, row.title, row.body, row.category, row.archived, (), row.body_html
+            )
+            for row in rows
+        }
 
     async def get_by_title(self, title: str) -> Article | None:
         row = await self._session.scalar(select(ArticleRow).where(ArticleRow.title == title))
@@ -520,7 +530,7 @@ class QueryRepository:
                 for q in (questions[i] for i in fresh)
             ]
             result = await self._session.execute(
-                insert(QueryRow).values(rows).returning(QueryRow.id, QueryRow.text)
+                insert(QueryRow).returning(QueryRow.id, QueryRow.text), rows
             )
             # One INSERT numbers its rows in the order of its VALUES; RETURNING may list them
             # in any order, so they are matched back by id, and the texts prove the match.
@@ -551,9 +561,9 @@ class QueryRepository:
         ]
         if not rows:
             return
-        statement = insert_skipping_duplicates(self._session, QueryOfferRow, rows)
+        statement = insert_skipping_duplicates(self._session, QueryOfferRow)
         if statement is not None:
-            await self._session.execute(statement)
+            await self._session.execute(statement, rows)
             return
         for query_id in {row["query_id"] for row in rows}:
             known = set(await self.offers(query_id) or ())
