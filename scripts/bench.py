@@ -6,8 +6,9 @@ Writes `<out>/bench.json` and `<out>/bench.png` (throughput and latency against 
 people asking at once) and prints a summary. Measures:
 
 - one question: the whole answer path with the model loaded (encode, rank, log the query and
-  its offers in SQLite), median and p99, for the sample base and for synthetic bases of 10,000
-  and 100,000 articles (3 phrasings each, random unit vectors: the index part is what grows);
+  its offers in SQLite and read the article shown), median and p99, for the sample base and
+  for synthetic bases of 10,000 and 100,000 articles (3 phrasings each, random unit vectors:
+  the index part is what grows); and its parts alone: encoding, ranking, logging;
 - under load: the real bot (`faqbot run` in its own process) polling the local Telegram
   stand-in of the tests; 1, 10 and 100 people each send a question, wait for the answer, and
   send the next; answered questions per second and the time from the update to the bot's
@@ -52,7 +53,8 @@ from knowledge_base.db import upgrade_database  # noqa: E402
 from knowledge_base.index import VectorIndex  # noqa: E402
 from knowledge_base.io import read_articles, read_eval_set  # noqa: E402
 from knowledge_base.lexical import LexicalIndex  # noqa: E402
-from knowledge_base.search import SearchService  # noqa: E402
+from knowledge_base.repositories import QuestionLog  # noqa: E402
+from knowledge_base.search import AnswerLog, SearchService  # noqa: E402
 from tests.telegram_stub import TelegramStub  # noqa: E402
 
 SAMPLES = REPO / "knowledge_base" / "samples"
@@ -155,6 +157,16 @@ async def one_question(backend: str, folder: Path, repeats: int) -> dict[str, An
             encoder.encode_queries([question])
             encoded.append(time.perf_counter() - started)
         results["encode_only"] = _ms(encoded)
+        async with resources.session_factory() as session:
+            answer_log = AnswerLog.of(session.bind)  # type: ignore[arg-type]
+        logged = []
+        for question in QUESTIONS:
+            started = time.perf_counter()
+            await answer_log.record(QuestionLog(1, question, 1, 0.9, "answer", "bench"), [1])
+            logged.append(time.perf_counter() - started)
+        # Logging one question alone: the article read, the question and its offers written,
+        # one commit.
+        results["log_only"] = _ms(logged)
         await time_answers("sample")
         database = Path(settings.database_url.removeprefix("sqlite+aiosqlite:///"))
         rng = np.random.default_rng(0)
