@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 import sys
@@ -33,6 +34,12 @@ MODELS_DIR = REPO / "models"
 SAMPLE_BASE = REPO / "knowledge_base" / "samples" / "helpdesk.jsonl"
 SAMPLE_EVAL = REPO / "knowledge_base" / "samples" / "helpdesk_eval.jsonl"
 SAMPLE_ARTICLE_COUNT = 50
+# Hard cases for the e5 encoders: punctuation, digits, ё, emoji, tabs, trailing spaces.
+PARITY_FILE = REPO / "tests" / "data" / "e5_parity" / "sentences.json"
+
+
+def parity_sentences() -> list[str]:
+    return list(json.loads(PARITY_FILE.read_text(encoding="utf-8")))
 
 
 @pytest.fixture(scope="session")

@@ -22,13 +22,11 @@ from knowledge_base.onnx_encoder import (
     load_encoder,
     onnx_ready,
 )
-from tests.conftest import SAMPLE_BASE, SAMPLE_EVAL
-
-PARITY_FILE = Path(__file__).resolve().parents[1] / "data" / "e5_parity" / "sentences.json"
+from tests.conftest import SAMPLE_BASE, SAMPLE_EVAL, parity_sentences
 
 
 def _sentences() -> list[str]:
-    return [*PARITY_SENTENCES, *json.loads(PARITY_FILE.read_text(encoding="utf-8"))]
+    return [*PARITY_SENTENCES, *parity_sentences()]
 
 
 def test_onnx_vectors_match_pytorch(e5_encoder: Encoder, e5_onnx_encoder: OnnxEncoder) -> None:

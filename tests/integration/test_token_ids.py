@@ -3,7 +3,6 @@ of tokenizer.json, the word table the rows of the embedding matrix."""
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -20,15 +19,13 @@ from knowledge_base.onnx_encoder import (
     _token_ids,
 )
 from knowledge_base.token_ids import HuggingFaceIds, SentencePieceIds, build_sentencepiece
-from tests.conftest import SAMPLE_BASE, SAMPLE_EVAL
-
-PARITY_FILE = Path(__file__).resolve().parents[1] / "data" / "e5_parity" / "sentences.json"
+from tests.conftest import SAMPLE_BASE, SAMPLE_EVAL, parity_sentences
 
 
 def _texts() -> list[str]:
     texts = [item.query for item in read_eval_set(SAMPLE_EVAL)]
     texts += [t for d in read_articles(SAMPLE_BASE) for t in (d.title, d.body, *d.questions)]
-    texts += json.loads(PARITY_FILE.read_text(encoding="utf-8"))
+    texts += parity_sentences()
     texts += ["Очень длинный вопрос " * 300, "ошибка ORA-28000 в 1С", "", "   "]
     return [f"{prompt}{t}" for prompt in ("query: ", "passage: ", "") for t in texts]
 
