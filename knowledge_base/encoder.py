@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import re
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -94,6 +95,21 @@ class PromptedEncoding:
     def _encode(self, texts: Sequence[str], prompt: str | None) -> np.ndarray:
         raise NotImplementedError
 
+    def _start_batching(self, max_batch: int) -> None:
+        # The batcher holds the encoder through a weak reference. A strong one would make a
+        # reference cycle (encoder → batcher → bound method → encoder) that only the cycle
+        # collector frees, and `faqbot run` exempts what start-up built from it (gc.freeze):
+        # the model a swap took out of service would stay in memory for good.
+        method = weakref.WeakMethod(self.encode_queries)
+
+        def encode(texts: list[str]) -> np.ndarray:
+            bound = method()
+            if bound is None:
+                raise RuntimeError("this model was taken out of service")
+            return bound(texts)
+
+        self._batcher = MicroBatcher(encode, max_batch)
+
 
 class Encoder(PromptedEncoding):
     """A sentence-transformers model with the query/document prompts it was trained with,
@@ -129,7 +145,7 @@ class Encoder(PromptedEncoding):
         )
         self.dimension = int(dimension() or 0)
         self.recommended = recommended_thresholds(path)
-        self._batcher = MicroBatcher(self.encode_queries, max_batch)
+        self._start_batching(max_batch)
         log.info("model loaded: %s (%s, dim %d)", path, self.version, self.dimension)
 
     def _encode(self, texts: Sequence[str], prompt: str | None) -> np.ndarray:

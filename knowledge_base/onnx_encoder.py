@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from knowledge_base.batching import MicroBatcher
 from knowledge_base.encoder import (
     Encoder,
     ModelNotFoundError,
@@ -382,7 +381,7 @@ class OnnxEncoder(PromptedEncoding):
         self._document_prompt = document_prompt
         self.dimension = int(self._session.get_outputs()[0].shape[-1] or 0) or self._probe()
         self.recommended = recommended_thresholds(path)
-        self._batcher = MicroBatcher(self.encode_queries, max_batch)
+        self._start_batching(max_batch)
         log.info(
             "model loaded with ONNX Runtime: %s (%s, dim %d)", path, self.version, self.dimension
         )

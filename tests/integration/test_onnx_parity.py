@@ -3,8 +3,10 @@ serve falls back to PyTorch."""
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -122,3 +124,19 @@ def test_a_layout_onnx_cannot_serve_falls_back_to_pytorch(
     assert isinstance(encoder, Encoder)
     assert "PyTorch serves it" in caplog.text
     assert not (model / ONNX_FILE).exists()
+
+
+async def test_an_encoder_out_of_service_is_freed_without_the_cycle_collector(
+    base_models: dict[str, Path],
+) -> None:
+    # `faqbot run` freezes the start-up objects out of the cycle collector, so a model a swap
+    # takes out of service must be freed by reference counting alone: no cycle may hold it.
+    encoder = OnnxEncoder(base_models["multilingual-e5-small"])
+    await encoder.encode_query("Как получить доступ к логам?")  # starts its batcher's worker
+    freed = weakref.ref(encoder)
+    gc.disable()
+    try:
+        del encoder
+        assert freed() is None
+    finally:
+        gc.enable()
