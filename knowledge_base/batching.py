@@ -23,6 +23,10 @@ class MicroBatcher(Generic[Item, Result]):
     writes (one transaction for every question that came in meanwhile, instead of each
     waiting its turn for SQLite's single writer). `process` is a coroutine function, or a
     plain function, which then runs in a worker thread.
+
+    When a batch fails, its items are tried one by one, so that one bad item fails alone;
+    unless `retry_alone(error)` says the error is not an item's (a locked database): then the
+    whole batch fails at once rather than each item waiting out the same error in turn.
     """
 
     def __init__(
@@ -30,8 +34,10 @@ class MicroBatcher(Generic[Item, Result]):
         process: Callable[[list[Item]], Iterable[Result]]
         | Callable[[list[Item]], Awaitable[Iterable[Result]]],
         max_batch: int,
+        retry_alone: Callable[[Exception], bool] = lambda _error: True,
     ) -> None:
         self._process = process
+        self._retry_alone = retry_alone
         self._is_coroutine = inspect.iscoroutinefunction(process)
         self._max_batch = max_batch
         self._queue: asyncio.Queue[tuple[Item, asyncio.Future[Result]]] | None = None
@@ -71,25 +77,39 @@ class MicroBatcher(Generic[Item, Result]):
             while len(batch) < self._max_batch and not queue.empty():
                 batch.append(queue.get_nowait())
             try:
-                results = await self._call([item for item, _ in batch])
-            except Exception as error:
-                if len(batch) == 1:  # the caller gets the error, the worker lives on
-                    _settle(batch[0][1], error=error)
+                await self._process_batch(batch)
+            except BaseException:
+                # The worker is cancelled (its loop closes): nobody may wait for it forever.
+                for _, future in batch:
+                    if not future.done():
+                        future.cancel()
+                raise
+
+    async def _process_batch(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
+        try:
+            results = list(await self._call([item for item, _ in batch]))
+            if len(results) != len(batch):
+                raise RuntimeError(f"{len(results)} results for {len(batch)} items")
+        except Exception as error:
+            if len(batch) == 1 or not self._retry_alone(error):
+                # The callers get the error; the worker lives on.
+                for _, future in batch:
+                    _settle(future, error=error)
+                return
+            # One bad item must not fail the others that happened to share its batch:
+            # process them one by one, so only the bad one fails.
+            for item, future in batch:
+                if future.done():  # its caller gave up meanwhile
                     continue
-                # One bad item must not fail the others that happened to share its batch:
-                # process them one by one, so only the bad one fails.
-                for item, future in batch:
-                    if future.done():  # its caller gave up meanwhile
-                        continue
-                    try:
-                        [result] = await self._call([item])
-                    except Exception as single:
-                        _settle(future, error=single)
-                    else:
-                        _settle(future, result)
-                continue
-            for (_, future), result in zip(batch, results, strict=True):
-                _settle(future, result)
+                try:
+                    [result] = await self._call([item])
+                except Exception as single:
+                    _settle(future, error=single)
+                else:
+                    _settle(future, result)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            _settle(future, result)
 
 
 def _settle(future: asyncio.Future[Any], result: Any = None, error: Any = None) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from knowledge_base.batching import MicroBatcher
@@ -317,8 +318,12 @@ class AnswerLog:
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory
+        # A locked database or a failed disk is no one question's fault: the batch fails at
+        # once instead of each question waiting out the busy timeout in turn.
         self._batcher: MicroBatcher[_Answered, tuple[Article | None, int, bool]] = MicroBatcher(
-            self._write, LOG_BATCH
+            self._write,
+            LOG_BATCH,
+            retry_alone=lambda error: not isinstance(error, OperationalError),
         )
 
     @classmethod
@@ -360,22 +365,26 @@ class AnswerLog:
 
 
 class SearchService:
-    """Search within one unit of work: answers and logs every question."""
+    """Answers and logs every question, and offers the next articles after a 👎.
+
+    Questions are logged by the engine's AnswerLog, in transactions of its own shared with the
+    questions asked meanwhile, not in this session; the 👎 offers are written in this session.
+    """
 
     def __init__(self, engine: SearchEngine, session: AsyncSession) -> None:
         self._engine = engine
         self._session = session
         self._queries = QueryRepository(session)
-        bind = session.bind
-        if not isinstance(bind, AsyncEngine):
-            raise TypeError("SearchService needs a session bound to an AsyncEngine")
-        self._log = AnswerLog.of(bind)
 
     async def answer(
         self, question: str, user_id: int | None = None, message_key: str | None = None
     ) -> Answer:
         """Answer and log the question. A message handled again (after a crash, with the same
-        `message_key`) is answered again but logged once."""
+        `message_key`) is answered again but logged once.
+
+        The log commits on a connection of its own: call this with none of your writes pending
+        in the session, or SQLite makes the log wait for them (up to its busy timeout).
+        """
         question = clean_question(question)
         snapshot = self._engine.snapshot
         matches = await snapshot.rank(question, max(snapshot.suggestions, 1) + 1)
@@ -394,7 +403,7 @@ class SearchService:
             offers = []
         # Committed before anyone replies: a question is kept even if sending the answer fails,
         # and a button pressed at once finds its query.
-        article, query_id, new = await self._log.record(
+        article, query_id, new = await self._answer_log().record(
             QuestionLog(
                 user_id=user_id,
                 text=question,
@@ -415,6 +424,12 @@ class SearchService:
             "" if new else " (handled before: answered again, logged once)",
         )
         return Answer(band, score, article, alternatives, query_id, snapshot.model_version)
+
+    def _answer_log(self) -> AnswerLog:
+        bind = self._session.bind
+        if not isinstance(bind, AsyncEngine):
+            raise TypeError("questions are logged through an AsyncEngine; this session has none")
+        return AnswerLog.of(bind)
 
     async def other_articles(self, query_id: int, exclude: int) -> tuple[Match, ...]:
         """After a 👎: the next-closest articles for the same question, worth suggesting."""

@@ -74,3 +74,30 @@ async def test_one_bad_text_fails_only_itself_not_the_questions_batched_with_it(
         await bad
     # The batch of nine failed as a whole; its eight good questions were then encoded alone.
     assert [batch[0] for batch in model.batches] == ["a"] + ["b" * n for n in range(2, 10)]
+
+
+async def test_an_error_that_is_no_items_fault_fails_the_batch_at_once() -> None:
+    calls: list[list[str]] = []
+
+    async def locked(items: list[str]) -> list[str]:
+        calls.append(items)
+        raise TimeoutError("database is locked")
+
+    batcher = MicroBatcher(locked, 8, retry_alone=lambda error: not isinstance(error, TimeoutError))
+    found = await asyncio.gather(
+        *(batcher.submit(str(n)) for n in range(5)), return_exceptions=True
+    )
+    assert all(isinstance(error, TimeoutError) for error in found)
+    assert calls == [["0", "1", "2", "3", "4"]]  # one try for all, not one more each
+
+
+async def test_a_batch_answered_short_fails_its_callers_instead_of_leaving_them_waiting() -> None:
+    async def loses_one(items: list[str]) -> list[str]:
+        return items[:-1] if len(items) > 1 else items
+
+    batcher = MicroBatcher(loses_one, 8)
+    found = await asyncio.wait_for(
+        asyncio.gather(*(batcher.submit(str(n)) for n in range(3)), return_exceptions=True), 5
+    )
+    # The short batch counts as failed, and its items, tried one by one, are answered.
+    assert found == ["0", "1", "2"]
