@@ -2,7 +2,8 @@
 needs neither torch nor sentence-transformers at run time.
 
 The exported graph is the model's transformer with its mean pooling and L2 normalisation, so
-it maps token ids straight to the vector the PyTorch model gives. It is written next to the
+it maps the rows of a text's tokens in the word-embedding table (read by WordTable from
+`model.onnx.words`) straight to the vector the PyTorch model gives. It is written next to the
 weights (`model.onnx`, with `model.onnx.json` naming the model version it was built from) and
 checked against PyTorch when it is built: a graph that does not reproduce the model's vectors
 (cosine ≥ PARITY_MIN on PARITY_SENTENCES) is never used. That check is also why the embedding
@@ -297,9 +298,9 @@ class WordTable:
     """A model's word-embedding rows, read from disk as the texts need them.
 
     Not mapped into memory: the kernel maps whole runs of a mapped file's cached pages around
-    each row looked up, and 160 questions made 300 of the table's 370 MB count as the bot's
-    memory. A read costs about a microsecond, and only the rows read are kept (the last
-    WORD_CACHE_ROWS of them; a conversation's words repeat).
+    each row looked up, and 157 questions made 300 of the table's 370 MB count as the bot's
+    memory. A read costs about a microsecond, and only the rows read are kept: up to
+    WORD_CACHE_ROWS of them (30 MB), the cache starting afresh when full.
     """
 
     def __init__(self, file: Path, dimension: int) -> None:

@@ -3,6 +3,7 @@ of tokenizer.json, the word table the rows of the embedding matrix."""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -27,6 +28,8 @@ def _texts() -> list[str]:
     texts += [t for d in read_articles(SAMPLE_BASE) for t in (d.title, d.body, *d.questions)]
     texts += parity_sentences()
     texts += ["Очень длинный вопрос " * 300, "ошибка ORA-28000 в 1С", "", "   "]
+    # Text that ends in what normalisation turns into a space, or into nothing.
+    texts += ["vpn\u200b", "abc\x1f", "abc\x85", "x \x7f", " \u200b", "x\u3000", "a  b\t"]
     return [f"{prompt}{t}" for prompt in ("query: ", "passage: ", "") for t in texts]
 
 
@@ -85,3 +88,17 @@ def test_the_word_table_holds_the_rows_of_the_embedding_matrix(
         table.lookup(np.array([[matrix.shape[0]]]))
     # The encoder serving the tests reads its words this way, and SentencePiece ids.
     assert isinstance(e5_onnx_encoder._tokenizer, SentencePieceIds)
+
+
+def test_a_unigram_tokenizer_that_keeps_double_spaces_is_left_to_tokenizers(
+    base_models: dict[str, Path], tmp_path: Path
+) -> None:
+    # SentencePiece collapses runs of spaces as e5's Replace(" {2,}", " ") does; without that
+    # step the ids would differ ("a  b"), so no SentencePiece model is written.
+    config = json.loads(
+        (base_models["multilingual-e5-small"] / "tokenizer.json").read_text(encoding="utf-8")
+    )
+    config["normalizer"]["normalizers"] = config["normalizer"]["normalizers"][:1]
+    (tmp_path / "tokenizer.json").write_text(json.dumps(config), encoding="utf-8")
+    assert not build_sentencepiece(tmp_path / "tokenizer.json", tmp_path / ONNX_SPM)
+    assert not (tmp_path / ONNX_SPM).exists()
