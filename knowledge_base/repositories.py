@@ -530,14 +530,17 @@ class QueryRepository:
                 for q in (questions[i] for i in fresh)
             ]
             result = await self._session.execute(
-                insert(QueryRow).returning(QueryRow.id, QueryRow.text), rows
+                insert(QueryRow).returning(QueryRow.id, QueryRow.user_id, QueryRow.text), rows
             )
-            # One INSERT numbers its rows in the order of its VALUES; RETURNING may list them
-            # in any order, so they are matched back by id, and the texts prove the match.
-            returned = sorted((int(row[0]), str(row[1])) for row in result)
-            if [text for _, text in returned] != [questions[i].text for i in fresh]:
+            # One INSERT numbers its rows in the order of its VALUES (SQLite and PostgreSQL
+            # alike); RETURNING may list them in any order, so they are matched back by id,
+            # and each row's asker and text prove the match. (Asking for RETURNING in
+            # parameter order makes SQLAlchemy send SQLite one INSERT per row.)
+            returned = sorted((int(row[0]), row[1], str(row[2])) for row in result)
+            expected = [(questions[i].user_id, questions[i].text) for i in fresh]
+            if [(user, text) for _, user, text in returned] != expected:
                 raise RuntimeError("the logged questions came back in an unexpected order")
-            for position, (query_id, _) in zip(fresh, returned, strict=True):
+            for position, (query_id, _, _) in zip(fresh, returned, strict=True):
                 new_ids[position] = query_id
                 if (key := questions[position].message_key) is not None:
                     known[key] = query_id
