@@ -21,7 +21,7 @@ from bot.redaction import redact
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 from knowledge_base.articles import ArticleService
-from knowledge_base.search import Answer, Band, SearchService
+from knowledge_base.search import Answer, Band, SearchService, clean_question
 
 log = logging.getLogger("faqbot")
 
@@ -216,6 +216,11 @@ def answer_json(answer: Answer) -> dict[str, Any]:
 
 
 def _ask(settings: Settings, args: argparse.Namespace) -> int:
+    if not clean_question(args.question):
+        # What the bot says to an empty message; and no model loaded for nothing.
+        print(texts.EMPTY_QUESTION, file=sys.stderr)
+        return 2
+
     async def ask() -> int:
         resources = await build_resources(settings)
         try:

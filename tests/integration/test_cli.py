@@ -127,3 +127,10 @@ def test_a_missing_model_is_exit_code_3_with_a_hint(tmp_path: Path) -> None:
     )
     assert result.returncode == 3, result.stderr
     assert "no-model" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ask_with_no_words_says_so_and_loads_no_model(faqbot) -> None:  # type: ignore[no-untyped-def]
+    result = faqbot("ask", " \t\n ")
+    assert result.returncode == 2
+    assert "сообщение пустое" in result.stderr
+    assert result.stdout == ""
