@@ -1,5 +1,5 @@
 """The `faqbot` command: run, chat, ask, import, export, eval, train, export-pairs, models,
-inbox."""
+stats, inbox."""
 
 from __future__ import annotations
 

@@ -57,11 +57,25 @@ def _group_json(group: QuestionGroup) -> dict[str, Any]:
     }
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _asked_by(people: int) -> str:
+    # Questions from `faqbot ask` and the terminal chat have no Telegram user.
+    if people == 0:
+        return "the command line"
+    return "1 person" if people == 1 else f"{people} people"
+
+
 def format_groups(groups: list[QuestionGroup]) -> str:
     if not groups:
         return "The inbox is empty: every question was answered."
     total = sum(g.size for g in groups)
-    lines = [f"{total} open questions in {len(groups)} groups, largest first.", ""]
+    lines = [
+        f"{_count(total, 'open question')} in {_count(len(groups), 'group')}, largest first.",
+        "",
+    ]
     for number, group in enumerate(groups, 1):
         closest = (
             f"closest article: {group.closest.title} ({group.closest.score:.3f})"
@@ -69,7 +83,8 @@ def format_groups(groups: list[QuestionGroup]) -> str:
             else "no articles yet"
         )
         lines.append(
-            f"#{number}  {group.size} questions from {len(group.askers)} people; {closest}"
+            f"#{number}  {_count(group.size, 'question')} from {_asked_by(len(group.askers))}; "
+            f"{closest}"
         )
         for question in group.questions[:SAMPLE]:
             when = question.asked_at.strftime("%Y-%m-%d %H:%M")

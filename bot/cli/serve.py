@@ -186,11 +186,18 @@ async def _chat_loop(settings: Settings) -> int:
                 if article is not None:
                     print(_plain(texts.article(article.title, article.body)))
                 continue
-            last = await _answer(resources, line[: settings.max_question_chars])
+            last = await _answer(resources, _within_limit(line, settings.max_question_chars))
             print(render_plain(last))
     finally:
         await resources.close()
     return 0
+
+
+def _within_limit(question: str, limit: int) -> str:
+    """The question cut to `limit` characters, saying so as the bot does in Telegram."""
+    if len(question) > limit:
+        print(texts.QUESTION_TRUNCATED.format(limit=limit), file=sys.stderr)
+    return question[:limit]
 
 
 async def _answer(resources: Resources, question: str) -> Answer:
@@ -224,7 +231,9 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
     async def ask() -> int:
         resources = await build_resources(settings)
         try:
-            answer = await _answer(resources, args.question[: settings.max_question_chars])
+            answer = await _answer(
+                resources, _within_limit(args.question, settings.max_question_chars)
+            )
         finally:
             await resources.close()
         if args.json:

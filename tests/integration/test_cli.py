@@ -134,3 +134,10 @@ def test_ask_with_no_words_says_so_and_loads_no_model(faqbot) -> None:  # type: 
     assert result.returncode == 2
     assert "сообщение пустое" in result.stderr
     assert result.stdout == ""
+
+
+def test_ask_says_when_it_reads_only_the_start_of_a_long_question(faqbot) -> None:  # type: ignore[no-untyped-def]
+    result = faqbot("ask", "--json", "логи " * 20, MAX_QUESTION_CHARS="20", **ANSWER_ALL)
+    assert result.returncode == 0, result.stderr
+    assert "прочитал только первые 20 символов" in result.stderr
+    assert json.loads(result.stdout)["band"] == "answer"
