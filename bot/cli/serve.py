@@ -180,11 +180,17 @@ async def _chat_loop(settings: Settings) -> int:
             if not line:
                 break
             offered = last.alternatives if last and last.band is Band.SUGGEST else ()
-            if line.isdigit() and 1 <= int(line) <= len(offered):
-                async with resources.session_factory() as session:
-                    article = await ArticleService(session).get(offered[int(line) - 1].article_id)
-                if article is not None:
-                    print(_plain(texts.article(article.title, article.body)))
+            # A number of one or two digits picks a suggestion ("404" is still a question).
+            if line.isdigit() and len(line) <= 2:
+                if 1 <= int(line) <= len(offered):
+                    async with resources.session_factory() as session:
+                        article = await ArticleService(session).get(
+                            offered[int(line) - 1].article_id
+                        )
+                    if article is not None:
+                        print(_plain(texts.article(article.title, article.body)))
+                else:
+                    print(texts.chat_no_such_choice(len(offered)))
                 continue
             last = await _answer(resources, _within_limit(line, settings.max_question_chars))
             print(render_plain(last))
@@ -196,7 +202,7 @@ async def _chat_loop(settings: Settings) -> int:
 def _within_limit(question: str, limit: int) -> str:
     """The question cut to `limit` characters, saying so as the bot does in Telegram."""
     if len(question) > limit:
-        print(texts.QUESTION_TRUNCATED.format(limit=limit), file=sys.stderr)
+        print(texts.truncated(limit), file=sys.stderr)
     return question[:limit]
 
 

@@ -94,5 +94,15 @@ CHAT_PROMPT = (
 )
 
 
+def chat_no_such_choice(offered: int) -> str:
+    """The terminal chat, given a number that picks no suggestion."""
+    if not offered:
+        return (
+            "Номер открывает статью из предложенных, а сейчас предложений нет. "
+            "Напишите вопрос словами."
+        )
+    return f"Такого номера нет: выберите от 1 до {offered} или напишите вопрос словами."
+
+
 def truncated(limit: int) -> str:
     return QUESTION_TRUNCATED.format(limit=limit)

@@ -62,11 +62,15 @@ def test_ask_json_says_nothing_below_the_bands(faqbot) -> None:  # type: ignore[
 
 
 def test_chat_offers_suggestions_and_opens_one_by_its_number(faqbot) -> None:  # type: ignore[no-untyped-def]
-    result = faqbot("chat", stdin="Как сменить пароль?\n1\n", **SUGGEST_ALL)
+    stdin = "7\nКак сменить пароль?\n9\n1\n"
+    result = faqbot("chat", stdin=stdin, **SUGGEST_ALL)
     assert result.returncode == 0, result.stderr
-    suggestions, opened = result.stdout.split("[suggest, score", 1)
-    assert "Возможно, вы имели в виду:" in suggestions
+    before, rest = result.stdout.split("Возможно, вы имели в виду:", 1)
+    # A number before anything was offered is no question to search.
+    assert "а сейчас предложений нет" in before
+    suggestions, opened = rest.split("[suggest, score", 1)
     assert "1. Инструкция по смене пароля" in suggestions
+    assert "Такого номера нет: выберите от 1 до 3" in opened
     assert opened.count("Инструкция по смене пароля") == 1
     assert "Сменить его можно заранее" in opened
 
