@@ -98,8 +98,8 @@ class PromptedEncoding:
     def _start_batching(self, max_batch: int) -> None:
         # The batcher holds the encoder through a weak reference. A strong one would make a
         # reference cycle (encoder → batcher → bound method → encoder) that only the cycle
-        # collector frees, and `faqbot run` exempts what start-up built from it (gc.freeze):
-        # the model a swap took out of service would stay in memory for good.
+        # collector frees, at its own pace: a model a swap took out of service is freed the
+        # moment the last question it was answering is done.
         method = weakref.WeakMethod(self.encode_queries)
 
         def encode(texts: list[str]) -> np.ndarray:
@@ -171,20 +171,22 @@ def model_prompts(path: Path, prompts: Mapping[str, str | None] | None) -> tuple
     return found.get("query") or "", found.get("passage") or found.get("document") or ""
 
 
-def recommended_thresholds(path: Path) -> dict[str, float]:
-    """Thresholds a model directory recommends in `faqbot.json` (written when it was built)."""
-    file = path / "faqbot.json"
+def read_json(file: Path) -> dict[str, Any]:
+    """A model directory's JSON file; empty if the directory has none."""
     if not file.is_file():
         return {}
     data: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
-    return {k: float(v) for k, v in data.get("thresholds", {}).items()}
+    return data
+
+
+def recommended_thresholds(path: Path) -> dict[str, float]:
+    """Thresholds a model directory recommends in `faqbot.json` (written when it was built)."""
+    found = read_json(path / "faqbot.json").get("thresholds", {})
+    return {k: float(v) for k, v in found.items()}
 
 
 def recommended_lexical_weight(path: Path) -> float | None:
     """The lexical channel's weight a model directory recommends in `faqbot.json`: measured
     for a base model, chosen on held-out questions by `faqbot train`; None if it says none."""
-    file = path / "faqbot.json"
-    if not file.is_file():
-        return None
-    value = json.loads(file.read_text(encoding="utf-8")).get("lexical_weight")
+    value = read_json(path / "faqbot.json").get("lexical_weight")
     return None if value is None else float(value)

@@ -32,6 +32,7 @@ from knowledge_base.encoder import (
     model_digest,
     model_prompts,
     model_version,
+    read_json,
     recommended_thresholds,
 )
 from knowledge_base.token_ids import (
@@ -372,11 +373,11 @@ class OnnxEncoder(PromptedEncoding):
         )
         [words, _mask] = self._session.get_inputs()
         self._words = WordTable(path / ONNX_WORDS, int(words.shape[-1]))
-        config = _read_json(path / "sentence_bert_config.json")
+        config = read_json(path / "sentence_bert_config.json")
         max_length = int(config.get("max_seq_length") or 512)
         self._tokenizer = _token_ids(path, max_length)
         self._lowercase = bool(config.get("do_lower_case", False))
-        st_config = _read_json(path / "config_sentence_transformers.json")
+        st_config = read_json(path / "config_sentence_transformers.json")
         query_prompt, document_prompt = model_prompts(path, st_config.get("prompts"))
         self._query_prompt = query_prompt
         self._document_prompt = document_prompt
@@ -452,10 +453,3 @@ def load_encoder(
         except Exception as error:  # any failure of export or runtime: PyTorch still serves
             log.warning("ONNX Runtime cannot serve %s (%s); PyTorch serves it", path, error)
     return Encoder(model_path, allow_hub=allow_hub)
-
-
-def _read_json(file: Path) -> dict[str, Any]:
-    if not file.is_file():
-        return {}
-    data: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
-    return data

@@ -157,16 +157,8 @@ class ArticleRepository:
         ids = set(article_ids)
         if not ids:
             return {}
-        columns = (ArticleRow.title, ArticleRow.body, ArticleRow.category, ArticleRow.archived)
-        rows = await self._session.execute(
-            select(ArticleRow.id, *columns, ArticleRow.body_html).where(ArticleRow.id.in_(ids))
-        )
-        return {
-            row.id: Article(
-                row.id, row.title, row.body, row.category, row.archived, (), row.body_html
-            )
-            for row in rows
-        }
+        rows = await self._session.scalars(select(ArticleRow).where(ArticleRow.id.in_(ids)))
+        return {row.id: _article(row, ()) for row in rows}
 
     async def get_by_title(self, title: str) -> Article | None:
         row = await self._session.scalar(select(ArticleRow).where(ArticleRow.title == title))
