@@ -20,12 +20,12 @@ from bot.handlers import admin
 from bot.handlers.admin.model import TrainingRun
 from bot.handlers.user import common, feedback, questions
 from bot.middlewares import ServicesMiddleware
-from bot.telegram_retry import RetryTransientErrors
-from knowledge_base.base_models import MULTILINGUAL_E5, RECOMMENDED_THRESHOLDS
-from knowledge_base.db import create_engine, create_session_factory
-from knowledge_base.encoder import TextEncoder, model_version, recommended_lexical_weight
-from knowledge_base.onnx_encoder import load_encoder
-from knowledge_base.search import SearchEngine, Thresholds
+from bot.runtime.telegram_retry import RetryTransientErrors
+from knowledge_base.encoders.base import TextEncoder, model_version, recommended_lexical_weight
+from knowledge_base.encoders.base_models import MULTILINGUAL_E5, RECOMMENDED_THRESHOLDS
+from knowledge_base.encoders.onnx_encoder import load_encoder
+from knowledge_base.search.service import SearchEngine, Thresholds
+from knowledge_base.storage.engine import create_engine, create_session_factory
 from knowledge_base.training.registry import ActiveModel, ModelRegistry
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from knowledge_base.index import LEARNED_TOP_K
+from knowledge_base.search.vector_index import LEARNED_TOP_K
 
 DEFAULT_MODELS_DIR = Path("models")
 DEFAULT_BASE_MODEL = "multilingual-e5-small"

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge_base.articles import ArticleEditor, ArticleService
 from knowledge_base.feedback import FeedbackService
-from knowledge_base.search import SearchEngine, SearchService
+from knowledge_base.search.service import SearchEngine, SearchService
 
 
 class ServicesMiddleware(BaseMiddleware):

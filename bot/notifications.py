@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from aiogram import Bot
 
-from bot.telegram_retry import TELEGRAM_ERRORS
+from bot.runtime.telegram_retry import TELEGRAM_ERRORS
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge_base.inbox import OpenQuestion, open_questions
-from knowledge_base.repositories import (
+from knowledge_base.stats import Stats, collect
+from knowledge_base.storage.repositories import (
     Article,
     ArticleDraft,
     ArticleRepository,
@@ -23,8 +24,7 @@ from knowledge_base.repositories import (
     Phrasing,
     QueryRepository,
 )
-from knowledge_base.stats import Stats, collect
-from knowledge_base.tables import InboxResolutionRow
+from knowledge_base.storage.tables import InboxResolutionRow
 from knowledge_base.training.registry import ModelRegistry, metrics_of
 
 log = logging.getLogger(__name__)

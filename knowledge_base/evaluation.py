@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from knowledge_base.index import VectorIndex
 from knowledge_base.io import EvalItem
-from knowledge_base.search import SearchEngine
+from knowledge_base.search.service import SearchEngine
+from knowledge_base.search.vector_index import VectorIndex
 
 TOP_K_MRR = 10
 

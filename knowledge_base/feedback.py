@@ -7,14 +7,14 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from knowledge_base.repositories import (
+from knowledge_base.search.service import question_key
+from knowledge_base.storage.repositories import (
     FEEDBACK_SOURCE,
     PENDING_SOURCE,
     ArticleRepository,
     FeedbackRepository,
     QueryRepository,
 )
-from knowledge_base.search import question_key
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ import numpy as np
 from sqlalchemy import and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from knowledge_base.search import Match, SearchEngine
-from knowledge_base.tables import FeedbackRow, InboxResolutionRow, QueryRow
+from knowledge_base.search.service import Match, SearchEngine
+from knowledge_base.storage.tables import FeedbackRow, InboxResolutionRow, QueryRow
 
 # Questions whose embeddings are at least this close (cosine, to the group's first question)
 # form one group. Measured for multilingual-e5-small, whose unrelated Russian sentences score

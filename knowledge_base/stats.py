@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from knowledge_base.tables import ArticleRow, FeedbackRow, QueryRow
+from knowledge_base.storage.tables import ArticleRow, FeedbackRow, QueryRow
 
 BANDS = ("answer", "suggest", "nothing")
 

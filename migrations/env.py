@@ -7,8 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from knowledge_base.db import create_engine
-from knowledge_base.tables import Base
+from knowledge_base.storage.engine import create_engine
+from knowledge_base.storage.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

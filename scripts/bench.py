@@ -49,13 +49,13 @@ sys.path.insert(0, str(REPO))
 from bot.app import build_resources  # noqa: E402
 from bot.config import ModelSettings, Settings  # noqa: E402
 from knowledge_base.articles import ArticleService  # noqa: E402
-from knowledge_base.db import upgrade_database  # noqa: E402
-from knowledge_base.index import VectorIndex  # noqa: E402
 from knowledge_base.io import read_articles, read_eval_set  # noqa: E402
-from knowledge_base.lexical import LexicalIndex  # noqa: E402
-from knowledge_base.repositories import QuestionLog  # noqa: E402
-from knowledge_base.search import AnswerLog, SearchService  # noqa: E402
-from tests.telegram_stub import TelegramStub  # noqa: E402
+from knowledge_base.search.lexical import LexicalIndex  # noqa: E402
+from knowledge_base.search.service import AnswerLog, SearchService  # noqa: E402
+from knowledge_base.search.vector_index import VectorIndex  # noqa: E402
+from knowledge_base.storage.engine import upgrade_database  # noqa: E402
+from knowledge_base.storage.repositories import QuestionLog  # noqa: E402
+from tests.fakes.telegram import TelegramStub  # noqa: E402
 
 SAMPLES = REPO / "knowledge_base" / "samples"
 MODELS = REPO / "models"

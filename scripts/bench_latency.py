@@ -33,9 +33,9 @@ sys.path.insert(0, str(REPO))
 from bot.app import build_resources  # noqa: E402
 from bot.config import ModelSettings, Settings  # noqa: E402
 from knowledge_base.articles import ArticleService  # noqa: E402
-from knowledge_base.db import upgrade_database  # noqa: E402
 from knowledge_base.io import read_articles, read_eval_set  # noqa: E402
-from knowledge_base.search import SearchService  # noqa: E402
+from knowledge_base.search.service import SearchService  # noqa: E402
+from knowledge_base.storage.engine import upgrade_database  # noqa: E402
 
 SAMPLES = REPO / "knowledge_base" / "samples"
 

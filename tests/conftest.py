@@ -22,12 +22,12 @@ os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 from bot.app import build_resources
 from bot.config import ModelSettings, SearchSettings, Settings
 from knowledge_base.articles import ArticleService
-from knowledge_base.base_models import MINILM, MULTILINGUAL_E5, bootstrap_base_models
-from knowledge_base.db import create_engine, create_session_factory, upgrade_database
-from knowledge_base.encoder import Encoder
+from knowledge_base.encoders.base import Encoder
+from knowledge_base.encoders.base_models import MINILM, MULTILINGUAL_E5, bootstrap_base_models
+from knowledge_base.encoders.onnx_encoder import OnnxEncoder
 from knowledge_base.io import read_articles
-from knowledge_base.onnx_encoder import OnnxEncoder
-from knowledge_base.repositories import ArticleDraft
+from knowledge_base.storage.engine import create_engine, create_session_factory, upgrade_database
+from knowledge_base.storage.repositories import ArticleDraft
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS_DIR = REPO / "models"

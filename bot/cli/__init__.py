@@ -14,8 +14,8 @@ from pydantic import ValidationError
 from bot.cli import articles, evaluation, inbox, models, serve, training
 from bot.config import Settings
 from bot.redaction import RedactingFormatter
-from knowledge_base.db import upgrade_database
-from knowledge_base.encoder import ModelNotFoundError
+from knowledge_base.encoders.base import ModelNotFoundError
+from knowledge_base.storage.engine import upgrade_database
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Commands whose log is the product (a server); the others print their result.

@@ -10,8 +10,8 @@ from typing import Any
 
 from bot.config import Settings
 from knowledge_base.articles import ArticleService
-from knowledge_base.db import open_session
 from knowledge_base.io import ImportFormatError, read_articles, write_articles
+from knowledge_base.storage.engine import open_session
 
 
 def register(sub: Any) -> None:

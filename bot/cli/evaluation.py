@@ -15,11 +15,16 @@ from typing import Any
 from bot.app import active_model, build_resources
 from bot.config import Settings
 from knowledge_base.articles import ArticleService
-from knowledge_base.db import create_engine, create_session_factory, open_session, upgrade_database
+from knowledge_base.encoders.onnx_encoder import load_encoder
 from knowledge_base.evaluation import EvalReport, evaluate
 from knowledge_base.io import ImportFormatError, read_articles, read_eval_set
-from knowledge_base.onnx_encoder import load_encoder
-from knowledge_base.repositories import FEEDBACK_SOURCE, ArticleDraft
+from knowledge_base.storage.engine import (
+    create_engine,
+    create_session_factory,
+    open_session,
+    upgrade_database,
+)
+from knowledge_base.storage.repositories import FEEDBACK_SOURCE, ArticleDraft
 
 
 def register(sub: Any) -> None:

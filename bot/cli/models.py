@@ -9,8 +9,8 @@ import sys
 from typing import Any
 
 from bot.config import Settings
-from knowledge_base.db import open_session
-from knowledge_base.repositories import ModelVersion
+from knowledge_base.storage.engine import open_session
+from knowledge_base.storage.repositories import ModelVersion
 from knowledge_base.training.registry import ModelRegistry, RegistryError, metrics_of
 
 REACHES_THE_BOT = "a running bot switches within INDEX_REFRESH_SECONDS"
@@ -42,7 +42,7 @@ def register(sub: Any) -> None:
 
 
 def _bootstrap(settings: Settings, args: argparse.Namespace) -> int:
-    from knowledge_base.base_models import bootstrap_base_models
+    from knowledge_base.encoders.base_models import bootstrap_base_models
 
     for path, built in bootstrap_base_models(settings.model.models_dir, force=args.force):
         print(f"{'built' if built else 'present'}: {path}")

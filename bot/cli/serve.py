@@ -15,13 +15,13 @@ from typing import Any
 
 from bot.app import Resources, build_resources, create_bot, create_dispatcher
 from bot.config import Settings
-from bot.journal import JournalInUse
-from bot.polling import DurablePolling
 from bot.redaction import redact
+from bot.runtime.journal import JournalInUse
+from bot.runtime.polling import DurablePolling
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 from knowledge_base.articles import ArticleService
-from knowledge_base.search import Answer, Band, SearchService, clean_question
+from knowledge_base.search.service import Answer, Band, SearchService, clean_question
 
 log = logging.getLogger("faqbot")
 

@@ -15,8 +15,8 @@ from pydantic import ValidationError
 
 from bot.cli.models import REACHES_THE_BOT
 from bot.config import Settings, TrainingSettings
-from knowledge_base.db import create_engine, create_session_factory, open_session
 from knowledge_base.io import EvalItem, ImportFormatError, read_eval_set
+from knowledge_base.storage.engine import create_engine, create_session_factory, open_session
 from knowledge_base.training.dataset import build_training_set
 from knowledge_base.training.finetune import Hyperparameters, default_threads
 from knowledge_base.training.pipeline import (

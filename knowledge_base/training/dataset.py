@@ -10,8 +10,8 @@ from dataclasses import dataclass, replace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge_base.io import EvalItem
-from knowledge_base.repositories import TITLE_SOURCE, ArticleRepository, FeedbackRepository
-from knowledge_base.search import question_key as normalize
+from knowledge_base.search.service import question_key as normalize
+from knowledge_base.storage.repositories import TITLE_SOURCE, ArticleRepository, FeedbackRepository
 
 # Where a pair comes from. Questions people asked (clicks, --pairs lines) may be held out for
 # evaluation; the articles' own phrasings always train.

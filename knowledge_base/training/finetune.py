@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from knowledge_base.encoder import model_prompts
+from knowledge_base.encoders.base import model_prompts
 
 log = logging.getLogger(__name__)
 

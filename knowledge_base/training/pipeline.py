@@ -18,26 +18,26 @@ from typing import Any
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from knowledge_base.base_models import write_recommendations
-from knowledge_base.encoder import (
+from knowledge_base.encoders.base import (
     Encoder,
     model_version,
     recommended_lexical_weight,
     recommended_thresholds,
 )
+from knowledge_base.encoders.base_models import write_recommendations
+from knowledge_base.encoders.onnx_encoder import export_onnx
 from knowledge_base.evaluation import EvalReport, choose_thresholds, evaluate_vectors
-from knowledge_base.index import LEARNED_TOP_K
 from knowledge_base.io import EvalItem
-from knowledge_base.lexical import LEXICAL_WEIGHT, LexicalIndex
-from knowledge_base.onnx_encoder import export_onnx
-from knowledge_base.repositories import (
+from knowledge_base.search.lexical import LEXICAL_WEIGHT, LexicalIndex
+from knowledge_base.search.service import phrasing_index, phrasing_vectors
+from knowledge_base.search.vector_index import LEARNED_TOP_K
+from knowledge_base.storage.repositories import (
     TITLE_SOURCE,
     ArticleRepository,
     EmbeddingRepository,
     ModelVersion,
     Phrasing,
 )
-from knowledge_base.search import phrasing_index, phrasing_vectors
 from knowledge_base.training.dataset import (
     PHRASING,
     USER_SOURCES,

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from knowledge_base.repositories import ModelVersion, ModelVersionRepository
+from knowledge_base.storage.repositories import ModelVersion, ModelVersionRepository
 
 ACTIVE = "active"
 PREVIOUS = "previous"

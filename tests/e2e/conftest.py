@@ -17,17 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import build_resources, create_bot, create_dispatcher
 from bot.config import SearchSettings, Settings
-from bot.polling import DurablePolling
-from knowledge_base.onnx_encoder import OnnxEncoder
-from knowledge_base.repositories import ArticleDraft
-from knowledge_base.tables import ArticleRow, FeedbackRow, QueryRow
+from bot.runtime.polling import DurablePolling
+from knowledge_base.encoders.onnx_encoder import OnnxEncoder
+from knowledge_base.storage.repositories import ArticleDraft
+from knowledge_base.storage.tables import ArticleRow, FeedbackRow, QueryRow
 from tests.conftest import (
     copy_database,
     database_file,
     import_drafts,
     make_settings,
 )
-from tests.telegram_stub import FAULT_PREFIX, REPLY_METHODS, Call, TelegramStub
+from tests.fakes.telegram import FAULT_PREFIX, REPLY_METHODS, Call, TelegramStub
 
 USER_ID = 42
 OTHER_USER_ID = 43

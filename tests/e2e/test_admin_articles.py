@@ -9,7 +9,7 @@ from bot.keyboards import AdminAction, AdminCard, AdminDeletePhrasing, AdminPage
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 from tests.e2e.conftest import FORCE_ANSWER, USER_ID, BotHarness, LaunchBot
-from tests.telegram_stub import Call, TelegramStub
+from tests.fakes.telegram import Call, TelegramStub
 
 ADMIN = 777
 PASSWORD_ARTICLE = "Инструкция по смене пароля"

@@ -11,7 +11,7 @@ from knowledge_base.articles import ArticleService
 from knowledge_base.io import parse_articles, read_articles
 from tests.conftest import SAMPLE_BASE
 from tests.e2e.conftest import FORCE_ANSWER, USER_ID, BotHarness, LaunchBot
-from tests.telegram_stub import Call, TelegramStub
+from tests.fakes.telegram import Call, TelegramStub
 
 ADMIN = 777
 NEW_TITLE = "Как заказать пропуск для гостя"

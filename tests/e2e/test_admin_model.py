@@ -10,9 +10,9 @@ from bot.config import ModelSettings, TrainingSettings
 from bot.keyboards import AdminRollback
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
-from knowledge_base.encoder import Encoder
+from knowledge_base.encoders.base import Encoder
 from tests.e2e.conftest import FORCE_ANSWER, USER_ID, BotHarness, LaunchBot
-from tests.telegram_stub import Call, TelegramStub
+from tests.fakes.telegram import Call, TelegramStub
 
 ADMIN = 777
 # Questions people asked and confirmed with 👍: two or more per article, so some are held out.

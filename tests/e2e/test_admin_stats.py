@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.texts import user as texts
 from tests.e2e.conftest import FORCE_ANSWER, USER_ID, LaunchBot
-from tests.telegram_stub import Call, TelegramStub
+from tests.fakes.telegram import Call, TelegramStub
 
 ADMIN = 777
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -8,7 +8,7 @@ from bot.keyboards import Rate
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 from tests.e2e.conftest import FORCE_ANSWER, FORCE_NOTHING, USER_ID, LaunchBot
-from tests.telegram_stub import TelegramStub
+from tests.fakes.telegram import TelegramStub
 
 ADMIN = 777
 GROUP = -100123

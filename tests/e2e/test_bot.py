@@ -12,8 +12,8 @@ from bot.config import SearchSettings
 from bot.keyboards import NoneFit, Pick, Rate
 from bot.texts import user as texts
 from knowledge_base.articles import ArticleService
-from knowledge_base.base_models import MULTILINGUAL_E5, RECOMMENDED_THRESHOLDS
-from knowledge_base.repositories import ArticleDraft
+from knowledge_base.encoders.base_models import MULTILINGUAL_E5, RECOMMENDED_THRESHOLDS
+from knowledge_base.storage.repositories import ArticleDraft
 from tests.conftest import SAMPLE_ARTICLE_COUNT
 from tests.e2e.conftest import (
     FORCE_ANSWER,
@@ -24,7 +24,7 @@ from tests.e2e.conftest import (
     BotHarness,
     LaunchBot,
 )
-from tests.telegram_stub import Call, TelegramStub
+from tests.fakes.telegram import Call, TelegramStub
 
 PASSWORD_QUESTION = "как сбросить пароль?"
 PASSWORD_ARTICLE = "Инструкция по смене пароля"

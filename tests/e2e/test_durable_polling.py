@@ -13,11 +13,11 @@ from aiogram import Bot, Dispatcher, F, Router
 from aiogram.types import Message, Update
 from aiogram.utils.backoff import BackoffConfig
 
-from bot import polling
-from bot.journal import UpdateJournal
-from bot.polling import DurablePolling
+from bot.runtime import polling
+from bot.runtime.journal import UpdateJournal
+from bot.runtime.polling import DurablePolling
 from tests.e2e.test_telegram_stub import stub_bot
-from tests.telegram_stub import Fault, TelegramStub
+from tests.fakes.telegram import Fault, TelegramStub
 
 USER = 4242
 HANG = "зависни"

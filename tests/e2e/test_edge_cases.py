@@ -13,11 +13,11 @@ from bot.keyboards import Pick, Rate
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 from knowledge_base.feedback import FeedbackService
-from knowledge_base.repositories import ArticleDraft
-from knowledge_base.search import SearchService
-from knowledge_base.tables import ArticleRow
+from knowledge_base.search.service import SearchService
+from knowledge_base.storage.repositories import ArticleDraft
+from knowledge_base.storage.tables import ArticleRow
 from tests.e2e.conftest import FORCE_ANSWER, FORCE_SUGGEST, USER_ID, LaunchBot
-from tests.telegram_stub import TelegramStub
+from tests.fakes.telegram import TelegramStub
 
 QUESTION = "как сбросить пароль?"
 PASSWORD_ARTICLE = "Инструкция по смене пароля"

@@ -12,7 +12,7 @@ from bot.config import LearningSettings
 from bot.keyboards import AdminLearned, Pick, Rate
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
-from knowledge_base.tables import PhrasingRow
+from knowledge_base.storage.tables import PhrasingRow
 from tests.e2e.conftest import DEFAULT_BANDS, OTHER_USER_ID, USER_ID, BotHarness, LaunchBot
 from tests.e2e.test_bot import LOGS_ARTICLE, LOGS_QUESTION, buttons, sent_text
 

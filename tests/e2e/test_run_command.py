@@ -11,9 +11,9 @@ from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
-from bot import telegram_retry
+from bot.runtime import telegram_retry
 from tests.conftest import SAMPLE_EVAL, copy_database, operator_environment, start_faqbot
-from tests.telegram_stub import Fault, TelegramStub
+from tests.fakes.telegram import Fault, TelegramStub
 
 USER = 4242
 START_TIMEOUT = 120.0

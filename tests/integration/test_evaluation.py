@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import cli
 from knowledge_base.articles import ArticleService
-from knowledge_base.encoder import Encoder
+from knowledge_base.encoders.base import Encoder
 from knowledge_base.evaluation import EvalReport, evaluate
 from knowledge_base.io import read_articles, read_eval_set
-from knowledge_base.search import SearchEngine, Thresholds
+from knowledge_base.search.service import SearchEngine, Thresholds
 from tests.conftest import SAMPLE_BASE, SAMPLE_EVAL
 
 

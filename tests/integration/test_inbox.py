@@ -8,11 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli.inbox import format_groups
 from knowledge_base.articles import ArticleService
-from knowledge_base.encoder import Encoder
+from knowledge_base.encoders.base import Encoder
 from knowledge_base.feedback import HELPFUL, NOT_HELPFUL, FeedbackService
 from knowledge_base.inbox import group_questions, open_questions
 from knowledge_base.io import read_articles
-from knowledge_base.search import SearchEngine, SearchService, Thresholds
+from knowledge_base.search.service import SearchEngine, SearchService, Thresholds
 from tests.conftest import SAMPLE_BASE
 
 # Every question answered, so only clicks decide what lands in the inbox.
@@ -75,7 +75,7 @@ async def test_unanswered_none_fit_and_unresolved_thumbs_down_wait_grouped_by_me
 async def _answered_article(
     session_factory: async_sessionmaker[AsyncSession], query_id: int
 ) -> int:
-    from knowledge_base.repositories import QueryRepository
+    from knowledge_base.storage.repositories import QueryRepository
 
     async with session_factory() as session:
         record = await QueryRepository(session).get(query_id)

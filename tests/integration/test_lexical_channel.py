@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge_base.articles import ArticleService
+from knowledge_base.encoders.onnx_encoder import OnnxEncoder
 from knowledge_base.io import read_articles
-from knowledge_base.onnx_encoder import OnnxEncoder
-from knowledge_base.repositories import ArticleDraft, ArticleRepository
-from knowledge_base.search import SearchEngine, SearchService, Thresholds
+from knowledge_base.search.service import SearchEngine, SearchService, Thresholds
+from knowledge_base.storage.repositories import ArticleDraft, ArticleRepository
 from tests.conftest import SAMPLE_BASE
 
 ORACLE = ArticleDraft(

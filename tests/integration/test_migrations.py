@@ -9,8 +9,8 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
 
-from knowledge_base.db import alembic_config, downgrade_database, upgrade_database
-from knowledge_base.tables import Base
+from knowledge_base.storage.engine import alembic_config, downgrade_database, upgrade_database
+from knowledge_base.storage.tables import Base
 
 
 def _tables(path: Path) -> set[str]:
@@ -91,7 +91,7 @@ def test_the_message_key_revision_keeps_questions_and_feedback_both_ways(tmp_pat
 
 
 async def test_every_connection_has_wal_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
-    from knowledge_base.db import create_engine as create_async_engine
+    from knowledge_base.storage.engine import create_engine as create_async_engine
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'pragmas.sqlite3'}"
     await asyncio.to_thread(upgrade_database, url)

@@ -12,10 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge_base.encoder import Encoder, model_version
-from knowledge_base.index import VectorIndex
-from knowledge_base.io import read_articles, read_eval_set
-from knowledge_base.onnx_encoder import (
+from knowledge_base.encoders.base import Encoder, model_version
+from knowledge_base.encoders.onnx_encoder import (
     ONNX_FILE,
     ONNX_META,
     PARITY_MIN,
@@ -24,6 +22,8 @@ from knowledge_base.onnx_encoder import (
     load_encoder,
     onnx_ready,
 )
+from knowledge_base.io import read_articles, read_eval_set
+from knowledge_base.search.vector_index import VectorIndex
 from tests.conftest import SAMPLE_BASE, SAMPLE_EVAL, parity_sentences
 
 

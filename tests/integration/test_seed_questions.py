@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge_base.articles import ArticleService
-from knowledge_base.encoder import Encoder
+from knowledge_base.encoders.base import Encoder
 from knowledge_base.io import read_articles
-from knowledge_base.search import SearchEngine, Thresholds
+from knowledge_base.search.service import SearchEngine, Thresholds
 from tests.conftest import SAMPLE_BASE
 
 SEED = {

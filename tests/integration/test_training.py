@@ -17,11 +17,11 @@ from sqlalchemy import func, select
 
 from bot import cli
 from bot.config import Settings
-from knowledge_base.base_models import MULTILINGUAL_E5, RECOMMENDED_THRESHOLDS
-from knowledge_base.db import open_session
-from knowledge_base.encoder import Encoder, model_version
+from knowledge_base.encoders.base import Encoder, model_version
+from knowledge_base.encoders.base_models import MULTILINGUAL_E5, RECOMMENDED_THRESHOLDS
 from knowledge_base.evaluation import MIN_QUESTIONS_FOR_THRESHOLDS
-from knowledge_base.tables import EmbeddingRow, ModelVersionRow, PhrasingRow, QueryRow
+from knowledge_base.storage.engine import open_session
+from knowledge_base.storage.tables import EmbeddingRow, ModelVersionRow, PhrasingRow, QueryRow
 from tests.conftest import SAMPLE_BASE, SAMPLE_EVAL, operator_environment
 
 ARTICLES = 12

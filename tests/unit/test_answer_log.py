@@ -9,9 +9,9 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge_base.articles import ArticleService
-from knowledge_base.repositories import ArticleDraft, QueryRepository, QuestionLog
-from knowledge_base.search import AnswerLog
-from knowledge_base.tables import QueryOfferRow, QueryRow
+from knowledge_base.search.service import AnswerLog
+from knowledge_base.storage.repositories import ArticleDraft, QueryRepository, QuestionLog
+from knowledge_base.storage.tables import QueryOfferRow, QueryRow
 
 
 async def _articles(session_factory: async_sessionmaker[AsyncSession]) -> list[int]:

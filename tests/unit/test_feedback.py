@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge_base.articles import ArticleService
 from knowledge_base.feedback import HELPFUL, NOT_HELPFUL, FeedbackOutcome, FeedbackService
-from knowledge_base.repositories import ArticleDraft, QueryRepository
-from knowledge_base.tables import FeedbackRow, QueryRow
+from knowledge_base.storage.repositories import ArticleDraft, QueryRepository
+from knowledge_base.storage.tables import FeedbackRow, QueryRow
 
 OWNER = 10
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from knowledge_base.index import VectorIndex
+from knowledge_base.search.vector_index import VectorIndex
 
 
 def _unit(rows: list[list[float]]) -> np.ndarray:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from knowledge_base.index import VectorIndex
-from knowledge_base.lexical import LexicalIndex, fuse, min_max
+from knowledge_base.search.lexical import LexicalIndex, fuse, min_max
+from knowledge_base.search.vector_index import VectorIndex
 
 
 def test_each_phrasing_is_scored_in_the_order_given() -> None:

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import app
 from bot.app import IndexRefresher, Resources
 from knowledge_base.articles import ArticleService
-from knowledge_base.db import create_engine, create_session_factory
-from knowledge_base.repositories import ArticleDraft
-from knowledge_base.search import SearchEngine, SearchService, Thresholds
+from knowledge_base.search.service import SearchEngine, SearchService, Thresholds
+from knowledge_base.storage.engine import create_engine, create_session_factory
+from knowledge_base.storage.repositories import ArticleDraft
 from knowledge_base.training.registry import ModelRegistry
 from tests.conftest import make_settings
 

@@ -10,10 +10,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge_base.articles import ArticleService
-from knowledge_base.index import VectorIndex
-from knowledge_base.repositories import ArticleDraft, ArticleRepository, EmbeddingRepository
-from knowledge_base.search import Band, SearchEngine, SearchService, Thresholds, question_key
-from knowledge_base.tables import EmbeddingRow, QueryRow
+from knowledge_base.search.service import (
+    Band,
+    SearchEngine,
+    SearchService,
+    Thresholds,
+    question_key,
+)
+from knowledge_base.search.vector_index import VectorIndex
+from knowledge_base.storage.repositories import ArticleDraft, ArticleRepository, EmbeddingRepository
+from knowledge_base.storage.tables import EmbeddingRow, QueryRow
 
 # Each known text maps to a fixed unit vector; anything else is orthogonal to all of them.
 AXES = {
@@ -240,7 +246,7 @@ async def test_a_cancelled_rebuild_stops_after_the_chunk_in_hand(
     """Ctrl+C while a large base is encoded must not wait for the whole base."""
     import time
 
-    from knowledge_base import search
+    from knowledge_base.search import service as search
 
     class SlowEncoder(FakeEncoder):
         finished_texts = 0

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from knowledge_base.articles import ArticleService
 from knowledge_base.evaluation import EvalReport, choose_thresholds
 from knowledge_base.io import EvalItem
-from knowledge_base.repositories import (
+from knowledge_base.storage.repositories import (
     ArticleDraft,
     ArticleRepository,
     FeedbackRepository,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.journal import JournalInUse, UpdateJournal
+from bot.runtime.journal import JournalInUse, UpdateJournal
 
 BOT = 111
 

@@ -28,8 +28,8 @@ from bot.keyboards import AdminAdd
 from bot.texts import admin as admin_texts
 from bot.texts import user as user_texts
 from knowledge_base.articles import ArticleEditor
-from knowledge_base.repositories import ArticleDraft
-from knowledge_base.search import SearchEngine
+from knowledge_base.search.service import SearchEngine
+from knowledge_base.storage.repositories import ArticleDraft
 
 
 class AddArticle(StatesGroup):

@@ -20,7 +20,7 @@ from bot.config import Settings
 from bot.handlers import IndexUpdater
 from bot.handlers.admin.articles import EXPIRES_AFTER_SECONDS
 from bot.keyboards import AdminImport
-from bot.telegram_retry import TELEGRAM_ERRORS
+from bot.runtime.telegram_retry import TELEGRAM_ERRORS
 from bot.texts import admin as admin_texts
 from bot.texts import plural
 from knowledge_base.articles import ArticleEditor, ArticleService
@@ -31,7 +31,7 @@ from knowledge_base.io import (
     format_articles,
     parse_articles,
 )
-from knowledge_base.repositories import ArticleDraft
+from knowledge_base.storage.repositories import ArticleDraft
 
 log = logging.getLogger(__name__)
 

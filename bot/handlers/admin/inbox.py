@@ -19,13 +19,13 @@ from bot.handlers import IndexUpdater
 from bot.handlers.admin.add import AddArticle
 from bot.handlers.admin.articles import NOT_A_COMMAND, begin_dialog, expired, leave_dialog
 from bot.keyboards import AdminInbox
-from bot.telegram_retry import TELEGRAM_ERRORS
+from bot.runtime.telegram_retry import TELEGRAM_ERRORS
 from bot.texts import admin as admin_texts
 from bot.texts import plural
 from bot.texts import user as user_texts
 from knowledge_base.articles import ArticleEditor
 from knowledge_base.inbox import group_questions
-from knowledge_base.search import SearchEngine
+from knowledge_base.search.service import SearchEngine
 
 log = logging.getLogger(__name__)
 

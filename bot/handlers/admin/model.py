@@ -23,7 +23,7 @@ from bot import keyboards
 from bot.config import Settings
 from bot.handlers import IndexUpdater
 from bot.keyboards import AdminRollback
-from bot.telegram_retry import TELEGRAM_ERRORS
+from bot.runtime.telegram_retry import TELEGRAM_ERRORS
 from bot.texts import admin as admin_texts
 from knowledge_base.articles import ArticleEditor
 from knowledge_base.training.registry import RegistryError

@@ -12,7 +12,7 @@ from bot.charts import daily_chart
 from bot.texts import admin as admin_texts
 from knowledge_base.articles import ArticleEditor
 from knowledge_base.inbox import group_questions
-from knowledge_base.search import SearchEngine
+from knowledge_base.search.service import SearchEngine
 
 DEFAULT_DAYS, MAX_DAYS = 14, 90
 

@@ -10,7 +10,7 @@ from aiogram.filters import Command, CommandStart
 from aiogram.types import ErrorEvent, Message
 
 from bot.config import Settings
-from bot.telegram_retry import TELEGRAM_FAULTS, TELEGRAM_UNREACHABLE, TRANSIENT_FAULTS
+from bot.runtime.telegram_retry import TELEGRAM_FAULTS, TELEGRAM_UNREACHABLE, TRANSIENT_FAULTS
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 from knowledge_base.articles import ArticleService

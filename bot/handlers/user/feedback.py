@@ -11,7 +11,7 @@ from bot import keyboards
 from bot.config import Settings
 from bot.handlers import IndexUpdater
 from bot.notifications import notify_admins
-from bot.telegram_retry import TELEGRAM_ERRORS
+from bot.runtime.telegram_retry import TELEGRAM_ERRORS
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 from knowledge_base.articles import ArticleService
@@ -22,7 +22,7 @@ from knowledge_base.feedback import (
     FeedbackService,
     Learning,
 )
-from knowledge_base.search import SearchService
+from knowledge_base.search.service import SearchService
 
 log = logging.getLogger(__name__)
 

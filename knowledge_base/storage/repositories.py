@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.expression import Executable
 
-from knowledge_base.tables import (
+from knowledge_base.storage.tables import (
     ArticleRow,
     AuditRow,
     Base,

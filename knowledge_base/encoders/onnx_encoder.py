@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from knowledge_base.encoder import (
+from knowledge_base.encoders.base import (
     Encoder,
     ModelNotFoundError,
     PromptedEncoding,
@@ -35,7 +35,7 @@ from knowledge_base.encoder import (
     read_json,
     recommended_thresholds,
 )
-from knowledge_base.token_ids import (
+from knowledge_base.encoders.token_ids import (
     HuggingFaceIds,
     SentencePieceIds,
     TokenIds,
@@ -50,7 +50,7 @@ ONNX_DATA = "model.onnx.data"
 ONNX_META = "model.onnx.json"
 # The word-embedding table (float32 rows, one per token id), read row by row outside the graph.
 ONNX_WORDS = "model.onnx.words"
-# tokenizer.json as a SentencePiece model, when it is one (see knowledge_base.token_ids).
+# tokenizer.json as a SentencePiece model, when it is one (see knowledge_base.encoders.token_ids).
 ONNX_SPM = "model.onnx.spm"
 # Bumped whenever the exported graph changes: an export of another format is built again.
 # 3: attention, layer norms and GELU fused into ONNX Runtime's own kernels (BERT models); the

@@ -13,11 +13,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from knowledge_base.batching import MicroBatcher
-from knowledge_base.db import create_session_factory
-from knowledge_base.encoder import TextEncoder
-from knowledge_base.index import LEARNED_TOP_K, VectorIndex
-from knowledge_base.lexical import LexicalIndex
-from knowledge_base.repositories import (
+from knowledge_base.encoders.base import TextEncoder
+from knowledge_base.search.lexical import LexicalIndex
+from knowledge_base.search.vector_index import LEARNED_TOP_K, VectorIndex
+from knowledge_base.storage.engine import create_session_factory
+from knowledge_base.storage.repositories import (
     FEEDBACK_SOURCE,
     Article,
     ArticleRepository,

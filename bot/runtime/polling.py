@@ -17,8 +17,8 @@ from aiogram.methods import GetUpdates
 from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 
-from bot.journal import UpdateJournal
-from bot.telegram_retry import TELEGRAM_UNREACHABLE
+from bot.runtime.journal import UpdateJournal
+from bot.runtime.telegram_retry import TELEGRAM_UNREACHABLE
 
 log = logging.getLogger(__name__)
 

@@ -58,7 +58,7 @@ async def open_session(database_url: str) -> AsyncIterator[AsyncSession]:
         await engine.dispose()
 
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
 def alembic_config(database_url: str) -> Any:

@@ -1,0 +1,2 @@
+"""Encoders: the encoder protocol, the PyTorch and ONNX Runtime encoders, the ONNX export,
+tokenizer parity and the offline base models."""
