@@ -23,8 +23,10 @@ from bot.middlewares import ServicesMiddleware
 from bot.runtime.telegram_retry import RetryTransientErrors
 from knowledge_base.encoders.base import TextEncoder, model_version, recommended_lexical_weight
 from knowledge_base.encoders.base_models import MULTILINGUAL_E5, RECOMMENDED_THRESHOLDS
-from knowledge_base.encoders.onnx_encoder import load_encoder
-from knowledge_base.search.service import SearchEngine, Thresholds
+from knowledge_base.encoders.loading import load_encoder
+from knowledge_base.search.answer_log import AnswerLog
+from knowledge_base.search.engine import SearchEngine
+from knowledge_base.search.snapshot import Thresholds
 from knowledge_base.storage.engine import create_engine, create_session_factory
 from knowledge_base.training.registry import ActiveModel, ModelRegistry
 
@@ -41,6 +43,8 @@ class Resources:
     db_engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
     search: SearchEngine
+    # The process's one question log: every question shares its batches.
+    answer_log: AnswerLog
 
     async def close(self) -> None:
         await self.db_engine.dispose()
@@ -101,7 +105,7 @@ async def build_resources(settings: Settings, encoder: TextEncoder | None = None
         resolve_lexical_weight(settings, encoder),
     )
     await search.rebuild(session_factory)
-    return Resources(settings, db_engine, session_factory, search)
+    return Resources(settings, db_engine, session_factory, search, AnswerLog(session_factory))
 
 
 def create_bot(settings: Settings) -> Bot:
@@ -122,12 +126,13 @@ def create_bot(settings: Settings) -> Bot:
 
 def create_dispatcher(resources: Resources) -> Dispatcher:
     """The production wiring, shared by `faqbot run` and the end-to-end tests."""
-    dp = Dispatcher(
-        settings=resources.settings,
-        search_engine=resources.search,
-    )
+    dp = Dispatcher(settings=resources.settings)
     services = ServicesMiddleware(
-        resources.session_factory, resources.search, resources.settings.admin_ids
+        resources.session_factory,
+        resources.search,
+        resources.answer_log,
+        resources.settings.admin_ids,
+        resources.settings.model.models_dir,
     )
     dp.message.outer_middleware(services)
     dp.callback_query.outer_middleware(services)

@@ -6,8 +6,9 @@ import io
 
 from bot.texts import admin as admin_texts
 from knowledge_base.stats import Stats
+from knowledge_base.types import Band
 
-COLOURS = {"answer": "#2e7d32", "suggest": "#f9a825", "nothing": "#c62828"}
+COLOURS = {Band.ANSWER: "#2e7d32", Band.SUGGEST: "#f9a825", Band.NOTHING: "#c62828"}
 
 
 def daily_chart(stats: Stats) -> bytes:
@@ -26,7 +27,7 @@ def daily_chart(stats: Stats) -> bytes:
     positions = list(range(len(days)))
     figure, axes = plt.subplots(figsize=(9, 4.8), dpi=110)
     bottom = [0] * len(days)
-    for band in ("answer", "suggest", "nothing"):
+    for band in Band:
         values = [d.by_band[band] for d in days]
         axes.bar(
             positions,

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
-from knowledge_base.search.service import Match
+from knowledge_base.types import Match
 
 # A Telegram button label may be long, but a row looks broken past ~60 characters.
 BUTTON_TITLE_LIMIT = 60

@@ -1,8 +1,9 @@
-"""Per-update middleware: one database session and the services built on it."""
+"""Per-update middleware: one database session and the use cases built on it."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiogram import BaseMiddleware
@@ -10,24 +11,38 @@ from aiogram.types import TelegramObject
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge_base.articles import ArticleEditor, ArticleService
+from knowledge_base.audit import Actor, AuditTrail
 from knowledge_base.feedback import FeedbackService
-from knowledge_base.search.service import SearchEngine, SearchService
+from knowledge_base.inbox import InboxService
+from knowledge_base.search.answer_log import AnswerLog
+from knowledge_base.search.engine import SearchEngine
+from knowledge_base.search.service import SearchService
+from knowledge_base.stats import StatsService
+from knowledge_base.training.activation import ModelAdmin
 
 
 class ServicesMiddleware(BaseMiddleware):
-    """Opens a session per update, hands handlers `search`, `feedback`, `articles`, the
-    admins' `editor` and the update's `message_key`, and commits once the handler is done
-    (rolls back if it failed)."""
+    """Opens a session per update and hands handlers its use cases by name: `search`,
+    `feedback`, `articles`, and for admins `editor`, `inbox`, `stats`, `audit_trail`, `models`
+    (each checks the `actor` itself), plus the update's `message_key`.
+
+    Each use case commits its own change; this only closes the session when the handler is
+    done, which rolls back whatever a failed handler left unfinished.
+    """
 
     def __init__(
         self,
         session_factory: async_sessionmaker[AsyncSession],
         engine: SearchEngine,
-        admin_ids: frozenset[int] = frozenset(),
+        answer_log: AnswerLog,
+        admin_ids: frozenset[int],
+        models_dir: Path,
     ) -> None:
         self._session_factory = session_factory
         self._engine = engine
+        self._answer_log = answer_log
         self._admin_ids = admin_ids
+        self._models_dir = models_dir
 
     async def __call__(
         self,
@@ -40,13 +55,16 @@ class ServicesMiddleware(BaseMiddleware):
         if update is not None and bot is not None:
             # The same update handled again after a crash logs nothing twice.
             data["message_key"] = f"telegram:{bot.id}:{update.update_id}"
+        user = data.get("event_from_user")
+        actor = Actor(user.id if user else 0, self._admin_ids)
         async with self._session_factory() as session:
-            data["search"] = SearchService(self._engine, session)
+            data["actor"] = actor
+            data["search"] = SearchService(self._engine, self._answer_log, session)
             data["feedback"] = FeedbackService(session)
             data["articles"] = ArticleService(session)
-            user = data.get("event_from_user")
-            # The editor checks the admin again itself, whatever filter let the update in.
-            data["editor"] = ArticleEditor(session, user.id if user else 0, self._admin_ids)
-            result = await handler(event, data)
-            await session.commit()
-            return result
+            data["editor"] = ArticleEditor(session, actor)
+            data["inbox"] = InboxService(session, actor, self._engine)
+            data["stats"] = StatsService(session, actor)
+            data["audit_trail"] = AuditTrail(session, actor)
+            data["models"] = ModelAdmin(session, self._models_dir, actor)
+            return await handler(event, data)

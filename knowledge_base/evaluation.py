@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from knowledge_base.io import EvalItem
-from knowledge_base.search.service import SearchEngine
+from knowledge_base.search.engine import SearchEngine
 from knowledge_base.search.vector_index import VectorIndex
 
 TOP_K_MRR = 10
@@ -101,6 +101,7 @@ def evaluate_vectors(
     vectors: np.ndarray,
     gold: Sequence[int],
     skipped: int,
+    *,
     negative_vectors: np.ndarray | None = None,
     lexical: np.ndarray | None = None,
     lexical_weight: float = 0.0,
@@ -170,10 +171,10 @@ async def evaluate(
         vectors,
         [by_title[item.title] for item in usable],
         len(items) - len(usable),
-        negative_vectors,
-        snapshot.lexical_scores([item.query for item in usable]),
-        snapshot.lexical_weight,
-        snapshot.lexical_scores(list(negatives)) if negatives else None,
+        negative_vectors=negative_vectors,
+        lexical=snapshot.lexical_scores([item.query for item in usable]),
+        lexical_weight=snapshot.lexical_weight,
+        negative_lexical=snapshot.lexical_scores(list(negatives)) if negatives else None,
     )
 
 

@@ -3,45 +3,17 @@
 from __future__ import annotations
 
 import logging
-from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from knowledge_base.search.service import question_key
-from knowledge_base.storage.repositories import (
-    FEEDBACK_SOURCE,
-    PENDING_SOURCE,
-    ArticleRepository,
-    FeedbackRepository,
-    QueryRepository,
-)
+from knowledge_base.search.questions import question_key
+from knowledge_base.storage.articles import ArticleRepository
+from knowledge_base.storage.engine import read_only
+from knowledge_base.storage.feedback import FeedbackRepository
+from knowledge_base.storage.queries import QueryRepository
+from knowledge_base.types import FeedbackOutcome, Label, Learning, PhrasingSource
 
 log = logging.getLogger(__name__)
-
-HELPFUL = 1
-NOT_HELPFUL = -1
-
-
-class FeedbackOutcome(StrEnum):
-    RECORDED = "recorded"
-    ALREADY_RECORDED = "already_recorded"
-    # A button whose query does not exist or belongs to someone else: forged or stale.
-    UNKNOWN_QUERY = "unknown_query"
-    UNKNOWN_ARTICLE = "unknown_article"
-
-
-class Learning(StrEnum):
-    """What a confirmation (a 👍 or a picked suggestion) did to the article's phrasings."""
-
-    # The question is now a phrasing of the article, served from the next question on.
-    LEARNED = "learned"
-    # It is a phrasing waiting for an admin's approval (auto-learning is off).
-    PENDING = "pending"
-    # Fewer distinct people than required have confirmed it so far.
-    WAITING = "waiting"
-    # The article already has this phrasing, or the question is not worth keeping.
-    NOTHING = "nothing"
-
 
 # A question longer than this is a story, not a phrasing: it is kept as a click, not learned.
 MAX_LEARNED_CHARS = 300
@@ -58,7 +30,26 @@ class FeedbackService:
         self, *, query_id: int, user_id: int | None, article_id: int | None, label: int
     ) -> FeedbackOutcome:
         """Store one click. `article_id` None with label -1 means "none of these fit"."""
-        if label not in (HELPFUL, NOT_HELPFUL) or (article_id is None and label != NOT_HELPFUL):
+        refused = await self._refusal(query_id, user_id, article_id, label)
+        if refused is not None:
+            await self._session.rollback()  # a refused click ends its read, having written nothing
+            return refused
+        stored = await self._feedback.add(
+            query_id=query_id, article_id=article_id, label=Label(label), user_id=user_id
+        )
+        # Ended here in either case: kept even if acknowledging the click to Telegram fails
+        # afterwards, and no write lock is held while the handler waits on Telegram.
+        await self._session.commit()
+        if stored is None:
+            return FeedbackOutcome.ALREADY_RECORDED
+        log.info("query %d: feedback %+d for article %s", query_id, label, article_id)
+        return FeedbackOutcome.RECORDED
+
+    async def _refusal(
+        self, query_id: int, user_id: int | None, article_id: int | None, label: int
+    ) -> FeedbackOutcome | None:
+        """Why a click cannot be stored, or None when it can."""
+        if label not in tuple(Label) or (article_id is None and label != Label.NOT_HELPFUL):
             return FeedbackOutcome.UNKNOWN_ARTICLE
         query = await self._queries.get(query_id)
         if query is None or (user_id is not None and query.user_id not in (None, user_id)):
@@ -73,16 +64,7 @@ class FeedbackService:
                 "query %d: refused a click on article %s, never offered", query_id, article_id
             )
             return FeedbackOutcome.UNKNOWN_ARTICLE
-        stored = await self._feedback.add(
-            query_id=query_id, article_id=article_id, label=label, user_id=user_id
-        )
-        # Ended here in either case: kept even if acknowledging the click to Telegram fails
-        # afterwards, and no write lock is held while the handler waits on Telegram.
-        await self._session.commit()
-        if stored is None:
-            return FeedbackOutcome.ALREADY_RECORDED
-        log.info("query %d: feedback %+d for article %s", query_id, label, article_id)
-        return FeedbackOutcome.RECORDED
+        return None
 
     async def learn(
         self, query_id: int, article_id: int, *, min_confirmations: int = 1, auto: bool = True
@@ -90,6 +72,27 @@ class FeedbackService:
         """After a 👍 or a pick was recorded: make the question a learned phrasing of the article
         once `min_confirmations` distinct people confirmed it (the same words, in any case and
         spacing); with `auto` off it waits for an admin."""
+        text = await self._worth_learning(query_id, article_id, min_confirmations)
+        if isinstance(text, Learning):
+            await self._session.rollback()  # nothing to learn: the read ends here
+            return text
+        source = PhrasingSource.FEEDBACK if auto else PhrasingSource.PENDING
+        try:
+            added = await self._articles.add_phrasing(article_id, text, source)
+            await self._session.commit()
+        except Exception:
+            # The click is committed already; leave the session usable for what follows.
+            await self._session.rollback()
+            raise
+        if not added:  # someone else's confirmation taught it a moment ago
+            return Learning.NOTHING
+        log.info("query %d: learned as a phrasing of article %d (%s)", query_id, article_id, source)
+        return Learning.LEARNED if auto else Learning.PENDING
+
+    async def _worth_learning(
+        self, query_id: int, article_id: int, min_confirmations: int
+    ) -> str | Learning:
+        """The question to learn for the article, or why there is none to learn (yet)."""
         query = await self._queries.get(query_id)
         article = await self._articles.get(article_id)
         if query is None or article is None or article.archived:
@@ -123,20 +126,10 @@ class FeedbackService:
                 min_confirmations,
             )
             return Learning.WAITING
-        source = FEEDBACK_SOURCE if auto else PENDING_SOURCE
-        try:
-            added = await self._articles.add_phrasing(article_id, text, source)
-            await self._session.commit()
-        except Exception:
-            # The click is committed already; leave the session usable for what follows.
-            await self._session.rollback()
-            raise
-        if not added:  # someone else's confirmation taught it a moment ago
-            return Learning.NOTHING
-        log.info("query %d: learned as a phrasing of article %d (%s)", query_id, article_id, source)
-        return Learning.LEARNED if auto else Learning.PENDING
+        return text
 
     async def question_of(self, query_id: int) -> str | None:
         """The text of a query, to tell the admins what was asked."""
-        query = await self._queries.get(query_id)
+        async with read_only(self._session):
+            query = await self._queries.get(query_id)
         return query.text if query else None

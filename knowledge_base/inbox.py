@@ -1,33 +1,37 @@
-"""The admins' inbox: questions the base could not answer, grouped by meaning."""
+"""The admins' inbox: questions the base could not answer, grouped by meaning, and closed by
+attaching them to an article or dismissing them."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import numpy as np
-from sqlalchemy import and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from knowledge_base.search.service import Match, SearchEngine
-from knowledge_base.storage.tables import FeedbackRow, InboxResolutionRow, QueryRow
+from knowledge_base.audit import Actor
+from knowledge_base.search.engine import SearchEngine
+from knowledge_base.storage.articles import ArticleRepository
+from knowledge_base.storage.audit import AuditRepository
+from knowledge_base.storage.engine import read_only
+from knowledge_base.storage.inbox import InboxRepository
+from knowledge_base.storage.queries import QueryRepository
+from knowledge_base.types import (
+    AuditAction,
+    InboxResolution,
+    Match,
+    OpenQuestion,
+    PhrasingSource,
+)
+
+log = logging.getLogger(__name__)
 
 # Questions whose embeddings are at least this close (cosine, to the group's first question)
 # form one group. Measured for multilingual-e5-small, whose unrelated Russian sentences score
 # about 0.85: paraphrases of one question score above 0.9.
 GROUP_THRESHOLD = 0.9
-
-
-@dataclass(frozen=True)
-class OpenQuestion:
-    query_id: int
-    user_id: int | None
-    text: str
-    asked_at: datetime
-    # Why it is here: nothing (no answer), none_fit («Нет подходящего»), not_helpful (👎).
-    reason: str
 
 
 @dataclass
@@ -45,46 +49,88 @@ class QuestionGroup:
         return {q.user_id for q in self.questions if q.user_id is not None}
 
 
+@dataclass(frozen=True)
+class Attached:
+    """What attaching a group did: how many questions became phrasings, and the people to
+    tell, one question each: (user, query, question)."""
+
+    count: int
+    people: list[tuple[int, int, str]]
+
+
 async def open_questions(session: AsyncSession) -> list[OpenQuestion]:
     """Questions answered "don't know", «Нет подходящего», and 👎 not followed by a pick on
-    the same question; minus those already attached or dismissed."""
-    resolved = exists().where(InboxResolutionRow.query_id == QueryRow.id)
-    none_fit = exists().where(
-        and_(
-            FeedbackRow.query_id == QueryRow.id,
-            FeedbackRow.article_id.is_(None),
-            FeedbackRow.label == -1,
+    the same question; minus those already attached or dismissed. A read."""
+    async with read_only(session):
+        return await InboxRepository(session).open_questions()
+
+
+class InboxService:
+    """The admins' inbox use cases; each change is one transaction with its audit record."""
+
+    def __init__(self, session: AsyncSession, actor: Actor, engine: SearchEngine) -> None:
+        self._session = session
+        self._actor = actor
+        self._engine = engine
+        self._inbox = InboxRepository(session)
+        self._articles = ArticleRepository(session)
+        self._queries = QueryRepository(session)
+        self._audit = AuditRepository(session)
+
+    async def open_questions(self) -> list[OpenQuestion]:
+        self._actor.check("inbox")
+        return await open_questions(self._session)
+
+    async def groups(self) -> list[QuestionGroup]:
+        """The open questions grouped by meaning, largest first, each with its closest
+        article."""
+        return await group_questions(self._engine, await self.open_questions())
+
+    async def attach(self, query_ids: Sequence[int], article_id: int) -> Attached:
+        """The group's questions become phrasings of the article and leave the inbox."""
+        self._actor.check("attach")
+        article = await self._articles.get(article_id)
+        if article is None or article.archived:
+            await self._session.rollback()
+            return Attached(0, [])
+        told: dict[int, tuple[int, int, str]] = {}
+        texts: list[str] = []
+        for query_id in query_ids:
+            record = await self._queries.get(query_id)
+            if record is None or not await self._inbox.resolve(
+                query_id, InboxResolution.ATTACHED, article_id, self._actor.id
+            ):
+                continue
+            await self._articles.add_phrasing(article_id, record.text, PhrasingSource.FEEDBACK)
+            # Offered now: the person may rate it when it reaches them.
+            await self._queries.add_offers(query_id, [article_id])
+            texts.append(record.text)
+            if record.user_id is not None and record.user_id not in told:
+                told[record.user_id] = (record.user_id, query_id, record.text)
+        if not texts:
+            await self._session.rollback()
+            return Attached(0, [])
+        await self._audit.add(self._actor.id, AuditAction.ATTACH, article_id, "", "\n".join(texts))
+        await self._session.commit()
+        log.info(
+            "admin %s: attached %d questions to article %s", self._actor.id, len(texts), article_id
         )
-    )
-    not_helpful = exists().where(
-        and_(
-            FeedbackRow.query_id == QueryRow.id,
-            FeedbackRow.article_id.is_not(None),
-            FeedbackRow.label == -1,
-        )
-    )
-    found_later = exists().where(and_(FeedbackRow.query_id == QueryRow.id, FeedbackRow.label == 1))
-    rows = await session.execute(
-        select(
-            QueryRow.id,
-            QueryRow.user_id,
-            QueryRow.text,
-            QueryRow.created_at,
-            QueryRow.band,
-            none_fit.label("none_fit"),
-            not_helpful.label("not_helpful"),
-        )
-        .where(~resolved)
-        .where(
-            (QueryRow.band == "nothing") | (none_fit & ~found_later) | (not_helpful & ~found_later)
-        )
-        .order_by(QueryRow.id)
-    )
-    questions = []
-    for row in rows:
-        reason = "none_fit" if row.none_fit else "not_helpful" if row.not_helpful else "nothing"
-        questions.append(OpenQuestion(row.id, row.user_id, row.text, row.created_at, reason))
-    return questions
+        return Attached(len(texts), list(told.values()))
+
+    async def dismiss(self, query_ids: Sequence[int]) -> int:
+        """Close questions as out of scope; how many were still open."""
+        self._actor.check("dismiss")
+        closed = [
+            q
+            for q in query_ids
+            if await self._inbox.resolve(q, InboxResolution.DISMISSED, None, self._actor.id)
+        ]
+        if not closed:
+            await self._session.rollback()
+            return 0
+        await self._audit.add(self._actor.id, AuditAction.DISMISS, None, "", f"{len(closed)}")
+        await self._session.commit()
+        return len(closed)
 
 
 async def group_questions(

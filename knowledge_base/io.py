@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from knowledge_base.storage.repositories import Article, ArticleDraft
+from knowledge_base.types import Article, ArticleDraft
 
 FORMATS = ("jsonl", "yaml", "csv")
 QUESTION_SEPARATOR = "|"

@@ -6,18 +6,21 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from knowledge_base.storage.tables import ArticleRow, FeedbackRow, QueryRow
+from knowledge_base.audit import Actor
+from knowledge_base.storage.engine import read_only
+from knowledge_base.storage.stats import StatsRepository
+from knowledge_base.types import Band, Label
 
-BANDS = ("answer", "suggest", "nothing")
+# The most answered articles /stats lists.
+TOP_ARTICLES = 5
 
 
 @dataclass(frozen=True)
 class DayCounts:
     day: date
-    by_band: dict[str, int]
+    by_band: dict[Band, int]
     helpful: int
     not_helpful: int
 
@@ -35,7 +38,7 @@ class Stats:
     def total(self) -> int:
         return sum(d.total for d in self.days)
 
-    def band_share(self, band: str) -> float:
+    def band_share(self, band: Band) -> float:
         return sum(d.by_band[band] for d in self.days) / self.total if self.total else 0.0
 
     @property
@@ -52,45 +55,44 @@ class Stats:
         return self.helpful / votes if votes else None
 
 
+class StatsService:
+    """The numbers of the last days, for the admins' /stats."""
+
+    def __init__(self, session: AsyncSession, actor: Actor) -> None:
+        self._session = session
+        self._actor = actor
+
+    async def last_days(self, days: int) -> Stats:
+        self._actor.check("stats")
+        return await collect(self._session, days)
+
+
 async def collect(session: AsyncSession, days: int, now: datetime | None = None) -> Stats:
-    """The last `days` days (today included), day by day in UTC."""
+    """The last `days` days (today included), day by day in UTC. A read: it ends its
+    transaction before it returns."""
     now = now or datetime.now(UTC)
     first = (now - timedelta(days=days - 1)).date()
     since = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
-    per_day: dict[date, Counter[str]] = {first + timedelta(n): Counter() for n in range(days)}
-    votes: dict[date, Counter[int]] = {day: Counter() for day in per_day}
-    rows = await session.execute(
-        select(QueryRow.created_at, QueryRow.band).where(QueryRow.created_at >= since)
-    )
-    for created, band in rows:
-        per_day.setdefault(_day(created), Counter())[band] += 1
-    clicks = await session.execute(
-        select(FeedbackRow.created_at, FeedbackRow.label).where(
-            FeedbackRow.created_at >= since, FeedbackRow.article_id.is_not(None)
-        )
-    )
-    for created, label in clicks:
-        votes.setdefault(_day(created), Counter())[label] += 1
-    answered = func.count(QueryRow.id)
-    top = await session.execute(
-        select(ArticleRow.title, answered)
-        .join(QueryRow, QueryRow.article_id == ArticleRow.id)
-        .where(QueryRow.created_at >= since, QueryRow.band == "answer")
-        .group_by(ArticleRow.title)
-        .order_by(answered.desc(), ArticleRow.title)
-        .limit(5)
-    )
+    per_day: dict[date, Counter[Band]] = {first + timedelta(n): Counter() for n in range(days)}
+    votes: dict[date, Counter[Label]] = {day: Counter() for day in per_day}
+    found = StatsRepository(session)
+    async with read_only(session):
+        for created, band in await found.questions_since(since):
+            per_day.setdefault(_day(created), Counter())[band] += 1
+        for created, label in await found.votes_since(since):
+            votes.setdefault(_day(created), Counter())[label] += 1
+        top = await found.most_answered(since, TOP_ARTICLES)
     return Stats(
         [
             DayCounts(
                 day,
-                {band: per_day[day][band] for band in BANDS},
-                votes.get(day, Counter())[1],
-                votes.get(day, Counter())[-1],
+                {band: per_day[day][band] for band in Band},
+                votes.get(day, Counter())[Label.HELPFUL],
+                votes.get(day, Counter())[Label.NOT_HELPFUL],
             )
             for day in sorted(per_day)
         ],
-        [(title, int(count)) for title, count in top],
+        top,
     )
 
 

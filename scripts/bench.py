@@ -51,10 +51,10 @@ from bot.config import ModelSettings, Settings  # noqa: E402
 from knowledge_base.articles import ArticleService  # noqa: E402
 from knowledge_base.io import read_articles, read_eval_set  # noqa: E402
 from knowledge_base.search.lexical import LexicalIndex  # noqa: E402
-from knowledge_base.search.service import AnswerLog, SearchService  # noqa: E402
+from knowledge_base.search.service import SearchService  # noqa: E402
 from knowledge_base.search.vector_index import VectorIndex  # noqa: E402
 from knowledge_base.storage.engine import upgrade_database  # noqa: E402
-from knowledge_base.storage.repositories import QuestionLog  # noqa: E402
+from knowledge_base.types import Band, QuestionLog  # noqa: E402
 from tests.fakes.telegram import TelegramStub  # noqa: E402
 
 SAMPLES = REPO / "knowledge_base" / "samples"
@@ -128,7 +128,9 @@ async def one_question(backend: str, folder: Path, repeats: int) -> dict[str, An
             question = QUESTIONS[i % len(QUESTIONS)]
             started = time.perf_counter()
             async with resources.session_factory() as session:
-                await SearchService(engine, session).answer(question, user_id=1)
+                await SearchService(engine, resources.answer_log, session).answer(
+                    question, user_id=1
+                )
             spent.append(time.perf_counter() - started)
         ranked = []
         vector = encoder.encode_queries([QUESTIONS[0]])[0]
@@ -157,12 +159,11 @@ async def one_question(backend: str, folder: Path, repeats: int) -> dict[str, An
             encoder.encode_queries([question])
             encoded.append(time.perf_counter() - started)
         results["encode_only"] = _ms(encoded)
-        async with resources.session_factory() as session:
-            answer_log = AnswerLog.of(session.bind)  # type: ignore[arg-type]
+        answer_log = resources.answer_log
         logged = []
         for question in QUESTIONS:
             started = time.perf_counter()
-            await answer_log.record(QuestionLog(1, question, 1, 0.9, "answer", "bench"), [1])
+            await answer_log.record(QuestionLog(1, question, 1, 0.9, Band.ANSWER, "bench"), [1])
             logged.append(time.perf_counter() - started)
         # Logging one question alone: the article read, the question and its offers written,
         # one commit.

@@ -99,7 +99,9 @@ async def bench(
             question = questions[i % len(questions)]
             async with resources.session_factory() as session:
                 started = time.perf_counter()
-                await SearchService(resources.search, session).answer(question, user_id=1)
+                await SearchService(resources.search, resources.answer_log, session).answer(
+                    question, user_id=1
+                )
                 await session.commit()
                 elapsed = time.perf_counter() - started
             if i >= 5:  # the first few warm up torch's kernels and the page cache

@@ -27,7 +27,7 @@ from knowledge_base.encoders.base_models import MINILM, MULTILINGUAL_E5, bootstr
 from knowledge_base.encoders.onnx_encoder import OnnxEncoder
 from knowledge_base.io import read_articles
 from knowledge_base.storage.engine import create_engine, create_session_factory, upgrade_database
-from knowledge_base.storage.repositories import ArticleDraft
+from knowledge_base.types import ArticleDraft
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS_DIR = REPO / "models"

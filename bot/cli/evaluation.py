@@ -15,7 +15,7 @@ from typing import Any
 from bot.app import active_model, build_resources
 from bot.config import Settings
 from knowledge_base.articles import ArticleService
-from knowledge_base.encoders.onnx_encoder import load_encoder
+from knowledge_base.encoders.loading import load_encoder
 from knowledge_base.evaluation import EvalReport, evaluate
 from knowledge_base.io import ImportFormatError, read_articles, read_eval_set
 from knowledge_base.storage.engine import (
@@ -24,7 +24,7 @@ from knowledge_base.storage.engine import (
     open_session,
     upgrade_database,
 )
-from knowledge_base.storage.repositories import FEEDBACK_SOURCE, ArticleDraft
+from knowledge_base.types import ArticleDraft, PhrasingSource
 
 
 def register(sub: Any) -> None:
@@ -98,7 +98,9 @@ def _eval(settings: Settings, args: argparse.Namespace) -> int:
             async with open_session(url) as session:
                 await ArticleService(session).import_drafts(curated)
                 if learned:
-                    await ArticleService(session).import_drafts(learned, source=FEEDBACK_SOURCE)
+                    await ArticleService(session).import_drafts(
+                        learned, source=PhrasingSource.FEEDBACK
+                    )
             halves = {d.title for d in learned if d.questions} if args.learned_every_other else None
             return await _evaluate(scratch, model, items, negatives, args.json, halves)
 

@@ -12,8 +12,13 @@ from bot.app import build_resources
 from bot.config import Settings
 from knowledge_base.inbox import QuestionGroup, group_questions, open_questions
 from knowledge_base.stats import Stats, collect
+from knowledge_base.types import Band, InboxReason
 
-REASONS = {"nothing": "no answer", "none_fit": "none fit", "not_helpful": "👎"}
+REASONS = {
+    InboxReason.NOTHING: "no answer",
+    InboxReason.NONE_FIT: "none fit",
+    InboxReason.NOT_HELPFUL: "👎",
+}
 SAMPLE = 3
 
 
@@ -129,7 +134,7 @@ def format_stats(stats: Stats, groups: list[QuestionGroup], model: str, days: in
     if stats.total:
         lines.append(
             "answered {:.0%}, suggested {:.0%}, unanswered {:.0%}".format(
-                *(stats.band_share(b) for b in ("answer", "suggest", "nothing"))
+                *(stats.band_share(b) for b in Band)
             )
         )
     rate = stats.helpful_rate
@@ -147,7 +152,8 @@ def format_stats(stats: Stats, groups: list[QuestionGroup], model: str, days: in
     for day in stats.days:
         b = day.by_band
         lines.append(
-            f"{day.day.isoformat()}  {b['answer']:>8}  {b['suggest']:>9}  {b['nothing']:>10}"
+            f"{day.day.isoformat()}  {b[Band.ANSWER]:>8}  {b[Band.SUGGEST]:>9}"
+            f"  {b[Band.NOTHING]:>10}"
             f"  {day.helpful:>3}  {day.not_helpful:>3}"
         )
     return "\n".join(lines)

@@ -10,8 +10,9 @@ from typing import Any
 
 from bot.config import Settings
 from knowledge_base.storage.engine import open_session
-from knowledge_base.storage.repositories import ModelVersion
+from knowledge_base.training.activation import ModelAdmin
 from knowledge_base.training.registry import ModelRegistry, RegistryError, metrics_of
+from knowledge_base.types import ModelStatus, ModelVersion
 
 REACHES_THE_BOT = "a running bot switches within INDEX_REFRESH_SECONDS"
 
@@ -92,7 +93,7 @@ def _base_row(name: str) -> dict[str, Any]:
         "before": None,
         "after": None,
         "thresholds": None,
-        "status": "active",
+        "status": ModelStatus.ACTIVE.value,
     }
 
 
@@ -123,7 +124,7 @@ def _activate(settings: Settings, args: argparse.Namespace) -> int:
     async def activate() -> int:
         async with open_session(settings.database_url) as session:
             try:
-                version = await ModelRegistry(session, settings.model.models_dir).activate(
+                version = await ModelAdmin(session, settings.model.models_dir).activate(
                     args.version, settings.model.resolved_path()
                 )
             except RegistryError as error:
@@ -139,7 +140,7 @@ def _rollback(settings: Settings, _args: argparse.Namespace) -> int:
     async def rollback() -> int:
         async with open_session(settings.database_url) as session:
             try:
-                left, active = await ModelRegistry(session, settings.model.models_dir).rollback()
+                left, active = await ModelAdmin(session, settings.model.models_dir).rollback()
             except RegistryError as error:
                 print(f"Nothing rolled back: {error}.", file=sys.stderr)
                 return 1

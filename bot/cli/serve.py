@@ -21,7 +21,9 @@ from bot.runtime.polling import DurablePolling
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 from knowledge_base.articles import ArticleService
-from knowledge_base.search.service import Answer, Band, SearchService, clean_question
+from knowledge_base.search.questions import clean_question
+from knowledge_base.search.service import SearchService
+from knowledge_base.types import Answer, Band
 
 log = logging.getLogger("faqbot")
 
@@ -208,9 +210,7 @@ def _within_limit(question: str, limit: int) -> str:
 
 async def _answer(resources: Resources, question: str) -> Answer:
     async with resources.session_factory() as session:
-        answer = await SearchService(resources.search, session).answer(question)
-        await session.commit()
-    return answer
+        return await SearchService(resources.search, resources.answer_log, session).answer(question)
 
 
 def answer_json(answer: Answer) -> dict[str, Any]:

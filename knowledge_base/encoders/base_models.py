@@ -54,7 +54,8 @@ def write_recommendations(
 def bootstrap_base_models(models_dir: Path, force: bool = False) -> list[tuple[Path, bool]]:
     """Build each missing base model, and its ONNX export; returns (directory, built now)
     pairs."""
-    from knowledge_base.encoders.onnx_encoder import export_onnx, onnx_ready
+    from knowledge_base.encoders.onnx_export import export_onnx
+    from knowledge_base.encoders.onnx_files import onnx_ready
 
     base = models_dir / "base"
     base.mkdir(parents=True, exist_ok=True)

@@ -20,8 +20,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-# The default weight of the lexical channel in the fused ranking (README, "A lexical channel").
-LEXICAL_WEIGHT = 0.2
 NGRAM = 3
 _WHITESPACE = re.compile(r"\s\s+")
 
@@ -89,17 +87,3 @@ class LexicalIndex:
             start, end = self._postings_start[gram], self._postings_start[gram + 1]
             cosines[self._postings_doc[start:end]] += weight * self._postings_weight[start:end]
         return cosines
-
-
-def min_max(scores: np.ndarray) -> np.ndarray:
-    """Each row scaled to [0, 1]: the best article 1, the worst 0 (all 0 when all are equal)."""
-    low = scores.min(axis=1, keepdims=True)
-    span = scores.max(axis=1, keepdims=True) - low
-    return np.divide(scores - low, span, out=np.zeros_like(scores), where=span > 0)
-
-
-def fuse(dense: np.ndarray, lexical: np.ndarray, weight: float) -> np.ndarray:
-    """The ranking of the two channels: each scaled per question to [0, 1], then weighted.
-    Scaled, because a fine-tuned model spreads its cosines far wider than the base model
-    does; the weight then means the same for every model."""
-    return (1 - weight) * min_max(dense) + weight * min_max(lexical)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from knowledge_base.search.lexical import fuse
+from knowledge_base.search.fusion import fuse
 
 # The learned channel scores an article by the mean of its this many best learned phrasings
 # (all of them if it has fewer); 1 makes it the best one, as before the guard. Chosen with the

@@ -48,6 +48,16 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
 
 
 @asynccontextmanager
+async def read_only(session: AsyncSession) -> AsyncIterator[None]:
+    """A read use case: its transaction ends with it, written nothing, so no snapshot is held
+    while the caller talks to Telegram. (Only a use case that changes data commits.)"""
+    try:
+        yield
+    finally:
+        await session.rollback()
+
+
+@asynccontextmanager
 async def open_session(database_url: str) -> AsyncIterator[AsyncSession]:
     """One session on a short-lived engine, for one-shot commands."""
     engine = create_engine(database_url)

@@ -10,8 +10,10 @@ from dataclasses import dataclass, replace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge_base.io import EvalItem
-from knowledge_base.search.service import question_key as normalize
-from knowledge_base.storage.repositories import TITLE_SOURCE, ArticleRepository, FeedbackRepository
+from knowledge_base.search.questions import question_key as normalize
+from knowledge_base.storage.articles import ArticleRepository
+from knowledge_base.storage.feedback import FeedbackRepository
+from knowledge_base.types import PhrasingSource
 
 # Where a pair comes from. Questions people asked (clicks, --pairs lines) may be held out for
 # evaluation; the articles' own phrasings always train.
@@ -88,7 +90,7 @@ async def build_training_set(session: AsyncSession, extra: Sequence[EvalItem] = 
         else:
             add(item.query, found, PAIRS)
     for phrasing in await articles.active_phrasings():
-        if phrasing.source != TITLE_SOURCE:
+        if phrasing.source != PhrasingSource.TITLE:
             add(
                 phrasing.text, phrasing.article_id, _PHRASING_SOURCES.get(phrasing.source, PHRASING)
             )

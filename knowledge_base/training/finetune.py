@@ -49,6 +49,14 @@ class FineTuneReport:
     final_loss: float | None
 
 
+@dataclass(frozen=True)
+class _Prompts:
+    """The prompts a model was trained with ("" for none)."""
+
+    query: str
+    passage: str
+
+
 def fine_tune(
     base: Path,
     rows: Sequence[TrainingRow],
@@ -65,20 +73,33 @@ def fine_tune(
     import time
 
     import torch
-    from datasets import Dataset, DatasetDict
-    from sentence_transformers import (
-        SentenceTransformer,
-        SentenceTransformerTrainer,
-        SentenceTransformerTrainingArguments,
-    )
-    from sentence_transformers.base.sampler import BatchSamplers
-    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
-    from sentence_transformers.util import cos_sim
 
     started = time.monotonic()
     torch.set_num_threads(max(1, threads))
 
     # 1. The model to fine-tune: the active one, from its local directory.
+    model, prompts = _load_model(base, params)
+    # 2. The data: (question, title) pairs, and triplets with a title a user rejected.
+    train_dataset = _dataset(rows)
+    # 3. The loss: every other title in the batch is a negative for a question.
+    loss = _loss(model, params)
+    # 4. Arguments: the model's prompts on each column; no title twice in one batch.
+    scratch = output / ".trainer"
+    args = _arguments(params, prompts, scratch, progress)
+    # 5. Train.
+    steps, final_loss = _train(model, args, train_dataset, loss)
+    # 6. Save, and undo what sentence-transformers drops on the way.
+    model.save(str(output))
+    _restore_model_args(base, output)
+    _remove_tree(scratch)
+    return FineTuneReport(steps=steps, seconds=time.monotonic() - started, final_loss=final_loss)
+
+
+def _load_model(base: Path, params: Hyperparameters) -> tuple[Any, _Prompts]:
+    """The model in `base`, on the CPU in float32, and its prompts."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
     model = SentenceTransformer(
         str(base), device="cpu", local_files_only=True, model_kwargs={"dtype": "float32"}
     )
@@ -94,9 +115,14 @@ def fine_tune(
         for module in model.modules():
             if isinstance(module, torch.nn.Embedding) and module.num_embeddings > 1000:
                 module.weight.requires_grad_(False)
+    return model, _Prompts(query_prompt, passage_prompt)
 
-    # 2. The data: (anchor, positive) pairs, and (anchor, positive, negative) triplets where a
-    # user rejected an article for that question. MNRL takes either; one dataset each.
+
+def _dataset(rows: Sequence[TrainingRow]) -> Any:
+    """(anchor, positive) pairs, and (anchor, positive, negative) triplets where a user
+    rejected an article for that question. MNRL takes either; one dataset each."""
+    from datasets import Dataset, DatasetDict
+
     pairs = [r for r in rows if not r.negatives]
     triplets = [(r, negative) for r in rows for negative in r.negatives]
     datasets: dict[str, Any] = {}
@@ -112,24 +138,33 @@ def fine_tune(
                 "negative": [negative for _, negative in triplets],
             }
         )
-    train_dataset = next(iter(datasets.values())) if len(datasets) == 1 else DatasetDict(datasets)
+    return next(iter(datasets.values())) if len(datasets) == 1 else DatasetDict(datasets)
 
-    # 3. The loss: every other title in the batch is a negative for a question.
-    loss = MultipleNegativesRankingLoss(model, scale=params.scale, similarity_fct=cos_sim)
 
-    # 4. Arguments: the model's own prompts on each column; no title twice in one batch, so an
-    # article is never its own in-batch negative.
+def _loss(model: Any, params: Hyperparameters) -> Any:
+    """MNRL: every other title in the batch is a negative for a question."""
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    from sentence_transformers.util import cos_sim
+
+    return MultipleNegativesRankingLoss(model, scale=params.scale, similarity_fct=cos_sim)
+
+
+def _arguments(params: Hyperparameters, prompts: _Prompts, scratch: Path, progress: bool) -> Any:
+    """The model's own prompts on each column; no title twice in one batch, so an article is
+    never its own in-batch negative."""
+    from sentence_transformers import SentenceTransformerTrainingArguments
+    from sentence_transformers.base.sampler import BatchSamplers
+
     column_prompts = {
         column: prompt
         for column, prompt in (
-            ("anchor", query_prompt),
-            ("positive", passage_prompt),
-            ("negative", passage_prompt),
+            ("anchor", prompts.query),
+            ("positive", prompts.passage),
+            ("negative", prompts.passage),
         )
         if prompt
     }
-    scratch = output / ".trainer"
-    args = SentenceTransformerTrainingArguments(
+    return SentenceTransformerTrainingArguments(
         output_dir=str(scratch),
         num_train_epochs=params.epochs,
         per_device_train_batch_size=params.batch_size,
@@ -150,7 +185,11 @@ def fine_tune(
         dataloader_num_workers=0,
     )
 
-    # 5. Train.
+
+def _train(model: Any, args: Any, train_dataset: Any, loss: Any) -> tuple[int, float | None]:
+    """Run the trainer; the number of steps it took and its last logged loss."""
+    from sentence_transformers import SentenceTransformerTrainer
+
     trainer = SentenceTransformerTrainer(
         model=model, args=args, train_dataset=train_dataset, loss=loss
     )
@@ -159,16 +198,7 @@ def fine_tune(
     with contextlib.redirect_stdout(sys.stderr):
         result = trainer.train()
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
-
-    # 6. Save, and undo what sentence-transformers drops on the way.
-    model.save(str(output))
-    _restore_model_args(base, output)
-    _remove_tree(scratch)
-    return FineTuneReport(
-        steps=int(result.global_step),
-        seconds=time.monotonic() - started,
-        final_loss=float(losses[-1]) if losses else None,
-    )
+    return int(result.global_step), float(losses[-1]) if losses else None
 
 
 def _restore_model_args(base: Path, output: Path) -> None:

@@ -25,19 +25,15 @@ from knowledge_base.encoders.base import (
     recommended_thresholds,
 )
 from knowledge_base.encoders.base_models import write_recommendations
-from knowledge_base.encoders.onnx_encoder import export_onnx
+from knowledge_base.encoders.onnx_export import export_onnx
 from knowledge_base.evaluation import EvalReport, choose_thresholds, evaluate_vectors
 from knowledge_base.io import EvalItem
-from knowledge_base.search.lexical import LEXICAL_WEIGHT, LexicalIndex
-from knowledge_base.search.service import phrasing_index, phrasing_vectors
+from knowledge_base.search.engine import phrasing_index, phrasing_vectors
+from knowledge_base.search.fusion import LEXICAL_WEIGHT
+from knowledge_base.search.lexical import LexicalIndex
 from knowledge_base.search.vector_index import LEARNED_TOP_K
-from knowledge_base.storage.repositories import (
-    TITLE_SOURCE,
-    ArticleRepository,
-    EmbeddingRepository,
-    ModelVersion,
-    Phrasing,
-)
+from knowledge_base.storage.articles import ArticleRepository
+from knowledge_base.storage.embeddings import EmbeddingRepository
 from knowledge_base.training.dataset import (
     PHRASING,
     USER_SOURCES,
@@ -58,6 +54,7 @@ from knowledge_base.training.registry import (
     remove_abandoned_versions,
     version_name,
 )
+from knowledge_base.types import ModelVersion, Phrasing, PhrasingSource
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +104,71 @@ class TrainingOutcome:
     metrics: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """What a training starts from, read in one session."""
+
+    training_set: TrainingSet
+    phrasings: list[Phrasing]
+    titles: dict[str, int]
+    parent: ActiveModel
+
+
+@dataclass(frozen=True)
+class _Questions:
+    """The pairs to train on and the held-out questions that judge old against new."""
+
+    split: Split
+    # Questions of the given test set whose title names no article.
+    unknown_test: int
+
+
+@dataclass(frozen=True)
+class _OldModel:
+    """The active model on the held-out questions, scored as the bot serves it now."""
+
+    report: EvalReport
+    # The lexical weight the active model recommends (0 when it recommends none).
+    recommended_weight: float
+    served_weight: float
+
+
+@dataclass(frozen=True)
+class _NewModel:
+    """The fine-tuned model on the held-out questions, and the vectors the bot will serve."""
+
+    vectors: np.ndarray
+    reports: dict[float, EvalReport]
+    recommended_weight: float
+    served_weight: float
+
+    @property
+    def report(self) -> EvalReport:
+        return self.reports[self.served_weight]
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """Whether the new model is promoted, and the thresholds it is served with."""
+
+    promoted: bool
+    reason: str
+    thresholds: dict[str, float]
+    # False: too few held-out questions, so the parent's thresholds are kept.
+    thresholds_chosen: bool
+
+
+@dataclass(frozen=True)
+class _Findings:
+    """What one training found, as its metrics.json records it."""
+
+    inputs: _Inputs
+    questions: _Questions
+    fine_tuned: FineTuneReport
+    before: _OldModel
+    after: _NewModel
+
+
 async def train_new_version(
     session_factory: async_sessionmaker[AsyncSession],
     models_dir: Path,
@@ -125,159 +187,202 @@ async def train_new_version(
     with _exclusive(models_dir):
         remove_abandoned_versions(models_dir)
         # 1. The data, the articles, and the active model.
-        async with session_factory() as session:
-            training_set = await build_training_set(session, extra_pairs)
-            articles = ArticleRepository(session)
-            phrasings = await articles.active_phrasings()
-            titles = {a.title: a.id for a in await articles.all()}
-            parent = await ModelRegistry(session, models_dir).active_model(configured_model)
-
+        inputs = await _read_inputs(session_factory, models_dir, configured_model, extra_pairs)
         # 2. Held-out questions: a seeded, stratified share, or the given test set.
-        if test_items is not None:
-            test, unknown_test = pairs_from_items(test_items, titles)
-            split = split_with_test_set(training_set.pairs, test)
-        else:
-            unknown_test = 0
-            split = split_held_out(training_set.pairs, options.held_out_share, options.hyper.seed)
-        _check_enough(split, options.min_pairs)
-
+        questions = _held_out_questions(inputs, options, test_items)
+        _check_enough(questions.split, options.min_pairs)
         # 3. The old model on the held-out questions (with its cached vectors where it has them).
-        old = await asyncio.to_thread(Encoder, parent.path)
-        async with session_factory() as session:
-            cached = await EmbeddingRepository(session).vectors(
-                old.version, (p.id for p in phrasings)
-            )
-        old_vectors, _ = await phrasing_vectors(old, phrasings, cached)
-        parent_weight = recommended_lexical_weight(parent.path) or 0.0
-        served_before = (
-            options.lexical_weight if options.lexical_weight is not None else parent_weight
-        )
-        [before] = (
-            await asyncio.to_thread(
-                _held_out_reports,
-                old,
-                phrasings,
-                old_vectors,
-                split,
-                options.learned_top_k,
-                [served_before],
-            )
-        ).values()
-        del old
-
-        # 4. Fine-tune into a temporary directory.
+        before = await _judge_old_model(session_factory, inputs, questions.split, options)
         name = _free_name(models_dir)
         scratch = models_dir / f"{INCOMPLETE_PREFIX}{name}-{os.getpid()}"
         try:
             scratch.mkdir()
-            rows = [TrainingRow(p.query, p.title, p.negatives) for p in split.train]
-            report = await asyncio.to_thread(
-                fine_tune,
-                parent.path,
-                rows,
-                scratch,
-                options.hyper,
-                threads=options.threads,
-                progress=options.progress,
-            )
-
+            # 4. Fine-tune into a temporary directory.
+            fine_tuned = await _fine_tune(inputs.parent, questions.split, scratch, options)
             # 5. The new model on the same questions, and the vectors the bot will serve.
-            new = await asyncio.to_thread(Encoder, scratch)
-            new_vectors, _ = await phrasing_vectors(new, phrasings, {})
-            # The lexical channel is recommended for the new model only if it lifts top-1 on
-            # the held-out questions (a fine-tuned model may not need it).
-            candidate = parent_weight or LEXICAL_WEIGHT
-            reports = await asyncio.to_thread(
-                _held_out_reports,
-                new,
-                phrasings,
-                new_vectors,
-                split,
-                options.learned_top_k,
-                [0.0, candidate, options.lexical_weight or 0.0],
+            after = await _judge_new_model(
+                scratch, inputs.phrasings, questions.split, options, before
             )
-            recommended_weight = candidate if reports[candidate].top1 > reports[0.0].top1 else 0.0
-            served = (
-                options.lexical_weight if options.lexical_weight is not None else recommended_weight
-            )
-            after = reports[served]
-            del new
-
             # 6. Promote only if not worse; thresholds for the new score scale.
-            promoted, reason = _decide(Metrics.of(before), Metrics.of(after), options)
-            chosen = choose_thresholds(after, options.precision_target)
-            thresholds = (
-                {"answer": chosen[0], "suggest": chosen[1]}
-                if chosen
-                else recommended_thresholds(parent.path)
-            )
-            metrics = _metrics(
-                training_set,
-                split,
-                unknown_test,
-                options,
-                report,
-                parent,
-                Metrics.of(before),
-                Metrics.of(after),
-                thresholds,
-                chosen is not None,
-                promoted,
-                reason,
-                time.monotonic() - started,
-            )
-            metrics["lexical"] = {
-                "before_weight": served_before,
-                "recommended_weight": recommended_weight,
-                "served_weight": served,
-                "held_out_top1_by_weight": {
-                    str(weight): round(found.top1, 4) for weight, found in sorted(reports.items())
-                },
-            }
-            (scratch / "metrics.json").write_text(
-                json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-            )
-            write_recommendations(scratch, thresholds, recommended_weight)
-            # What the bot serves it with; a model ONNX Runtime cannot serve is served by
-            # PyTorch, so a failed export fails nothing here.
-            try:
-                await asyncio.to_thread(export_onnx, scratch)
-            except Exception as error:  # the trained model is kept whatever the export does
-                log.warning("no ONNX export of the new model: %s", error)
-            (scratch / UNREGISTERED_MARKER).touch()
+            decision = _decide_promotion(before, after, options, inputs.parent)
+            findings = _Findings(inputs, questions, fine_tuned, before, after)
+            metrics = _metrics(findings, options, decision, time.monotonic() - started)
+            # 7. The version's files in the temporary directory, then its own name.
             target = models_dir / name
-            scratch.rename(target)
+            await _write_version(scratch, target, metrics, decision, after)
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
-
-        # 7. Register with its vectors in one transaction, promoted or kept as rejected. Until
-        # the commit the directory carries a marker: if this process dies here, the next
-        # training removes it.
-        try:
-            async with session_factory() as session:
-                await EmbeddingRepository(session).store(
-                    model_version(target),
-                    {p.id: v for p, v in zip(phrasings, new_vectors, strict=True)},
-                )
-                version = await ModelRegistry(session, models_dir).record(
-                    name=name, path=target, parent=parent, metrics=metrics, promote=promoted
-                )
-                await session.commit()
-        except BaseException:
-            shutil.rmtree(target, ignore_errors=True)
-            raise
-        (target / UNREGISTERED_MARKER).unlink()
+        # 8. Register with its vectors in one transaction, promoted or kept as rejected.
+        version = await _register(
+            session_factory, models_dir, target, inputs, after, metrics, decision.promoted
+        )
     return TrainingOutcome(
         version,
-        parent.name,
-        promoted,
-        reason,
-        Metrics.of(before),
-        Metrics.of(after),
-        thresholds,
+        inputs.parent.name,
+        decision.promoted,
+        decision.reason,
+        Metrics.of(before.report),
+        Metrics.of(after.report),
+        decision.thresholds,
         metrics,
     )
+
+
+async def _read_inputs(
+    session_factory: async_sessionmaker[AsyncSession],
+    models_dir: Path,
+    configured_model: str,
+    extra_pairs: Sequence[EvalItem],
+) -> _Inputs:
+    async with session_factory() as session:
+        training_set = await build_training_set(session, extra_pairs)
+        articles = ArticleRepository(session)
+        phrasings = await articles.active_phrasings()
+        titles = {a.title: a.id for a in await articles.all()}
+        parent = await ModelRegistry(session, models_dir).active_model(configured_model)
+    return _Inputs(training_set, phrasings, titles, parent)
+
+
+def _held_out_questions(
+    inputs: _Inputs, options: TrainingOptions, test_items: Sequence[EvalItem] | None
+) -> _Questions:
+    pairs = inputs.training_set.pairs
+    if test_items is not None:
+        test, unknown_test = pairs_from_items(test_items, inputs.titles)
+        return _Questions(split_with_test_set(pairs, test), unknown_test)
+    return _Questions(split_held_out(pairs, options.held_out_share, options.hyper.seed), 0)
+
+
+async def _judge_old_model(
+    session_factory: async_sessionmaker[AsyncSession],
+    inputs: _Inputs,
+    split: Split,
+    options: TrainingOptions,
+) -> _OldModel:
+    old = await asyncio.to_thread(Encoder, inputs.parent.path)
+    async with session_factory() as session:
+        cached = await EmbeddingRepository(session).vectors(
+            old.version, (p.id for p in inputs.phrasings)
+        )
+    old_vectors, _ = await phrasing_vectors(old, inputs.phrasings, cached)
+    parent_weight = recommended_lexical_weight(inputs.parent.path) or 0.0
+    served = options.lexical_weight if options.lexical_weight is not None else parent_weight
+    [report] = (
+        await asyncio.to_thread(
+            _held_out_reports,
+            old,
+            inputs.phrasings,
+            old_vectors,
+            split,
+            options.learned_top_k,
+            [served],
+        )
+    ).values()
+    return _OldModel(report, parent_weight, served)
+
+
+async def _fine_tune(
+    parent: ActiveModel, split: Split, scratch: Path, options: TrainingOptions
+) -> FineTuneReport:
+    rows = [TrainingRow(p.query, p.title, p.negatives) for p in split.train]
+    return await asyncio.to_thread(
+        fine_tune,
+        parent.path,
+        rows,
+        scratch,
+        options.hyper,
+        threads=options.threads,
+        progress=options.progress,
+    )
+
+
+async def _judge_new_model(
+    scratch: Path,
+    phrasings: Sequence[Phrasing],
+    split: Split,
+    options: TrainingOptions,
+    before: _OldModel,
+) -> _NewModel:
+    new = await asyncio.to_thread(Encoder, scratch)
+    new_vectors, _ = await phrasing_vectors(new, phrasings, {})
+    # The lexical channel is recommended for the new model only if it lifts top-1 on
+    # the held-out questions (a fine-tuned model may not need it).
+    candidate = before.recommended_weight or LEXICAL_WEIGHT
+    reports = await asyncio.to_thread(
+        _held_out_reports,
+        new,
+        phrasings,
+        new_vectors,
+        split,
+        options.learned_top_k,
+        [0.0, candidate, options.lexical_weight or 0.0],
+    )
+    recommended_weight = candidate if reports[candidate].top1 > reports[0.0].top1 else 0.0
+    served = options.lexical_weight if options.lexical_weight is not None else recommended_weight
+    return _NewModel(new_vectors, reports, recommended_weight, served)
+
+
+def _decide_promotion(
+    before: _OldModel, after: _NewModel, options: TrainingOptions, parent: ActiveModel
+) -> _Decision:
+    promoted, reason = _decide(Metrics.of(before.report), Metrics.of(after.report), options)
+    chosen = choose_thresholds(after.report, options.precision_target)
+    thresholds = (
+        {"answer": chosen[0], "suggest": chosen[1]}
+        if chosen
+        else recommended_thresholds(parent.path)
+    )
+    return _Decision(promoted, reason, thresholds, chosen is not None)
+
+
+async def _write_version(
+    scratch: Path, target: Path, metrics: dict[str, Any], decision: _Decision, after: _NewModel
+) -> None:
+    (scratch / "metrics.json").write_text(
+        json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    write_recommendations(scratch, decision.thresholds, after.recommended_weight)
+    # What the bot serves it with; a model ONNX Runtime cannot serve is served by
+    # PyTorch, so a failed export fails nothing here.
+    try:
+        await asyncio.to_thread(export_onnx, scratch)
+    except Exception as error:  # the trained model is kept whatever the export does
+        log.warning("no ONNX export of the new model: %s", error)
+    (scratch / UNREGISTERED_MARKER).touch()
+    scratch.rename(target)
+
+
+async def _register(
+    session_factory: async_sessionmaker[AsyncSession],
+    models_dir: Path,
+    target: Path,
+    inputs: _Inputs,
+    after: _NewModel,
+    metrics: dict[str, Any],
+    promoted: bool,
+) -> ModelVersion:
+    # Until the commit the directory carries a marker: if this process dies here, the next
+    # training removes it.
+    try:
+        async with session_factory() as session:
+            await EmbeddingRepository(session).store(
+                model_version(target),
+                {p.id: v for p, v in zip(inputs.phrasings, after.vectors, strict=True)},
+            )
+            version = await ModelRegistry(session, models_dir).record(
+                name=target.name,
+                path=target,
+                parent=inputs.parent,
+                metrics=metrics,
+                promote=promoted,
+            )
+            await session.commit()
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    (target / UNREGISTERED_MARKER).unlink()
+    return version
 
 
 def _check_enough(split: Split, min_pairs: int) -> None:
@@ -309,7 +414,7 @@ def _held_out_reports(
     kept = [
         (row, p)
         for row, p in enumerate(phrasings)
-        if p.source == TITLE_SOURCE or normalize(p.text) not in held
+        if p.source == PhrasingSource.TITLE or normalize(p.text) not in held
     ]
     index = phrasing_index(vectors[[row for row, _ in kept]], [p for _, p in kept], learned_top_k)
     questions = [p.query for p in split.held_out]
@@ -344,28 +449,19 @@ def _decide(before: Metrics, after: Metrics, options: TrainingOptions) -> tuple[
 
 
 def _metrics(
-    training_set: TrainingSet,
-    split: Split,
-    unknown_test: int,
-    options: TrainingOptions,
-    report: FineTuneReport,
-    parent: ActiveModel,
-    before: Metrics,
-    after: Metrics,
-    thresholds: dict[str, float],
-    thresholds_chosen: bool,
-    promoted: bool,
-    reason: str,
-    seconds: float,
+    findings: _Findings, options: TrainingOptions, decision: _Decision, wall_seconds: float
 ) -> dict[str, Any]:
+    training_set = findings.inputs.training_set
+    split = findings.questions.split
+    fine_tuned = findings.fine_tuned
     return {
-        "parent": parent.name,
+        "parent": findings.inputs.parent.name,
         "data": {
             "pairs": len(training_set.pairs),
             "user_questions": training_set.count(USER_SOURCES),
             "phrasings": training_set.count({PHRASING}),
             "with_negatives": sum(bool(p.negatives) for p in training_set.pairs),
-            "unknown_titles": training_set.unknown_titles + unknown_test,
+            "unknown_titles": training_set.unknown_titles + findings.questions.unknown_test,
             "train": len(split.train),
             "held_out": len(split.held_out),
         },
@@ -376,17 +472,26 @@ def _metrics(
             "batch_sampler": "no_duplicates",
             "threads": options.threads,
         },
-        "steps": report.steps,
-        "final_loss": report.final_loss,
-        "before": asdict(before),
-        "after": asdict(after),
-        "thresholds": thresholds,
-        "thresholds_source": "held-out" if thresholds_chosen else "parent",
+        "steps": fine_tuned.steps,
+        "final_loss": fine_tuned.final_loss,
+        "before": asdict(Metrics.of(findings.before.report)),
+        "after": asdict(Metrics.of(findings.after.report)),
+        "thresholds": decision.thresholds,
+        "thresholds_source": "held-out" if decision.thresholds_chosen else "parent",
         "precision_target": options.precision_target,
-        "promoted": promoted,
-        "reason": reason,
-        "train_seconds": round(report.seconds, 1),
-        "wall_seconds": round(seconds, 1),
+        "promoted": decision.promoted,
+        "reason": decision.reason,
+        "train_seconds": round(fine_tuned.seconds, 1),
+        "wall_seconds": round(wall_seconds, 1),
+        "lexical": {
+            "before_weight": findings.before.served_weight,
+            "recommended_weight": findings.after.recommended_weight,
+            "served_weight": findings.after.served_weight,
+            "held_out_top1_by_weight": {
+                str(weight): round(found.top1, 4)
+                for weight, found in sorted(findings.after.reports.items())
+            },
+        },
     }
 
 

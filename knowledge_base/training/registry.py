@@ -12,12 +12,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from knowledge_base.storage.repositories import ModelVersion, ModelVersionRepository
-
-ACTIVE = "active"
-PREVIOUS = "previous"
-REJECTED = "rejected"
-ROLLED_BACK = "rolled_back"
+from knowledge_base.storage.model_versions import ModelVersionRepository, path_below
+from knowledge_base.types import ModelStatus, ModelVersion
 
 # A version directory is written under this prefix and renamed when complete, so a training
 # that dies leaves nothing that looks like a version.
@@ -49,7 +45,8 @@ def metrics_of(version: ModelVersion) -> dict[str, Any]:
 
 
 class ModelRegistry:
-    """Model versions recorded in the database, so the bot and every command agree."""
+    """Model versions recorded in the database, so the bot and every command agree. It commits
+    nothing: the use case that changes the registry commits (training/activation.py)."""
 
     def __init__(self, session: AsyncSession, models_dir: Path) -> None:
         self._session = session
@@ -72,10 +69,8 @@ class ModelRegistry:
 
     def name_of(self, path: Path) -> str:
         """A model's name in the registry: its path below the models directory."""
-        try:
-            return str(path.resolve().relative_to(self._models_dir.resolve()))
-        except ValueError:
-            return path.name
+        inside = path_below(path, self._models_dir)
+        return str(inside) if inside is not None else path.name
 
     async def record(
         self,
@@ -96,11 +91,11 @@ class ModelRegistry:
             name=name,
             path=path,
             parent=parent.name,
-            status=REJECTED,
+            status=ModelStatus.REJECTED,
             metrics=json.dumps(metrics, ensure_ascii=False),
         )
         if promote:
-            await self._switch_to(name, leaving=PREVIOUS)
+            await self._switch_to(name, leaving=ModelStatus.PREVIOUS)
         return await self._versions.get(name) or version
 
     async def activate(self, name: str, configured: str) -> ModelVersion:
@@ -113,12 +108,11 @@ class ModelRegistry:
         if version is None:
             known = ", ".join(v.name for v in await self._versions.all()) or "none yet"
             raise RegistryError(f"no model version {name!r} (known: {known})")
-        if version.status == ACTIVE:
+        if version.status == ModelStatus.ACTIVE:
             raise RegistryError(f"{name} is already active")
         _require_directory(version)
         await self._register_base(await self.active_model(configured))
-        await self._switch_to(name, leaving=PREVIOUS)
-        await self._session.commit()
+        await self._switch_to(name, leaving=ModelStatus.PREVIOUS)
         return await self._require(name)
 
     async def rollback(self) -> tuple[ModelVersion, ModelVersion]:
@@ -126,15 +120,14 @@ class ModelRegistry:
         current = await self._versions.active()
         if current is None:
             raise RegistryError("no trained version is active: the base model already serves")
-        target = await self._versions.latest_with_status(PREVIOUS)
+        target = await self._versions.latest_with_status(ModelStatus.PREVIOUS)
         if target is None:
             raise RegistryError(f"{current.name} is the only version that has served")
         _require_directory(target)
         # The version left behind is marked, so a second rollback goes further back instead
         # of returning to it.
-        await self._versions.set_status(current.name, ROLLED_BACK)
-        await self._versions.set_status(target.name, ACTIVE)
-        await self._session.commit()
+        await self._versions.set_status(current.name, ModelStatus.ROLLED_BACK)
+        await self._versions.set_status(target.name, ModelStatus.ACTIVE)
         return current, await self._require(target.name)
 
     async def _register_base(self, serving: ActiveModel) -> None:
@@ -142,14 +135,18 @@ class ModelRegistry:
         can return to it; it is marked as serving now, as it did."""
         if serving.registered or await self._versions.get(serving.name) is not None:
             return
-        await self._versions.add(name=serving.name, path=serving.path, parent=None, status=ACTIVE)
-        await self._versions.set_status(serving.name, ACTIVE, activated_at=datetime.now(UTC))
+        await self._versions.add(
+            name=serving.name, path=serving.path, parent=None, status=ModelStatus.ACTIVE
+        )
+        await self._versions.set_status(
+            serving.name, ModelStatus.ACTIVE, activated_at=datetime.now(UTC)
+        )
 
-    async def _switch_to(self, name: str, leaving: str) -> None:
+    async def _switch_to(self, name: str, leaving: ModelStatus) -> None:
         current = await self._versions.active()
         if current is not None:
             await self._versions.set_status(current.name, leaving)
-        await self._versions.set_status(name, ACTIVE, activated_at=datetime.now(UTC))
+        await self._versions.set_status(name, ModelStatus.ACTIVE, activated_at=datetime.now(UTC))
 
     async def _require(self, name: str) -> ModelVersion:
         version = await self._versions.get(name)

@@ -19,8 +19,8 @@ from bot.app import build_resources, create_bot, create_dispatcher
 from bot.config import SearchSettings, Settings
 from bot.runtime.polling import DurablePolling
 from knowledge_base.encoders.onnx_encoder import OnnxEncoder
-from knowledge_base.storage.repositories import ArticleDraft
 from knowledge_base.storage.tables import ArticleRow, FeedbackRow, QueryRow
+from knowledge_base.types import ArticleDraft
 from tests.conftest import (
     copy_database,
     database_file,

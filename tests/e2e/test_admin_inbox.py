@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.keyboards import AdminAdd, AdminInbox
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
-from knowledge_base.storage.repositories import ArticleRepository
+from knowledge_base.storage.articles import ArticleRepository
 from tests.e2e.conftest import FORCE_ANSWER, FORCE_NOTHING, USER_ID, BotHarness, LaunchBot
 from tests.fakes.telegram import Call, TelegramStub
 

@@ -13,7 +13,7 @@ from bot.keyboards import NoneFit, Pick, Rate
 from bot.texts import user as texts
 from knowledge_base.articles import ArticleService
 from knowledge_base.encoders.base_models import MULTILINGUAL_E5, RECOMMENDED_THRESHOLDS
-from knowledge_base.storage.repositories import ArticleDraft
+from knowledge_base.types import ArticleDraft
 from tests.conftest import SAMPLE_ARTICLE_COUNT
 from tests.e2e.conftest import (
     FORCE_ANSWER,

@@ -14,8 +14,8 @@ from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 from knowledge_base.feedback import FeedbackService
 from knowledge_base.search.service import SearchService
-from knowledge_base.storage.repositories import ArticleDraft
 from knowledge_base.storage.tables import ArticleRow
+from knowledge_base.types import ArticleDraft
 from tests.e2e.conftest import FORCE_ANSWER, FORCE_SUGGEST, USER_ID, LaunchBot
 from tests.fakes.telegram import TelegramStub
 

@@ -12,7 +12,8 @@ from knowledge_base.articles import ArticleService
 from knowledge_base.encoders.base import Encoder
 from knowledge_base.evaluation import EvalReport, evaluate
 from knowledge_base.io import read_articles, read_eval_set
-from knowledge_base.search.service import SearchEngine, Thresholds
+from knowledge_base.search.engine import SearchEngine
+from knowledge_base.search.snapshot import Thresholds
 from tests.conftest import SAMPLE_BASE, SAMPLE_EVAL
 
 

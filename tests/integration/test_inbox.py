@@ -9,10 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.cli.inbox import format_groups
 from knowledge_base.articles import ArticleService
 from knowledge_base.encoders.base import Encoder
-from knowledge_base.feedback import HELPFUL, NOT_HELPFUL, FeedbackService
+from knowledge_base.feedback import FeedbackService
 from knowledge_base.inbox import group_questions, open_questions
 from knowledge_base.io import read_articles
-from knowledge_base.search.service import SearchEngine, SearchService, Thresholds
+from knowledge_base.search.answer_log import AnswerLog
+from knowledge_base.search.engine import SearchEngine
+from knowledge_base.search.service import SearchService
+from knowledge_base.search.snapshot import Thresholds
+from knowledge_base.types import Label
 from tests.conftest import SAMPLE_BASE
 
 # Every question answered, so only clicks decide what lands in the inbox.
@@ -30,7 +34,9 @@ async def test_unanswered_none_fit_and_unresolved_thumbs_down_wait_grouped_by_me
 
     async def ask(text: str, user: int) -> int:
         async with session_factory() as session:
-            answer = await SearchService(engine, session).answer(text, user_id=user)
+            answer = await SearchService(engine, AnswerLog(session_factory), session).answer(
+                text, user_id=user
+            )
         assert answer.query_id is not None
         return answer.query_id
 
@@ -49,11 +55,15 @@ async def test_unanswered_none_fit_and_unresolved_thumbs_down_wait_grouped_by_me
     async with session_factory() as session:
         feedback = FeedbackService(session)
         offered = await _answered_article(session_factory, rejected)
-        await feedback.record(query_id=rejected, user_id=6, article_id=offered, label=NOT_HELPFUL)
-        await feedback.record(query_id=rejected, user_id=6, article_id=None, label=NOT_HELPFUL)
+        await feedback.record(
+            query_id=rejected, user_id=6, article_id=offered, label=Label.NOT_HELPFUL
+        )
+        await feedback.record(
+            query_id=rejected, user_id=6, article_id=None, label=Label.NOT_HELPFUL
+        )
         found = await _answered_article(session_factory, rejected_then_found)
         await feedback.record(
-            query_id=rejected_then_found, user_id=7, article_id=found, label=HELPFUL
+            query_id=rejected_then_found, user_id=7, article_id=found, label=Label.HELPFUL
         )
 
     async with session_factory() as session:
@@ -75,7 +85,7 @@ async def test_unanswered_none_fit_and_unresolved_thumbs_down_wait_grouped_by_me
 async def _answered_article(
     session_factory: async_sessionmaker[AsyncSession], query_id: int
 ) -> int:
-    from knowledge_base.storage.repositories import QueryRepository
+    from knowledge_base.storage.queries import QueryRepository
 
     async with session_factory() as session:
         record = await QueryRepository(session).get(query_id)

@@ -7,8 +7,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from knowledge_base.articles import ArticleService
 from knowledge_base.encoders.onnx_encoder import OnnxEncoder
 from knowledge_base.io import read_articles
-from knowledge_base.search.service import SearchEngine, SearchService, Thresholds
-from knowledge_base.storage.repositories import ArticleDraft, ArticleRepository
+from knowledge_base.search.answer_log import AnswerLog
+from knowledge_base.search.engine import SearchEngine
+from knowledge_base.search.service import SearchService
+from knowledge_base.search.snapshot import Thresholds
+from knowledge_base.storage.articles import ArticleRepository
+from knowledge_base.types import ArticleDraft
 from tests.conftest import SAMPLE_BASE
 
 ORACLE = ArticleDraft(
@@ -54,5 +58,7 @@ async def test_articles_added_and_archived_reach_the_lexical_channel(
     in_step()
     assert oracle.id not in engine.snapshot.index.article_ids
     async with session_factory() as session:
-        answer = await SearchService(engine, session).answer("вылетает ORA-28000", user_id=1)
+        answer = await SearchService(engine, AnswerLog(session_factory), session).answer(
+            "вылетает ORA-28000", user_id=1
+        )
     assert answer.article is not None and answer.article.id != oracle.id

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from knowledge_base.articles import ArticleService
 from knowledge_base.encoders.base import Encoder
 from knowledge_base.io import read_articles
-from knowledge_base.search.service import SearchEngine, Thresholds
+from knowledge_base.search.engine import SearchEngine
+from knowledge_base.search.snapshot import Thresholds
 from tests.conftest import SAMPLE_BASE
 
 SEED = {

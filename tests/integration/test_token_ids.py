@@ -11,13 +11,8 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from knowledge_base.encoders.onnx_encoder import (
-    ONNX_SPM,
-    ONNX_WORDS,
-    OnnxEncoder,
-    WordTable,
-    _token_ids,
-)
+from knowledge_base.encoders.onnx_encoder import OnnxEncoder, WordTable, _token_ids
+from knowledge_base.encoders.onnx_files import ONNX_SPM, ONNX_WORDS
 from knowledge_base.encoders.token_ids import HuggingFaceIds, SentencePieceIds, build_sentencepiece
 from knowledge_base.io import read_articles, read_eval_set
 from tests.conftest import SAMPLE_BASE, SAMPLE_EVAL, parity_sentences

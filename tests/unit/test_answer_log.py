@@ -9,9 +9,10 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge_base.articles import ArticleService
-from knowledge_base.search.service import AnswerLog
-from knowledge_base.storage.repositories import ArticleDraft, QueryRepository, QuestionLog
+from knowledge_base.search.answer_log import AnswerLog
+from knowledge_base.storage.queries import QueryRepository
 from knowledge_base.storage.tables import QueryOfferRow, QueryRow
+from knowledge_base.types import ArticleDraft, QuestionLog
 
 
 async def _articles(session_factory: async_sessionmaker[AsyncSession]) -> list[int]:

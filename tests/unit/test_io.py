@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from knowledge_base.io import ImportFormatError, format_articles, parse_articles, read_articles
-from knowledge_base.storage.repositories import Article, ArticleDraft
+from knowledge_base.types import Article, ArticleDraft
 
 
 def test_jsonl_needs_only_title_and_body() -> None:

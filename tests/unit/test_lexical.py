@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from knowledge_base.search.lexical import LexicalIndex, fuse, min_max
+from knowledge_base.search.fusion import fuse, min_max
+from knowledge_base.search.lexical import LexicalIndex
 from knowledge_base.search.vector_index import VectorIndex
 
 

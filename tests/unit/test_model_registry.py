@@ -7,16 +7,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from knowledge_base.audit import Actor
+from knowledge_base.storage.audit import AuditRepository
+from knowledge_base.training.activation import ModelAdmin
 from knowledge_base.training.registry import (
-    ACTIVE,
-    PREVIOUS,
-    REJECTED,
-    ROLLED_BACK,
     UNREGISTERED_MARKER,
     ModelRegistry,
     RegistryError,
     remove_abandoned_versions,
 )
+from knowledge_base.types import ModelStatus
+
+ACTIVE, PREVIOUS = ModelStatus.ACTIVE, ModelStatus.PREVIOUS
+REJECTED, ROLLED_BACK = ModelStatus.REJECTED, ModelStatus.ROLLED_BACK
+ADMIN = 777
 
 
 def _model_dir(models: Path, name: str) -> Path:
@@ -71,24 +75,27 @@ async def test_promotion_rejection_and_rollback_walk_back_through_history(
     assert versions["ft-1"].path == models / "ft-1"
 
     async with session_factory() as session:
-        left, now = await ModelRegistry(session, models).rollback()
+        left, now = await ModelAdmin(session, models).rollback()
     assert (left.name, now.name) == ("ft-3", "ft-1")
     async with session_factory() as session:
-        left, now = await ModelRegistry(session, models).rollback()
+        left, now = await ModelAdmin(session, models).rollback()
     assert (left.name, now.name) == ("ft-1", "base/e5"), "a second rollback goes further back"
     async with session_factory() as session:
         with pytest.raises(RegistryError):
-            await ModelRegistry(session, models).rollback()
+            await ModelAdmin(session, models).rollback()
     statuses = await _statuses(session_factory, models)
     assert statuses["base/e5"] == ACTIVE
     assert statuses["ft-3"] == statuses["ft-1"] == ROLLED_BACK
 
     async with session_factory() as session:
-        registry = ModelRegistry(session, models)
-        await registry.activate("ft-2", str(base))  # the operator may overrule a rejection
-        assert (await registry.active_model(str(base))).path == models / "ft-2"
+        models_admin = ModelAdmin(session, models)
+        await models_admin.activate("ft-2", str(base))  # the operator may overrule a rejection
         with pytest.raises(RegistryError, match="no model version"):
-            await registry.activate("ft-404", str(base))
+            await models_admin.activate("ft-404", str(base))
+    async with session_factory() as session:
+        assert (
+            await ModelRegistry(session, models).active_model(str(base))
+        ).path == models / "ft-2"
 
 
 async def test_a_version_whose_directory_is_gone_is_not_activated(
@@ -99,7 +106,7 @@ async def test_a_version_whose_directory_is_gone_is_not_activated(
     (models / "ft-1" / "modules.json").unlink()
     async with session_factory() as session:
         with pytest.raises(RegistryError, match="gone"):
-            await ModelRegistry(session, models).activate("ft-1", str(models / "base" / "e5"))
+            await ModelAdmin(session, models).activate("ft-1", str(models / "base" / "e5"))
     assert (await _statuses(session_factory, models))["ft-1"] == REJECTED
 
 
@@ -110,12 +117,47 @@ async def test_activating_a_candidate_before_any_promotion_keeps_the_base_to_ret
     base = _model_dir(models, "base/e5")
     await _train(session_factory, models, "ft-1", promote=False)
     async with session_factory() as session:
-        await ModelRegistry(session, models).activate("ft-1", str(base))
+        await ModelAdmin(session, models).activate("ft-1", str(base))
     assert await _statuses(session_factory, models) == {"ft-1": ACTIVE, "base/e5": PREVIOUS}
     async with session_factory() as session:
-        left, now = await ModelRegistry(session, models).rollback()
+        left, now = await ModelAdmin(session, models).rollback()
     assert (left.name, now.name) == ("ft-1", "base/e5")
     assert now.path == base
+
+
+async def test_a_rollback_and_its_audit_record_are_one_transaction(
+    session_factory: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An admin's rollback whose audit record cannot be written leaves the model as it was."""
+    models = tmp_path / "models"
+    _model_dir(models, "base/e5")
+    await _train(session_factory, models, "ft-1", promote=True)
+    admin = Actor(ADMIN, frozenset({ADMIN}))
+
+    async def broken_audit(*_args: object) -> None:
+        raise OSError("the audit record could not be written")
+
+    monkeypatch.setattr(AuditRepository, "add", broken_audit)
+    async with session_factory() as session:
+        with pytest.raises(OSError, match="audit record"):
+            await ModelAdmin(session, models, admin).rollback()
+    assert (await _statuses(session_factory, models))["ft-1"] == ACTIVE
+
+    monkeypatch.undo()
+    async with session_factory() as session:
+        left, now = await ModelAdmin(session, models, admin).rollback()
+    assert (left.name, now.name) == ("ft-1", "base/e5")
+    assert await _statuses(session_factory, models) == {"base/e5": ACTIVE, "ft-1": ROLLED_BACK}
+    async with session_factory() as session:
+        [entry] = await AuditRepository(session).latest(10)
+    assert (entry.actor_id, entry.action, entry.before, entry.after) == (
+        ADMIN,
+        "rollback",
+        "ft-1",
+        "base/e5",
+    )
 
 
 def test_only_the_leftovers_of_dead_trainings_are_removed(tmp_path: Path) -> None:

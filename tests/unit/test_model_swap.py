@@ -13,10 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import app
 from bot.app import IndexRefresher, Resources
 from knowledge_base.articles import ArticleService
-from knowledge_base.search.service import SearchEngine, SearchService, Thresholds
+from knowledge_base.search.answer_log import AnswerLog
+from knowledge_base.search.engine import SearchEngine
+from knowledge_base.search.service import SearchService
+from knowledge_base.search.snapshot import Thresholds
 from knowledge_base.storage.engine import create_engine, create_session_factory
-from knowledge_base.storage.repositories import ArticleDraft
 from knowledge_base.training.registry import ModelRegistry
+from knowledge_base.types import ArticleDraft
 from tests.conftest import make_settings
 
 
@@ -62,7 +65,7 @@ async def test_a_question_is_encoded_and_scored_by_the_same_model_across_a_swap(
 
     async def ask() -> tuple[str | None, float, str]:
         async with session_factory() as session:
-            answer = await SearchService(engine, session).answer("q")
+            answer = await SearchService(engine, AnswerLog(session_factory), session).answer("q")
         return (
             (answer.article.title if answer.article else None),
             answer.score,
@@ -86,7 +89,7 @@ async def test_a_missing_or_broken_model_does_not_stop_article_refreshes(
     encoder = TableEncoder("serving", {"a": [1.0, 0.0], "b": [0.0, 1.0]})
     search = SearchEngine(encoder, Thresholds(0.9, 0.5))  # type: ignore[arg-type]
     await search.rebuild(factory)
-    refresher = IndexRefresher(Resources(settings, db_engine, factory, search))
+    refresher = IndexRefresher(Resources(settings, db_engine, factory, search, AnswerLog(factory)))
     attempts: list[Path] = []
 
     def broken(path: Path, *_: object) -> None:

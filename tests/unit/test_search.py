@@ -10,16 +10,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge_base.articles import ArticleService
-from knowledge_base.search.service import (
-    Band,
-    SearchEngine,
-    SearchService,
-    Thresholds,
-    question_key,
-)
+from knowledge_base.search.answer_log import AnswerLog
+from knowledge_base.search.engine import SearchEngine
+from knowledge_base.search.questions import question_key
+from knowledge_base.search.service import SearchService
+from knowledge_base.search.snapshot import Thresholds
 from knowledge_base.search.vector_index import VectorIndex
-from knowledge_base.storage.repositories import ArticleDraft, ArticleRepository, EmbeddingRepository
+from knowledge_base.storage.articles import ArticleRepository
+from knowledge_base.storage.embeddings import EmbeddingRepository
 from knowledge_base.storage.tables import EmbeddingRow, QueryRow
+from knowledge_base.types import ArticleDraft, Band
 
 # Each known text maps to a fixed unit vector; anything else is orthogonal to all of them.
 AXES = {
@@ -109,7 +109,9 @@ async def test_answer_chooses_the_band_by_the_best_score(
 ) -> None:
     engine, _ = await _engine_with_base(session_factory, Thresholds(answer=0.99, suggest=0.5))
     async with session_factory() as session:
-        answer = await SearchService(engine, session).answer(question, user_id=5)
+        answer = await SearchService(engine, AnswerLog(session_factory), session).answer(
+            question, user_id=5
+        )
         await session.commit()
     assert answer.band is band
     # Every band names the closest article: for "nothing" it is the guess the admins see.
@@ -154,7 +156,7 @@ async def test_suggestions_keep_only_articles_above_the_suggest_threshold(
 ) -> None:
     engine, _ = await _engine_with_base(session_factory, Thresholds(answer=0.99, suggest=0.3))
     async with session_factory() as session:
-        answer = await SearchService(engine, session).answer("half vpn")
+        answer = await SearchService(engine, AnswerLog(session_factory), session).answer("half vpn")
     assert answer.band is Band.SUGGEST
     # vpn 0.8, password 0.6, logs 0.0: logs is below the suggest threshold.
     assert [m.title for m in answer.alternatives] == ["vpn", "password"]
@@ -166,7 +168,7 @@ async def test_an_empty_base_answers_nothing(
     engine = SearchEngine(FakeEncoder(), Thresholds(0.9, 0.5))  # type: ignore[arg-type]
     await engine.rebuild(session_factory)
     async with session_factory() as session:
-        answer = await SearchService(engine, session).answer("vpn")
+        answer = await SearchService(engine, AnswerLog(session_factory), session).answer("vpn")
     assert (answer.band, answer.article, answer.alternatives) == (Band.NOTHING, None, ())
     assert answer.query_id is not None
 
@@ -219,7 +221,9 @@ async def test_a_question_is_kept_even_if_the_caller_fails_after_answering(
     engine, _ = await _engine_with_base(session_factory, Thresholds(0.9, 0.5))
     with pytest.raises(ConnectionError):
         async with session_factory() as session:
-            await SearchService(engine, session).answer("как подключить vpn", user_id=3)
+            await SearchService(engine, AnswerLog(session_factory), session).answer(
+                "как подключить vpn", user_id=3
+            )
             raise ConnectionError("Telegram is unreachable")  # the reply never went out
     async with session_factory() as session:
         logged = (await session.scalars(select(QueryRow))).one()
@@ -246,7 +250,7 @@ async def test_a_cancelled_rebuild_stops_after_the_chunk_in_hand(
     """Ctrl+C while a large base is encoded must not wait for the whole base."""
     import time
 
-    from knowledge_base.search import service as search
+    from knowledge_base.search import engine as search
 
     class SlowEncoder(FakeEncoder):
         finished_texts = 0

@@ -10,13 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from knowledge_base.articles import ArticleService
 from knowledge_base.evaluation import EvalReport, choose_thresholds
 from knowledge_base.io import EvalItem
-from knowledge_base.storage.repositories import (
-    ArticleDraft,
-    ArticleRepository,
-    FeedbackRepository,
-    Phrasing,
-    QueryRepository,
-)
+from knowledge_base.storage.articles import ArticleRepository
+from knowledge_base.storage.feedback import FeedbackRepository
+from knowledge_base.storage.queries import QueryRepository
 from knowledge_base.training.dataset import (
     FEEDBACK,
     PAIRS,
@@ -28,6 +24,7 @@ from knowledge_base.training.dataset import (
     split_held_out,
 )
 from knowledge_base.training.pipeline import _held_out_reports
+from knowledge_base.types import ArticleDraft, Band, Phrasing, PhrasingSource, QuestionLog
 
 DRAFTS = [
     ArticleDraft("vpn", "how to vpn", ("как подключить vpn",)),
@@ -39,8 +36,8 @@ DRAFTS = [
 
 async def _click(session: AsyncSession, text: str, article_id: int, label: int, user: int) -> None:
     queries = QueryRepository(session)
-    query_id, _ = await queries.log(
-        user_id=user, text=text, article_id=article_id, score=0.9, band="answer", model_version="m"
+    [(query_id, _)] = await queries.log_many(
+        [QuestionLog(user, text, article_id, 0.9, Band.ANSWER, "m")]
     )
     await queries.add_offers(query_id, [article_id])
     await FeedbackRepository(session).add(
@@ -126,9 +123,11 @@ class _TableEncoder:
 
 def test_a_held_out_question_stored_as_a_phrasing_is_not_found_through_itself() -> None:
     phrasings = [
-        Phrasing(1, 10, "logs", "title"),
-        Phrasing(2, 10, "где логи", "feedback"),  # the held-out question, learned earlier
-        Phrasing(3, 20, "metrics", "title"),
+        Phrasing(1, 10, "logs", PhrasingSource.TITLE),
+        Phrasing(
+            2, 10, "где логи", PhrasingSource.FEEDBACK
+        ),  # the held-out question, learned earlier
+        Phrasing(3, 20, "metrics", PhrasingSource.TITLE),
     ]
     encoder = _TableEncoder()
     vectors = encoder.encode_documents([p.text for p in phrasings])

@@ -28,8 +28,9 @@ from bot.keyboards import AdminAdd
 from bot.texts import admin as admin_texts
 from bot.texts import user as user_texts
 from knowledge_base.articles import ArticleEditor
-from knowledge_base.search.service import SearchEngine
-from knowledge_base.storage.repositories import ArticleDraft
+from knowledge_base.inbox import InboxService
+from knowledge_base.search.service import SearchService
+from knowledge_base.types import ArticleDraft
 
 
 class AddArticle(StatesGroup):
@@ -72,7 +73,7 @@ async def receive_body(message: Message, state: FSMContext) -> None:
 
 
 async def receive_phrasings(
-    message: Message, state: FSMContext, search_engine: SearchEngine, settings: Settings
+    message: Message, state: FSMContext, search: SearchService, settings: Settings
 ) -> None:
     if await expired(message, state):
         return
@@ -80,7 +81,7 @@ async def receive_phrasings(
     if phrasings is None:
         return
     await state.update_data(phrasings=phrasings)
-    await _preview(message, state, search_engine, settings)
+    await _preview(message, state, search, settings)
 
 
 def _with_seed(data: dict[str, Any], phrasings: list[str]) -> list[str]:
@@ -89,7 +90,7 @@ def _with_seed(data: dict[str, Any], phrasings: list[str]) -> list[str]:
 
 
 async def skip_phrasings(
-    query: CallbackQuery, state: FSMContext, search_engine: SearchEngine, settings: Settings
+    query: CallbackQuery, state: FSMContext, search: SearchService, settings: Settings
 ) -> None:
     await query.answer()
     if await state.get_state() != AddArticle.phrasings.state or not isinstance(
@@ -97,37 +98,27 @@ async def skip_phrasings(
     ):
         return
     await state.update_data(phrasings=[])
-    await _preview(query.message, state, search_engine, settings)
+    await _preview(query.message, state, search, settings)
 
 
 async def _preview(
-    message: Message, state: FSMContext, search_engine: SearchEngine, settings: Settings
+    message: Message, state: FSMContext, search: SearchService, settings: Settings
 ) -> None:
     data = await state.get_data()
     title, body = str(data["title"]), str(data["body"])
     phrasings = _with_seed(data, list(data["phrasings"]))
-    similar = await _most_similar(search_engine, [title, *phrasings])
-    close = similar if similar and similar[2] >= settings.admin_similar_threshold else None
+    similar = await search.closest([title, *phrasings])
+    close = similar if similar and similar.score >= settings.admin_similar_threshold else None
     await state.set_state(AddArticle.preview)
     await message.answer(admin_texts.ADD_PREVIEW)
     await message.answer(user_texts.article(title, body, data.get("body_html")))
     lines = [admin_texts.add_summary(phrasings)]
     if close is not None:
-        lines.append(admin_texts.similar(close[1], close[2]))
+        lines.append(admin_texts.similar(close.title, close.score))
     await message.answer(
         "\n\n".join(lines),
-        reply_markup=keyboards.add_preview((close[0], close[1]) if close else None),
+        reply_markup=keyboards.add_preview((close.article_id, close.title) if close else None),
     )
-
-
-async def _most_similar(engine: SearchEngine, texts: list[str]) -> tuple[int, str, float] | None:
-    """The existing article closest to any of the texts, with its score."""
-    best: tuple[int, str, float] | None = None
-    for text in texts:
-        for match in await engine.rank(text, 1):
-            if best is None or match.score > best[2]:
-                best = (match.article_id, match.title, match.score)
-    return best
 
 
 async def finish(
@@ -135,6 +126,7 @@ async def finish(
     callback_data: AdminAdd,
     state: FSMContext,
     editor: ArticleEditor,
+    inbox: InboxService,
     index: IndexUpdater,
     bot: Bot,
 ) -> None:
@@ -171,7 +163,7 @@ async def finish(
         from bot.handlers.admin.inbox import attach_and_tell
 
         queries = [int(q) for q in data["inbox_queries"]]
-        await attach_and_tell(message, editor, bot, index, queries, article.id)
+        await attach_and_tell(message, inbox, editor, bot, index, queries, article.id)
 
 
 async def _need_text(message: Message) -> None:

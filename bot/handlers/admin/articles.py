@@ -26,6 +26,7 @@ from bot.keyboards import (
 )
 from bot.texts import admin as admin_texts
 from knowledge_base.articles import ArticleEditor
+from knowledge_base.audit import AuditTrail
 
 TITLE_LIMIT = 300
 # A command during a dialog is a command (/cancel, /help), not the answer to a step.
@@ -356,13 +357,15 @@ async def cancel(message: Message, state: FSMContext) -> None:
     await message.answer(admin_texts.CANCELLED)
 
 
-async def audit(message: Message, command: CommandObject, editor: ArticleEditor) -> None:
+async def audit(
+    message: Message, command: CommandObject, audit_trail: AuditTrail, editor: ArticleEditor
+) -> None:
     """/audit [N]: the last N changes to the base (10 by default), newest first."""
     try:
         limit = min(max(int(command.args or AUDIT_DEFAULT), 1), AUDIT_MAX)
     except ValueError:
         limit = AUDIT_DEFAULT
-    entries = await editor.latest_changes(limit)
+    entries = await audit_trail.latest(limit)
     if not entries:
         await message.answer(admin_texts.NO_CHANGES)
         return

@@ -31,7 +31,7 @@ from knowledge_base.io import (
     format_articles,
     parse_articles,
 )
-from knowledge_base.storage.repositories import ArticleDraft
+from knowledge_base.types import ArticleDraft
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from bot.texts import admin as admin_texts
 from bot.texts import plural
 from bot.texts import user as user_texts
 from knowledge_base.articles import ArticleEditor
-from knowledge_base.inbox import group_questions
-from knowledge_base.search.service import SearchEngine
+from knowledge_base.inbox import InboxService
+from knowledge_base.search.service import SearchService
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +33,11 @@ log = logging.getLogger(__name__)
 GROUPS_SHOWN = 10
 
 
-async def show_inbox(
-    message: Message, editor: ArticleEditor, search_engine: SearchEngine, state: FSMContext
-) -> None:
+async def show_inbox(message: Message, inbox: InboxService, state: FSMContext) -> None:
     """/unanswered: the open questions, one message per group, each with its buttons."""
     if await state.get_state() == ChooseArticle.words.state:
         await state.set_state(None)  # a new list: words typed next are no article search
-    groups = await group_questions(search_engine, await editor.inbox())
+    groups = await inbox.groups()
     if not groups:
         await message.answer(admin_texts.INBOX_EMPTY)
         return
@@ -70,11 +68,12 @@ async def show_inbox(
 async def act_on_group(
     query: CallbackQuery,
     callback_data: AdminInbox,
+    inbox: InboxService,
     editor: ArticleEditor,
     state: FSMContext,
     bot: Bot,
     index: IndexUpdater,
-    search_engine: SearchEngine,
+    search: SearchService,
 ) -> None:
     """A group's button: attach (to the closest article or a chosen one), choose another
     article, create an article from the group, or dismiss it."""
@@ -88,7 +87,7 @@ async def act_on_group(
     query_ids = [int(q) for q in group["queries"]]
     target = callback_data.article or group.get("article")
     if callback_data.action == "choose" or (callback_data.action == "attach" and not target):
-        closest = await search_engine.rank(str(group["first"]), admin_texts.CHOOSE_SHOWN)
+        closest = await search.rank(str(group["first"]), admin_texts.CHOOSE_SHOWN)
         await begin_dialog(state, ChooseArticle.words, choosing=callback_data.token)
         await message.answer(
             admin_texts.choose_article(str(group["first"])),
@@ -105,7 +104,7 @@ async def act_on_group(
         await message.answer(admin_texts.ADD_TITLE)
         return
     if callback_data.action == "dismiss":
-        closed = await editor.dismiss(query_ids)
+        closed = await inbox.dismiss(query_ids)
         await _forget_group(state, callback_data.token)
         if not closed:
             await message.edit_text(admin_texts.INBOX_GONE)
@@ -114,7 +113,7 @@ async def act_on_group(
         return
     # The group is forgotten only once attached: an article archived meanwhile, or a forged
     # one, leaves it to be attached elsewhere.
-    if await attach_and_tell(message, editor, bot, index, query_ids, int(target)):
+    if await attach_and_tell(message, inbox, editor, bot, index, query_ids, int(target)):
         await _forget_group(state, callback_data.token)
 
 
@@ -147,6 +146,7 @@ async def choose_by_words(message: Message, editor: ArticleEditor, state: FSMCon
 
 async def attach_and_tell(
     message: Message,
+    inbox: InboxService,
     editor: ArticleEditor,
     bot: Bot,
     index: IndexUpdater,
@@ -155,8 +155,8 @@ async def attach_and_tell(
 ) -> bool:
     """Attach the questions, serve them at once, and send the article to each person who
     asked (once, however many of the questions were theirs); False if nothing was attached."""
-    attached, told = await editor.attach(query_ids, article_id)
-    if not attached:
+    attached = await inbox.attach(query_ids, article_id)
+    if not attached.count:
         await message.answer(admin_texts.INBOX_GONE)
         return False
     await index.serve_changes()
@@ -166,7 +166,7 @@ async def attach_and_tell(
         return True
     article = card.article
     reached = 0
-    for user_id, query_id, question in told:
+    for user_id, query_id, question in attached.people:
         try:
             await bot.send_message(user_id, admin_texts.answer_found(question))
             await bot.send_message(
@@ -177,7 +177,7 @@ async def attach_and_tell(
             reached += 1
         except TELEGRAM_ERRORS as error:
             log.warning("could not tell %s the answer was found: %s", user_id, error)
-    await message.answer(admin_texts.attached(article.title, attached, reached))
+    await message.answer(admin_texts.attached(article.title, attached.count, reached))
     return True
 
 

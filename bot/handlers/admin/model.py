@@ -25,8 +25,10 @@ from bot.handlers import IndexUpdater
 from bot.keyboards import AdminRollback
 from bot.runtime.telegram_retry import TELEGRAM_ERRORS
 from bot.texts import admin as admin_texts
-from knowledge_base.articles import ArticleEditor
+from knowledge_base.audit import Actor
+from knowledge_base.training.activation import ModelAdmin
 from knowledge_base.training.registry import RegistryError
+from knowledge_base.types import ModelStatus
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +40,9 @@ STATUS_EVERY_SECONDS = 3.0
 REFUSED = 4
 
 
-async def show_model(message: Message, editor: ArticleEditor, settings: Settings) -> None:
+async def show_model(message: Message, models: ModelAdmin, settings: Settings) -> None:
     """/model: the version that answers, its numbers, the versions before it."""
-    overview = await editor.model_overview(
-        settings.model.models_dir, settings.model.resolved_path()
-    )
+    overview = await models.overview(settings.model.resolved_path())
     await message.answer(
         admin_texts.model_card(
             overview.name,
@@ -63,7 +63,7 @@ async def show_model(message: Message, editor: ArticleEditor, settings: Settings
 async def rollback(
     query: CallbackQuery,
     callback_data: AdminRollback,
-    editor: ArticleEditor,
+    models: ModelAdmin,
     settings: Settings,
     index: IndexUpdater,
 ) -> None:
@@ -75,10 +75,10 @@ async def rollback(
     if callback_data.step == "cancel":
         await message.edit_text(admin_texts.CANCELLED)
         return
-    overview = await editor.model_overview(
-        settings.model.models_dir, settings.model.resolved_path()
+    overview = await models.overview(settings.model.resolved_path())
+    previous = next(
+        (name for name, status, _ in overview.earlier if status is ModelStatus.PREVIOUS), None
     )
-    previous = next((name for name, status, _ in overview.earlier if status == "previous"), None)
     if overview.name != callback_data.current:
         await message.edit_text(admin_texts.MODEL_CHANGED)
         return
@@ -92,13 +92,13 @@ async def rollback(
         )
         return
     try:
-        _, active = await editor.rollback_model(settings.model.models_dir)
+        _, active = await models.rollback()
     except RegistryError as error:
         log.warning("rollback refused: %s", error)
         await message.edit_text(admin_texts.ROLLBACK_FAILED)
         return
     await index.refresh()
-    await message.edit_text(admin_texts.rolled_back(active))
+    await message.edit_text(admin_texts.rolled_back(active.name))
 
 
 class TrainingRun:
@@ -235,11 +235,11 @@ async def retrain(
     bot: Bot,
     settings: Settings,
     training: TrainingRun,
-    editor: ArticleEditor,
+    actor: Actor,
     index: IndexUpdater,
 ) -> None:
     """/retrain: starts `faqbot train` and answers at once with a status message."""
-    if not editor.allowed:
+    if not actor.allowed:
         return
     if training.running:
         await message.answer(admin_texts.RETRAIN_RUNNING)

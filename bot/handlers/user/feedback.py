@@ -15,14 +15,9 @@ from bot.runtime.telegram_retry import TELEGRAM_ERRORS
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 from knowledge_base.articles import ArticleService
-from knowledge_base.feedback import (
-    HELPFUL,
-    NOT_HELPFUL,
-    FeedbackOutcome,
-    FeedbackService,
-    Learning,
-)
+from knowledge_base.feedback import FeedbackService
 from knowledge_base.search.service import SearchService
+from knowledge_base.types import FeedbackOutcome, Label, Learning
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +35,7 @@ async def pick_suggestion(
         query_id=callback_data.query_id,
         user_id=query.from_user.id,
         article_id=callback_data.article_id,
-        label=HELPFUL,
+        label=Label.HELPFUL,
     )
     if outcome in (FeedbackOutcome.UNKNOWN_QUERY, FeedbackOutcome.UNKNOWN_ARTICLE):
         await answer_callback(query, texts.STALE_BUTTON, show_alert=True)
@@ -82,12 +77,14 @@ async def rate_article(
         article_id=callback_data.article_id,
         label=label,
     )
-    note = texts.FEEDBACK_HELPFUL_NOTE if label == HELPFUL else texts.FEEDBACK_NOT_HELPFUL_NOTE
-    thanks = texts.THANKS_HELPFUL if label == HELPFUL else texts.THANKS_NOT_HELPFUL
+    note = (
+        texts.FEEDBACK_HELPFUL_NOTE if label == Label.HELPFUL else texts.FEEDBACK_NOT_HELPFUL_NOTE
+    )
+    thanks = texts.THANKS_HELPFUL if label == Label.HELPFUL else texts.THANKS_NOT_HELPFUL
     await _acknowledge(query, outcome, thanks, note)
     if outcome is not FeedbackOutcome.RECORDED:
         return
-    if label == HELPFUL:
+    if label == Label.HELPFUL:
         await learn(feedback, settings, index, callback_data.query_id, callback_data.article_id)
         return
     query_id = callback_data.query_id
@@ -114,7 +111,7 @@ async def none_fit(
         query_id=callback_data.query_id,
         user_id=query.from_user.id,
         article_id=None,
-        label=NOT_HELPFUL,
+        label=Label.NOT_HELPFUL,
     )
     await _acknowledge(query, outcome, texts.THANKS_NONE_FIT, texts.FEEDBACK_NONE_FIT_NOTE)
     if outcome is FeedbackOutcome.RECORDED:

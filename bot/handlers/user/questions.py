@@ -10,7 +10,9 @@ from bot.config import Settings
 from bot.notifications import notify_admins
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
-from knowledge_base.search.service import Band, SearchService, clean_question
+from knowledge_base.search.questions import clean_question
+from knowledge_base.search.service import SearchService
+from knowledge_base.types import Band
 
 
 async def question(

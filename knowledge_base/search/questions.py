@@ -1,0 +1,15 @@
+"""Question cleaning, and the form in which two questions count as the same one."""
+
+from __future__ import annotations
+
+
+def question_key(text: str) -> str:
+    """The form in which two questions count as the same one."""
+    return " ".join(text.split()).casefold()
+
+
+def clean_question(text: str) -> str:
+    """One line of text the model, the database and Telegram all accept: whitespace folded,
+    lone surrogates (which no UTF-8 codec takes) replaced."""
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return " ".join(text.split())

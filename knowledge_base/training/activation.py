@@ -1,0 +1,99 @@
+"""Which model answers, as a use case: the overview admins see, activation and rollback, each
+one transaction with its audit record."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from knowledge_base.audit import Actor
+from knowledge_base.storage.audit import AuditRepository
+from knowledge_base.storage.engine import read_only
+from knowledge_base.training.registry import ModelRegistry, metrics_of
+from knowledge_base.types import AuditAction, ModelStatus, ModelVersion
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelOverview:
+    name: str
+    since: datetime | None
+    before: dict[str, float] | None
+    after: dict[str, float] | None
+    held_out: int | None
+    # Other versions, newest first: (name, status, created).
+    earlier: list[tuple[str, ModelStatus, datetime]]
+    can_roll_back: bool
+
+
+class ModelAdmin:
+    """Model activation for an admin in Telegram (`actor`, checked and audited) or for the
+    operator at the command line (no actor: no check, nothing audited)."""
+
+    def __init__(self, session: AsyncSession, models_dir: Path, actor: Actor | None = None) -> None:
+        self._session = session
+        self._actor = actor
+        self._registry = ModelRegistry(session, models_dir)
+        self._audit = AuditRepository(session)
+
+    async def overview(self, configured: str) -> ModelOverview:
+        """The model that answers, its numbers, and the versions before it."""
+        self._check("model")
+        async with read_only(self._session):
+            active = await self._registry.active_model(configured)
+            versions = await self._registry.all()
+        current = next((v for v in versions if v.name == active.name), None)
+        metrics = metrics_of(current) if current else {}
+        earlier = sorted(versions, key=lambda v: v.created_at, reverse=True)
+        return ModelOverview(
+            name=active.name,
+            since=current.activated_at if current else None,
+            before=metrics.get("before"),
+            after=metrics.get("after"),
+            held_out=metrics.get("data", {}).get("held_out"),
+            earlier=[(v.name, v.status, v.created_at) for v in earlier if v.name != active.name],
+            can_roll_back=current is not None
+            and any(v.status is ModelStatus.PREVIOUS for v in versions),
+        )
+
+    async def versions(self) -> list[ModelVersion]:
+        async with read_only(self._session):
+            return await self._registry.all()
+
+    async def activate(self, name: str, configured: str) -> ModelVersion:
+        """Make a registered version active (the operator's choice, even a rejected one).
+        RegistryError when it cannot be."""
+        self._check("activate")
+        try:
+            version = await self._registry.activate(name, configured)
+        except BaseException:
+            await self._session.rollback()
+            raise
+        await self._session.commit()
+        return version
+
+    async def rollback(self) -> tuple[ModelVersion, ModelVersion]:
+        """Back to the version that answered before; (left, now active). RegistryError when
+        there is none. The switch and its audit record are one transaction."""
+        self._check("rollback")
+        try:
+            left, active = await self._registry.rollback()
+            if self._actor is not None:
+                await self._audit.add(
+                    self._actor.id, AuditAction.ROLLBACK, None, left.name, active.name
+                )
+        except BaseException:
+            await self._session.rollback()
+            raise
+        await self._session.commit()
+        log.info("the model was rolled back from %s to %s", left.name, active.name)
+        return left, active
+
+    def _check(self, action: str) -> None:
+        if self._actor is not None:
+            self._actor.check(action)

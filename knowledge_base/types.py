@@ -1,0 +1,250 @@
+"""The shared vocabulary: every band, source, status and record the layers hand each other."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import IntEnum, StrEnum
+from pathlib import Path
+
+
+class Band(StrEnum):
+    """How sure the bot is of the first article: answer with it, suggest, or know nothing."""
+
+    ANSWER = "answer"
+    SUGGEST = "suggest"
+    NOTHING = "nothing"
+
+
+class PhrasingSource(StrEnum):
+    """Where a phrasing of an article came from."""
+
+    TITLE = "title"
+    IMPORT = "import"
+    ADMIN = "admin"
+    # Questions people confirmed (a 👍, a picked suggestion, an inbox group attached): served
+    # at once, in the learned channel of the index.
+    FEEDBACK = "feedback"
+    # A confirmed question waiting for an admin (auto-learning off): kept, never served.
+    PENDING = "pending"
+    # A confirmed question an admin rejected: kept, never served, and never queued again.
+    REJECTED = "rejected"
+
+    @property
+    def served(self) -> bool:
+        return self not in NOT_SERVED
+
+    @property
+    def learned(self) -> bool:
+        """Served in the learned channel of the index, not the curated one."""
+        return self is PhrasingSource.FEEDBACK
+
+
+NOT_SERVED = frozenset({PhrasingSource.PENDING, PhrasingSource.REJECTED})
+
+
+class ModelStatus(StrEnum):
+    """A registered model version's place in the history of what answered."""
+
+    ACTIVE = "active"
+    PREVIOUS = "previous"
+    REJECTED = "rejected"
+    ROLLED_BACK = "rolled_back"
+
+
+class Label(IntEnum):
+    """A click under an answer."""
+
+    HELPFUL = 1
+    NOT_HELPFUL = -1
+
+
+class FeedbackOutcome(StrEnum):
+    RECORDED = "recorded"
+    ALREADY_RECORDED = "already_recorded"
+    # A button whose query does not exist or belongs to someone else: forged or stale.
+    UNKNOWN_QUERY = "unknown_query"
+    UNKNOWN_ARTICLE = "unknown_article"
+
+
+class Learning(StrEnum):
+    """What a confirmation (a 👍 or a picked suggestion) did to the article's phrasings."""
+
+    # The question is now a phrasing of the article, served from the next question on.
+    LEARNED = "learned"
+    # It is a phrasing waiting for an admin's approval (auto-learning is off).
+    PENDING = "pending"
+    # Fewer distinct people than required have confirmed it so far.
+    WAITING = "waiting"
+    # The article already has this phrasing, or the question is not worth keeping.
+    NOTHING = "nothing"
+
+
+class InboxReason(StrEnum):
+    """Why a question waits in the admins' inbox."""
+
+    # The bot answered "don't know".
+    NOTHING = "nothing"
+    # The person pressed «Нет подходящего».
+    NONE_FIT = "none_fit"
+    # A 👎 not followed by a pick.
+    NOT_HELPFUL = "not_helpful"
+
+
+class InboxResolution(StrEnum):
+    """How an admin took a question out of the inbox."""
+
+    ATTACHED = "attached"
+    DISMISSED = "dismissed"
+
+
+class ImportOutcome(StrEnum):
+    """What an upsert by title did to an article."""
+
+    ADDED = "added"
+    UPDATED = "updated"
+    SAME = "same"
+
+
+class AuditAction(StrEnum):
+    """What an admin did, as the audit log records it."""
+
+    ADD = "add"
+    EDIT_TITLE = "edit_title"
+    EDIT_BODY = "edit_body"
+    ARCHIVE = "archive"
+    RESTORE = "restore"
+    ADD_PHRASING = "add_phrasing"
+    DELETE_PHRASING = "delete_phrasing"
+    APPROVE_PHRASING = "approve_phrasing"
+    REJECT_PHRASING = "reject_phrasing"
+    IMPORT = "import"
+    ROLLBACK = "rollback"
+    ATTACH = "attach"
+    DISMISS = "dismiss"
+
+
+@dataclass(frozen=True)
+class ArticleDraft:
+    """An article as a user writes it in an import file."""
+
+    title: str
+    body: str
+    questions: tuple[str, ...] = ()
+    category: str = ""
+    # Set only by an admin writing in Telegram (see ArticleRow.body_html).
+    body_html: str | None = None
+
+
+@dataclass(frozen=True)
+class Article:
+    id: int
+    title: str
+    body: str
+    category: str
+    archived: bool
+    # Every phrasing but the title, in the order they were added.
+    questions: tuple[str, ...] = ()
+    # The body with an admin's Telegram formatting, when it was written in Telegram.
+    body_html: str | None = None
+
+
+@dataclass(frozen=True)
+class Phrasing:
+    id: int
+    article_id: int
+    text: str
+    source: PhrasingSource
+
+
+@dataclass(frozen=True)
+class QueryRecord:
+    """A logged question, as the bot answered it."""
+
+    id: int
+    user_id: int | None
+    text: str
+    article_id: int | None
+    score: float
+    band: Band
+    model_version: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class QuestionLog:
+    """A question to log: what was asked, and what the bot made of it."""
+
+    user_id: int | None
+    text: str
+    article_id: int | None
+    score: float
+    band: Band
+    model_version: str
+    # The Telegram update it came in ("telegram:<bot>:<update>"): logged once however often
+    # the update is handled.
+    message_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Click:
+    """A stored click with the question it answers: the raw material of a training pair."""
+
+    query: str
+    article_id: int
+    label: Label
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    name: str
+    path: Path
+    parent: str | None
+    status: ModelStatus
+    created_at: datetime
+    activated_at: datetime | None
+    metrics: str
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    actor_id: int
+    at: datetime
+    action: AuditAction
+    article_id: int | None
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class Match:
+    """An article ranked for a question, with the score a band judges."""
+
+    article_id: int
+    title: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    band: Band
+    score: float
+    # The best article; set for every band when the base is not empty (for "nothing" it is
+    # only the closest guess, logged for the admins, never shown).
+    article: Article | None
+    # Suggestions: for "suggest" the articles to offer, best first; otherwise the runners-up.
+    alternatives: tuple[Match, ...]
+    query_id: int | None
+    model_version: str
+
+
+@dataclass(frozen=True)
+class OpenQuestion:
+    """A question waiting in the admins' inbox."""
+
+    query_id: int
+    user_id: int | None
+    text: str
+    asked_at: datetime
+    reason: InboxReason
