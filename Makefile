@@ -42,6 +42,8 @@ run: setup
 lint: setup-dev
 	$(BIN)/ruff check bot knowledge_base migrations tests scripts
 	$(BIN)/mypy
+	# The import contracts of ../shared/design.md (pyproject.toml, [tool.importlinter]).
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/python -m pytest

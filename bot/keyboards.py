@@ -12,7 +12,7 @@ from pydantic import Field
 
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
-from knowledge_base.types import Match
+from knowledge_base.types import Match, PhrasingSource
 
 # A Telegram button label may be long, but a row looks broken past ~60 characters.
 BUTTON_TITLE_LIMIT = 60
@@ -278,7 +278,7 @@ def article_card(article_id: int, archived: bool) -> InlineKeyboardMarkup:
 def phrasings(article_id: int, items: Sequence[tuple[int, str, str]]) -> InlineKeyboardMarkup:
     """One button per deletable phrasing (not the title), then «add» and «back»."""
     builder = InlineKeyboardBuilder()
-    deletable = [(pid, text) for pid, text, source in items if source != "title"]
+    deletable = [(pid, text) for pid, text, source in items if source != PhrasingSource.TITLE]
     for phrasing_id, text in deletable[:90]:
         builder.button(
             text=f"✕ {_short(text)}", callback_data=AdminDeletePhrasing(phrasing_id=phrasing_id)

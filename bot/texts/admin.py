@@ -6,6 +6,7 @@ import re
 from html import escape
 
 from bot.texts import plural
+from knowledge_base.types import AuditAction
 
 HELP = (
     "\n\n<b>Для администраторов</b>\n"
@@ -158,7 +159,7 @@ def phrasings_header(title: str, count: int) -> str:
 
 def audit_line(when: str, actor: int, action: str, title: str, before: str, after: str) -> str:
     change = ACTIONS.get(action, action)
-    if action in ("archive", "restore", "add"):
+    if action in (AuditAction.ARCHIVE, AuditAction.RESTORE, AuditAction.ADD):
         detail = ""  # the action says it all
     elif before and after:
         detail = f": «{escape(_clip(before, 80))}» → «{escape(_clip(after, 80))}»"
