@@ -227,6 +227,13 @@ class LaunchBot(Protocol):
 
 
 @pytest.fixture
+async def stub() -> AsyncIterator[TelegramStub]:
+    """The Telegram stand-in alone, for tests that bring their own bot."""
+    async with TelegramStub() as running:
+        yield running
+
+
+@pytest.fixture
 async def launch_bot(
     tmp_path: Path, sample_base_file: Path, e5_onnx_encoder: OnnxEncoder
 ) -> AsyncIterator[LaunchBot]:

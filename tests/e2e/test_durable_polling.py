@@ -9,48 +9,21 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiogram import Bot, Dispatcher, F, Router
-from aiogram.types import Message, Update
+from aiogram import Bot
 from aiogram.utils.backoff import BackoffConfig
 
 from bot.runtime import polling
 from bot.runtime.journal import UpdateJournal
 from bot.runtime.polling import DurablePolling
-from tests.e2e.test_telegram_stub import stub_bot
+from tests.fakes.probe_bots import HANG, Probe, stub_bot
 from tests.fakes.telegram import Fault, TelegramStub
 
 USER = 4242
-HANG = "зависни"
 
 
 @pytest.fixture(autouse=True)
 def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(polling, "BACKOFF", BackoffConfig(0.05, 0.2, 1.5, 0.0))
-
-
-class Probe:
-    """A dispatcher that answers «ок» and notes each update it handles; HANG hangs while
-    `hang` is set."""
-
-    def __init__(self) -> None:
-        self.handled: list[int] = []
-        self.hang = True
-        router = Router()
-        router.message.register(self._answer, F.text)
-        self.dispatcher = Dispatcher()
-        self.dispatcher.include_router(router)
-
-    async def _answer(self, message: Message, event_update: Update) -> None:
-        self.handled.append(event_update.update_id)
-        if message.text == HANG and self.hang:
-            await asyncio.sleep(3600)
-        await message.answer("ок")
-
-
-@pytest.fixture
-async def stub() -> AsyncIterator[TelegramStub]:
-    async with TelegramStub() as running:
-        yield running
 
 
 @pytest.fixture

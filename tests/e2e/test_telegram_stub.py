@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import html
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from aiogram import Bot, Dispatcher, F, Router
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
+from aiogram import Bot, Dispatcher
 from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramForbiddenError,
@@ -19,64 +16,14 @@ from aiogram.exceptions import (
 from aiogram.types import (
     BotCommand,
     BufferedInputFile,
-    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
-    Message,
 )
 
+from tests.fakes.probe_bots import build_probe_router, stub_bot
 from tests.fakes.telegram import Call, TelegramStub
 
 USER_ID = 4242
-
-
-def build_probe_router() -> Router:
-    """A fresh router per test: aiogram attaches a router to one dispatcher only."""
-    router = Router(name="stub-probe")
-
-    @router.message(F.text)
-    async def echo(message: Message) -> None:
-        """Answers any text with it, in bold, under a one-button keyboard."""
-        keyboard = InlineKeyboardMarkup(
-            inline_keyboard=[[InlineKeyboardButton(text="Понятно", callback_data="ack")]]
-        )
-        await message.answer(
-            f"Эхо: <b>{html.escape(message.text or '')}</b>",
-            parse_mode="HTML",
-            reply_markup=keyboard,
-        )
-
-    @router.callback_query(F.data == "ack")
-    async def acknowledge(callback: CallbackQuery) -> None:
-        """Answers a press by marking the message done and dropping its keyboard."""
-        assert isinstance(callback.message, Message)
-        await callback.message.edit_text(f"{callback.message.text} ✓")
-        await callback.answer("Готово")
-
-    @router.message(F.document)
-    async def measure(message: Message, bot: Bot) -> None:
-        """Answers a document with its size, then sends it back as an upload."""
-        assert message.document is not None
-        downloaded = await bot.download(message.document)
-        assert downloaded is not None
-        content = downloaded.read()
-        await message.answer(f"{len(content)} байт")
-        await message.answer_document(
-            BufferedInputFile(content, filename=f"copy-{message.document.file_name}")
-        )
-
-    return router
-
-
-def stub_bot(stub: TelegramStub, token: str | None = None) -> Bot:
-    api = TelegramAPIServer.from_base(stub.base_url)
-    return Bot(token or stub.token, session=AiohttpSession(api=api))
-
-
-@pytest.fixture
-async def stub() -> AsyncIterator[TelegramStub]:
-    async with TelegramStub() as running:
-        yield running
 
 
 @pytest.fixture

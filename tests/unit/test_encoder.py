@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 
 import numpy as np
 import pytest
 
 from knowledge_base.batching import MicroBatcher
-
-
-class SlowModel:
-    """Encodes a text as [len(text)], slowly, recording the batches it was given."""
-
-    def __init__(self) -> None:
-        self.batches: list[list[str]] = []
-        self.release = threading.Event()
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        self.batches.append(list(texts))
-        self.release.wait(5)
-        return np.asarray([[float(len(t))] for t in texts], dtype=np.float32)
+from tests.fakes.encoders import SlowModel
 
 
 async def test_questions_that_arrive_while_the_model_is_busy_share_one_call() -> None:

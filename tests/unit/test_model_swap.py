@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import numpy as np
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,31 +20,7 @@ from knowledge_base.storage.engine import create_engine, create_session_factory
 from knowledge_base.training.registry import ModelRegistry
 from knowledge_base.types import ArticleDraft
 from tests.conftest import make_settings
-
-
-class TableEncoder:
-    """Texts to fixed vectors; `gate` (if set) holds every question until it is opened."""
-
-    dimension = 2
-
-    def __init__(self, version: str, table: dict[str, list[float]]) -> None:
-        self.recommended: dict[str, float] = {}
-        self.version = version
-        self.path = Path(version)
-        self.table = table
-        self.gate: asyncio.Event | None = None
-        self.waiting = asyncio.Event()
-
-    def encode_documents(self, texts: list[str]) -> np.ndarray:
-        return np.asarray([self.table[t] for t in texts], dtype=np.float32)
-
-    encode_queries = encode_documents
-
-    async def encode_query(self, text: str) -> np.ndarray:
-        if self.gate is not None:
-            self.waiting.set()
-            await self.gate.wait()
-        return self.encode_documents([text])[0]
+from tests.fakes.encoders import TableEncoder
 
 
 async def test_a_question_is_encoded_and_scored_by_the_same_model_across_a_swap(

@@ -20,8 +20,9 @@ from knowledge_base.storage.articles import ArticleRepository
 from knowledge_base.storage.embeddings import EmbeddingRepository
 from knowledge_base.storage.tables import EmbeddingRow, QueryRow
 from knowledge_base.types import ArticleDraft, Band
+from tests.fakes.encoders import FakeEncoder, SlowEncoder
 
-# Each known text maps to a fixed unit vector; anything else is orthogonal to all of them.
+# FakeEncoder maps each known text to a fixed unit vector; anything else is orthogonal to them all.
 AXES = {
     "vpn": [1.0, 0.0, 0.0, 0.0],
     "как подключить vpn": [1.0, 0.0, 0.0, 0.0],
@@ -31,32 +32,6 @@ AXES = {
     "half vpn": [0.8, 0.6, 0.0, 0.0],
     "mostly vpn": [0.95, 0.312, 0.0, 0.0],
 }
-
-
-class FakeEncoder:
-    """Looks texts up in AXES; counts how many texts it was asked to encode."""
-
-    version = "fake-1"
-    dimension = 4
-
-    def __init__(self) -> None:
-        self.encoded = 0
-        self.recommended: dict[str, float] = {}
-
-    def _vectors(self, texts: list[str]) -> np.ndarray:
-        self.encoded += len(texts)
-        rows = [AXES.get(t, [0.0, 0.0, 0.0, 1.0]) for t in texts]
-        matrix = np.asarray(rows, dtype=np.float32)
-        return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
-
-    def encode_queries(self, texts: list[str]) -> np.ndarray:
-        return self._vectors(texts)
-
-    def encode_documents(self, texts: list[str]) -> np.ndarray:
-        return self._vectors(texts)
-
-    async def encode_query(self, text: str) -> np.ndarray:
-        return self._vectors([text])[0]
 
 
 def test_band_edges_are_inclusive() -> None:
@@ -90,7 +65,7 @@ async def _engine_with_base(
                 ArticleDraft("logs", "Шаги для логов", (), "IT"),
             ]
         )
-    encoder = FakeEncoder()
+    encoder = FakeEncoder(AXES)
     engine = SearchEngine(encoder, thresholds, suggestions=3)  # type: ignore[arg-type]
     await engine.rebuild(session_factory)
     return engine, encoder
@@ -165,7 +140,7 @@ async def test_suggestions_keep_only_articles_above_the_suggest_threshold(
 async def test_an_empty_base_answers_nothing(
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
-    engine = SearchEngine(FakeEncoder(), Thresholds(0.9, 0.5))  # type: ignore[arg-type]
+    engine = SearchEngine(FakeEncoder(AXES), Thresholds(0.9, 0.5))  # type: ignore[arg-type]
     await engine.rebuild(session_factory)
     async with session_factory() as session:
         answer = await SearchService(engine, AnswerLog(session_factory), session).answer("vpn")
@@ -248,31 +223,22 @@ async def test_a_cancelled_rebuild_stops_after_the_chunk_in_hand(
     session_factory: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Ctrl+C while a large base is encoded must not wait for the whole base."""
-    import time
-
     from knowledge_base.search import engine as search
-
-    class SlowEncoder(FakeEncoder):
-        finished_texts = 0
-
-        def encode_documents(self, texts: list[str]) -> np.ndarray:
-            time.sleep(0.025 * len(texts))
-            SlowEncoder.finished_texts += len(texts)
-            return self._vectors(texts)
 
     monkeypatch.setattr(search, "ENCODE_CHUNK", 2)
     async with session_factory() as session:
         await ArticleService(session).import_drafts(
             [ArticleDraft(f"article {n}", "body") for n in range(20)]
         )
-    engine = SearchEngine(SlowEncoder(), Thresholds(0.9, 0.5))  # type: ignore[arg-type]
+    encoder = SlowEncoder(AXES, seconds_per_text=0.025)
+    engine = SearchEngine(encoder, Thresholds(0.9, 0.5))  # type: ignore[arg-type]
     rebuild = asyncio.create_task(engine.rebuild(session_factory))
     await asyncio.sleep(0.12)
     rebuild.cancel()
     with pytest.raises(asyncio.CancelledError):
         await rebuild
     await asyncio.sleep(0.6)  # long enough for all twenty texts, had it gone on
-    assert 2 <= SlowEncoder.finished_texts <= 8, SlowEncoder.finished_texts
+    assert 2 <= encoder.finished_texts <= 8, encoder.finished_texts
     assert len(engine.snapshot.index) == 0, "the half-built index never served"
 
 

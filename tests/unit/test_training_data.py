@@ -25,6 +25,7 @@ from knowledge_base.training.dataset import (
 )
 from knowledge_base.training.pipeline import _held_out_reports
 from knowledge_base.types import ArticleDraft, Band, Phrasing, PhrasingSource, QuestionLog
+from tests.fakes.encoders import TableEncoder
 
 DRAFTS = [
     ArticleDraft("vpn", "how to vpn", ("как подключить vpn",)),
@@ -107,18 +108,8 @@ def test_held_out_split_is_stratified_seeded_and_keeps_every_article_trained() -
     assert split_held_out(pairs, 0.2, 7).held_out != split.held_out
 
 
+# Unit vectors; the same text gets the same vector as query and phrasing.
 _TABLE = {"где логи": [1.0, 0.0], "logs": [0.6, 0.8], "metrics": [0.8, 0.6]}
-
-
-class _TableEncoder:
-    """Texts to fixed unit vectors; the same text gets the same vector as query and phrasing."""
-
-    dimension = 2
-
-    def encode_queries(self, texts: list[str]) -> np.ndarray:
-        return np.asarray([_TABLE[t] for t in texts], dtype=np.float32)
-
-    encode_documents = encode_queries
 
 
 def test_a_held_out_question_stored_as_a_phrasing_is_not_found_through_itself() -> None:
@@ -129,7 +120,7 @@ def test_a_held_out_question_stored_as_a_phrasing_is_not_found_through_itself() 
         ),  # the held-out question, learned earlier
         Phrasing(3, 20, "metrics", PhrasingSource.TITLE),
     ]
-    encoder = _TableEncoder()
+    encoder = TableEncoder("table", _TABLE)
     vectors = encoder.encode_documents([p.text for p in phrasings])
     held = TrainingPair("где логи", 10, "logs", FEEDBACK)
     [report] = _held_out_reports(encoder, phrasings, vectors, Split([], [held]), 5, [0.0]).values()  # type: ignore[arg-type]
