@@ -8,7 +8,6 @@ from typing import Any
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards
@@ -25,19 +24,13 @@ from bot.handlers.admin.articles import (
     typed_title,
 )
 from bot.keyboards import AdminAdd
+from bot.states import AddArticle
 from bot.texts import admin as admin_texts
 from bot.texts import user as user_texts
 from knowledge_base.articles import ArticleEditor
 from knowledge_base.inbox import InboxService
 from knowledge_base.search.service import SearchService
 from knowledge_base.types import ArticleDraft
-
-
-class AddArticle(StatesGroup):
-    title = State()
-    body = State()
-    phrasings = State()
-    preview = State()
 
 
 async def start(message: Message, state: FSMContext) -> None:

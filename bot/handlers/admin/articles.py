@@ -12,7 +12,7 @@ from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
+from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message
 
 from bot import keyboards
@@ -24,6 +24,7 @@ from bot.keyboards import (
     AdminDeletePhrasing,
     AdminPage,
 )
+from bot.states import EditArticle
 from bot.texts import admin as admin_texts
 from knowledge_base.articles import ArticleEditor
 from knowledge_base.audit import AuditTrail
@@ -32,14 +33,6 @@ TITLE_LIMIT = 300
 # A command during a dialog is a command (/cancel, /help), not the answer to a step.
 NOT_A_COMMAND = F.text & ~F.text.startswith("/")
 AUDIT_DEFAULT, AUDIT_MAX = 10, 50
-
-
-class EditArticle(StatesGroup):
-    """Waiting for the admin's next message: a new title, a new body, or phrasings."""
-
-    title = State()
-    body = State()
-    phrasings = State()
 
 
 # Filters of this many recent lists are remembered (per admin).

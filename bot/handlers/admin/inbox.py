@@ -11,15 +11,14 @@ from typing import Any
 from aiogram import Bot, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards
 from bot.handlers import IndexUpdater
-from bot.handlers.admin.add import AddArticle
 from bot.handlers.admin.articles import NOT_A_COMMAND, begin_dialog, expired, leave_dialog
 from bot.keyboards import AdminInbox
 from bot.runtime.telegram_retry import TELEGRAM_ERRORS
+from bot.states import AddArticle, ChooseArticle
 from bot.texts import admin as admin_texts
 from bot.texts import plural
 from bot.texts import user as user_texts
@@ -179,11 +178,6 @@ async def attach_and_tell(
             log.warning("could not tell %s the answer was found: %s", user_id, error)
     await message.answer(admin_texts.attached(article.title, attached.count, reached))
     return True
-
-
-class ChooseArticle(StatesGroup):
-    # Waiting for words that find the article to attach a group to.
-    words = State()
 
 
 def create_router() -> Router:
