@@ -43,6 +43,15 @@ class PhrasingSource(StrEnum):
 NOT_SERVED = frozenset({PhrasingSource.PENDING, PhrasingSource.REJECTED})
 
 
+class PairSource(StrEnum):
+    """Where a training pair comes from. Questions people asked (clicks, --pairs lines) may be
+    held out for evaluation; the articles' own phrasings always train."""
+
+    FEEDBACK = "feedback"
+    PAIRS = "pairs"
+    PHRASING = "phrasing"
+
+
 class ModelStatus(StrEnum):
     """A registered model version's place in the history of what answered."""
 

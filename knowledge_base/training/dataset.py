@@ -13,16 +13,10 @@ from knowledge_base.io import EvalItem
 from knowledge_base.search.questions import question_key as normalize
 from knowledge_base.storage.articles import ArticleRepository
 from knowledge_base.storage.feedback import FeedbackRepository
-from knowledge_base.types import PhrasingSource
+from knowledge_base.types import PairSource, PhrasingSource
 
-# Where a pair comes from. Questions people asked (clicks, --pairs lines) may be held out for
-# evaluation; the articles' own phrasings always train.
-FEEDBACK = "feedback"
-PAIRS = "pairs"
-PHRASING = "phrasing"
-USER_SOURCES = frozenset({FEEDBACK, PAIRS})
-# A learned phrasing is a question a person confirmed, not something an editor wrote.
-_PHRASING_SOURCES = {"feedback": FEEDBACK}
+# Questions people asked: these may be held out for evaluation.
+USER_SOURCES = frozenset({PairSource.FEEDBACK, PairSource.PAIRS})
 
 
 @dataclass(frozen=True)
@@ -30,7 +24,7 @@ class TrainingPair:
     query: str
     article_id: int
     title: str
-    source: str
+    source: PairSource
     # Titles of articles a person rejected (👎) for this question.
     negatives: tuple[str, ...] = ()
 
@@ -41,7 +35,7 @@ class TrainingSet:
     # --pairs lines whose title is no active article: counted, not fatal.
     unknown_titles: int = 0
 
-    def count(self, sources: Iterable[str]) -> int:
+    def count(self, sources: Iterable[PairSource]) -> int:
         wanted = set(sources)
         return sum(pair.source in wanted for pair in self.pairs)
 
@@ -72,7 +66,7 @@ async def build_training_set(session: AsyncSession, extra: Sequence[EvalItem] = 
 
     pairs: dict[tuple[str, int], TrainingPair] = {}
 
-    def add(text: str, article_id: int, source: str) -> None:
+    def add(text: str, article_id: int, source: PairSource) -> None:
         key = (normalize(text), article_id)
         if key[0] and key not in pairs:
             pairs[key] = TrainingPair(
@@ -81,19 +75,17 @@ async def build_training_set(session: AsyncSession, extra: Sequence[EvalItem] = 
 
     for (key, article_id), votes in net.items():
         if votes > 0:
-            add(spelling[key], article_id, FEEDBACK)
+            add(spelling[key], article_id, PairSource.FEEDBACK)
     unknown = 0
     for item in extra:
         found = by_title.get(item.title)
         if found is None:
             unknown += 1
         else:
-            add(item.query, found, PAIRS)
+            add(item.query, found, PairSource.PAIRS)
     for phrasing in await articles.active_phrasings():
         if phrasing.source != PhrasingSource.TITLE:
-            add(
-                phrasing.text, phrasing.article_id, _PHRASING_SOURCES.get(phrasing.source, PHRASING)
-            )
+            add(phrasing.text, phrasing.article_id, _pair_source(phrasing.source))
 
     rejected: dict[str, set[str]] = defaultdict(set)
     for (key, article_id), votes in net.items():
@@ -178,8 +170,13 @@ def pairs_from_items(
 ) -> tuple[list[TrainingPair], int]:
     """Evaluation lines as pairs of the active base; lines with an unknown title are counted."""
     found = [
-        TrainingPair(" ".join(item.query.split()), titles[item.title], item.title, PAIRS)
+        TrainingPair(" ".join(item.query.split()), titles[item.title], item.title, PairSource.PAIRS)
         for item in items
         if item.title in titles and normalize(item.query)
     ]
     return found, len(items) - len(found)
+
+
+def _pair_source(source: PhrasingSource) -> PairSource:
+    # A learned phrasing is a question a person confirmed, not something an editor wrote.
+    return PairSource.FEEDBACK if source.learned else PairSource.PHRASING

@@ -35,7 +35,6 @@ from knowledge_base.search.vector_index import LEARNED_TOP_K
 from knowledge_base.storage.articles import ArticleRepository
 from knowledge_base.storage.embeddings import EmbeddingRepository
 from knowledge_base.training.dataset import (
-    PHRASING,
     USER_SOURCES,
     Split,
     TrainingSet,
@@ -54,7 +53,7 @@ from knowledge_base.training.registry import (
     remove_abandoned_versions,
     version_name,
 )
-from knowledge_base.types import ModelVersion, Phrasing, PhrasingSource
+from knowledge_base.types import ModelVersion, PairSource, Phrasing, PhrasingSource
 
 log = logging.getLogger(__name__)
 
@@ -459,7 +458,7 @@ def _metrics(
         "data": {
             "pairs": len(training_set.pairs),
             "user_questions": training_set.count(USER_SOURCES),
-            "phrasings": training_set.count({PHRASING}),
+            "phrasings": training_set.count({PairSource.PHRASING}),
             "with_negatives": sum(bool(p.negatives) for p in training_set.pairs),
             "unknown_titles": training_set.unknown_titles + findings.questions.unknown_test,
             "train": len(split.train),

@@ -14,9 +14,6 @@ from knowledge_base.storage.articles import ArticleRepository
 from knowledge_base.storage.feedback import FeedbackRepository
 from knowledge_base.storage.queries import QueryRepository
 from knowledge_base.training.dataset import (
-    FEEDBACK,
-    PAIRS,
-    PHRASING,
     Split,
     TrainingPair,
     build_training_set,
@@ -24,7 +21,14 @@ from knowledge_base.training.dataset import (
     split_held_out,
 )
 from knowledge_base.training.pipeline import _held_out_reports
-from knowledge_base.types import ArticleDraft, Band, Phrasing, PhrasingSource, QuestionLog
+from knowledge_base.types import (
+    ArticleDraft,
+    Band,
+    PairSource,
+    Phrasing,
+    PhrasingSource,
+    QuestionLog,
+)
 from tests.fakes.encoders import TableEncoder
 
 DRAFTS = [
@@ -71,11 +75,11 @@ async def test_training_set_takes_confirmed_clicks_phrasings_and_rejections(
         found = await build_training_set(session, extra)
     pairs = {(p.query, p.title, p.source, p.negatives) for p in found.pairs}
     assert pairs == {
-        ("Где логи?", "logs", FEEDBACK, ()),  # the two spellings are one pair
-        ("не работает впн", "vpn", FEEDBACK, ("password",)),  # 👎 became a hard negative
-        ("как сменить пароль", "password", PAIRS, ()),
-        ("как подключить vpn", "vpn", PHRASING, ()),
-        ("пароль забыл", "password", PHRASING, ()),
+        ("Где логи?", "logs", PairSource.FEEDBACK, ()),  # the two spellings are one pair
+        ("не работает впн", "vpn", PairSource.FEEDBACK, ("password",)),  # 👎 became a hard negative
+        ("как сменить пароль", "password", PairSource.PAIRS, ()),
+        ("как подключить vpn", "vpn", PairSource.PHRASING, ()),
+        ("пароль забыл", "password", PairSource.PHRASING, ()),
     }
     # Titles are not pairs of themselves, a tie of votes teaches nothing, archived articles
     # are out, and an unknown title is counted.
@@ -85,10 +89,12 @@ async def test_training_set_takes_confirmed_clicks_phrasings_and_rejections(
 
 def _questions(per_article: dict[int, int]) -> list[TrainingPair]:
     return [
-        TrainingPair(f"question {n} about {article}", article, f"title {article}", PAIRS)
+        TrainingPair(f"question {n} about {article}", article, f"title {article}", PairSource.PAIRS)
         for article, count in per_article.items()
         for n in range(count)
-    ] + [TrainingPair(f"phrasing of {a}", a, f"title {a}", PHRASING) for a in per_article]
+    ] + [
+        TrainingPair(f"phrasing of {a}", a, f"title {a}", PairSource.PHRASING) for a in per_article
+    ]
 
 
 def test_held_out_split_is_stratified_seeded_and_keeps_every_article_trained() -> None:
@@ -96,12 +102,12 @@ def test_held_out_split_is_stratified_seeded_and_keeps_every_article_trained() -
     pairs = _questions(per_article)
     split = split_held_out(pairs, share=0.2, seed=42)
     held = Counter(p.article_id for p in split.held_out)
-    trained = Counter(p.article_id for p in split.train if p.source == PAIRS)
+    trained = Counter(p.article_id for p in split.train if p.source == PairSource.PAIRS)
     assert len(split.held_out) == round(0.2 * sum(per_article.values()))
     assert held[1] == 0, "an article with one question keeps it for training"
     assert held[4] == 2, "an article with ten questions gives two"
     assert all(trained[a] >= 1 for a in per_article)
-    assert all(p.source == PAIRS for p in split.held_out), "phrasings are never held out"
+    assert all(p.source == PairSource.PAIRS for p in split.held_out), "phrasings are never held out"
     held_texts = {normalize(p.query) for p in split.held_out}
     assert not held_texts & {normalize(p.query) for p in split.train}
     assert split_held_out(pairs, 0.2, 42) == split
@@ -122,7 +128,7 @@ def test_a_held_out_question_stored_as_a_phrasing_is_not_found_through_itself() 
     ]
     encoder = TableEncoder("table", _TABLE)
     vectors = encoder.encode_documents([p.text for p in phrasings])
-    held = TrainingPair("где логи", 10, "logs", FEEDBACK)
+    held = TrainingPair("где логи", 10, "logs", PairSource.FEEDBACK)
     [report] = _held_out_reports(encoder, phrasings, vectors, Split([], [held]), 5, [0.0]).values()  # type: ignore[arg-type]
     # With its stored copy the question would score 1.0 on the right article; without it the
     # titles decide, and "metrics" (0.8) beats "logs" (0.6).
@@ -178,11 +184,11 @@ def test_thresholds_keep_most_questions_without_their_article_from_a_direct_answ
 def test_a_question_confirmed_for_two_articles_is_held_out_once() -> None:
     shared = "где взять доступ"
     pairs = [
-        TrainingPair(shared, 1, "a", PAIRS),
-        TrainingPair(shared, 2, "b", PAIRS),
-        TrainingPair("x", 2, "b", PAIRS),
-        TrainingPair("y", 1, "a", PAIRS),
-        TrainingPair("z", 1, "a", PAIRS),
+        TrainingPair(shared, 1, "a", PairSource.PAIRS),
+        TrainingPair(shared, 2, "b", PairSource.PAIRS),
+        TrainingPair("x", 2, "b", PairSource.PAIRS),
+        TrainingPair("y", 1, "a", PairSource.PAIRS),
+        TrainingPair("z", 1, "a", PairSource.PAIRS),
     ]
     for seed in range(20):
         split = split_held_out(pairs, share=0.4, seed=seed)
