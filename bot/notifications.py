@@ -1,4 +1,5 @@
-"""Tells the admins (ADMIN_IDS) about questions the base could not answer."""
+"""What the bot sends besides the reply to an update: alerts to the admins (ADMIN_IDS), an
+answer found later to the people who asked, and a screen replaced in place."""
 
 from __future__ import annotations
 
@@ -6,8 +7,14 @@ import logging
 from collections.abc import Iterable
 
 from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import InlineKeyboardMarkup, Message
 
+from bot import keyboards
 from bot.runtime.telegram_retry import TELEGRAM_ERRORS
+from bot.texts import admin as admin_texts
+from bot.texts import user as user_texts
+from knowledge_base.types import Article
 
 log = logging.getLogger(__name__)
 
@@ -28,3 +35,31 @@ async def notify_admins(
             # and a fault that outlived the retries on one admin must not skip the others.
             log.warning("admin %d was not notified: %s", admin_id, error)
     return delivered
+
+
+async def tell_askers(bot: Bot, people: Iterable[tuple[int, int, str]], article: Article) -> int:
+    """Send each person (user, query, question) the article their question now has, with
+    👍/👎 for that question; returns how many got it."""
+    reached = 0
+    for user_id, query_id, question in people:
+        try:
+            await bot.send_message(user_id, admin_texts.answer_found(question))
+            await bot.send_message(
+                user_id,
+                user_texts.article(article.title, article.body, article.body_html),
+                reply_markup=keyboards.rating(query_id, article.id),
+            )
+            reached += 1
+        except TELEGRAM_ERRORS as error:
+            log.warning("could not tell %s the answer was found: %s", user_id, error)
+    return reached
+
+
+async def edit_in_place(message: Message, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    """Replace a screen. A double tap sends the second press with the message as it was, and
+    Telegram refuses an edit that changes nothing: that is no error."""
+    try:
+        await message.edit_text(text, reply_markup=markup)
+    except TelegramBadRequest as error:
+        if "message is not modified" not in str(error):
+            raise

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from bot.handlers.admin import articles as articles_module
+from bot.handlers.admin import dialogs as dialogs_module
 from bot.keyboards import AdminAdd, AdminCard
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
@@ -139,7 +139,7 @@ async def test_a_dialog_left_for_a_day_expires(
     await _say(bot, "/add")
     await _say(bot, TITLE)
     now = time.time()
-    monkeypatch.setattr(articles_module.time, "time", lambda: now + 25 * 3600)
+    monkeypatch.setattr(dialogs_module.time, "time", lambda: now + 25 * 3600)
     [expired] = await _say(bot, BODY)
     assert _text(expired) == admin_texts.DIALOG_EXPIRED
     # Left: the next text is a question again.

@@ -13,12 +13,14 @@ from aiogram.types import CallbackQuery, Message
 from bot import keyboards
 from bot.config import Settings
 from bot.handlers import IndexUpdater
-from bot.handlers.admin.articles import (
+from bot.handlers.admin.dialogs import (
     NOT_A_COMMAND,
+    attach_and_tell,
     begin_dialog,
     expired,
     formatted,
     leave_dialog,
+    need_text,
     typed_lines,
     typed_text,
     typed_title,
@@ -151,16 +153,11 @@ async def finish(
     await index.serve_changes()
     await message.edit_text(admin_texts.done(admin_texts.ADD_SAVED, title=article.title))
     if data.get("inbox_queries"):
-        # Started from an /unanswered group: its people get the new article. (Imported
-        # here: the inbox module starts this dialog, so it imports this one.)
-        from bot.handlers.admin.inbox import attach_and_tell
-
+        # Started from an /unanswered group: its people get the new article.
         queries = [int(q) for q in data["inbox_queries"]]
-        await attach_and_tell(message, inbox, editor, bot, index, queries, article.id)
-
-
-async def _need_text(message: Message) -> None:
-    await message.answer(admin_texts.NEED_TEXT)
+        await attach_and_tell(
+            message, queries, article.id, inbox=inbox, editor=editor, bot=bot, index=index
+        )
 
 
 def create_router() -> Router:
@@ -170,7 +167,7 @@ def create_router() -> Router:
     router.message.register(receive_body, StateFilter(AddArticle.body), NOT_A_COMMAND)
     router.message.register(receive_phrasings, StateFilter(AddArticle.phrasings), NOT_A_COMMAND)
     router.message.register(
-        _need_text, StateFilter(AddArticle.title, AddArticle.body, AddArticle.phrasings), ~F.text
+        need_text, StateFilter(AddArticle.title, AddArticle.body, AddArticle.phrasings), ~F.text
     )
     router.callback_query.register(skip_phrasings, AdminAdd.filter(F.step == "skip"))
     router.callback_query.register(finish, AdminAdd.filter())

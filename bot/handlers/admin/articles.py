@@ -4,19 +4,26 @@ rewriting, phrasings, archiving and restoring (/archive), and /audit of the chan
 from __future__ import annotations
 
 import math
-import time
 from html import escape
-from typing import Any
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State
-from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InaccessibleMessage, Message
 
 from bot import keyboards
 from bot.handlers import IndexUpdater
+from bot.handlers.admin.dialogs import (
+    NOT_A_COMMAND,
+    begin_dialog,
+    expired,
+    formatted,
+    leave_dialog,
+    need_text,
+    typed_lines,
+    typed_text,
+    typed_title,
+)
 from bot.keyboards import (
     ADMIN_PAGE_SIZE,
     AdminAction,
@@ -24,95 +31,15 @@ from bot.keyboards import (
     AdminDeletePhrasing,
     AdminPage,
 )
+from bot.notifications import edit_in_place
 from bot.states import EditArticle
 from bot.texts import admin as admin_texts
 from knowledge_base.articles import ArticleEditor
 from knowledge_base.audit import AuditTrail
 
-TITLE_LIMIT = 300
-# A command during a dialog is a command (/cancel, /help), not the answer to a step.
-NOT_A_COMMAND = F.text & ~F.text.startswith("/")
 AUDIT_DEFAULT, AUDIT_MAX = 10, 50
-
-
 # Filters of this many recent lists are remembered (per admin).
 LISTS_KEPT = 20
-# What an admin's state keeps across dialogs: the lists' filters and open file previews.
-KEPT_ACROSS_DIALOGS = ("lists", "imports")
-# A dialog left alone this long is dropped at its next step.
-EXPIRES_AFTER_SECONDS = 24 * 3600
-
-
-async def begin_dialog(state: FSMContext, step: State, **data: Any) -> None:
-    """Enter a dialog's first step, remembering when it began."""
-    await state.set_state(step)
-    await state.update_data({"started": time.time(), **data})
-
-
-async def leave_dialog(state: FSMContext) -> None:
-    """Out of any dialog and its draft; the lists' filters and file previews stay."""
-    data = await state.get_data()
-    await state.clear()
-    await state.update_data({k: data[k] for k in KEPT_ACROSS_DIALOGS if k in data})
-
-
-async def expired(message: Message, state: FSMContext) -> bool:
-    """True (and the dialog dropped, the admin told) when it began over a day ago."""
-    started = float((await state.get_data()).get("started", 0))
-    if time.time() - started <= EXPIRES_AFTER_SECONDS:
-        return False
-    await leave_dialog(state)
-    await message.answer(admin_texts.DIALOG_EXPIRED)
-    return True
-
-
-async def _edit(message: Message, text: str, markup: InlineKeyboardMarkup | None) -> None:
-    """Replace a screen; a double tap that changes nothing is no error."""
-    try:
-        await message.edit_text(text, reply_markup=markup)
-    except TelegramBadRequest as error:
-        if "message is not modified" not in str(error):
-            raise
-
-
-async def typed_title(message: Message) -> str | None:
-    """The title typed, one line; None (and the admin told why) if it cannot be one."""
-    title = " ".join((message.text or "").split())
-    if not title:
-        await message.answer(admin_texts.NEED_TEXT)
-        return None
-    if len(title) > TITLE_LIMIT:
-        await message.answer(admin_texts.TITLE_TOO_LONG)
-        return None
-    return title
-
-
-async def typed_text(message: Message) -> str | None:
-    """An article's text as typed; None (and the admin asked for text) if there is none."""
-    body = (message.text or "").strip()
-    if not body:
-        await message.answer(admin_texts.NEED_TEXT)
-        return None
-    return body
-
-
-async def typed_lines(message: Message) -> list[str] | None:
-    """Phrasings typed one a line: spaces folded, blanks and repeats dropped; None (and the
-    admin asked for text) if no line is left."""
-    lines = (" ".join(line.split()) for line in (message.text or "").splitlines())
-    found = list(dict.fromkeys(line for line in lines if line))
-    if not found:
-        await message.answer(admin_texts.NEED_TEXT)
-        return None
-    return found
-
-
-def formatted(message: Message) -> str | None:
-    """The message's formatting as Telegram HTML (built by aiogram from its entities, so a
-    person's own "<b>" stays text); None for a message without formatting."""
-    if not message.entities:
-        return None
-    return message.html_text.strip()
 
 
 async def list_articles(
@@ -165,7 +92,7 @@ async def _show_page(
     text = admin_texts.articles_page(words, total, page, pages, archived)
     markup = keyboards.articles_page([(a.id, a.title) for a in items], page, pages, archived)
     if edit:
-        await _edit(message, text, markup)
+        await edit_in_place(message, text, markup)
         return
     sent = await message.answer(text, reply_markup=markup)
     if state is not None and words:
@@ -204,7 +131,7 @@ async def _send_card(
     )
     markup = keyboards.article_card(article.id, article.archived)
     if isinstance(query.message, Message) and not apart:
-        await _edit(query.message, text, markup)
+        await edit_in_place(query.message, text, markup)
     elif query.message is not None and not isinstance(query.message, InaccessibleMessage):
         await query.message.answer(text, reply_markup=markup)
     return True
@@ -268,7 +195,7 @@ async def _show_phrasings(
     items = [(p.id, p.text, p.source) for p in card.phrasings]
     text = admin_texts.phrasings_header(title, len(items))
     if isinstance(query.message, Message):
-        await _edit(query.message, text, keyboards.phrasings(article_id, items))
+        await edit_in_place(query.message, text, keyboards.phrasings(article_id, items))
 
 
 async def delete_phrasing(
@@ -396,7 +323,7 @@ def create_router() -> Router:
     router.message.register(receive_body, StateFilter(EditArticle.body), NOT_A_COMMAND)
     router.message.register(receive_phrasings, StateFilter(EditArticle.phrasings), NOT_A_COMMAND)
     router.message.register(
-        _need_text,
+        need_text,
         StateFilter(EditArticle.title, EditArticle.body, EditArticle.phrasings),
         ~F.text,
     )
@@ -405,8 +332,3 @@ def create_router() -> Router:
     router.callback_query.register(card_action, AdminAction.filter())
     router.callback_query.register(delete_phrasing, AdminDeletePhrasing.filter())
     return router
-
-
-async def _need_text(message: Message) -> None:
-    """A sticker or a photo where a text was asked for."""
-    await message.answer(admin_texts.NEED_TEXT)

@@ -18,7 +18,7 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from bot import keyboards
 from bot.config import Settings
 from bot.handlers import IndexUpdater
-from bot.handlers.admin.articles import EXPIRES_AFTER_SECONDS
+from bot.handlers.admin.dialogs import EXPIRES_AFTER_SECONDS
 from bot.keyboards import AdminImport
 from bot.runtime.telegram_retry import TELEGRAM_ERRORS
 from bot.texts import admin as admin_texts

@@ -4,7 +4,6 @@ dismissed as out of scope."""
 
 from __future__ import annotations
 
-import logging
 import secrets
 from typing import Any
 
@@ -15,18 +14,20 @@ from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards
 from bot.handlers import IndexUpdater
-from bot.handlers.admin.articles import NOT_A_COMMAND, begin_dialog, expired, leave_dialog
+from bot.handlers.admin.dialogs import (
+    NOT_A_COMMAND,
+    attach_and_tell,
+    begin_dialog,
+    expired,
+    leave_dialog,
+)
 from bot.keyboards import AdminInbox
-from bot.runtime.telegram_retry import TELEGRAM_ERRORS
 from bot.states import AddArticle, ChooseArticle
 from bot.texts import admin as admin_texts
 from bot.texts import plural
-from bot.texts import user as user_texts
 from knowledge_base.articles import ArticleEditor
 from knowledge_base.inbox import InboxService
 from knowledge_base.search.service import SearchService
-
-log = logging.getLogger(__name__)
 
 # Groups shown at once, largest first.
 GROUPS_SHOWN = 10
@@ -67,9 +68,10 @@ async def show_inbox(message: Message, inbox: InboxService, state: FSMContext) -
 async def act_on_group(
     query: CallbackQuery,
     callback_data: AdminInbox,
+    state: FSMContext,
+    *,
     inbox: InboxService,
     editor: ArticleEditor,
-    state: FSMContext,
     bot: Bot,
     index: IndexUpdater,
     search: SearchService,
@@ -112,7 +114,10 @@ async def act_on_group(
         return
     # The group is forgotten only once attached: an article archived meanwhile, or a forged
     # one, leaves it to be attached elsewhere.
-    if await attach_and_tell(message, inbox, editor, bot, index, query_ids, int(target)):
+    attached = await attach_and_tell(
+        message, query_ids, int(target), inbox=inbox, editor=editor, bot=bot, index=index
+    )
+    if attached:
         await _forget_group(state, callback_data.token)
 
 
@@ -141,43 +146,6 @@ async def choose_by_words(message: Message, editor: ArticleEditor, state: FSMCon
         admin_texts.choose_found(words),
         reply_markup=keyboards.inbox_targets(token, [(a.id, a.title) for a in found]),
     )
-
-
-async def attach_and_tell(
-    message: Message,
-    inbox: InboxService,
-    editor: ArticleEditor,
-    bot: Bot,
-    index: IndexUpdater,
-    query_ids: list[int],
-    article_id: int,
-) -> bool:
-    """Attach the questions, serve them at once, and send the article to each person who
-    asked (once, however many of the questions were theirs); False if nothing was attached."""
-    attached = await inbox.attach(query_ids, article_id)
-    if not attached.count:
-        await message.answer(admin_texts.INBOX_GONE)
-        return False
-    await index.serve_changes()
-    card = await editor.card(article_id)
-    if card is None:
-        await message.answer(admin_texts.ARTICLE_MISSING)
-        return True
-    article = card.article
-    reached = 0
-    for user_id, query_id, question in attached.people:
-        try:
-            await bot.send_message(user_id, admin_texts.answer_found(question))
-            await bot.send_message(
-                user_id,
-                user_texts.article(article.title, article.body, article.body_html),
-                reply_markup=keyboards.rating(query_id, article.id),
-            )
-            reached += 1
-        except TELEGRAM_ERRORS as error:
-            log.warning("could not tell %s the answer was found: %s", user_id, error)
-    await message.answer(admin_texts.attached(article.title, attached.count, reached))
-    return True
 
 
 def create_router() -> Router:

@@ -10,7 +10,7 @@ from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMark
 from bot import keyboards
 from bot.config import Settings
 from bot.handlers import IndexUpdater
-from bot.notifications import notify_admins
+from bot.notifications import edit_in_place, notify_admins
 from bot.runtime.telegram_retry import TELEGRAM_ERRORS
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
@@ -173,15 +173,13 @@ async def _acknowledge(
         return
     # Keep the article, drop the buttons, say what was recorded: the chat shows the vote.
     try:
-        await message.edit_text(
-            message.html_text + note, reply_markup=InlineKeyboardMarkup(inline_keyboard=[])
+        await edit_in_place(
+            message, message.html_text + note, InlineKeyboardMarkup(inline_keyboard=[])
         )
     except TELEGRAM_ERRORS as error:
-        # A double tap: the second press carries the message as it was before the first
-        # edit, and Telegram refuses an edit that changes nothing. The vote is stored once.
-        # Any other refusal (a message too old to edit) must not skip what follows the vote.
-        if "message is not modified" not in str(error):
-            log.warning("rated message not updated: %s", error)
+        # The vote is stored once already; a refusal (a message too old to edit) must not
+        # skip what follows it.
+        log.warning("rated message not updated: %s", error)
 
 
 def create_router() -> Router:
