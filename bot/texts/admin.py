@@ -126,6 +126,7 @@ def articles_page(words: str, total: int, page: int, pages: int, archived: bool)
 def card(
     title: str,
     body: str,
+    *,
     category: str,
     archived: bool,
     phrasings: list[tuple[str, str]],
@@ -503,6 +504,7 @@ def chart_title(days: int) -> str:
 
 def stats_text(
     days: int,
+    *,
     total: int,
     shares: dict[str, float],
     helpful: int,

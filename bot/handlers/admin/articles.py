@@ -122,12 +122,12 @@ async def _send_card(
     text = admin_texts.card(
         article.title,
         article.body,
-        article.category,
-        article.archived,
-        [(p.text, p.source) for p in card.phrasings],
-        card.answered,
-        card.helpful,
-        card.not_helpful,
+        category=article.category,
+        archived=article.archived,
+        phrasings=[(p.text, p.source) for p in card.phrasings],
+        answered=card.answered,
+        helpful=card.helpful,
+        not_helpful=card.not_helpful,
     )
     markup = keyboards.article_card(article.id, article.archived)
     if isinstance(query.message, Message) and not apart:

@@ -34,14 +34,14 @@ async def show_stats(
     groups = await inbox.groups()
     text = admin_texts.stats_text(
         days,
-        found.total,
-        {band: found.band_share(band) for band in Band},
-        found.helpful,
-        found.not_helpful,
-        found.helpful_rate,
-        found.top_articles,
-        [(g.size, g.questions[0].text) for g in groups[:3]],
-        search.model_version,
+        total=found.total,
+        shares={band: found.band_share(band) for band in Band},
+        helpful=found.helpful,
+        not_helpful=found.not_helpful,
+        rate=found.helpful_rate,
+        top=found.top_articles,
+        inbox=[(g.size, g.questions[0].text) for g in groups[:3]],
+        model=search.model_version,
     )
     await message.answer(text)
     picture = await asyncio.to_thread(daily_chart, found)  # matplotlib takes a while

@@ -60,6 +60,7 @@ async def pick_suggestion(
 async def rate_article(
     query: CallbackQuery,
     callback_data: keyboards.Rate,
+    *,
     feedback: FeedbackService,
     search: SearchService,
     articles: ArticleService,
