@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from contextlib import suppress
 from dataclasses import dataclass
-from pathlib import Path
 
 from aiogram import Bot, Dispatcher, F
 from aiogram.client.default import DefaultBotProperties
@@ -20,25 +16,24 @@ from bot.handlers import admin
 from bot.handlers.admin.model import TrainingRun
 from bot.handlers.user import common, feedback, questions
 from bot.middlewares import ServicesMiddleware
+from bot.runtime.model_choice import (
+    active_model,
+    load_model,
+    resolve_lexical_weight,
+    resolve_thresholds,
+)
+from bot.runtime.refresher import IndexRefresher
 from bot.runtime.telegram_retry import RetryTransientErrors
-from knowledge_base.encoders.base import TextEncoder, model_version, recommended_lexical_weight
-from knowledge_base.encoders.base_models import MULTILINGUAL_E5, RECOMMENDED_THRESHOLDS
-from knowledge_base.encoders.loading import load_encoder
+from knowledge_base.encoders.base import TextEncoder
 from knowledge_base.search.answer_log import AnswerLog
 from knowledge_base.search.engine import SearchEngine
-from knowledge_base.search.snapshot import Thresholds
 from knowledge_base.storage.engine import create_engine, create_session_factory
-from knowledge_base.training.registry import ActiveModel, ModelRegistry
-
-log = logging.getLogger(__name__)
-
-# Used when neither the settings nor the model directory name thresholds (a hub id, say):
-# those of the default model family, multilingual e5.
-FALLBACK_THRESHOLDS = Thresholds(**RECOMMENDED_THRESHOLDS[MULTILINGUAL_E5])
 
 
 @dataclass
 class Resources:
+    """What a process keeps from start to exit: built by build_resources, closed at exit."""
+
     settings: Settings
     db_engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
@@ -50,53 +45,13 @@ class Resources:
         await self.db_engine.dispose()
 
 
-def resolve_thresholds(settings: Settings, encoder: TextEncoder) -> Thresholds:
-    recommended = encoder.recommended
-    answer = settings.search.answer_threshold
-    suggest = settings.search.suggest_threshold
-    return Thresholds(
-        answer=answer
-        if answer is not None
-        else recommended.get("answer", FALLBACK_THRESHOLDS.answer),
-        suggest=(
-            suggest
-            if suggest is not None
-            else recommended.get("suggest", FALLBACK_THRESHOLDS.suggest)
-        ),
-    )
-
-
-def resolve_lexical_weight(settings: Settings, encoder: TextEncoder) -> float:
-    """SEARCH__LEXICAL_WEIGHT if set, else the model's recommendation, else off."""
-    configured = settings.search.lexical_weight
-    if configured is not None:
-        return configured
-    recommended = recommended_lexical_weight(encoder.path)
-    return 0.0 if recommended is None else recommended
-
-
-async def active_model(
-    settings: Settings, session_factory: async_sessionmaker[AsyncSession]
-) -> ActiveModel:
-    """The model that should answer: the active trained version, else MODEL__PATH."""
-    async with session_factory() as session:
-        registry = ModelRegistry(session, settings.model.models_dir)
-        return await registry.active_model(settings.model.resolved_path())
-
-
 async def build_resources(settings: Settings, encoder: TextEncoder | None = None) -> Resources:
     """Open the database, load the active model (in a thread), build the index from the cache."""
     db_engine = create_engine(settings.database_url)
     session_factory = create_session_factory(db_engine)
     if encoder is None:
         model = await active_model(settings, session_factory)
-        encoder = await asyncio.to_thread(
-            load_encoder,
-            model.path,
-            settings.model.backend,
-            settings.model.allow_hub,
-            settings.model.threads,
-        )
+        encoder = await load_model(settings, model.path)
     search = SearchEngine(
         encoder,
         resolve_thresholds(settings, encoder),
@@ -157,85 +112,3 @@ def create_dispatcher(resources: Resources) -> Dispatcher:
         questions.create_router(),
     )
     return dp
-
-
-class IndexRefresher:
-    """Keeps the serving snapshot in step with the database while the bot polls: articles
-    another process changed, and a newly active model (trained, activated, rolled back)."""
-
-    def __init__(self, resources: Resources) -> None:
-        self._resources = resources
-        self._task: asyncio.Task[None] | None = None
-        self._failed_version: str | None = None
-        self._missing: Path | None = None
-
-    async def start(self) -> None:
-        if self._resources.settings.index_refresh_seconds > 0:
-            self._task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        resources = self._resources
-        while True:
-            await asyncio.sleep(resources.settings.index_refresh_seconds)
-            try:
-                await self.refresh()
-            except Exception:  # a locked database or a broken model is no reason to stop serving
-                log.exception("refresh failed; the previous model and index keep serving")
-
-    async def serve_changes(self) -> None:
-        """An admin changed the base: serve it now, not at the next periodic look (a new text
-        alone changes no phrasing, and rebuilds nothing)."""
-        resources = self._resources
-        await resources.search.refresh_if_changed(resources.session_factory)
-
-    async def refresh(self) -> None:
-        """One look at the database: switch models if another is active, then pick up changed
-        articles. Questions keep being answered by the old snapshot meanwhile."""
-        resources = self._resources
-        search = resources.search
-        model = await active_model(resources.settings, resources.session_factory)
-        wanted = self._version_to_load(model)
-        if wanted is not None and wanted != search.encoder.version:
-            log.info("model %s is active now: loading it", model.name)
-            try:
-                encoder = await asyncio.to_thread(
-                    load_encoder,
-                    model.path,
-                    resources.settings.model.backend,
-                    resources.settings.model.allow_hub,
-                    resources.settings.model.threads,
-                )
-            except Exception:
-                # Not again until it changes; meanwhile the old model and new articles serve.
-                self._failed_version = wanted
-                log.exception(
-                    "model %s failed to load; %s keeps serving", model.name, search.encoder.version
-                )
-            else:
-                thresholds = resolve_thresholds(resources.settings, encoder)
-                weight = resolve_lexical_weight(resources.settings, encoder)
-                await search.rebuild(resources.session_factory, encoder, thresholds, weight)
-                log.info("model %s serves now (%s)", model.name, encoder.version)
-                return
-        if await search.refresh_if_changed(resources.session_factory):
-            log.info("index refreshed: the articles changed in the database")
-
-    def _version_to_load(self, model: ActiveModel) -> str | None:
-        """The version the active model directory holds now (a rebuilt directory is a new
-        version); None when there is nothing loadable to switch to."""
-        path = model.path
-        if not ((path / "modules.json").is_file() or (path / "config.json").is_file()):
-            if self._missing != path:
-                self._missing = path
-                log.warning("the active model %s has no directory at %s", model.name, path)
-            return None
-        self._missing = None
-        version = model_version(path)
-        return None if version == self._failed_version else version

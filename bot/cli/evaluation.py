@@ -12,8 +12,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bot.app import active_model, build_resources
+from bot.app import build_resources
 from bot.config import Settings
+from bot.runtime.model_choice import active_model
 from knowledge_base.articles import ArticleService
 from knowledge_base.encoders.loading import load_encoder
 from knowledge_base.evaluation import EvalReport, evaluate

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import app
-from bot.app import IndexRefresher, Resources
+from bot.app import Resources
+from bot.runtime import model_choice
+from bot.runtime.refresher import IndexRefresher
 from knowledge_base.articles import ArticleService
 from knowledge_base.search.answer_log import AnswerLog
 from knowledge_base.search.engine import SearchEngine
@@ -71,7 +72,7 @@ async def test_a_missing_or_broken_model_does_not_stop_article_refreshes(
         attempts.append(path)
         raise OSError("corrupt weights")
 
-    monkeypatch.setattr(app, "load_encoder", broken)
+    monkeypatch.setattr(model_choice, "load_encoder", broken)
     try:
         async with factory() as session:
             await ArticleService(session).import_drafts([ArticleDraft("a", "A")])
