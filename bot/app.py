@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.handlers import admin
-from bot.handlers.admin.model import TrainingRun
 from bot.handlers.user import common, feedback, questions
 from bot.middlewares import ServicesMiddleware
 from bot.runtime.model_choice import (
@@ -24,6 +23,7 @@ from bot.runtime.model_choice import (
 )
 from bot.runtime.refresher import IndexRefresher
 from bot.runtime.telegram_retry import RetryTransientErrors
+from bot.runtime.training import TrainingRun
 from knowledge_base.encoders.base import TextEncoder
 from knowledge_base.search.answer_log import AnswerLog
 from knowledge_base.search.engine import SearchEngine
@@ -99,7 +99,8 @@ def create_dispatcher(resources: Resources) -> Dispatcher:
     dp["index"] = refresher
     dp.startup.register(refresher.start)
     dp.shutdown.register(refresher.stop)
-    training = TrainingRun()
+    # A new version promoted by /retrain answers at once, not at the next periodic look.
+    training = TrainingRun(resources.settings, refresher.refresh)
     dp["training"] = training
     dp.shutdown.register(training.stop)
     # Order matters: admins first (one filter on their router), then the refusal of admin

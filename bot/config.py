@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -155,3 +156,22 @@ class Settings(BaseSettings):
         if isinstance(value, int):
             return frozenset({value})
         return value
+
+
+def child_environment(settings: Settings) -> dict[str, str]:
+    """The environment of a `faqbot` process the bot starts (/retrain's `faqbot train`): this
+    process's own, without the bot token, with `settings` over whatever .env says. Besides
+    Settings itself, the one reader of os.environ."""
+    env = {k: v for k, v in os.environ.items() if k != "BOT_TOKEN"}
+    env.update(
+        DATABASE_URL=settings.database_url,
+        MODEL__PATH=settings.model.path,
+        MODEL__MODELS_DIR=str(settings.model.models_dir),
+        MODEL__ALLOW_HUB=str(settings.model.allow_hub).lower(),
+        LOG_LEVEL=settings.log_level,
+    )
+    for name, value in settings.training.model_dump().items():
+        env[f"TRAINING__{name.upper()}"] = (
+            str(value).lower() if isinstance(value, bool) else str(value)
+        )
+    return env

@@ -4,16 +4,7 @@ message up to date until the before → after table."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
 import logging
-import os
-import re
-import sys
-import time
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiogram import Bot, Router
 from aiogram.filters import Command
@@ -24,6 +15,14 @@ from bot.config import Settings
 from bot.handlers import IndexUpdater
 from bot.keyboards import AdminRollback
 from bot.runtime.telegram_retry import TELEGRAM_ERRORS
+from bot.runtime.training import (
+    Finished,
+    Preparing,
+    Progress,
+    Refused,
+    TrainingEvent,
+    TrainingRun,
+)
 from bot.texts import admin as admin_texts
 from knowledge_base.audit import Actor
 from knowledge_base.training.activation import ModelAdmin
@@ -31,13 +30,6 @@ from knowledge_base.training.registry import RegistryError
 from knowledge_base.types import ModelStatus
 
 log = logging.getLogger(__name__)
-
-# The trainer's progress bar on stderr: " 45%|████▌ | 46/102 [00:18<00:22, 2.5it/s]".
-PROGRESS = re.compile(r"(\d+)/(\d+) \[[^<\]]*<([^,\]]+)")
-# Edits of the status message at most this often (Telegram limits edits per chat).
-STATUS_EVERY_SECONDS = 3.0
-# `faqbot train`'s exit code when it refuses to train (too little data, one running already).
-REFUSED = 4
 
 
 async def show_model(message: Message, models: ModelAdmin, settings: Settings) -> None:
@@ -101,143 +93,49 @@ async def rollback(
     await message.edit_text(admin_texts.rolled_back(active.name))
 
 
-class TrainingRun:
-    """The one `faqbot train` an admin started from Telegram (a second waits its turn).
+class TrainingStatus:
+    """The status message of one /retrain: each report of the training replaces its text."""
 
-    The training runs in a session of its own (Ctrl+C on the bot does not reach it), and the
-    bot follows its output to keep the status message current. If the bot stops meanwhile,
-    the training is stopped too and its scratch directory cleaned: nothing half-registered.
-    """
+    def __init__(self, bot: Bot, status: Message) -> None:
+        self._bot = bot
+        self._status = status
+        self._shown = admin_texts.RETRAIN_STARTED
 
-    def __init__(self) -> None:
-        self._task: asyncio.Task[None] | None = None
-        self._process: asyncio.subprocess.Process | None = None
-
-    @property
-    def running(self) -> bool:
-        return self._task is not None and not self._task.done()
-
-    def start(self, bot: Bot, status: Message, settings: Settings, index: IndexUpdater) -> None:
-        self._task = asyncio.create_task(self._run(bot, status, settings, index))
-
-    async def stop(self) -> None:
-        """At the bot's shutdown: stop the training, then stop following it."""
-        process = self._process
-        if process is not None and process.returncode is None:
-            log.warning("the bot stops: stopping the training it started")
-            with contextlib.suppress(ProcessLookupError):
-                process.terminate()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(self._task, 30)
-
-    async def _run(
-        self, bot: Bot, status: Message, settings: Settings, index: IndexUpdater
-    ) -> None:
-        shown = admin_texts.RETRAIN_STARTED
-
-        async def show(text: str) -> None:
-            nonlocal shown
-            if text == shown:
-                return
-            shown = text
-            try:
-                await bot.edit_message_text(
-                    text, chat_id=status.chat.id, message_id=status.message_id
-                )
-            except TELEGRAM_ERRORS as error:
-                log.warning("training status not updated: %s", error)
-
+    async def __call__(self, event: TrainingEvent) -> None:
+        text = status_text(event)
+        if text == self._shown:
+            return
+        self._shown = text
         try:
-            await self._follow(show, settings, index)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("following the training failed")
-            await show(admin_texts.RETRAIN_FAILED.format(code="?"))
-        finally:
-            self._process = None
-
-    async def _follow(
-        self, show: Callable[[str], Awaitable[None]], settings: Settings, index: IndexUpdater
-    ) -> None:
-        started = time.monotonic()
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "train",
-            "--json",
-            env=training_environment(settings),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        )
-        self._process = process
-        assert process.stdout is not None and process.stderr is not None
-        output = asyncio.create_task(process.stdout.read())
-        tail = ""  # the end of stderr: the reason of a refusal or a failure
-        await show(admin_texts.RETRAIN_PREPARING)
-        last_shown = 0.0
-        while chunk := await process.stderr.read(4096):
-            text = chunk.decode("utf-8", "replace")
-            tail = (tail + text)[-4000:]
-            found = PROGRESS.findall(text)
-            if found and time.monotonic() - last_shown >= STATUS_EVERY_SECONDS:
-                step, total, eta = found[-1]
-                last_shown = time.monotonic()
-                await show(admin_texts.retrain_progress(int(step), int(total), eta))
-        code = await process.wait()
-        stdout = (await output).decode("utf-8", "replace").strip()
-        if code == 0 and stdout:
-            result: dict[str, Any] = json.loads(stdout.splitlines()[-1])
-            if result["promoted"]:
-                await index.refresh()
-            await show(
-                admin_texts.retrain_done(
-                    result["version"],
-                    result["parent"],
-                    result["promoted"],
-                    result["before"],
-                    result["after"],
-                    result["data"]["held_out"],
-                    (time.monotonic() - started) / 60,
-                )
+            await self._bot.edit_message_text(
+                text, chat_id=self._status.chat.id, message_id=self._status.message_id
             )
-        elif code == REFUSED:
-            reason = tail.strip().splitlines()[-1] if tail.strip() else ""
-            log.info("faqbot train refused: %s", reason)
-            await show(admin_texts.retrain_refused(reason))
-        else:
-            log.error("faqbot train exited with %s: %s", code, tail[-2000:])
-            await show(admin_texts.RETRAIN_FAILED.format(code=code))
+        except TELEGRAM_ERRORS as error:
+            log.warning("training status not updated: %s", error)
 
 
-def training_environment(settings: Settings) -> dict[str, str]:
-    """The environment of `faqbot train`: the bot's own settings, whatever .env says."""
-    env = {k: v for k, v in os.environ.items() if k != "BOT_TOKEN"}
-    env.update(
-        DATABASE_URL=settings.database_url,
-        MODEL__PATH=settings.model.path,
-        MODEL__MODELS_DIR=str(settings.model.models_dir),
-        MODEL__ALLOW_HUB=str(settings.model.allow_hub).lower(),
-        LOG_LEVEL=settings.log_level,
-    )
-    for name, value in settings.training.model_dump().items():
-        env[f"TRAINING__{name.upper()}"] = (
-            str(value).lower() if isinstance(value, bool) else str(value)
+def status_text(event: TrainingEvent) -> str:
+    """What the status message says of a report of the training."""
+    if isinstance(event, Preparing):
+        return admin_texts.RETRAIN_PREPARING
+    if isinstance(event, Progress):
+        return admin_texts.retrain_progress(event.step, event.total, event.eta)
+    if isinstance(event, Finished):
+        return admin_texts.retrain_done(
+            event.version,
+            event.parent,
+            event.promoted,
+            event.before,
+            event.after,
+            event.held_out,
+            event.minutes,
         )
-    return env
+    if isinstance(event, Refused):
+        return admin_texts.retrain_refused(event.reason)
+    return admin_texts.RETRAIN_FAILED.format(code="?" if event.code is None else event.code)
 
 
-async def retrain(
-    message: Message,
-    bot: Bot,
-    settings: Settings,
-    training: TrainingRun,
-    actor: Actor,
-    index: IndexUpdater,
-) -> None:
+async def retrain(message: Message, bot: Bot, training: TrainingRun, actor: Actor) -> None:
     """/retrain: starts `faqbot train` and answers at once with a status message."""
     if not actor.allowed:
         return
@@ -245,7 +143,7 @@ async def retrain(
         await message.answer(admin_texts.RETRAIN_RUNNING)
         return
     status = await message.answer(admin_texts.RETRAIN_STARTED)
-    training.start(bot, status, settings, index)
+    training.start(TrainingStatus(bot, status))
 
 
 def create_router() -> Router:
