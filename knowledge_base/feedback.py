@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from knowledge_base.search.questions import question_key
 from knowledge_base.storage.articles import ArticleRepository
 from knowledge_base.storage.engine import read_only
+from knowledge_base.storage.faults import DEFAULT_RETRY_SECONDS, write_retrying
 from knowledge_base.storage.feedback import FeedbackRepository
 from knowledge_base.storage.queries import QueryRepository
 from knowledge_base.types import FeedbackOutcome, Label, Learning, PhrasingSource
@@ -20,8 +21,15 @@ MAX_LEARNED_CHARS = 300
 
 
 class FeedbackService:
-    def __init__(self, session: AsyncSession) -> None:
+    """Clicks and what they teach. A write the database refuses for a while (a lock, a full
+    disk) is retried for up to `write_retry_seconds`, then fails with StoreUnavailable: the
+    update is handled again later, and no click is lost."""
+
+    def __init__(
+        self, session: AsyncSession, write_retry_seconds: float = DEFAULT_RETRY_SECONDS
+    ) -> None:
         self._session = session
+        self._write_retry_seconds = write_retry_seconds
         self._queries = QueryRepository(session)
         self._articles = ArticleRepository(session)
         self._feedback = FeedbackRepository(session)
@@ -30,16 +38,28 @@ class FeedbackService:
         self, *, query_id: int, user_id: int | None, article_id: int | None, label: int
     ) -> FeedbackOutcome:
         """Store one click. `article_id` None with label -1 means "none of these fit"."""
-        refused = await self._refusal(query_id, user_id, article_id, label)
-        if refused is not None:
-            await self._session.rollback()  # a refused click ends its read, having written nothing
-            return refused
-        stored = await self._feedback.add(
-            query_id=query_id, article_id=article_id, label=Label(label), user_id=user_id
+        return await write_retrying(
+            lambda: self._record_once(query_id, user_id, article_id, label),
+            self._write_retry_seconds,
         )
-        # Ended here in either case: kept even if acknowledging the click to Telegram fails
-        # afterwards, and no write lock is held while the handler waits on Telegram.
-        await self._session.commit()
+
+    async def _record_once(
+        self, query_id: int, user_id: int | None, article_id: int | None, label: int
+    ) -> FeedbackOutcome:
+        try:
+            refused = await self._refusal(query_id, user_id, article_id, label)
+            if refused is not None:
+                await self._session.rollback()  # a refused click ends its read, writing nothing
+                return refused
+            stored = await self._feedback.add(
+                query_id=query_id, article_id=article_id, label=Label(label), user_id=user_id
+            )
+            # Ended here in either case: kept even if acknowledging the click to Telegram fails
+            # afterwards, and no write lock is held while the handler waits on Telegram.
+            await self._session.commit()
+        except BaseException:
+            await self._session.rollback()
+            raise
         if stored is None:
             return FeedbackOutcome.ALREADY_RECORDED
         log.info("query %d: feedback %+d for article %s", query_id, label, article_id)
@@ -72,22 +92,36 @@ class FeedbackService:
         """After a 👍 or a pick was recorded: make the question a learned phrasing of the article
         once `min_confirmations` distinct people confirmed it (the same words, in any case and
         spacing); with `auto` off it waits for an admin."""
-        text = await self._worth_learning(query_id, article_id, min_confirmations)
-        if isinstance(text, Learning):
-            await self._session.rollback()  # nothing to learn: the read ends here
-            return text
         source = PhrasingSource.FEEDBACK if auto else PhrasingSource.PENDING
-        try:
-            added = await self._articles.add_phrasing(article_id, text, source)
-            await self._session.commit()
-        except Exception:
-            # The click is committed already; leave the session usable for what follows.
-            await self._session.rollback()
-            raise
+        outcome = await write_retrying(
+            lambda: self._learn_once(query_id, article_id, min_confirmations, source),
+            self._write_retry_seconds,
+        )
+        if isinstance(outcome, Learning):
+            return outcome
+        added = outcome
         if not added:  # someone else's confirmation taught it a moment ago
             return Learning.NOTHING
         log.info("query %d: learned as a phrasing of article %d (%s)", query_id, article_id, source)
         return Learning.LEARNED if auto else Learning.PENDING
+
+    async def _learn_once(
+        self, query_id: int, article_id: int, min_confirmations: int, source: PhrasingSource
+    ) -> bool | Learning:
+        """The question added as a phrasing (False: someone else's confirmation taught it a
+        moment ago), or why nothing is to be learned (yet)."""
+        try:
+            text = await self._worth_learning(query_id, article_id, min_confirmations)
+            if isinstance(text, Learning):
+                await self._session.rollback()  # nothing to learn: the read ends here
+                return text
+            added = await self._articles.add_phrasing(article_id, text, source)
+            await self._session.commit()
+        except BaseException:
+            # The click is committed already; leave the session usable for what follows.
+            await self._session.rollback()
+            raise
+        return added
 
     async def _worth_learning(
         self, query_id: int, article_id: int, min_confirmations: int

@@ -107,6 +107,17 @@ class InboxResolution(StrEnum):
     DISMISSED = "dismissed"
 
 
+class StoreFault(StrEnum):
+    """Why the database refused a write that may succeed later."""
+
+    # Another writer holds the lock (a backup, a migration, a long import) past the busy wait.
+    LOCKED = "locked"
+    # The disk (or the database's size limit) is full.
+    FULL = "full"
+    # The file or its folder is read-only.
+    READ_ONLY = "read_only"
+
+
 class ImportOutcome(StrEnum):
     """What an upsert by title did to an article."""
 

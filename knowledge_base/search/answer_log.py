@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge_base.batching import MicroBatcher
 from knowledge_base.storage.articles import ArticleRepository
+from knowledge_base.storage.faults import DEFAULT_RETRY_SECONDS, StoreUnavailable, write_retrying
 from knowledge_base.storage.queries import QueryRepository
 from knowledge_base.types import Article, QuestionLog
 
@@ -40,14 +41,19 @@ class AnswerLog:
     that every question shares its batches.
     """
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        write_retry_seconds: float = DEFAULT_RETRY_SECONDS,
+    ) -> None:
         self._session_factory = session_factory
-        # A locked database or a failed disk is no one question's fault: the batch fails at
-        # once instead of each question waiting out the busy timeout in turn.
+        self._write_retry_seconds = write_retry_seconds
+        # A locked database or a full disk is no one question's fault: the batch waits it out
+        # (write_retrying) or fails as a whole, instead of each question trying again alone.
         self._batcher: MicroBatcher[_Answered, tuple[Article | None, int, bool]] = MicroBatcher(
             self._write,
             LOG_BATCH,
-            retry_alone=lambda error: not isinstance(error, OperationalError),
+            retry_alone=lambda error: not isinstance(error, OperationalError | StoreUnavailable),
         )
 
     async def record(
@@ -59,6 +65,11 @@ class AnswerLog:
         return await self._batcher.submit(_Answered(question, tuple(offers)))
 
     async def _write(self, batch: list[_Answered]) -> list[tuple[Article | None, int, bool]]:
+        """The batch in one transaction, retried while the database refuses it for a while
+        (a lock, a full disk); StoreUnavailable past DB__WRITE_RETRY_SECONDS."""
+        return await write_retrying(lambda: self._write_once(batch), self._write_retry_seconds)
+
+    async def _write_once(self, batch: list[_Answered]) -> list[tuple[Article | None, int, bool]]:
         async with self._session_factory() as session:
             wanted = {a for entry in batch for a in entry.offers}
             wanted.update(e.question.article_id for e in batch if e.question.article_id)

@@ -26,7 +26,8 @@ def ensure_sqlite_dir(database_url: str) -> None:
 
 def create_engine(database_url: str) -> AsyncEngine:
     ensure_sqlite_dir(database_url)
-    engine = create_async_engine(database_url)
+    # Parameters are people's questions and ids: no error message or log line may carry them.
+    engine = create_async_engine(database_url, hide_parameters=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
