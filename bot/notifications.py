@@ -1,5 +1,4 @@
-"""What the bot sends besides the reply to an update: alerts to the admins (ADMIN_IDS), an
-answer found later to the people who asked, and a screen replaced in place."""
+"""What the bot sends unasked: alerts to admins, answers found later, screens replaced in place."""
 
 from __future__ import annotations
 

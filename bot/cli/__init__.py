@@ -1,5 +1,4 @@
-"""The `faqbot` command: run, chat, ask, import, export, eval, train, export-pairs, models,
-stats, inbox."""
+"""The `faqbot` command: reads the settings once and runs one of its command groups."""
 
 from __future__ import annotations
 
@@ -17,6 +16,11 @@ from bot.redaction import RedactingFormatter
 from knowledge_base.encoders.base import ModelNotFoundError
 from knowledge_base.storage.engine import upgrade_database
 
+# What `faqbot --help` says first.
+DESCRIPTION = (
+    "The `faqbot` command: run, chat, ask, import, export, eval, train, export-pairs, models, "
+    "stats, inbox."
+)
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Commands whose log is the product (a server); the others print their result.
 _LOGGING_COMMANDS = {"run"}
@@ -60,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="faqbot", description=__doc__)
+    parser = argparse.ArgumentParser(prog="faqbot", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command")
     for group in (serve, articles, evaluation, training, models, inbox):
         group.register(sub)

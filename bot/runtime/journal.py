@@ -1,5 +1,4 @@
-"""The update journal: a small SQLite file where each Telegram update is written before its
-offset is confirmed, and noted once handled, so a crash in between loses no update."""
+"""The update journal: each Telegram update is stored before it is confirmed, so none is lost."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Which model answers, and with which thresholds and lexical weight: at start-up and at each
-change of the active version."""
+"""Which model answers, with which thresholds and lexical weight: at start and at each change."""
 
 from __future__ import annotations
 

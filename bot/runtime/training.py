@@ -1,6 +1,4 @@
-"""The training that /retrain starts: `faqbot train --json` as a process of its own, followed
-through its progress bar to its result and reported as events; how they are shown is the
-handler's business."""
+"""The /retrain training as a process of its own, followed to its end and reported as events."""
 
 from __future__ import annotations
 

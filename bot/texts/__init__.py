@@ -1,2 +1,1 @@
-"""Every sentence the bot says to a person, in Russian: `user` for everyone who asks, `admin`
-for the admins, `plural` for a number next to a noun."""
+"""Every sentence the bot says, in Russian: `user`, `admin`, and `plural` for counted nouns."""

@@ -1,5 +1,4 @@
-"""The admin console: handlers only admins reach (one filter on the router), and a router that
-refuses, and logs, every admin command and button tried by anyone else."""
+"""The admin console: admins' routers behind one filter, and the refusal of everyone else."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""/add: a new article, step by step — title, text, other phrasings, a preview exactly as
-people will see it — with a warning when the base already has something very close."""
+"""/add: a new article step by step, previewed as people will see it, near copies flagged."""
 
 from __future__ import annotations
 

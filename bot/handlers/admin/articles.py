@@ -1,5 +1,4 @@
-"""Admins keep the base: /articles with a word filter, each article's card, renaming,
-rewriting, phrasings, archiving and restoring (/archive), and /audit of the changes."""
+"""/articles, /archive and /audit: the base page by page, each article's card and its edits."""
 
 from __future__ import annotations
 

@@ -1,6 +1,4 @@
-"""Steps the admin dialogs share: entering, leaving and expiring a dialog, reading what the
-admin typed, and attaching /unanswered questions to an article, which ends both the inbox's
-«Привязать» and an /add started from a group."""
+"""Steps the admin dialogs share: begin, leave, expire, read the text typed, attach questions."""
 
 from __future__ import annotations
 

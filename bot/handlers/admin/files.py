@@ -1,5 +1,4 @@
-"""Admins move the base in and out as files: a document is checked and previewed before it is
-imported (the same importer as `faqbot import`), and /export sends the base back."""
+"""Admins move the base as files: a document is previewed, then imported; /export sends it."""
 
 from __future__ import annotations
 

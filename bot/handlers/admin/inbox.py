@@ -1,6 +1,4 @@
-"""/unanswered: what people asked that the base could not answer, grouped by meaning; a group
-is attached to an article (everyone who asked gets it), turned into a new article, or
-dismissed as out of scope."""
+"""/unanswered: open questions by meaning, attached, made into articles or dismissed."""
 
 from __future__ import annotations
 

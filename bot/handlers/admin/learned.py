@@ -1,5 +1,4 @@
-"""/learned: questions people confirmed, waiting for an admin before the bot learns them
-(LEARNING__AUTO=false); each is accepted as its article's phrasing or rejected."""
+"""/learned: confirmed questions an admin accepts as phrasings or rejects (LEARNING__AUTO=false)."""
 
 from __future__ import annotations
 

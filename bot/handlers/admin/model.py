@@ -1,6 +1,4 @@
-"""Admins look after the model: /model shows what answers and rolls back behind a
-confirmation; /retrain runs `faqbot train` as a process of its own and keeps one status
-message up to date until the before → after table."""
+"""/model shows and rolls back the model that answers; /retrain trains one, with a live status."""
 
 from __future__ import annotations
 
