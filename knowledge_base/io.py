@@ -13,12 +13,19 @@ from typing import Any
 
 import yaml
 
+from knowledge_base.text_rules import (
+    LAYOUT,
+    MAX_BODY_CHARS,
+    MAX_CATEGORY_CHARS,
+    MAX_PHRASING_CHARS,
+    MAX_TITLE_CHARS,
+    control_character,
+    normal_title,
+)
 from knowledge_base.types import Article, ArticleDraft
 
 FORMATS = ("jsonl", "yaml", "csv")
 QUESTION_SEPARATOR = "|"
-MAX_TITLE_CHARS = 300
-MAX_CATEGORY_CHARS = 100
 # A CSV cell starting with one of these is a formula to a spreadsheet. Export writes such a
 # cell behind a quote (and one more quote on a cell that is quotes and then a formula start),
 # and import takes exactly one off such a cell; any other cell, a leading quote included, is
@@ -92,12 +99,17 @@ def _parse_jsonl(text: str) -> Iterable[tuple[int, ArticleDraft]]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(line, parse_constant=_no_constant)
         except json.JSONDecodeError as error:
             raise ImportFormatError(f"not valid JSON ({error.msg})", number) from None
         except RecursionError:
             raise ImportFormatError("nested too deeply to be an article", number) from None
-        yield number, draft_from_record(record, number)
+        yield number, draft_from_record(record, number, "jsonl")
+
+
+def _no_constant(name: str) -> Any:
+    # Python's json reads NaN and Infinity, which are not JSON and are no text.
+    raise json.JSONDecodeError(f"{name} is not a JSON value", name, 0)
 
 
 class _StrictYamlLoader(yaml.SafeLoader):
@@ -106,6 +118,8 @@ class _StrictYamlLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *base`: the keys written beside it override the merged ones
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 raise ImportFormatError(
@@ -132,7 +146,7 @@ def _parse_yaml(text: str) -> Iterable[tuple[int, ArticleDraft]]:
         raise ImportFormatError("a YAML file must be a list of articles", 1)
     for node, record in zip(nodes.value, records, strict=True):
         number = node.start_mark.line + 1
-        yield number, draft_from_record(record, number)
+        yield number, draft_from_record(record, number, "yaml")
 
 
 def _parse_csv(text: str) -> Iterable[tuple[int, ArticleDraft]]:
@@ -159,7 +173,7 @@ def _parse_csv(text: str) -> Iterable[tuple[int, ArticleDraft]]:
         )
 
 
-def draft_from_record(record: Any, line: int | None = None) -> ArticleDraft:
+def draft_from_record(record: Any, line: int | None = None, fmt: str = "") -> ArticleDraft:
     if not isinstance(record, dict):
         raise ImportFormatError("an article must be an object with title and body", line)
     unknown = set(record) - {"title", "body", "questions", "category"}
@@ -168,39 +182,67 @@ def draft_from_record(record: Any, line: int | None = None) -> ArticleDraft:
     title, body = record.get("title"), record.get("body")
     for name, value in (("title", title), ("body", body)):
         if value is not None and not isinstance(value, str):
-            raise ImportFormatError(
-                f"{name} must be text, not {type(value).__name__} (in YAML, quote values such "
-                "as 2024-01-01 or yes)",
-                line,
-            )
+            hint = " (in YAML, quote values such as 2024-01-01 or yes)" if fmt == "yaml" else ""
+            raise ImportFormatError(f"{name} must be text, not {type(value).__name__}{hint}", line)
         if not value or not value.strip():
             raise ImportFormatError(f"{name} is missing or empty", line)
     assert isinstance(title, str) and isinstance(body, str)
-    if len(title.strip()) > MAX_TITLE_CHARS:
+    title = normal_title(title)
+    if not title:
+        raise ImportFormatError("title is missing or empty", line)
+    if len(title) > MAX_TITLE_CHARS:
         raise ImportFormatError(f"title is longer than {MAX_TITLE_CHARS} characters", line)
+    if len(body.strip()) > MAX_BODY_CHARS:
+        raise ImportFormatError(
+            f"body is longer than {MAX_BODY_CHARS} characters: split the article", line
+        )
     # Missing or null means none; any other value must have the right type, false included.
     questions = record.get("questions")
     questions = [] if questions is None else questions
     if not isinstance(questions, list) or not all(isinstance(q, str) for q in questions):
         raise ImportFormatError("questions must be a list of strings", line)
+    long = next((q for q in questions if len(q.strip()) > MAX_PHRASING_CHARS), None)
+    if long is not None:
+        raise ImportFormatError(
+            f"a question is longer than {MAX_PHRASING_CHARS} characters: {long[:40]!r}…", line
+        )
     category = record.get("category")
     category = "" if category is None else category
     if not isinstance(category, str):
         raise ImportFormatError("category must be a string", line)
     if len(category.strip()) > MAX_CATEGORY_CHARS:
         raise ImportFormatError(f"category is longer than {MAX_CATEGORY_CHARS} characters", line)
-    for value in (title, body, category, *questions):
-        if _has_lone_surrogate(value):
-            raise ImportFormatError(
-                "contains an invalid character (a lone UTF-16 surrogate such as \\ud800)", line
-            )
+    _check_characters(title, body, category, questions, line)
     cleaned = tuple(dict.fromkeys(q.strip() for q in questions if q.strip()))
     return ArticleDraft(
-        title=title.strip(),
+        title=title,
         body=body.strip(),
-        questions=tuple(q for q in cleaned if q != title.strip()),
+        questions=tuple(q for q in cleaned if normal_title(q) != title),
         category=category.strip(),
     )
+
+
+def _check_characters(
+    title: str, body: str, category: str, questions: Sequence[str], line: int | None
+) -> None:
+    """Refuse what no article can hold: a lone surrogate, or a control character (NUL, ESC…)
+    anywhere but the line breaks and tabs of a body."""
+    for name, value, allowed in (
+        ("title", title, frozenset()),
+        ("body", body, LAYOUT),
+        ("category", category, frozenset()),
+        *(("question", q, frozenset()) for q in questions),
+    ):
+        if _has_lone_surrogate(value):
+            raise ImportFormatError(
+                f"{name} contains an invalid character (a lone UTF-16 surrogate such as \\ud800)",
+                line,
+            )
+        found = control_character(value, allowed)
+        if found is not None:
+            raise ImportFormatError(
+                f"{name} contains a control character (U+{ord(found):04X}): remove it", line
+            )
 
 
 def _has_lone_surrogate(text: str) -> bool:
@@ -261,7 +303,7 @@ def read_eval_set(path: Path, need_title: bool = True) -> list[EvalItem]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(line, parse_constant=_no_constant)
         except json.JSONDecodeError as error:
             raise ImportFormatError(f"not valid JSON ({error.msg})", number) from None
         record = record if isinstance(record, dict) else {}

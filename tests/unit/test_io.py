@@ -156,3 +156,66 @@ def test_a_leading_quote_in_a_hand_written_csv_is_kept() -> None:
 def test_a_yaml_key_python_cannot_hash_is_refused_clearly() -> None:
     with pytest.raises(ImportFormatError, match="not a list of articles"):
         parse_articles("- title: a\n  body: b\n  ? [x]\n  : y\n", "yaml")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "line", "reason"),
+    [
+        ("NUL in a title", '{"title": "a\\u0000b", "body": "b"}', 1, "title contains a control"),
+        ("ESC in a body", '{"title": "a", "body": "b\\u001b[31m"}', 1, "body contains a control"),
+        (
+            "NUL in a question",
+            '{"title": "a", "body": "b"}\n{"title": "c", "body": "d", "questions": ["x\\u0000"]}',
+            2,
+            "question contains a control",
+        ),
+        (
+            "a title again behind a zero-width space",
+            '{"title": "Дубль", "body": "b"}\n{"title": "Дубль\\u200b", "body": "c"}',
+            2,
+            "repeats the one on line 1",
+        ),
+        (
+            "a title again in another Unicode form",
+            '{"title": "Ёлка", "body": "b"}\n{"title": "Е\\u0308лка", "body": "c"}',
+            2,
+            "repeats the one on line 1",
+        ),
+        (
+            "a 1,001-character question",
+            '{"title": "a", "body": "b", "questions": ["' + "я" * 1001 + '"]}',
+            1,
+            "longer than 1000 characters",
+        ),
+        ("a 16,001-character body", '{"title": "a", "body": "' + "я" * 16_001 + '"}', 1, "16000"),
+    ],
+)
+def test_what_no_article_can_hold_is_refused_with_its_line(
+    name: str, text: str, line: int, reason: str
+) -> None:
+    with pytest.raises(ImportFormatError) as error:
+        parse_articles(text, "jsonl")
+    assert error.value.line == line, name
+    assert reason in str(error.value), name
+
+
+def test_a_body_keeps_its_line_breaks_and_tabs_and_a_title_loses_zero_width_characters() -> None:
+    [draft] = parse_articles(
+        '{"title": "\\u200bVPN\\ufeff", "body": "1.\\tшаг\\r\\n2. шаг"}', "jsonl"
+    )
+    assert (draft.title, draft.body) == ("VPN", "1.\tшаг\r\n2. шаг")
+
+
+def test_a_nan_in_a_jsonl_file_is_named_as_not_json_and_says_nothing_of_yaml() -> None:
+    with pytest.raises(ImportFormatError) as error:
+        parse_articles('{"title": NaN, "body": "b"}', "jsonl")
+    assert "NaN is not a JSON value" in str(error.value)
+    assert "YAML" not in str(error.value)
+
+
+def test_a_yaml_merge_key_imports_with_the_keys_written_beside_it_winning() -> None:
+    text = "- &base\n  title: A\n  body: общий текст\n  category: IT\n- <<: *base\n  title: B\n"
+    assert parse_articles(text, "yaml") == [
+        ArticleDraft("A", "общий текст", (), "IT"),
+        ArticleDraft("B", "общий текст", (), "IT"),
+    ]

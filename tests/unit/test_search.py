@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from knowledge_base.articles import ArticleService
 from knowledge_base.search.answer_log import AnswerLog
 from knowledge_base.search.engine import SearchEngine
-from knowledge_base.search.questions import question_key
+from knowledge_base.search.questions import clean_question, question_key
 from knowledge_base.search.service import SearchService
 from knowledge_base.search.snapshot import Thresholds
 from knowledge_base.search.vector_index import VectorIndex
@@ -257,3 +257,9 @@ async def test_a_new_title_reaches_the_index_even_when_its_row_reuses_the_old_id
     assert (renamed.id, renamed.text) == (newest.id, "renamed")
     assert await engine.refresh_if_changed(session_factory)
     assert engine.snapshot.titles[newest.article_id] == "renamed"
+
+
+@pytest.mark.parametrize("text", ["\u200b\u200b", "\u2060 \ufeff", " \u200d\n", "\x00"])
+def test_a_message_of_invisible_characters_is_an_empty_question(text: str) -> None:
+    assert clean_question(text) == ""
+    assert clean_question(f"{text}впн{text}").strip("\u200b\u2060\ufeff\u200d\x00 ") == "впн"

@@ -15,8 +15,8 @@ from bot.notifications import tell_askers
 from bot.texts import admin as admin_texts
 from knowledge_base.articles import ArticleEditor
 from knowledge_base.inbox import InboxService
+from knowledge_base.text_rules import MAX_PHRASING_CHARS, MAX_TITLE_CHARS, normal_title, visible
 
-TITLE_LIMIT = 300
 # A command during a dialog is a command (/cancel, /help), not the answer to a step.
 NOT_A_COMMAND = F.text & ~F.text.startswith("/")
 # What an admin's state keeps across dialogs: the lists' filters and open file previews.
@@ -55,11 +55,11 @@ async def need_text(message: Message) -> None:
 
 async def typed_title(message: Message) -> str | None:
     """The title typed, one line; None (and the admin told why) if it cannot be one."""
-    title = " ".join((message.text or "").split())
+    title = " ".join(normal_title(message.text or "").split())
     if not title:
         await need_text(message)
         return None
-    if len(title) > TITLE_LIMIT:
+    if len(title) > MAX_TITLE_CHARS:
         await message.answer(admin_texts.TITLE_TOO_LONG)
         return None
     return title
@@ -78,9 +78,12 @@ async def typed_lines(message: Message) -> list[str] | None:
     """Phrasings typed one a line: spaces folded, blanks and repeats dropped; None (and the
     admin asked for text) if no line is left."""
     lines = (" ".join(line.split()) for line in (message.text or "").splitlines())
-    found = list(dict.fromkeys(line for line in lines if line))
+    found = list(dict.fromkeys(line for line in lines if visible(line)))
     if not found:
         await need_text(message)
+        return None
+    if any(len(line) > MAX_PHRASING_CHARS for line in found):
+        await message.answer(admin_texts.PHRASING_TOO_LONG)
         return None
     return found
 
