@@ -60,7 +60,8 @@ async def build_resources(settings: Settings, encoder: TextEncoder | None = None
         resolve_lexical_weight(settings, encoder),
     )
     await search.rebuild(session_factory)
-    return Resources(settings, db_engine, session_factory, search, AnswerLog(session_factory))
+    answer_log = AnswerLog(session_factory, settings.db.write_retry_seconds)
+    return Resources(settings, db_engine, session_factory, search, answer_log)
 
 
 def create_bot(settings: Settings) -> Bot:
@@ -88,6 +89,7 @@ def create_dispatcher(resources: Resources) -> Dispatcher:
         resources.answer_log,
         resources.settings.admin_ids,
         resources.settings.model.models_dir,
+        resources.settings.db.write_retry_seconds,
     )
     dp.message.outer_middleware(services)
     dp.callback_query.outer_middleware(services)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from knowledge_base.search.vector_index import LEARNED_TOP_K
+from knowledge_base.storage.faults import DEFAULT_RETRY_SECONDS
 
 DEFAULT_MODELS_DIR = Path("models")
 DEFAULT_BASE_MODEL = "multilingual-e5-small"
@@ -62,6 +63,15 @@ class SearchSettings(BaseModel):
         return self
 
 
+class DatabaseSettings(BaseModel):
+    """How the bot rides out a database that refuses writes for a while."""
+
+    # A question's log row or a click the database refuses (locked by another writer, disk
+    # full, read-only) is retried for this long; past it the update stays unfinished in the
+    # journal and is handled again later, like a Telegram failure.
+    write_retry_seconds: float = Field(default=DEFAULT_RETRY_SECONDS, ge=0)
+
+
 class LearningSettings(BaseModel):
     """How confirmed questions become learned phrasings between retrainings."""
 
@@ -91,6 +101,9 @@ class TrainingSettings(BaseModel):
     promotion_margin: float = Field(default=0.0, ge=0)
     # Share of direct answers that must be right on the held-out questions (answer threshold).
     precision_target: float = Field(default=0.9, gt=0, le=1)
+    # Trained versions kept on disk after a promotion (the active one, the one before it and
+    # the newest others); the base models are always kept. 0: prune nothing.
+    keep_versions: int = Field(default=3, ge=0)
     # torch threads for training; 0: all cores but one, so a bot beside it keeps answering.
     threads: int = Field(default=0, ge=0)
     # Added to the training process's niceness (19: lowest priority), so the bot comes first.
@@ -120,6 +133,7 @@ class Settings(BaseSettings):
     search: SearchSettings = SearchSettings()
     training: TrainingSettings = TrainingSettings()
     learning: LearningSettings = LearningSettings()
+    db: DatabaseSettings = DatabaseSettings()
     # Longest question text the bot accepts; longer texts are cut, not rejected.
     max_question_chars: int = Field(default=1000, ge=10)
     # How often the running bot looks for what another process changed: articles (`faqbot
@@ -132,6 +146,12 @@ class Settings(BaseSettings):
     # Updates handled at once; more wait in the journal (Telegram hands over 100 at a time).
     max_concurrent_updates: int = Field(default=100, ge=1)
     log_level: str = "INFO"
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token_without_surrounding_spaces(cls, value: str) -> str:
+        # A token pasted with a trailing space or newline is still the token.
+        return value.strip()
 
     @field_validator("telegram_api_url")
     @classmethod

@@ -37,12 +37,14 @@ class ServicesMiddleware(BaseMiddleware):
         answer_log: AnswerLog,
         admin_ids: frozenset[int],
         models_dir: Path,
+        write_retry_seconds: float,
     ) -> None:
         self._session_factory = session_factory
         self._engine = engine
         self._answer_log = answer_log
         self._admin_ids = admin_ids
         self._models_dir = models_dir
+        self._write_retry_seconds = write_retry_seconds
 
     async def __call__(
         self,
@@ -60,7 +62,7 @@ class ServicesMiddleware(BaseMiddleware):
         async with self._session_factory() as session:
             data["actor"] = actor
             data["search"] = SearchService(self._engine, self._answer_log, session)
-            data["feedback"] = FeedbackService(session)
+            data["feedback"] = FeedbackService(session, self._write_retry_seconds)
             data["articles"] = ArticleService(session)
             data["editor"] = ArticleEditor(session, actor)
             data["inbox"] = InboxService(session, actor, self._engine)

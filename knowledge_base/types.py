@@ -59,6 +59,8 @@ class ModelStatus(StrEnum):
     PREVIOUS = "previous"
     REJECTED = "rejected"
     ROLLED_BACK = "rolled_back"
+    # Its files were deleted to free the disk (`faqbot models prune`); its numbers are kept.
+    PRUNED = "pruned"
 
 
 class Label(IntEnum):

@@ -22,9 +22,9 @@ os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 from bot.app import build_resources
 from bot.config import ModelSettings, SearchSettings, Settings
 from knowledge_base.articles import ArticleService
-from knowledge_base.encoders.base import Encoder
 from knowledge_base.encoders.base_models import MINILM, MULTILINGUAL_E5, bootstrap_base_models
 from knowledge_base.encoders.onnx_encoder import OnnxEncoder
+from knowledge_base.encoders.torch_encoder import Encoder
 from knowledge_base.io import read_articles
 from knowledge_base.storage.engine import create_engine, create_session_factory, upgrade_database
 from knowledge_base.types import ArticleDraft

@@ -9,12 +9,15 @@ import sys
 from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cli import articles, evaluation, inbox, models, serve, training
 from bot.config import Settings
 from bot.redaction import RedactingFormatter
 from knowledge_base.encoders.base import ModelNotFoundError
 from knowledge_base.storage.engine import upgrade_database
+from knowledge_base.training.registry import remove_leftovers
 
 # What `faqbot --help` says first.
 DESCRIPTION = (
@@ -52,7 +55,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Quiet the libraries that chat at INFO about HTTP and model loading.
     for noisy in ("httpx", "sentence_transformers", "aiogram.event", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    upgrade_database(settings.database_url)
+    try:
+        upgrade_database(settings.database_url)
+    except (OSError, SQLAlchemyError) as error:
+        print(f"Cannot open the database ({database_problem(settings, error)}).", file=sys.stderr)
+        return 2
+    for leftover in remove_leftovers(settings.model.models_dir):
+        logging.getLogger("faqbot").info("removed what a killed training left: %s", leftover)
     handler: Callable[[Settings, argparse.Namespace], int] = args.handler
     try:
         return handler(settings, args)
@@ -61,6 +70,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 3
     except KeyboardInterrupt:
         return 130
+
+
+def database_problem(settings: Settings, error: BaseException) -> str:
+    """One line on why the database cannot be opened, naming it without its password."""
+    reason = getattr(error, "orig", None) or getattr(error, "strerror", None) or error
+    where = make_url(settings.database_url).render_as_string(hide_password=True)
+    return f"{where}: {reason}; give the bot's user write access there or set DATABASE_URL"
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -41,6 +41,17 @@ def register(sub: Any) -> None:
     )
     rollback.set_defaults(handler=_rollback)
 
+    prune = models_sub.add_parser(
+        "prune", help="delete the files of old versions (base models and recent ones are kept)"
+    )
+    prune.add_argument(
+        "--keep",
+        type=int,
+        default=None,
+        help="versions that served to keep, newest first (default TRAINING__KEEP_VERSIONS, 3)",
+    )
+    prune.set_defaults(handler=_prune)
+
 
 def _bootstrap(settings: Settings, args: argparse.Namespace) -> int:
     from knowledge_base.encoders.base_models import bootstrap_base_models
@@ -148,3 +159,21 @@ def _rollback(settings: Settings, _args: argparse.Namespace) -> int:
         return 0
 
     return asyncio.run(rollback())
+
+
+def _prune(settings: Settings, args: argparse.Namespace) -> int:
+    keep = settings.training.keep_versions if args.keep is None else args.keep
+    if keep < 1:
+        print("--keep must be at least 1: the active version is always kept.", file=sys.stderr)
+        return 1
+
+    async def prune() -> int:
+        async with open_session(settings.database_url) as session:
+            pruned = await ModelAdmin(session, settings.model.models_dir).prune(keep)
+        if not pruned:
+            print(f"Nothing to prune: at most {keep} versions that served, and the base models.")
+        for version in pruned:
+            print(f"pruned: {version.name} ({version.status.replace('_', ' ')} before)")
+        return 0
+
+    return asyncio.run(prune())

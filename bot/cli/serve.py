@@ -16,7 +16,7 @@ from typing import Any
 from bot.app import Resources, build_resources, create_bot, create_dispatcher
 from bot.config import Settings
 from bot.redaction import redact
-from bot.runtime.journal import JournalInUse
+from bot.runtime.journal import JournalInUse, JournalUnwritable, UpdateJournal
 from bot.runtime.polling import DurablePolling
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
@@ -46,6 +46,12 @@ def register(sub: Any) -> None:
     ask.set_defaults(handler=_ask)
 
 
+MALFORMED_TOKEN = (
+    "BOT_TOKEN is malformed: a token from @BotFather looks like 123456789:AAH…, digits, a "
+    "colon, then 35 letters, digits, - or _; copy it again (/mybots → API Token)."
+)
+# How to fix a path the bot cannot write.
+FIX_PATHS = "give the bot's user write access there, or point the setting at a writable path."
 NO_TOKEN = (
     "BOT_TOKEN is not set: create a bot with @BotFather in Telegram (/newbot), put its token "
     "into .env as BOT_TOKEN=..., then run again; meanwhile `faqbot chat` talks to the base here."
@@ -64,36 +70,66 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _serve(settings: Settings) -> int:
-    from aiogram.exceptions import (
-        ClientDecodeError,
-        TelegramAPIError,
-        TelegramUnauthorizedError,
-    )
+    """Start-up checks cheapest first, each failure one line with its fix: the token, Telegram,
+    the update journal (a second instance is refused here), and only then the model."""
+    from aiogram.exceptions import TelegramUnauthorizedError
+    from aiogram.utils.token import TokenValidationError
 
-    bot = create_bot(settings)
     try:
-        # Check the token before the model loads: a typo should not cost a minute.
-        me = await bot.get_me()
-    except TelegramUnauthorizedError:
-        await bot.session.close()
-        print("Telegram rejected BOT_TOKEN: check it with @BotFather (/mybots).", file=sys.stderr)
+        bot = create_bot(settings)
+    except TokenValidationError:
+        print(MALFORMED_TOKEN, file=sys.stderr)
         return 2
+    try:
+        me = await _check_token(bot, settings)
+        if me is None:
+            return 2
+        try:
+            journal = UpdateJournal(settings.update_journal, me.id)
+        except JournalInUse as error:
+            print(f"{error}: one `faqbot run` per bot at a time.", file=sys.stderr)
+            return 2
+        except JournalUnwritable as error:
+            print(f"Cannot write the update journal ({error}): {FIX_PATHS}", file=sys.stderr)
+            return 2
+        try:
+            await _poll(settings, bot, journal, me.username or str(me.id))
+        finally:
+            journal.close()
+    except TelegramUnauthorizedError:
+        print("Telegram rejected BOT_TOKEN (revoked?): check it with @BotFather.", file=sys.stderr)
+        return 2
+    finally:
+        await bot.session.close()
+    return 0
+
+
+async def _check_token(bot: Any, settings: Settings) -> Any:
+    """The bot's own account, or None after one line on what is wrong. Before the model
+    loads: a typo should not cost a minute."""
+    from aiogram.exceptions import ClientDecodeError, TelegramAPIError, TelegramUnauthorizedError
+
+    try:
+        return await bot.get_me()
+    except TelegramUnauthorizedError:
+        print("Telegram rejected BOT_TOKEN: check it with @BotFather (/mybots).", file=sys.stderr)
     except (TelegramAPIError, ClientDecodeError) as error:
         # Unreachable, or still failing after the retries (429, 5xx, a proxy's HTML page).
-        await bot.session.close()
         reason = redact(str(error), settings.bot_token)
         print(f"Cannot reach the Telegram Bot API: {reason}", file=sys.stderr)
-        return 2
+    return None
+
+
+async def _poll(settings: Settings, bot: Any, journal: UpdateJournal, name: str) -> None:
+    """Load the model, then poll until SIGINT or SIGTERM."""
     _freeze_imported_objects()
     resources = await build_resources(settings)
-    dp = create_dispatcher(resources)
     try:
+        dp = create_dispatcher(resources)
         await _set_command_menus(bot, settings.admin_ids)
-        log.info("polling Telegram as @%s", me.username)
+        log.info("polling Telegram as @%s", name)
         stop = asyncio.Event()
-        polling = DurablePolling(
-            dp, bot, settings.update_journal, concurrency=settings.max_concurrent_updates
-        )
+        polling = DurablePolling(dp, bot, journal, concurrency=settings.max_concurrent_updates)
 
         def on_signal() -> None:
             # The first Ctrl+C lets the updates in hand finish; a second one does not wait.
@@ -106,16 +142,8 @@ async def _serve(settings: Settings) -> int:
             loop.add_signal_handler(signal_number, on_signal)
         await polling.run(stop)
         log.info("stopped")
-    except TelegramUnauthorizedError:
-        print("Telegram rejected BOT_TOKEN (revoked?): check it with @BotFather.", file=sys.stderr)
-        return 2
-    except JournalInUse as error:
-        print(f"{error}: one `faqbot run` per bot at a time.", file=sys.stderr)
-        return 2
     finally:
-        await bot.session.close()
         await resources.close()
-    return 0
 
 
 def _freeze_imported_objects() -> None:

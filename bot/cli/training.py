@@ -17,6 +17,7 @@ from bot.cli.models import REACHES_THE_BOT
 from bot.config import Settings, TrainingSettings
 from knowledge_base.io import EvalItem, ImportFormatError, read_eval_set
 from knowledge_base.storage.engine import create_engine, create_session_factory, open_session
+from knowledge_base.training.activation import ModelAdmin
 from knowledge_base.training.dataset import build_training_set
 from knowledge_base.training.finetune import Hyperparameters, default_threads
 from knowledge_base.training.pipeline import (
@@ -119,8 +120,14 @@ def _train(settings: Settings, args: argparse.Namespace) -> int:
                 test_items=test,
             )
         except TrainingRefused as error:
+            await engine.dispose()
             print(f"Not trained: {error}", file=sys.stderr)
             return REFUSED
+        try:
+            if outcome.promoted and config.keep_versions:
+                # A version takes about 470 MB: the disk must not fill up one training at a time.
+                async with create_session_factory(engine)() as session:
+                    await ModelAdmin(session, settings.model.models_dir).prune(config.keep_versions)
         finally:
             await engine.dispose()
         if args.json:

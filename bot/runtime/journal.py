@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS updates (
@@ -27,8 +32,36 @@ CREATE INDEX IF NOT EXISTS updates_unhandled ON updates (bot_id, handled_at);
 """
 
 
+# Set by the polling loop around each update's handler: how to note it as handled.
+_REPLY_NOTE: ContextVar[Callable[[], None] | None] = ContextVar("reply_note", default=None)
+
+
+def note_reply_delivered() -> None:
+    """The person has their reply: note the update as handled now, at the instant Telegram
+    confirmed it, not once the handler has also closed its session and returned. A crash in
+    between would send the reply again at the next start; under load (a group of answers
+    logged and sent together) that in-between held dozens of replies."""
+    note = _REPLY_NOTE.get()
+    if note is not None:
+        note()
+
+
+@contextmanager
+def noting_replies(note: Callable[[], None]) -> Iterator[None]:
+    """Within this block, `note_reply_delivered` calls `note` (for one update's handler)."""
+    token = _REPLY_NOTE.set(note)
+    try:
+        yield
+    finally:
+        _REPLY_NOTE.reset(token)
+
+
 class JournalInUse(RuntimeError):
     """Another running bot holds the journal: two pollers would handle the same updates."""
+
+
+class JournalUnwritable(RuntimeError):
+    """The journal's file or folder cannot be written (permissions, a read-only disk)."""
 
 
 @dataclass(frozen=True)
@@ -58,19 +91,23 @@ class UpdateJournal:
     """
 
     def __init__(self, path: Path, bot_id: int) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise JournalUnwritable(f"{path}: {error.strerror}") from None
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(self._lock)
             raise JournalInUse(f"{path} is in use by another running faqbot") from None
-        # Autocommit mode: each statement, or each `with self._db` block, is its own commit.
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(SCHEMA)
+        try:
+            self._db = _open(path)
+        except sqlite3.DatabaseError as error:
+            if not _is_corrupt(error):
+                os.close(self._lock)
+                raise JournalUnwritable(f"{path}: {error}") from None
+            self._db = _open(_set_aside(path, error))
         self._bot_id = bot_id
 
     def close(self) -> None:
@@ -94,7 +131,11 @@ class UpdateJournal:
                     fresh.add(row[0])
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # SQLite may have rolled back already (a full disk does): a ROLLBACK then fails
+            # with "no transaction is active" and would hide the error that matters.
+            if self._db.in_transaction:
+                with suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
             raise
         return fresh
 
@@ -136,3 +177,44 @@ class UpdateJournal:
             (self._bot_id, time.time() - older_than_seconds),
         )
         return cursor.rowcount
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    # Autocommit mode: each statement, or each `with db` block, is its own commit.
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=5000")
+        db.executescript(SCHEMA)
+        # Reads every page of the file: a truncated journal fails here, not mid-run.
+        if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+            raise sqlite3.DatabaseError("database disk image is malformed")
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _is_corrupt(error: sqlite3.DatabaseError) -> bool:
+    message = str(error).lower()
+    return "not a database" in message or "malformed" in message
+
+
+def _set_aside(path: Path, error: sqlite3.DatabaseError) -> Path:
+    """Move a damaged journal (and its -wal/-shm files) aside and return the path to start
+    afresh at. What it held unfinished is lost with it; Telegram still holds what it had not
+    been told arrived."""
+    aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+    for suffix in ("", "-wal", "-shm"):
+        source = Path(f"{path}{suffix}")
+        if source.exists():
+            source.rename(Path(f"{aside}{suffix}"))
+    log.error(
+        "the update journal %s was damaged (%s): moved aside to %s and started afresh; "
+        "updates it held unfinished may not be answered",
+        path,
+        error,
+        aside,
+    )
+    return path

@@ -12,12 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from aiogram import Bot, Dispatcher
-from aiogram.exceptions import TelegramRetryAfter, TelegramUnauthorizedError
+from aiogram.exceptions import (
+    TelegramConflictError,
+    TelegramRetryAfter,
+    TelegramUnauthorizedError,
+)
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 
-from bot.runtime.journal import UpdateJournal
+from bot.runtime.journal import UpdateJournal, noting_replies
 from bot.runtime.telegram_retry import TELEGRAM_UNREACHABLE
 
 log = logging.getLogger(__name__)
@@ -29,9 +33,14 @@ BACKOFF = BackoffConfig(min_delay=1.0, max_delay=30.0, factor=1.6, jitter=0.1)
 MAX_ATTEMPTS = 3
 # Handled updates are kept this long (for the operator looking into an incident), then dropped.
 KEEP_HANDLED = timedelta(days=2)
-# When Telegram keeps failing the reply to an update (each call retried for up to 60 s), the
-# update is handled again after these pauses, then left for the next start.
+# When Telegram keeps failing the reply to an update (each call retried for up to 60 s), or the
+# database keeps refusing its write (each retried for DB__WRITE_RETRY_SECONDS), the update is
+# handled again after these pauses, then left for the next start.
 RETRY_UNREACHABLE = (15.0, 60.0, 240.0)
+# What the error handler returns for an update whose database write was refused past the bound.
+STORE_UNAVAILABLE = "store-unavailable"
+# Outcomes of an update that is not done: handle it again later.
+HANDLE_AGAIN_LATER = (TELEGRAM_UNREACHABLE, STORE_UNAVAILABLE)
 CLEAN_UP_EVERY = 3600.0
 
 
@@ -52,7 +61,7 @@ class DurablePolling:
         self,
         dispatcher: Dispatcher,
         bot: Bot,
-        journal_path: Path,
+        journal: Path | UpdateJournal,
         *,
         polling_timeout: int = 10,
         concurrency: int = 64,
@@ -60,7 +69,9 @@ class DurablePolling:
     ) -> None:
         self._dp = dispatcher
         self._bot = bot
-        self._journal_path = journal_path
+        # A path is opened (and closed) by `run`; an open journal is the caller's to close
+        # (`faqbot run` opens it before the model loads, to refuse a second instance early).
+        self._journal = journal
         self._polling_timeout = polling_timeout
         self._concurrency = concurrency
         self._shutdown_grace = shutdown_grace
@@ -74,8 +85,10 @@ class DurablePolling:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until `stop` is set; then let the updates in hand finish (for a while)."""
-        me = await self._bot.me()
-        journal = UpdateJournal(self._journal_path, me.id)
+        if isinstance(self._journal, UpdateJournal):
+            journal, owned = self._journal, False
+        else:
+            journal, owned = UpdateJournal(self._journal, (await self._bot.me()).id), True
         workflow = {"dispatcher": self._dp, "bots": (self._bot,), **self._dp.workflow_data}
         try:
             await self._dp.emit_startup(bot=self._bot, **workflow)
@@ -86,7 +99,8 @@ class DurablePolling:
                 await self._drain()
                 await self._dp.emit_shutdown(bot=self._bot, **workflow)
         finally:
-            journal.close()
+            if owned:
+                journal.close()
 
     async def _resume(
         self, journal: UpdateJournal, workflow: dict[str, Any], stop: asyncio.Event
@@ -133,6 +147,7 @@ class DurablePolling:
         backoff = Backoff(BACKOFF)
         loop = asyncio.get_running_loop()
         clean_up_at = loop.time()
+        backoff_conflict = False
         while not stop.is_set():
             if loop.time() >= clean_up_at:
                 clean_up_at = loop.time() + CLEAN_UP_EVERY
@@ -153,6 +168,13 @@ class DurablePolling:
                     pause = float(error.retry_after)
                 else:
                     pause = next(backoff)
+                if isinstance(error, TelegramConflictError) and not backoff_conflict:
+                    backoff_conflict = True
+                    log.error(
+                        "Telegram says another process polls this bot (Conflict): two `faqbot "
+                        "run` with one BOT_TOKEN, maybe on other machines or with another "
+                        "UPDATE_JOURNAL; each would answer half the questions. Stop all but one."
+                    )
                 # One line: Telegram being away is an event, not a bug in the bot.
                 log.warning(
                     "getUpdates failed (%s: %s); again in %.1f s", _kind(error), error, pause
@@ -162,6 +184,7 @@ class DurablePolling:
             if backoff.counter:
                 log.info("getUpdates works again after %d failures", backoff.counter)
                 backoff.reset()
+                backoff_conflict = False
             try:
                 fresh = journal.record([(u.update_id, _to_json(u)) for u in updates])
             except sqlite3.Error as error:
@@ -189,32 +212,44 @@ class DurablePolling:
         self, journal: UpdateJournal, update: Update, workflow: dict[str, Any]
     ) -> None:
         journal.begin(update.update_id)
-        for pause in (*RETRY_UNREACHABLE, None):
-            try:
-                result = await self._dp.feed_update(self._bot, update, **workflow)
-            except Exception:
-                # The error handler answers the person; reaching here means it failed as well.
-                log.exception("update %d failed", update.update_id)
-                result = None
-            if result is not TELEGRAM_UNREACHABLE:
-                break
-            if pause is None:
-                log.warning(
-                    "update %d: Telegram still unreachable; left for the next start",
-                    update.update_id,
-                )
+        noted = False
+
+        def note() -> None:
+            # Synchronous, with no await before it: this note is what a crash must not outrun.
+            nonlocal noted
+            if noted:
                 return
-            log.warning("update %d: Telegram unreachable; again in %g s", update.update_id, pause)
-            await asyncio.sleep(pause)
-        try:
-            # At once, with no await in between: this note is what a crash must not outrun.
-            journal.mark_handled(update.update_id)
-        except sqlite3.Error as error:
-            log.warning(
-                "update %d handled, but not noted so (%s): it is handled again at next start",
-                update.update_id,
-                error,
-            )
+            noted = True
+            try:
+                journal.mark_handled(update.update_id)
+            except sqlite3.Error as error:
+                log.warning(
+                    "update %d handled, but not noted so (%s): it is handled again at next start",
+                    update.update_id,
+                    error,
+                )
+
+        with noting_replies(note):
+            for pause in (*RETRY_UNREACHABLE, None):
+                try:
+                    result = await self._dp.feed_update(self._bot, update, **workflow)
+                except Exception:
+                    # The error handler answers the person; reaching here means it failed too.
+                    log.exception("update %d failed", update.update_id)
+                    result = None
+                # Once the person has the reply, a later failure (telling the admins) is not
+                # worth sending them the reply again.
+                if noted or result not in HANDLE_AGAIN_LATER:
+                    break
+                what = "Telegram unreachable" if result == TELEGRAM_UNREACHABLE else "no database"
+                if pause is None:
+                    log.warning(
+                        "update %d: still %s; left for the next start", update.update_id, what
+                    )
+                    return
+                log.warning("update %d: %s; again in %g s", update.update_id, what, pause)
+                await asyncio.sleep(pause)
+        note()
 
     async def _wait_for_room(self, stop: asyncio.Event) -> None:
         """Back-pressure: fetch more only while fewer than `concurrency` updates are in hand."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from knowledge_base.encoders.base import Encoder, TextEncoder
+from knowledge_base.encoders.base import TextEncoder
 from knowledge_base.encoders.onnx_encoder import OnnxEncoder
 from knowledge_base.encoders.onnx_export import export_onnx
 from knowledge_base.encoders.onnx_files import onnx_ready
+from knowledge_base.encoders.torch_encoder import Encoder
 
 log = logging.getLogger(__name__)
 

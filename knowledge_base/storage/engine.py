@@ -24,6 +24,12 @@ def ensure_sqlite_dir(database_url: str) -> None:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
 
 
+# How long a SQLite write waits for another writer's lock before it fails (and is retried by
+# storage/faults.py): long enough for any one write transaction of another process (an import
+# batch, a training registering its vectors) to end.
+BUSY_TIMEOUT_MS = 15_000
+
+
 def create_engine(database_url: str) -> AsyncEngine:
     ensure_sqlite_dir(database_url)
     # Parameters are people's questions and ids: no error message or log line may carry them.
@@ -38,9 +44,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the CLI read while the bot writes; foreign keys are off by default in SQLite.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    # Long enough for any one write transaction of another process (an import batch, a
-    # training registering its vectors) to end.
-    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
 
 

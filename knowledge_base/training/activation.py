@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from knowledge_base.audit import Actor
 from knowledge_base.storage.audit import AuditRepository
 from knowledge_base.storage.engine import read_only
-from knowledge_base.training.registry import ModelRegistry, metrics_of
+from knowledge_base.training.registry import ModelRegistry, delete_files, metrics_of
 from knowledge_base.types import AuditAction, ModelStatus, ModelVersion
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ class ModelAdmin:
     def __init__(self, session: AsyncSession, models_dir: Path, actor: Actor | None = None) -> None:
         self._session = session
         self._actor = actor
+        self._models_dir = models_dir
         self._registry = ModelRegistry(session, models_dir)
         self._audit = AuditRepository(session)
 
@@ -93,6 +94,25 @@ class ModelAdmin:
         await self._session.commit()
         log.info("the model was rolled back from %s to %s", left.name, active.name)
         return left, active
+
+    async def prune(self, keep: int) -> list[ModelVersion]:
+        """Free the disk: delete the files of every trained version but the `keep` most
+        recently activated ones that served (see ModelRegistry.prune); the pruned versions.
+        The database says so first, so a crash in between leaves files nothing points at,
+        never a version whose files are gone without a word."""
+        self._check("prune")
+        try:
+            pruned = await self._registry.prune(keep)
+        except BaseException:
+            await self._session.rollback()
+            raise
+        await self._session.commit()
+        removed = delete_files(pruned, self._models_dir)
+        if removed:
+            log.info(
+                "pruned %d model versions: %s", len(removed), ", ".join(p.name for p in removed)
+            )
+        return pruned
 
     def _check(self, action: str) -> None:
         if self._actor is not None:

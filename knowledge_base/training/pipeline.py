@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import json
 import logging
 import os
@@ -19,13 +18,13 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge_base.encoders.base import (
-    Encoder,
     model_version,
     recommended_lexical_weight,
     recommended_thresholds,
 )
 from knowledge_base.encoders.base_models import write_recommendations
 from knowledge_base.encoders.onnx_export import export_onnx
+from knowledge_base.encoders.torch_encoder import Encoder
 from knowledge_base.evaluation import EvalReport, choose_thresholds, evaluate_vectors
 from knowledge_base.io import EvalItem
 from knowledge_base.search.engine import phrasing_index, phrasing_vectors
@@ -50,7 +49,9 @@ from knowledge_base.training.registry import (
     UNREGISTERED_MARKER,
     ActiveModel,
     ModelRegistry,
+    TrainingBusy,
     remove_abandoned_versions,
+    training_lock,
     version_name,
 )
 from knowledge_base.types import ModelVersion, PairSource, Phrasing, PhrasingSource
@@ -506,13 +507,9 @@ def _free_name(models_dir: Path) -> str:
 
 @contextmanager
 def _exclusive(models_dir: Path) -> Iterator[None]:
-    """One training at a time per models directory; the lock dies with the process."""
-    with (models_dir / ".training.lock").open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise TrainingRefused("another training is running; try again when it ends") from None
-        try:
+    """One training at a time per models directory."""
+    try:
+        with training_lock(models_dir):
             yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    except TrainingBusy:
+        raise TrainingRefused("another training is running; try again when it ends") from None

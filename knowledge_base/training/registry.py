@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +23,12 @@ from knowledge_base.types import ModelStatus, ModelVersion
 INCOMPLETE_PREFIX = ".incomplete-"
 # Inside a complete version directory until the database has registered it.
 UNREGISTERED_MARKER = ".unregistered"
+# Held by the one training of a models directory.
+TRAINING_LOCK = ".training.lock"
+
+
+class TrainingBusy(RuntimeError):
+    """Another training holds the models directory."""
 
 
 class RegistryError(RuntimeError):
@@ -130,6 +139,34 @@ class ModelRegistry:
         await self._versions.set_status(target.name, ModelStatus.ACTIVE)
         return current, await self._require(target.name)
 
+    async def prune(self, keep: int) -> list[ModelVersion]:
+        """Mark as pruned every trained version outside the `keep` most recently activated
+        ones that served (the active one first, then those a rollback returns to); rejected
+        and rolled-back candidates go too. Base models (under base/) are never pruned. The
+        versions whose files the caller may now delete; nothing is committed here."""
+        versions = await self._versions.all()
+        served = sorted(
+            (v for v in versions if v.status in (ModelStatus.ACTIVE, ModelStatus.PREVIOUS)),
+            key=lambda v: (v.status is ModelStatus.ACTIVE, v.activated_at or v.created_at),
+            reverse=True,
+        )
+        kept = {v.name for v in served[:keep]}
+        pruned = [
+            v
+            for v in versions
+            if v.name not in kept
+            and v.status is not ModelStatus.PRUNED
+            and v.status is not ModelStatus.ACTIVE
+            and not self._is_base(v)
+        ]
+        for version in pruned:
+            await self._versions.set_status(version.name, ModelStatus.PRUNED)
+        return pruned
+
+    def _is_base(self, version: ModelVersion) -> bool:
+        inside = path_below(version.path, self._models_dir)
+        return inside is None or inside.parts[:1] == ("base",)
+
     async def _register_base(self, serving: ActiveModel) -> None:
         """The configured model becomes a version when another replaces it, so a rollback
         can return to it; it is marked as serving now, as it did."""
@@ -157,6 +194,44 @@ class ModelRegistry:
 def _require_directory(version: ModelVersion) -> None:
     if not (version.path / "modules.json").is_file():
         raise RegistryError(f"the directory of {version.name} is gone: {version.path}")
+
+
+@contextmanager
+def training_lock(models_dir: Path) -> Iterator[None]:
+    """One training at a time per models directory; the lock dies with the process.
+    TrainingBusy when another process holds it."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with (models_dir / TRAINING_LOCK).open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise TrainingBusy("another training is running") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def remove_leftovers(models_dir: Path) -> list[Path]:
+    """What killed trainings left, removed at the start of any `faqbot` command; nothing while
+    a training runs (what it writes is no leftover yet)."""
+    if not models_dir.is_dir():
+        return []
+    try:
+        with training_lock(models_dir):
+            return remove_abandoned_versions(models_dir)
+    except (TrainingBusy, OSError):
+        return []  # a training runs, or the folder is read-only: nothing to do now
+
+
+def delete_files(versions: Iterable[ModelVersion], models_dir: Path) -> list[Path]:
+    """Delete the directories of pruned versions (only ones inside the models directory)."""
+    removed: list[Path] = []
+    for version in versions:
+        if path_below(version.path, models_dir) is not None and version.path.is_dir():
+            shutil.rmtree(version.path, ignore_errors=True)
+            removed.append(version.path)
+    return removed
 
 
 def remove_abandoned_versions(models_dir: Path) -> list[Path]:

@@ -10,7 +10,7 @@ from bot.config import ModelSettings, TrainingSettings
 from bot.keyboards import AdminRollback
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
-from knowledge_base.encoders.base import Encoder
+from knowledge_base.encoders.torch_encoder import Encoder
 from tests.e2e.conftest import FORCE_ANSWER, USER_ID, BotHarness, LaunchBot
 from tests.fakes.telegram import Call, TelegramStub
 

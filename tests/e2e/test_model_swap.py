@@ -9,7 +9,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.config import ModelSettings
-from knowledge_base.encoders.base import Encoder, model_version
+from knowledge_base.encoders.base import model_version
+from knowledge_base.encoders.torch_encoder import Encoder
 from knowledge_base.storage.tables import QueryRow
 from tests.conftest import SAMPLE_EVAL, operator_environment, start_faqbot
 from tests.e2e.conftest import FORCE_ANSWER, BotHarness, LaunchBot

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge_base.encoders.base import Encoder, ModelNotFoundError
+from knowledge_base.encoders.base import ModelNotFoundError
+from knowledge_base.encoders.torch_encoder import Encoder
 
 TEXT = "Как получить доступ к логам?"
 

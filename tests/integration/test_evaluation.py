@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import cli
 from knowledge_base.articles import ArticleService
-from knowledge_base.encoders.base import Encoder
+from knowledge_base.encoders.torch_encoder import Encoder
 from knowledge_base.evaluation import EvalReport, evaluate
 from knowledge_base.io import read_articles, read_eval_set
 from knowledge_base.search.engine import SearchEngine

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli.inbox import format_groups
 from knowledge_base.articles import ArticleService
-from knowledge_base.encoders.base import Encoder
+from knowledge_base.encoders.torch_encoder import Encoder
 from knowledge_base.feedback import FeedbackService
 from knowledge_base.inbox import group_questions, open_questions
 from knowledge_base.io import read_articles

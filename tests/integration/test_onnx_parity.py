@@ -12,11 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge_base.encoders.base import Encoder, model_version
+from knowledge_base.encoders.base import model_version
 from knowledge_base.encoders.loading import load_encoder
 from knowledge_base.encoders.onnx_encoder import OnnxEncoder
 from knowledge_base.encoders.onnx_export import PARITY_MIN, PARITY_SENTENCES
 from knowledge_base.encoders.onnx_files import ONNX_FILE, ONNX_META, onnx_ready
+from knowledge_base.encoders.torch_encoder import Encoder
 from knowledge_base.io import read_articles, read_eval_set
 from knowledge_base.search.vector_index import VectorIndex
 from tests.conftest import SAMPLE_BASE, SAMPLE_EVAL, parity_sentences

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge_base.articles import ArticleService
-from knowledge_base.encoders.base import Encoder
+from knowledge_base.encoders.torch_encoder import Encoder
 from knowledge_base.io import read_articles
 from knowledge_base.search.engine import SearchEngine
 from knowledge_base.search.snapshot import Thresholds

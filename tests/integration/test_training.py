@@ -17,8 +17,9 @@ from sqlalchemy import func, select
 
 from bot import cli
 from bot.config import Settings
-from knowledge_base.encoders.base import Encoder, model_version
+from knowledge_base.encoders.base import model_version
 from knowledge_base.encoders.base_models import MULTILINGUAL_E5, RECOMMENDED_THRESHOLDS
+from knowledge_base.encoders.torch_encoder import Encoder
 from knowledge_base.evaluation import MIN_QUESTIONS_FOR_THRESHOLDS
 from knowledge_base.storage.engine import open_session
 from knowledge_base.storage.tables import EmbeddingRow, ModelVersionRow, PhrasingRow, QueryRow

@@ -10,10 +10,12 @@ from aiogram.filters import Command, CommandStart
 from aiogram.types import ErrorEvent, Message
 
 from bot.config import Settings
+from bot.runtime.polling import STORE_UNAVAILABLE
 from bot.runtime.telegram_retry import TELEGRAM_FAULTS, TELEGRAM_UNREACHABLE, TRANSIENT_FAULTS
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 from knowledge_base.articles import ArticleService
+from knowledge_base.storage.faults import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +73,8 @@ async def on_error(event: ErrorEvent) -> bool | str:
     the search did not: the question and the click are stored already, and a message about a
     failed search would be false (and would most likely fail the same way), so that is logged
     in one line and nothing is sent; if the fault may pass, the polling loop is told to handle
-    the update again later.
+    the update again later. The same for a database that kept refusing the update's write
+    (locked, disk full): nothing was stored, so the update is handled again later.
     """
     update = event.update
     if isinstance(event.exception, TELEGRAM_FAULTS):
@@ -84,6 +87,10 @@ async def on_error(event: ErrorEvent) -> bool | str:
         if isinstance(event.exception, TRANSIENT_FAULTS):
             return TELEGRAM_UNREACHABLE
         return True
+    if isinstance(event.exception, StoreUnavailable):
+        # Nothing of it was stored, and nothing is lost: the journal hands it over again.
+        log.warning("update %s: %s; it is handled again later", update.update_id, event.exception)
+        return STORE_UNAVAILABLE
     log.exception("update %s failed", update.update_id, exc_info=event.exception)
     try:
         if update.message is not None:

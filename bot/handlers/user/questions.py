@@ -8,6 +8,7 @@ from aiogram.types import Message
 from bot import keyboards
 from bot.config import Settings
 from bot.notifications import notify_admins
+from bot.runtime.journal import note_reply_delivered
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 from knowledge_base.search.questions import clean_question
@@ -39,13 +40,18 @@ async def question(
             texts.article(answer.article.title, answer.article.body, answer.article.body_html),
             reply_markup=keyboards.rating(answer.query_id, answer.article.id),
         )
+        note_reply_delivered()
     elif answer.band is Band.SUGGEST and answer.alternatives:
         await message.answer(
             texts.SUGGEST,
             reply_markup=keyboards.suggestions(answer.query_id, answer.alternatives),
         )
+        note_reply_delivered()
     else:
         await message.answer(texts.NOTHING_FOUND if answer.article else texts.EMPTY_BASE)
+        # The person has their answer; the admins' notice is not worth sending it twice (the
+        # question waits in /unanswered either way).
+        note_reply_delivered()
         await notify_admins(
             bot,
             settings.admin_ids,
