@@ -10,21 +10,14 @@ from bot.handlers.admin import dialogs as dialogs_module
 from bot.keyboards import AdminAdd, AdminCard
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
-from tests.e2e.conftest import FORCE_ANSWER, USER_ID, BotHarness, LaunchBot
+from tests.fakes.harness import BotHarness, LaunchBot, launch_admin_bot
+from tests.fakes.people import ADMIN, USER_ID
+from tests.fakes.replies import shown_text
 from tests.fakes.telegram import Call, TelegramStub
 
-ADMIN = 777
 TITLE = "Как записаться в корпоративный спортзал"
 BODY = "Абонемент оформляют в HR-портале: раздел «Льготы» → «Спорт». Компания платит половину."
 PHRASINGS = "абонемент в фитнес от компании\nскидка на спортзал"
-
-
-def _text(call: Call) -> str:
-    return str(call.result["text"])
-
-
-async def _admin_bot(launch_bot: LaunchBot) -> BotHarness:
-    return await launch_bot(FORCE_ANSWER, admin_ids=frozenset({ADMIN}))
 
 
 async def _say(bot: BotHarness, text: str) -> list[Call]:
@@ -34,43 +27,45 @@ async def _say(bot: BotHarness, text: str) -> list[Call]:
 async def test_the_whole_dialog_saves_an_article_that_is_found_at_once(
     launch_bot: LaunchBot,
 ) -> None:
-    bot = await _admin_bot(launch_bot)
+    bot = await launch_admin_bot(launch_bot)
     [ask_title] = await _say(bot, "/add")
-    assert _text(ask_title) == admin_texts.ADD_TITLE
+    assert shown_text(ask_title) == admin_texts.ADD_TITLE
     [ask_body] = await _say(bot, TITLE)
-    assert _text(ask_body) == f"Заголовок: «{TITLE}». Теперь пришлите текст статьи."
+    assert shown_text(ask_body) == f"Заголовок: «{TITLE}». Теперь пришлите текст статьи."
     [ask_phrasings] = await _say(bot, BODY)
-    assert _text(ask_phrasings) == admin_texts.ADD_PHRASINGS
+    assert shown_text(ask_phrasings) == admin_texts.ADD_PHRASINGS
     assert [t for t, _ in TelegramStub.buttons(ask_phrasings)] == [admin_texts.BUTTON_NO_PHRASINGS]
     intro, preview, summary = await _say(bot, PHRASINGS)
-    assert _text(intro) == admin_texts.ADD_PREVIEW
+    assert shown_text(intro) == admin_texts.ADD_PREVIEW
     # Exactly what a person will be shown, markup and all.
     assert preview.params["text"] == texts.article(TITLE, BODY)
-    assert _text(summary).startswith("Фразы: абонемент в фитнес от компании; скидка на спортзал")
-    assert "Похоже на" not in _text(summary)
+    assert shown_text(summary).startswith(
+        "Фразы: абонемент в фитнес от компании; скидка на спортзал"
+    )
+    assert "Похоже на" not in shown_text(summary)
     assert [t for t, _ in TelegramStub.buttons(summary)] == [
         admin_texts.BUTTON_SAVE,
         admin_texts.BUTTON_CANCEL,
     ]
     press = await bot.press(summary, AdminAdd(step="save").pack(), user_id=ADMIN)
-    assert _text(press.replies[0]) == f"Статья «{TITLE}» сохранена, поиск уже её находит."
+    assert shown_text(press.replies[0]) == f"Статья «{TITLE}» сохранена, поиск уже её находит."
     reply = await bot.ask("скидка на спортзал")
-    assert _text(reply).startswith(TITLE)
+    assert shown_text(reply).startswith(TITLE)
     [log] = await _say(bot, "/audit")
-    assert "создана" in _text(log) and TITLE in _text(log)
+    assert "создана" in shown_text(log) and TITLE in shown_text(log)
 
 
 async def test_a_near_copy_is_flagged_with_a_way_to_open_the_original(
     launch_bot: LaunchBot,
 ) -> None:
-    bot = await _admin_bot(launch_bot)
+    bot = await launch_admin_bot(launch_bot)
     original = "Инструкция по смене пароля"
     await _say(bot, "/add")
     await _say(bot, "Инструкция по смене пароля.")
     [ask_phrasings] = await _say(bot, "Как сменить пароль: откройте профиль.")
     press = await bot.press(ask_phrasings, AdminAdd(step="skip").pack(), user_id=ADMIN)
     *_, summary = press.replies
-    shown = _text(summary)
+    shown = shown_text(summary)
     assert f"Похоже на: «{original}»" in shown, shown
     buttons = TelegramStub.buttons(summary)
     assert buttons[0] == (
@@ -84,48 +79,48 @@ async def test_a_near_copy_is_flagged_with_a_way_to_open_the_original(
     # Opening the original shows its card apart; the draft and its buttons stay.
     opened = await bot.press(summary, buttons[0][1], user_id=ADMIN)
     [card] = opened.replies
-    assert card.method == "sendMessage" and _text(card).startswith(original)
+    assert card.method == "sendMessage" and shown_text(card).startswith(original)
     assert TelegramStub.buttons(bot.current(summary)) == buttons
     cancelled = await bot.press(summary, AdminAdd(step="cancel").pack(), user_id=ADMIN)
-    assert _text(cancelled.replies[0]) == admin_texts.CANCELLED
+    assert shown_text(cancelled.replies[0]) == admin_texts.CANCELLED
     assert await bot.title_of(await bot.article_id(original)) == original
     [log] = await _say(bot, "/audit")
-    assert _text(log) == admin_texts.NO_CHANGES
+    assert shown_text(log) == admin_texts.NO_CHANGES
 
 
 async def test_cancel_midway_leaves_the_dialog_and_the_base_as_it_was(
     launch_bot: LaunchBot,
 ) -> None:
-    bot = await _admin_bot(launch_bot)
+    bot = await launch_admin_bot(launch_bot)
     await _say(bot, "/add")
     await _say(bot, TITLE)
     # A command is a command even inside the dialog, and /cancel leaves it.
     [helped] = await _say(bot, "/help")
-    assert _text(helped).startswith("Как мной пользоваться")
+    assert shown_text(helped).startswith("Как мной пользоваться")
     [cancelled] = await _say(bot, "/cancel")
-    assert _text(cancelled) == admin_texts.CANCELLED
+    assert shown_text(cancelled) == admin_texts.CANCELLED
     # The next text is a question again.
     reply = await bot.ask(BODY, user_id=ADMIN)
-    assert not _text(reply).startswith(TITLE)
+    assert not shown_text(reply).startswith(TITLE)
     [stale] = await _say(bot, "/cancel")
-    assert _text(stale) == admin_texts.NOTHING_TO_CANCEL
+    assert shown_text(stale) == admin_texts.NOTHING_TO_CANCEL
 
 
 async def test_a_taken_title_or_a_sticker_is_asked_again(launch_bot: LaunchBot) -> None:
-    bot = await _admin_bot(launch_bot)
+    bot = await launch_admin_bot(launch_bot)
     await _say(bot, "/add")
     [taken] = await _say(bot, "Инструкция по смене пароля")
-    assert _text(taken) == admin_texts.ADD_TITLE_TAKEN
+    assert shown_text(taken) == admin_texts.ADD_TITLE_TAKEN
     [sticker] = await bot.send(bot.stub.push_sticker, ADMIN)
-    assert _text(sticker) == admin_texts.NEED_TEXT
+    assert shown_text(sticker) == admin_texts.NEED_TEXT
     [ask_body] = await _say(bot, TITLE)
-    assert _text(ask_body).startswith("Заголовок:")
+    assert shown_text(ask_body).startswith("Заголовок:")
 
 
 async def test_nobody_else_can_add(launch_bot: LaunchBot) -> None:
-    bot = await _admin_bot(launch_bot)
+    bot = await launch_admin_bot(launch_bot)
     [refused] = await bot.say("/add", user_id=USER_ID)
-    assert _text(refused) == texts.UNKNOWN_COMMAND
+    assert shown_text(refused) == texts.UNKNOWN_COMMAND
     message = await bot.ask("как сбросить пароль?")
     for step in ("skip", "save", "cancel"):
         press = await bot.press(message, AdminAdd(step=step).pack(), user_id=USER_ID)
@@ -135,13 +130,13 @@ async def test_nobody_else_can_add(launch_bot: LaunchBot) -> None:
 async def test_a_dialog_left_for_a_day_expires(
     launch_bot: LaunchBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bot = await _admin_bot(launch_bot)
+    bot = await launch_admin_bot(launch_bot)
     await _say(bot, "/add")
     await _say(bot, TITLE)
     now = time.time()
     monkeypatch.setattr(dialogs_module.time, "time", lambda: now + 25 * 3600)
     [expired] = await _say(bot, BODY)
-    assert _text(expired) == admin_texts.DIALOG_EXPIRED
+    assert shown_text(expired) == admin_texts.DIALOG_EXPIRED
     # Left: the next text is a question again.
     reply = await bot.ask("как сбросить пароль?", user_id=ADMIN)
-    assert _text(reply).startswith("Инструкция по смене пароля")
+    assert shown_text(reply).startswith("Инструкция по смене пароля")

@@ -8,20 +8,11 @@ from aiogram.fsm.storage.base import StorageKey  # noqa: F401 - documents where 
 from bot.keyboards import AdminAction, AdminCard, AdminDeletePhrasing, AdminPage
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
-from tests.e2e.conftest import FORCE_ANSWER, USER_ID, BotHarness, LaunchBot
+from tests.fakes.harness import BotHarness, LaunchBot, launch_admin_bot
+from tests.fakes.people import ADMIN, USER_ID
+from tests.fakes.replies import shown_text
+from tests.fakes.samples import PASSWORD_ARTICLE, PASSWORD_QUESTION
 from tests.fakes.telegram import Call, TelegramStub
-
-ADMIN = 777
-PASSWORD_ARTICLE = "Инструкция по смене пароля"
-PASSWORD_QUESTION = "как сбросить пароль?"
-
-
-async def _admin_bot(launch_bot: LaunchBot) -> BotHarness:
-    return await launch_bot(FORCE_ANSWER, admin_ids=frozenset({ADMIN}))
-
-
-def _text(call: Call) -> str:
-    return str(call.result["text"])
 
 
 async def _card(bot: BotHarness, title_words: str, title: str) -> Call:
@@ -39,9 +30,9 @@ async def _answered_title(bot: BotHarness, question: str) -> str:
 
 
 async def test_the_list_pages_through_the_base_ten_at_a_time(launch_bot: LaunchBot) -> None:
-    bot = await _admin_bot(launch_bot)
+    bot = await launch_admin_bot(launch_bot)
     [first] = await bot.say("/articles", user_id=ADMIN)
-    assert _text(first) == "В базе: 50 статей. Страница 1 из 5."
+    assert shown_text(first) == "В базе: 50 статей. Страница 1 из 5."
     buttons = TelegramStub.buttons(first)
     assert len(buttons) == 11 and buttons[-1] == (
         admin_texts.BUTTON_NEXT,
@@ -49,27 +40,27 @@ async def test_the_list_pages_through_the_base_ten_at_a_time(launch_bot: LaunchB
     )
     press = await bot.press(first, buttons[-1][1], user_id=ADMIN)
     [second] = press.replies
-    assert _text(second) == "В базе: 50 статей. Страница 2 из 5."
+    assert shown_text(second) == "В базе: 50 статей. Страница 2 из 5."
     assert [t for t, _ in TelegramStub.buttons(second)][-2:] == [
         admin_texts.BUTTON_PREVIOUS,
         admin_texts.BUTTON_NEXT,
     ]
     [found] = await bot.say("/articles ПАРОЛ", user_id=ADMIN)
-    assert _text(found).startswith("По словам «ПАРОЛ» найдено:")
+    assert shown_text(found).startswith("По словам «ПАРОЛ» найдено:")
     assert PASSWORD_ARTICLE in [t for t, _ in TelegramStub.buttons(found)]
     [none] = await bot.say("/articles абракадабра", user_id=ADMIN)
-    assert _text(none) == "По словам «абракадабра» статей не найдено."
+    assert shown_text(none) == "По словам «абракадабра» статей не найдено."
 
 
 async def test_a_card_shows_phrasings_with_their_source_and_the_numbers(
     launch_bot: LaunchBot,
 ) -> None:
-    bot = await _admin_bot(launch_bot)
+    bot = await launch_admin_bot(launch_bot)
     reply = await bot.ask(PASSWORD_QUESTION)
     (_, helpful), _ = TelegramStub.buttons(reply)
     await bot.press(reply, helpful)
     card = await _card(bot, "пароль", PASSWORD_ARTICLE)
-    shown = _text(card)
+    shown = shown_text(card)
     assert shown.startswith(PASSWORD_ARTICLE)
     assert f"{PASSWORD_ARTICLE} (заголовок)" in shown
     assert "(импорт)" in shown
@@ -86,7 +77,7 @@ async def test_a_card_shows_phrasings_with_their_source_and_the_numbers(
 async def test_archiving_hides_an_article_at_once_and_restoring_brings_it_back(
     launch_bot: LaunchBot,
 ) -> None:
-    bot = await _admin_bot(launch_bot)
+    bot = await launch_admin_bot(launch_bot)
     assert await _answered_title(bot, PASSWORD_QUESTION) == PASSWORD_ARTICLE
     card = await _card(bot, "пароль", PASSWORD_ARTICLE)
     archive = AdminAction(action="archive", article_id=await bot.article_id(PASSWORD_ARTICLE))
@@ -98,67 +89,67 @@ async def test_archiving_hides_an_article_at_once_and_restoring_brings_it_back(
     assert await _answered_title(bot, PASSWORD_QUESTION) != PASSWORD_ARTICLE
 
     [archived] = await bot.say("/archive", user_id=ADMIN)
-    assert _text(archived) == "В архиве: 1 статья. Страница 1 из 1."
+    assert shown_text(archived) == "В архиве: 1 статья. Страница 1 из 1."
     [(title, data)] = TelegramStub.buttons(archived)
     assert title == PASSWORD_ARTICLE
     opened = await bot.press(archived, data, user_id=ADMIN)
     [card] = opened.replies
-    assert "в архиве" in _text(card)
+    assert "в архиве" in shown_text(card)
     restore = next(d for t, d in TelegramStub.buttons(card) if t == admin_texts.BUTTON_RESTORE)
     await bot.press(card, restore, user_id=ADMIN)
     assert await _answered_title(bot, PASSWORD_QUESTION) == PASSWORD_ARTICLE
     # Phrasings and feedback survived the round trip; the audit has both changes.
     [log] = await bot.say("/audit", user_id=ADMIN)
-    lines = _text(log).splitlines()
+    lines = shown_text(log).splitlines()
     assert len(lines) == 2
     assert "из архива" in lines[0] and "в архив" in lines[1]
     assert all(str(ADMIN) in line and PASSWORD_ARTICLE in line for line in lines)
 
 
 async def test_a_new_text_is_what_the_next_person_reads(launch_bot: LaunchBot) -> None:
-    bot = await _admin_bot(launch_bot)
+    bot = await launch_admin_bot(launch_bot)
     card = await _card(bot, "пароль", PASSWORD_ARTICLE)
     body = next(d for t, d in TelegramStub.buttons(card) if t == admin_texts.BUTTON_BODY)
     press = await bot.press(card, body, user_id=ADMIN)
-    assert _text(press.replies[0]).startswith("Пришлите новый текст статьи")
+    assert shown_text(press.replies[0]).startswith("Пришлите новый текст статьи")
     [saved] = await bot.say("Пароль меняют на портале id.example.com <за минуту>.", user_id=ADMIN)
-    assert _text(saved) == admin_texts.SAVED
+    assert shown_text(saved) == admin_texts.SAVED
     reply = await bot.ask(PASSWORD_QUESTION)
     assert (
-        _text(reply)
+        shown_text(reply)
         == f"{PASSWORD_ARTICLE}\n\nПароль меняют на портале id.example.com <за минуту>."
     )
 
 
 async def test_a_renamed_article_is_found_by_its_new_title(launch_bot: LaunchBot) -> None:
-    bot = await _admin_bot(launch_bot)
+    bot = await launch_admin_bot(launch_bot)
     card = await _card(bot, "пароль", PASSWORD_ARTICLE)
     rename = next(d for t, d in TelegramStub.buttons(card) if t == admin_texts.BUTTON_TITLE)
     await bot.press(card, rename, user_id=ADMIN)
     taken = "Инструкция по получению логов"
     [refused] = await bot.say(taken, user_id=ADMIN)
-    assert _text(refused) == admin_texts.TITLE_TAKEN
+    assert shown_text(refused) == admin_texts.TITLE_TAKEN
     [saved] = await bot.say("Смена пароля в корпоративной учётной записи", user_id=ADMIN)
-    assert _text(saved) == admin_texts.SAVED
+    assert shown_text(saved) == admin_texts.SAVED
     title = await _answered_title(bot, "смена пароля в корпоративной учётной записи")
     assert title == "Смена пароля в корпоративной учётной записи"
 
 
 async def test_phrasings_are_added_and_a_wrong_one_deleted(launch_bot: LaunchBot) -> None:
-    bot = await _admin_bot(launch_bot)
+    bot = await launch_admin_bot(launch_bot)
     article_id = await bot.article_id(PASSWORD_ARTICLE)
     card = await _card(bot, "пароль", PASSWORD_ARTICLE)
     press = await bot.press(
         card, AdminAction(action="phrasings", article_id=article_id).pack(), user_id=ADMIN
     )
     [screen] = press.replies
-    assert _text(screen).startswith(f"Фразы статьи «{PASSWORD_ARTICLE}»")
+    assert shown_text(screen).startswith(f"Фразы статьи «{PASSWORD_ARTICLE}»")
     add = next(d for t, d in TelegramStub.buttons(screen) if t == admin_texts.BUTTON_ADD_PHRASINGS)
     await bot.press(screen, add, user_id=ADMIN)
     [saved] = await bot.say(
         "забыл пароль от почты\n\nзабыл пароль от почты\nпароль протух", user_id=ADMIN
     )
-    assert _text(saved) == f"{admin_texts.SAVED} Новых фраз: 2."
+    assert shown_text(saved) == f"{admin_texts.SAVED} Новых фраз: 2."
     screen_data = AdminAction(action="phrasings", article_id=article_id).pack()
     card = await _card(bot, "пароль", PASSWORD_ARTICLE)
     [screen] = (await bot.press(card, screen_data, user_id=ADMIN)).replies
@@ -171,26 +162,26 @@ async def test_phrasings_are_added_and_a_wrong_one_deleted(launch_bot: LaunchBot
 
 
 async def test_cancel_leaves_an_edit_and_nothing_changes(launch_bot: LaunchBot) -> None:
-    bot = await _admin_bot(launch_bot)
+    bot = await launch_admin_bot(launch_bot)
     card = await _card(bot, "пароль", PASSWORD_ARTICLE)
     rename = next(d for t, d in TelegramStub.buttons(card) if t == admin_texts.BUTTON_TITLE)
     await bot.press(card, rename, user_id=ADMIN)
     [cancelled] = await bot.say("/cancel", user_id=ADMIN)
-    assert _text(cancelled) == admin_texts.CANCELLED
+    assert shown_text(cancelled) == admin_texts.CANCELLED
     # The next text is a question again, not a title.
     reply = await bot.ask(PASSWORD_QUESTION, user_id=ADMIN)
-    assert _text(reply).startswith(PASSWORD_ARTICLE)
+    assert shown_text(reply).startswith(PASSWORD_ARTICLE)
     assert await bot.title_of(await bot.article_id(PASSWORD_ARTICLE)) == PASSWORD_ARTICLE
     [nothing] = await bot.say("/cancel", user_id=ADMIN)
-    assert _text(nothing) == admin_texts.NOTHING_TO_CANCEL
+    assert shown_text(nothing) == admin_texts.NOTHING_TO_CANCEL
 
 
 async def test_nobody_else_can_use_an_admin_command_or_button(launch_bot: LaunchBot) -> None:
-    bot = await _admin_bot(launch_bot)
+    bot = await launch_admin_bot(launch_bot)
     article_id = await bot.article_id(PASSWORD_ARTICLE)
     for command in ("/articles", "/articles пароль", "/archive", "/audit", "/cancel"):
         [reply] = await bot.say(command, user_id=USER_ID)
-        assert _text(reply) == texts.UNKNOWN_COMMAND, command
+        assert shown_text(reply) == texts.UNKNOWN_COMMAND, command
     message = await bot.ask(PASSWORD_QUESTION)
     phrasing_id = 1
     forged = [
@@ -210,13 +201,13 @@ async def test_nobody_else_can_use_an_admin_command_or_button(launch_bot: Launch
     # Nothing changed: the article answers, its phrasings are all there, no audit entry.
     assert await _answered_title(bot, PASSWORD_QUESTION) == PASSWORD_ARTICLE
     [log] = await bot.say("/audit", user_id=ADMIN)
-    assert _text(log) == admin_texts.NO_CHANGES
+    assert shown_text(log) == admin_texts.NO_CHANGES
 
 
 async def test_formatting_written_in_telegram_is_kept_and_typed_html_is_not(
     launch_bot: LaunchBot,
 ) -> None:
-    bot = await _admin_bot(launch_bot)
+    bot = await launch_admin_bot(launch_bot)
     card = await _card(bot, "пароль", PASSWORD_ARTICLE)
     body = next(d for t, d in TelegramStub.buttons(card) if t == admin_texts.BUTTON_BODY)
     await bot.press(card, body, user_id=ADMIN)
@@ -235,7 +226,7 @@ async def test_formatting_written_in_telegram_is_kept_and_typed_html_is_not(
         return bot.stub.push_update({"message": message})
 
     [saved] = await bot.send(push, ADMIN)
-    assert _text(saved) == admin_texts.SAVED
+    assert shown_text(saved) == admin_texts.SAVED
     reply = await bot.ask(PASSWORD_QUESTION)
     sent = str(reply.params["text"])
     assert "<b>Откройте портал</b>" in sent
@@ -243,18 +234,18 @@ async def test_formatting_written_in_telegram_is_kept_and_typed_html_is_not(
     assert "<code>id-123</code>" in sent
     # What the admin typed as "<b>" is text, not markup.
     assert "&lt;b&gt;не&lt;/b&gt;" in sent
-    assert _text(reply) == f"{PASSWORD_ARTICLE}\n\n{text}"
+    assert shown_text(reply) == f"{PASSWORD_ARTICLE}\n\n{text}"
     shown_types = [e["type"] for e in reply.result["entities"]]
     assert shown_types == ["bold", "bold", "text_link", "code"]
 
 
 async def test_repeated_presses_and_old_lists_behave(launch_bot: LaunchBot) -> None:
-    bot = await _admin_bot(launch_bot)
+    bot = await launch_admin_bot(launch_bot)
     # Each list keeps its own filter: the unfiltered list's «Дальше ›» stays unfiltered.
     [everything] = await bot.say("/articles", user_id=ADMIN)
     await bot.say("/articles пароль", user_id=ADMIN)
     press = await bot.press(everything, AdminPage(page=1).pack(), user_id=ADMIN)
-    assert _text(press.replies[0]) == "В базе: 50 статей. Страница 2 из 5."
+    assert shown_text(press.replies[0]) == "В базе: 50 статей. Страница 2 из 5."
     # A second «В архив» says so instead of archiving (and announcing) again.
     card = await _card(bot, "пароль", PASSWORD_ARTICLE)
     archive = AdminAction(action="archive", article_id=await bot.article_id(PASSWORD_ARTICLE))
@@ -271,8 +262,8 @@ async def test_repeated_presses_and_old_lists_behave(launch_bot: LaunchBot) -> N
 
 
 async def test_help_lists_the_admin_commands_for_admins_only(launch_bot: LaunchBot) -> None:
-    bot = await _admin_bot(launch_bot)
+    bot = await launch_admin_bot(launch_bot)
     [for_admin] = await bot.say("/help", user_id=ADMIN)
     [for_user] = await bot.say("/help", user_id=USER_ID)
-    assert "Для администраторов" in _text(for_admin) and "/retrain" in _text(for_admin)
-    assert "Для администраторов" not in _text(for_user)
+    assert "Для администраторов" in shown_text(for_admin) and "/retrain" in shown_text(for_admin)
+    assert "Для администраторов" not in shown_text(for_user)

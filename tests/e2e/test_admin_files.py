@@ -9,25 +9,18 @@ from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 from knowledge_base.articles import ArticleService
 from knowledge_base.io import parse_articles, read_articles
-from tests.conftest import SAMPLE_BASE
-from tests.e2e.conftest import FORCE_ANSWER, USER_ID, BotHarness, LaunchBot
+from tests.fakes.harness import BotHarness, LaunchBot, launch_admin_bot
+from tests.fakes.paths import SAMPLE_BASE
+from tests.fakes.people import ADMIN, USER_ID
+from tests.fakes.replies import shown_text_or_caption
 from tests.fakes.telegram import Call, TelegramStub
 
-ADMIN = 777
 NEW_TITLE = "Как заказать пропуск для гостя"
 NEW_QUESTION = "как оформить гостевой пропуск в офис"
 
 
-def _text(call: Call) -> str:
-    return str(call.result.get("text") or call.result.get("caption") or "")
-
-
 def _jsonl(*records: object) -> bytes:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
-
-
-async def _admin_bot(launch_bot: LaunchBot, **settings: object) -> BotHarness:
-    return await launch_bot(FORCE_ANSWER, admin_ids=frozenset({ADMIN}), **settings)
 
 
 async def _send_file(bot: BotHarness, content: bytes, name: str) -> Call:
@@ -38,20 +31,20 @@ async def _send_file(bot: BotHarness, content: bytes, name: str) -> Call:
 async def test_a_file_with_a_bad_line_changes_nothing_and_names_the_line(
     launch_bot: LaunchBot,
 ) -> None:
-    bot = await _admin_bot(launch_bot)
+    bot = await launch_admin_bot(launch_bot)
     content = _jsonl({"title": NEW_TITLE, "body": "Через портал."}) + b'{"title": "broken"\n'
     reply = await _send_file(bot, content, "guests.jsonl")
-    assert _text(reply).startswith(
+    assert shown_text_or_caption(reply).startswith(
         "Файл «guests.jsonl» не импортирован, в базе ничего не изменилось."
     )
-    assert "Ошибка в строке 2:" in _text(reply)
+    assert "Ошибка в строке 2:" in shown_text_or_caption(reply)
     assert TelegramStub.buttons(reply) == []
     async with bot.session_factory() as session:
         assert await ArticleService(session).count(include_archived=True) == 50
 
 
 async def test_a_good_file_is_previewed_then_imported_and_served(launch_bot: LaunchBot) -> None:
-    bot = await _admin_bot(launch_bot)
+    bot = await launch_admin_bot(launch_bot)
     changed = read_articles(SAMPLE_BASE)[0]
     content = _jsonl(
         {
@@ -62,7 +55,7 @@ async def test_a_good_file_is_previewed_then_imported_and_served(launch_bot: Lau
         {"title": changed.title, "body": changed.body + " Дополнено."},
     )
     preview = await _send_file(bot, content, "guests.jsonl")
-    assert _text(preview) == (
+    assert shown_text_or_caption(preview) == (
         "Файл «guests.jsonl»: 2 статьи.\nБудет добавлено 1, обновлено 1, без изменений 0."
     )
     assert [t for t, _ in TelegramStub.buttons(preview)] == [
@@ -72,38 +65,38 @@ async def test_a_good_file_is_previewed_then_imported_and_served(launch_bot: Lau
     [(_, go), (_, _cancel)] = TelegramStub.buttons(preview)
     assert AdminImport.unpack(go).go
     press = await bot.press(preview, go, user_id=ADMIN)
-    assert _text(press.replies[0]) == admin_texts.imported(1, 1, 0)
+    assert shown_text_or_caption(press.replies[0]) == admin_texts.imported(1, 1, 0)
     reply = await bot.ask(NEW_QUESTION)
-    assert _text(reply).startswith(NEW_TITLE)
+    assert shown_text_or_caption(reply).startswith(NEW_TITLE)
     [log] = await bot.say("/audit", user_id=ADMIN)
-    assert "guests.jsonl: +1 ~1 =0" in _text(log)
+    assert "guests.jsonl: +1 ~1 =0" in shown_text_or_caption(log)
 
 
 async def test_a_cancelled_preview_imports_nothing(launch_bot: LaunchBot) -> None:
-    bot = await _admin_bot(launch_bot)
+    bot = await launch_admin_bot(launch_bot)
     preview = await _send_file(bot, _jsonl({"title": NEW_TITLE, "body": "x"}), "guests.jsonl")
     [(_, go), (_, cancel)] = TelegramStub.buttons(preview)
     press = await bot.press(preview, cancel, user_id=ADMIN)
-    assert _text(press.replies[0]) == admin_texts.CANCELLED
+    assert shown_text_or_caption(press.replies[0]) == admin_texts.CANCELLED
     # The preview is spent: «Импортировать» pressed later does nothing.
     late = await bot.press(preview, go, user_id=ADMIN)
     assert late.alert == admin_texts.IMPORT_GONE
-    assert not _text(await bot.ask(NEW_TITLE)).startswith(NEW_TITLE)
+    assert not shown_text_or_caption(await bot.ask(NEW_TITLE)).startswith(NEW_TITLE)
     async with bot.session_factory() as session:
         assert await ArticleService(session).count(include_archived=True) == 50
 
 
 async def test_a_file_over_the_limit_or_of_another_kind_is_refused(launch_bot: LaunchBot) -> None:
-    bot = await _admin_bot(launch_bot, admin_max_file_mb=1)
+    bot = await launch_admin_bot(launch_bot, admin_max_file_mb=1)
     big = _jsonl({"title": NEW_TITLE, "body": "я" * 600_000})
     reply = await _send_file(bot, big, "big.jsonl")
-    assert _text(reply) == admin_texts.FILE_TOO_BIG.format(limit=1)
+    assert shown_text_or_caption(reply) == admin_texts.FILE_TOO_BIG.format(limit=1)
     other = await _send_file(bot, b"hello", "notes.txt")
-    assert _text(other).endswith(admin_texts.FILE_KIND)
+    assert shown_text_or_caption(other).endswith(admin_texts.FILE_KIND)
 
 
 async def test_the_exported_base_comes_back_unchanged(launch_bot: LaunchBot) -> None:
-    bot = await _admin_bot(launch_bot)
+    bot = await launch_admin_bot(launch_bot)
     for fmt in ("jsonl", "yaml", "csv"):
         [sent] = await bot.say(f"/export {fmt}", user_id=ADMIN)
         assert sent.method == "sendDocument"
@@ -114,27 +107,29 @@ async def test_the_exported_base_comes_back_unchanged(launch_bot: LaunchBot) -> 
             (d.title, d.body) for d in read_articles(SAMPLE_BASE)
         ]
         preview = await _send_file(bot, file.content, file.file_name)
-        assert _text(preview).endswith("Будет добавлено 0, обновлено 0, без изменений 50.")
+        assert shown_text_or_caption(preview).endswith(
+            "Будет добавлено 0, обновлено 0, без изменений 50."
+        )
     [wrong] = await bot.say("/export docx", user_id=ADMIN)
-    assert _text(wrong) == admin_texts.EXPORT_FORMATS
+    assert shown_text_or_caption(wrong) == admin_texts.EXPORT_FORMATS
 
 
 async def test_nobody_else_can_import_or_export(launch_bot: LaunchBot) -> None:
-    bot = await _admin_bot(launch_bot)
+    bot = await launch_admin_bot(launch_bot)
     [refused] = await bot.say("/export", user_id=USER_ID)
-    assert _text(refused) == texts.UNKNOWN_COMMAND
+    assert shown_text_or_caption(refused) == texts.UNKNOWN_COMMAND
     [reply] = await bot.send(
         lambda user: bot.stub.push_document(user, _jsonl({"title": "x", "body": "y"}), "a.jsonl"),
         USER_ID,
     )
-    assert _text(reply) == texts.TEXT_ONLY
+    assert shown_text_or_caption(reply) == texts.TEXT_ONLY
     message = await bot.ask("как сбросить пароль?")
     press = await bot.press(message, AdminImport(go=True, token="0badc0de").pack(), user_id=USER_ID)
     assert press.alert == admin_texts.NOT_FOR_YOU
 
 
 async def test_each_preview_imports_its_own_file(launch_bot: LaunchBot) -> None:
-    bot = await _admin_bot(launch_bot)
+    bot = await launch_admin_bot(launch_bot)
     first = await _send_file(bot, _jsonl({"title": NEW_TITLE, "body": "первый"}), "a.jsonl")
     await _send_file(bot, _jsonl({"title": "Совсем другая статья", "body": "второй"}), "b.jsonl")
     go = TelegramStub.buttons(first)[0][1]

@@ -6,20 +6,17 @@ from bot.keyboards import AdminAdd, AdminInbox
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 from knowledge_base.storage.articles import ArticleRepository
-from tests.e2e.conftest import FORCE_ANSWER, FORCE_NOTHING, USER_ID, BotHarness, LaunchBot
+from tests.fakes.harness import FORCE_ANSWER, FORCE_NOTHING, BotHarness, LaunchBot
+from tests.fakes.people import ADMIN, USER_ID
+from tests.fakes.replies import shown_text
 from tests.fakes.telegram import Call, TelegramStub
 
-ADMIN = 777
 GYM = [
     (101, "есть ли у компании корпоративный спортзал"),
     (102, "корпоративный спортзал для сотрудников есть?"),
     (101, "есть ли у нас корпоративный спортзал"),
 ]
 CANTEEN = (103, "какое меню в столовой на этой неделе")
-
-
-def _text(call: Call) -> str:
-    return str(call.result["text"])
 
 
 async def _ask_all(bot: BotHarness) -> None:
@@ -32,7 +29,7 @@ async def _groups(bot: BotHarness) -> list[Call]:
     header, *groups = [
         c for c in await bot.say("/unanswered", user_id=ADMIN) if c.method == "sendMessage"
     ]
-    assert _text(header) == "Без ответа: 4 вопроса, похожие собраны в группы (2)."
+    assert shown_text(header) == "Без ответа: 4 вопроса, похожие собраны в группы (2)."
     return groups
 
 
@@ -42,8 +39,8 @@ async def test_a_group_attached_to_an_article_reaches_each_asker_once(
     bot = await launch_bot(FORCE_NOTHING, admin_ids=frozenset({ADMIN}))
     await _ask_all(bot)
     gym, canteen = await _groups(bot)
-    assert _text(gym).startswith("1. 3 вопроса, 2 человека")
-    assert _text(canteen).startswith("2. 1 вопрос, 1 человек")
+    assert shown_text(gym).startswith("1. 3 вопроса, 2 человека")
+    assert shown_text(canteen).startswith("2. 1 вопрос, 1 человек")
     [(attach_label, attach), (choose_label, _), (create_label, _), (dismiss_label, dismiss)] = (
         TelegramStub.buttons(gym)
     )
@@ -56,21 +53,23 @@ async def test_a_group_attached_to_an_article_reaches_each_asker_once(
     title = attach_label.removeprefix("Привязать к «").removesuffix("»")
     mark = bot.stub.mark()
     press = await bot.press(gym, attach, user_id=ADMIN)
-    assert _text(press.replies[-1]).startswith(f"Привязано к «{title}»: 3 вопроса стали фразами")
+    assert shown_text(press.replies[-1]).startswith(
+        f"Привязано к «{title}»: 3 вопроса стали фразами"
+    )
     # Two people asked (one of them twice): each gets the note and the article, once.
     for user in (101, 102):
         note, article = [c for c in bot.replies(after=mark, user_id=user)]
-        assert _text(note).startswith("Нашёлся ответ на ваш вопрос «")
-        assert _text(article).startswith(title)
+        assert shown_text(note).startswith("Нашёлся ответ на ваш вопрос «")
+        assert shown_text(article).startswith(title)
         (_, helpful), _ = TelegramStub.buttons(article)
         rated = await bot.press(article, helpful, user_id=user)
         assert rated.answer.params.get("text") == texts.THANKS_HELPFUL  # accepted: offered now
     # Dismiss the other group; the inbox is then empty.
     [(_, _), (_, _), (_, _), (_, dismiss)] = TelegramStub.buttons(canteen)
     dismissed = await bot.press(canteen, dismiss, user_id=ADMIN)
-    assert _text(dismissed.replies[0]) == "Группа отклонена: 1 вопрос вне темы базы."
+    assert shown_text(dismissed.replies[0]) == "Группа отклонена: 1 вопрос вне темы базы."
     [empty] = await bot.say("/unanswered", user_id=ADMIN)
-    assert _text(empty) == admin_texts.INBOX_EMPTY
+    assert shown_text(empty) == admin_texts.INBOX_EMPTY
     # The questions are now phrasings of the article, served at once.
     async with bot.session_factory() as session:
         phrasings = await ArticleRepository(session).active_phrasings()
@@ -85,17 +84,19 @@ async def test_create_an_article_from_a_group(launch_bot: LaunchBot) -> None:
     gym, _ = await _groups(bot)
     create = TelegramStub.buttons(gym)[2][1]
     [ask_title] = (await bot.press(gym, create, user_id=ADMIN)).replies
-    assert _text(ask_title) == admin_texts.ADD_TITLE
+    assert shown_text(ask_title) == admin_texts.ADD_TITLE
     await bot.say("Корпоративный спортзал", user_id=ADMIN)
     [ask_phrasings] = await bot.say("Спортзал на 3 этаже, вход по пропуску.", user_id=ADMIN)
     press = await bot.press(ask_phrasings, AdminAdd(step="skip").pack(), user_id=ADMIN)
     *_, summary = press.replies
-    assert f"Фразы: {GYM[0][1]}" in _text(summary)
+    assert f"Фразы: {GYM[0][1]}" in shown_text(summary)
     mark = bot.stub.mark()
     save = next(d for t, d in TelegramStub.buttons(summary) if t.startswith("Сохранить"))
     saved = await bot.press(summary, save, user_id=ADMIN)
-    assert any(_text(c).startswith("Привязано к «Корпоративный спортзал»") for c in saved.replies)
-    assert [_text(c) for c in bot.replies(after=mark, user_id=102)][1].startswith(
+    assert any(
+        shown_text(c).startswith("Привязано к «Корпоративный спортзал»") for c in saved.replies
+    )
+    assert [shown_text(c) for c in bot.replies(after=mark, user_id=102)][1].startswith(
         "Корпоративный спортзал"
     )
 
@@ -112,9 +113,9 @@ async def test_none_fit_lands_in_the_inbox_and_others_cannot_see_it(
     none_fit = TelegramStub.buttons(offer)[-1][1]
     await bot.press(offer, none_fit)
     _, group = [c for c in await bot.say("/unanswered", user_id=ADMIN) if c.method == "sendMessage"]
-    assert "«Нет подходящего»" in _text(group)
+    assert "«Нет подходящего»" in shown_text(group)
     [refused] = await bot.say("/unanswered", user_id=USER_ID)
-    assert _text(refused) == texts.UNKNOWN_COMMAND
+    assert shown_text(refused) == texts.UNKNOWN_COMMAND
     for action in ("attach", "create", "dismiss"):
         forged = AdminInbox(action=action, token="0badc0de").pack()
         pressed = await bot.press(reply, forged, user_id=USER_ID)
@@ -128,30 +129,32 @@ async def test_a_group_attached_to_an_article_the_admin_chose(launch_bot: Launch
     choose = TelegramStub.buttons(gym)[1][1]
 
     [closest] = (await bot.press(gym, choose, user_id=ADMIN)).replies
-    assert _text(closest).startswith("К какой статье привязать «есть ли у компании")
+    assert shown_text(closest).startswith("К какой статье привязать «есть ли у компании")
     offered = TelegramStub.buttons(closest)
     assert len(offered) == admin_texts.CHOOSE_SHOWN
     assert all(label.startswith("→ ") for label, _ in offered)
     # Not among the closest: found by words from its title.
     [nothing] = await bot.say("абракадабра", user_id=ADMIN)
-    assert _text(nothing).startswith("По словам «абракадабра» статей нет.")
+    assert shown_text(nothing).startswith("По словам «абракадабра» статей нет.")
     [found] = await bot.say("ДМС", user_id=ADMIN)
-    assert _text(found) == "По словам «ДМС»:"
+    assert shown_text(found) == "По словам «ДМС»:"
     title = "ДМС: как пользоваться медицинской страховкой"
     data = dict(TelegramStub.buttons(found))[f"→ {title}"]
     # A forged article id in the button: refused, nothing attached, the group still open.
     forged = AdminInbox.unpack(data).model_copy(update={"article": 99999}).pack()
     refused = await bot.press(found, forged, user_id=ADMIN)
-    assert _text(refused.replies[-1]) == admin_texts.INBOX_GONE
+    assert shown_text(refused.replies[-1]) == admin_texts.INBOX_GONE
 
     mark = bot.stub.mark()
     press = await bot.press(found, data, user_id=ADMIN)
 
-    assert _text(press.replies[-1]).startswith(f"Привязано к «{title}»: 3 вопроса стали фразами")
+    assert shown_text(press.replies[-1]).startswith(
+        f"Привязано к «{title}»: 3 вопроса стали фразами"
+    )
     for user in (101, 102):
         note, article = bot.replies(after=mark, user_id=user)
-        assert _text(note).startswith("Нашёлся ответ на ваш вопрос «")
-        assert _text(article).startswith(title)
+        assert shown_text(note).startswith("Нашёлся ответ на ваш вопрос «")
+        assert shown_text(article).startswith(title)
     # The typed words no longer search: the dialog ended with the attachment.
     [unanswered] = await bot.say("ДМС", user_id=ADMIN)
     assert unanswered.params["text"] != "По словам «ДМС»:"

@@ -11,10 +11,11 @@ from bot.keyboards import AdminRollback
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 from knowledge_base.encoders.torch_encoder import Encoder
-from tests.e2e.conftest import FORCE_ANSWER, USER_ID, BotHarness, LaunchBot
+from tests.fakes.harness import FORCE_ANSWER, BotHarness, LaunchBot
+from tests.fakes.people import ADMIN, USER_ID
+from tests.fakes.replies import shown_text
 from tests.fakes.telegram import Call, TelegramStub
 
-ADMIN = 777
 # Questions people asked and confirmed with 👍: two or more per article, so some are held out.
 CONFIRMED = [
     "как сбросить пароль?",
@@ -28,17 +29,12 @@ CONFIRMED = [
 ]
 
 
-def _text(call: Call | dict[str, object]) -> str:
-    message = call.result if isinstance(call, Call) else call
-    return str(message["text"])
-
-
 async def _status_when_done(bot: BotHarness, status: Call, timeout: float = 240) -> str:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     seen = []
     while loop.time() < deadline:
-        shown = _text(bot.current(status))
+        shown = shown_text(bot.current(status))
         if not seen or seen[-1] != shown:
             seen.append(shown)
         if shown.startswith(("Обучение закончено", "Обучение не запущено", "Обучение прервалось")):
@@ -68,10 +64,10 @@ async def test_retrain_reports_progress_and_the_table_and_model_rolls_back(
         await bot.press(reply, helpful)
 
     [status] = await bot.say("/retrain", user_id=ADMIN)
-    assert _text(status) == admin_texts.RETRAIN_STARTED
+    assert shown_text(status) == admin_texts.RETRAIN_STARTED
     # (The status is being edited meanwhile: only new messages count here.)
     [busy] = [c for c in await bot.say("/retrain", user_id=ADMIN) if c.method == "sendMessage"]
-    assert _text(busy) == admin_texts.RETRAIN_RUNNING
+    assert shown_text(busy) == admin_texts.RETRAIN_RUNNING
     done = await _status_when_done(bot, status)
     lines = done.splitlines()
     assert lines[1].startswith("Было → стало на вопросах, отложенных при обучении (")
@@ -95,35 +91,35 @@ async def test_retrain_reports_progress_and_the_table_and_model_rolls_back(
     assert reply.error is None
 
     [card] = [c for c in await bot.say("/model", user_id=ADMIN) if c.method == "sendMessage"]
-    assert _text(card).startswith(f"Отвечает модель {version}")
-    assert "работала раньше" in _text(card)
+    assert shown_text(card).startswith(f"Отвечает модель {version}")
+    assert "работала раньше" in shown_text(card)
     [(label, ask)] = TelegramStub.buttons(card)
     assert (label, ask) == (
         admin_texts.BUTTON_ROLLBACK,
         AdminRollback(step="ask", current=version).pack(),
     )
     confirm = (await bot.press(card, ask, user_id=ADMIN)).replies[0]
-    assert _text(confirm).startswith(f"Откатить модель с «{version}» на «")
+    assert shown_text(confirm).startswith(f"Откатить модель с «{version}» на «")
     do = AdminRollback(step="do", current=version).pack()
     assert do in [d for _, d in TelegramStub.buttons(confirm)]
     done_press = await bot.press(confirm, do, user_id=ADMIN)
     base = e5_encoder.path.name
-    assert _text(done_press.replies[0]) == admin_texts.ROLLED_BACK.format(name=base)
+    assert shown_text(done_press.replies[0]) == admin_texts.ROLLED_BACK.format(name=base)
     # A second press (a double tap, a replay) rolls nothing further back.
     again = await bot.press(confirm, do, user_id=ADMIN)
-    assert _text(again.replies[0]) == admin_texts.MODEL_CHANGED
+    assert shown_text(again.replies[0]) == admin_texts.MODEL_CHANGED
     await bot.ask("как сбросить пароль?")
     latest = max(await bot.queries(), key=lambda q: q.id)
     assert latest.model_version == e5_encoder.version
     [log] = await bot.say("/audit", user_id=ADMIN)
-    assert "откат модели" in _text(log)
+    assert "откат модели" in shown_text(log)
 
 
 async def test_nobody_else_sees_or_changes_the_model(launch_bot: LaunchBot) -> None:
     bot = await launch_bot(FORCE_ANSWER, admin_ids=frozenset({ADMIN}))
     for command in ("/model", "/retrain"):
         [reply] = await bot.say(command, user_id=USER_ID)
-        assert _text(reply) == texts.UNKNOWN_COMMAND
+        assert shown_text(reply) == texts.UNKNOWN_COMMAND
     message = await bot.ask("как сбросить пароль?")
     for step in ("ask", "do", "cancel"):
         forged = AdminRollback(step=step, current="multilingual-e5-small").pack()

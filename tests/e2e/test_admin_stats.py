@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from bot.texts import user as texts
-from tests.e2e.conftest import FORCE_ANSWER, USER_ID, LaunchBot
-from tests.fakes.telegram import Call, TelegramStub
+from tests.fakes.harness import FORCE_ANSWER, LaunchBot
+from tests.fakes.people import ADMIN, USER_ID
+from tests.fakes.replies import shown_text
+from tests.fakes.telegram import TelegramStub
 
-ADMIN = 777
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def _text(call: Call) -> str:
-    return str(call.result["text"])
 
 
 async def test_stats_sends_the_numbers_and_a_png_chart(launch_bot: LaunchBot) -> None:
@@ -23,7 +20,7 @@ async def test_stats_sends_the_numbers_and_a_png_chart(launch_bot: LaunchBot) ->
     text, photo = [
         c for c in await bot.say("/stats 7", user_id=ADMIN) if c.method != "editMessageText"
     ]
-    shown = _text(text)
+    shown = shown_text(text)
     assert shown.startswith("За 7 дней: 3 вопроса.")
     assert "Ответ статьёй 100%, подсказки 0%, без ответа 0%." in shown
     assert "👍 2, 👎 1 — полезных 67%." in shown
@@ -36,5 +33,5 @@ async def test_stats_sends_the_numbers_and_a_png_chart(launch_bot: LaunchBot) ->
 async def test_nobody_else_gets_the_stats(launch_bot: LaunchBot) -> None:
     bot = await launch_bot(FORCE_ANSWER, admin_ids=frozenset({ADMIN}))
     [refused] = await bot.say("/stats", user_id=USER_ID)
-    assert _text(refused) == texts.UNKNOWN_COMMAND
+    assert shown_text(refused) == texts.UNKNOWN_COMMAND
     assert bot.stub.calls_of("sendPhoto") == []

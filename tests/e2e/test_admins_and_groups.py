@@ -7,10 +7,10 @@ import time
 from bot.keyboards import Rate
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
-from tests.e2e.conftest import FORCE_ANSWER, FORCE_NOTHING, USER_ID, LaunchBot
+from tests.fakes.harness import FORCE_ANSWER, FORCE_NOTHING, LaunchBot
+from tests.fakes.people import ADMIN, USER_ID
 from tests.fakes.telegram import TelegramStub
 
-ADMIN = 777
 GROUP = -100123
 
 

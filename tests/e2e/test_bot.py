@@ -14,36 +14,17 @@ from bot.texts import user as texts
 from knowledge_base.articles import ArticleService
 from knowledge_base.encoders.base_models import MULTILINGUAL_E5, RECOMMENDED_THRESHOLDS
 from knowledge_base.types import ArticleDraft
-from tests.conftest import SAMPLE_ARTICLE_COUNT
-from tests.e2e.conftest import (
-    FORCE_ANSWER,
-    FORCE_NOTHING,
-    FORCE_SUGGEST,
-    OTHER_USER_ID,
-    USER_ID,
-    BotHarness,
-    LaunchBot,
+from tests.fakes.harness import FORCE_ANSWER, FORCE_NOTHING, FORCE_SUGGEST, BotHarness, LaunchBot
+from tests.fakes.people import OTHER_USER_ID, USER_ID
+from tests.fakes.replies import buttons, sent_text, shown_text
+from tests.fakes.samples import (
+    LOGS_ARTICLE,
+    LOGS_QUESTION,
+    PASSWORD_ARTICLE,
+    PASSWORD_QUESTION,
+    SAMPLE_ARTICLE_COUNT,
 )
 from tests.fakes.telegram import Call, TelegramStub
-
-PASSWORD_QUESTION = "как сбросить пароль?"
-PASSWORD_ARTICLE = "Инструкция по смене пароля"
-LOGS_QUESTION = "Как получить доступ к логам?"
-LOGS_ARTICLE = "Инструкция по получению логов"
-
-
-def sent_text(call: Call) -> str:
-    """The HTML the bot sent."""
-    return str(call.params["text"])
-
-
-def shown_text(call: Call) -> str:
-    """The text as the chat shows it: HTML parsed into plain text, as Telegram does."""
-    return str(call.result["text"])
-
-
-def buttons(call: Call) -> list[tuple[str, str]]:
-    return TelegramStub.buttons(call)
 
 
 async def ask_for_article(bot: BotHarness, question: str = PASSWORD_QUESTION) -> tuple[Call, Rate]:

@@ -16,17 +16,13 @@ from knowledge_base.feedback import FeedbackService
 from knowledge_base.search.service import SearchService
 from knowledge_base.storage.tables import ArticleRow
 from knowledge_base.types import ArticleDraft
-from tests.e2e.conftest import FORCE_ANSWER, FORCE_SUGGEST, USER_ID, LaunchBot
+from tests.fakes.harness import FORCE_ANSWER, FORCE_SUGGEST, LaunchBot
+from tests.fakes.people import ADMIN, USER_ID
+from tests.fakes.replies import sent_texts
+from tests.fakes.samples import PASSWORD_ARTICLE, PASSWORD_QUESTION
 from tests.fakes.telegram import TelegramStub
 
-QUESTION = "как сбросить пароль?"
-PASSWORD_ARTICLE = "Инструкция по смене пароля"
-ADMIN = 777
 TOO_OLD = "query is too old"
-
-
-def _texts(calls: list) -> list[str]:  # type: ignore[type-arg]
-    return [str(call.params.get("text")) for call in calls]
 
 
 async def test_a_press_made_while_the_bot_was_down_keeps_vote_follow_up_and_alert(
@@ -34,7 +30,7 @@ async def test_a_press_made_while_the_bot_was_down_keeps_vote_follow_up_and_aler
 ) -> None:
     bot = await launch_bot(FORCE_ANSWER, admin_ids=frozenset({ADMIN}))
     bot.expected_errors.append(TOO_OLD)
-    reply = await bot.ask(QUESTION)
+    reply = await bot.ask(PASSWORD_QUESTION)
     _, (_, not_helpful) = TelegramStub.buttons(reply)
     rated = Rate.unpack(not_helpful)
     mark = bot.stub.mark()
@@ -48,11 +44,11 @@ async def test_a_press_made_while_the_bot_was_down_keeps_vote_follow_up_and_aler
         (rated.query_id, rated.article_id, -1)
     ]
     assert bot.current(reply)["text"].endswith("Отмечено: не то. Вопрос передан администраторам.")
-    assert texts.TRY_OTHERS in _texts(bot.replies(after=mark))
+    assert texts.TRY_OTHERS in sent_texts(bot.replies(after=mark))
     title = await bot.title_of(rated.article_id)
     assert title is not None
     alerts = [c for c in bot.stub.calls[mark:] if c.params.get("chat_id") == ADMIN]
-    assert _texts(alerts) == [admin_texts.not_helpful(rated.query_id, QUESTION, title)]
+    assert sent_texts(alerts) == [admin_texts.not_helpful(rated.query_id, PASSWORD_QUESTION, title)]
 
 
 async def test_not_helpful_with_no_other_article_left_offers_nothing_more(
@@ -64,7 +60,7 @@ async def test_not_helpful_with_no_other_article_left_offers_nothing_more(
         await session.execute(update(ArticleRow).where(ArticleRow.id != keep).values(archived=True))
         await session.commit()
     await asyncio.sleep(1.0)  # ten refreshes: the running bot serves the one article left
-    reply = await bot.ask(QUESTION)
+    reply = await bot.ask(PASSWORD_QUESTION)
     assert str(reply.params["text"]).startswith(f"<b>{PASSWORD_ARTICLE}</b>")
     _, (_, not_helpful) = TelegramStub.buttons(reply)
     press = await bot.press(reply, not_helpful)
@@ -77,7 +73,7 @@ async def test_a_suggestion_archived_after_it_was_offered_is_reported_gone(
     launch_bot: LaunchBot,
 ) -> None:
     bot = await launch_bot(FORCE_SUGGEST)
-    reply = await bot.ask(QUESTION)
+    reply = await bot.ask(PASSWORD_QUESTION)
     _, data = TelegramStub.buttons(reply)[0]
     pick = Pick.unpack(data)
     async with bot.session_factory() as session:
@@ -96,7 +92,7 @@ async def test_buttons_under_a_message_telegram_no_longer_shows_still_work(
     launch_bot: LaunchBot,
 ) -> None:
     bot = await launch_bot(FORCE_SUGGEST)
-    reply = await bot.ask(QUESTION)
+    reply = await bot.ask(PASSWORD_QUESTION)
     [*picks, _] = TelegramStub.buttons(reply)
     title, data = picks[0]
     gone = 10_000  # a message id the stand-in does not have: Telegram sends date 0
@@ -132,8 +128,8 @@ async def test_a_failing_question_gets_one_clear_reply(
 
     monkeypatch.setattr(SearchService, "answer", broken)
     bot.expected_failures = (RuntimeError,)
-    replies = await bot.say(QUESTION)
-    assert _texts(replies) == [texts.SEARCH_FAILED]
+    replies = await bot.say(PASSWORD_QUESTION)
+    assert sent_texts(replies) == [texts.SEARCH_FAILED]
     [(_, error)] = bot.tracker.failures
     assert "the search is broken" in str(error)
 
@@ -142,7 +138,7 @@ async def test_a_failing_button_gets_one_clear_alert(
     launch_bot: LaunchBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bot = await launch_bot(FORCE_ANSWER)
-    reply = await bot.ask(QUESTION)
+    reply = await bot.ask(PASSWORD_QUESTION)
     (_, helpful), _ = TelegramStub.buttons(reply)
 
     async def broken(*_args: object, **_kwargs: object) -> None:
@@ -163,9 +159,9 @@ async def test_an_empty_base_says_so_through_the_bot(launch_bot: LaunchBot) -> N
     # The running bot notices within INDEX_REFRESH_SECONDS that nothing is left to serve.
     for _ in range(50):
         replies = await bot.say("как сбросить пароль?")
-        if _texts(replies) == [texts.EMPTY_BASE]:
+        if sent_texts(replies) == [texts.EMPTY_BASE]:
             break
-    assert _texts(replies) == [texts.EMPTY_BASE]
+    assert sent_texts(replies) == [texts.EMPTY_BASE]
     assert (await bot.queries())[-1].band == "nothing"
 
 

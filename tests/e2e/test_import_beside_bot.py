@@ -6,8 +6,8 @@ import asyncio
 import json
 from pathlib import Path
 
-from tests.conftest import operator_environment, start_faqbot
-from tests.e2e.conftest import FORCE_ANSWER, LaunchBot
+from tests.fakes.harness import FORCE_ANSWER, LaunchBot
+from tests.fakes.operator_shell import operator_environment, start_faqbot
 
 ARTICLES = 3000
 USERS = range(700, 710)

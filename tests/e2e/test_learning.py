@@ -13,10 +13,11 @@ from bot.keyboards import AdminLearned, Pick, Rate
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 from knowledge_base.storage.tables import PhrasingRow
-from tests.e2e.conftest import DEFAULT_BANDS, OTHER_USER_ID, USER_ID, BotHarness, LaunchBot
-from tests.e2e.test_bot import LOGS_ARTICLE, LOGS_QUESTION, buttons, sent_text
+from tests.fakes.harness import DEFAULT_BANDS, BotHarness, LaunchBot
+from tests.fakes.people import ADMIN, OTHER_USER_ID, USER_ID
+from tests.fakes.replies import buttons, sent_text
+from tests.fakes.samples import LOGS_ARTICLE, LOGS_QUESTION
 
-ADMIN = 777
 # Suggestions under the model's bands; the logs article is among them, not first.
 NIGHT_QUESTION = "Где глянуть, что ночью сломалось на сервере?"
 # A paraphrase of it, also only suggested before (its first suggestion is another article).

@@ -12,8 +12,9 @@ from bot.config import ModelSettings
 from knowledge_base.encoders.base import model_version
 from knowledge_base.encoders.torch_encoder import Encoder
 from knowledge_base.storage.tables import QueryRow
-from tests.conftest import SAMPLE_EVAL, operator_environment, start_faqbot
-from tests.e2e.conftest import FORCE_ANSWER, BotHarness, LaunchBot
+from tests.fakes.harness import FORCE_ANSWER, BotHarness, LaunchBot
+from tests.fakes.operator_shell import operator_environment, start_faqbot
+from tests.fakes.paths import SAMPLE_EVAL
 
 QUESTIONS = ["Как получить доступ к логам?", "не работает впн", "как сменить пароль"]
 

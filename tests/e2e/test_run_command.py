@@ -12,7 +12,9 @@ from contextlib import closing
 from pathlib import Path
 
 from bot.runtime import telegram_retry
-from tests.conftest import SAMPLE_EVAL, copy_database, operator_environment, start_faqbot
+from tests.fakes.databases import copy_database
+from tests.fakes.operator_shell import operator_environment, start_faqbot
+from tests.fakes.paths import SAMPLE_EVAL
 from tests.fakes.telegram import Fault, TelegramStub
 
 USER = 4242

@@ -12,8 +12,9 @@ from aiogram.utils.backoff import BackoffConfig
 from bot.keyboards import Pick, Rate
 from bot.runtime import polling, telegram_retry
 from bot.texts import user as texts
-from tests.e2e.conftest import FORCE_ANSWER, FORCE_NOTHING, FORCE_SUGGEST, LaunchBot
-from tests.fakes.telegram import FAULT_PREFIX, Call, Fault, TelegramStub
+from tests.fakes.harness import FORCE_ANSWER, FORCE_NOTHING, FORCE_SUGGEST, LaunchBot
+from tests.fakes.replies import sent_texts
+from tests.fakes.telegram import FAULT_PREFIX, Fault, TelegramStub
 
 QUESTION = "Как сменить пароль?"
 
@@ -33,10 +34,6 @@ def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
-def _texts(calls: list[Call]) -> list[str]:
-    return [str(call.params.get("text")) for call in calls]
-
-
 @pytest.mark.parametrize(
     "fault",
     [
@@ -54,8 +51,8 @@ async def test_an_answer_survives_a_transient_fault_of_send_message(
     bot = await launch_bot(FORCE_ANSWER)
     bot.stub.fail_next("sendMessage", fault)
     [reply] = await bot.say(QUESTION)
-    assert _texts([reply])[0].startswith("<b>"), "the article, sent once"
-    assert texts.SEARCH_FAILED not in _texts(bot.stub.calls_of("sendMessage"))
+    assert sent_texts([reply])[0].startswith("<b>"), "the article, sent once"
+    assert texts.SEARCH_FAILED not in sent_texts(bot.stub.calls_of("sendMessage"))
     assert len(await bot.queries()) == 1
     assert bot.stub.faults_injected == [("sendMessage", fault)]
 
@@ -69,7 +66,7 @@ async def test_a_reply_whose_answer_was_lost_reaches_the_person(launch_bot: Laun
     first, second = replies
     assert first.error is not None and first.error.startswith(FAULT_PREFIX)
     assert second.error is None
-    assert all(text.startswith("<b>") for text in _texts(replies))
+    assert all(text.startswith("<b>") for text in sent_texts(replies))
     assert len(await bot.queries()) == 1
 
 
@@ -86,8 +83,8 @@ async def test_a_fault_that_outlasts_the_retries_is_answered_once_telegram_is_ba
     assert len(bot.stub.calls_of("sendMessage")) == attempts, "bounded: then it gives up"
     # The update is not marked handled: it is handled again a while later, and answered.
     reply = await bot.stub.wait_for_reply(bot.user_id, after=mark, timeout=15)
-    assert _texts([reply])[0].startswith("<b>")
-    assert texts.SEARCH_FAILED not in _texts(bot.stub.calls_of("sendMessage"))
+    assert sent_texts([reply])[0].startswith("<b>")
+    assert texts.SEARCH_FAILED not in sent_texts(bot.stub.calls_of("sendMessage"))
     [query] = await bot.queries()  # stored once, however often it was handled
     assert query.text == QUESTION
 
@@ -105,7 +102,7 @@ async def test_a_pick_shows_the_article_even_when_the_press_cannot_be_acknowledg
     bot.stub.push_callback(bot.user_id, reply.result["message_id"], pick)
     await bot.settle()
     [article] = bot.replies(after=mark)
-    assert _texts([article])[0].startswith("<b>")
+    assert sent_texts([article])[0].startswith("<b>")
     [click] = await bot.feedback()
     assert (click.article_id, click.label) == (Pick.unpack(pick).article_id, 1)
 

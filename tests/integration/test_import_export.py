@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot import cli
-from tests.conftest import MODELS_DIR, SAMPLE_BASE, copy_database
+from tests.fakes.databases import copy_database
+from tests.fakes.paths import MODELS_DIR, SAMPLE_BASE
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from knowledge_base.search.engine import SearchEngine
 from knowledge_base.search.service import SearchService
 from knowledge_base.search.snapshot import Thresholds
 from knowledge_base.types import Label
-from tests.conftest import SAMPLE_BASE
+from tests.fakes.paths import SAMPLE_BASE
 
 # Every question answered, so only clicks decide what lands in the inbox.
 ANSWER_ALL = Thresholds(answer=0.0, suggest=0.0)

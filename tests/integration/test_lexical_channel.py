@@ -13,7 +13,7 @@ from knowledge_base.search.service import SearchService
 from knowledge_base.search.snapshot import Thresholds
 from knowledge_base.storage.articles import ArticleRepository
 from knowledge_base.types import ArticleDraft
-from tests.conftest import SAMPLE_BASE
+from tests.fakes.paths import SAMPLE_BASE
 
 ORACLE = ArticleDraft(
     "Ошибка ORA-28000: учётная запись Oracle заблокирована",

@@ -20,7 +20,8 @@ from knowledge_base.encoders.onnx_files import ONNX_FILE, ONNX_META, onnx_ready
 from knowledge_base.encoders.torch_encoder import Encoder
 from knowledge_base.io import read_articles, read_eval_set
 from knowledge_base.search.vector_index import VectorIndex
-from tests.conftest import SAMPLE_BASE, SAMPLE_EVAL, parity_sentences
+from tests.fakes.paths import SAMPLE_BASE, SAMPLE_EVAL
+from tests.fakes.samples import parity_sentences
 
 
 def _sentences() -> list[str]:

@@ -12,7 +12,7 @@ from knowledge_base.encoders.torch_encoder import Encoder
 from knowledge_base.io import read_articles
 from knowledge_base.search.engine import SearchEngine
 from knowledge_base.search.snapshot import Thresholds
-from tests.conftest import SAMPLE_BASE
+from tests.fakes.paths import SAMPLE_BASE
 
 SEED = {
     "Что такое smoke тест?": "Определение и пример smoke-теста",

@@ -15,7 +15,8 @@ from knowledge_base.encoders.onnx_encoder import OnnxEncoder, WordTable, _token_
 from knowledge_base.encoders.onnx_files import ONNX_SPM, ONNX_WORDS
 from knowledge_base.encoders.token_ids import HuggingFaceIds, SentencePieceIds, build_sentencepiece
 from knowledge_base.io import read_articles, read_eval_set
-from tests.conftest import SAMPLE_BASE, SAMPLE_EVAL, parity_sentences
+from tests.fakes.paths import SAMPLE_BASE, SAMPLE_EVAL
+from tests.fakes.samples import parity_sentences
 
 
 def _texts() -> list[str]:

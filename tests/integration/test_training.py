@@ -23,7 +23,8 @@ from knowledge_base.encoders.torch_encoder import Encoder
 from knowledge_base.evaluation import MIN_QUESTIONS_FOR_THRESHOLDS
 from knowledge_base.storage.engine import open_session
 from knowledge_base.storage.tables import EmbeddingRow, ModelVersionRow, PhrasingRow, QueryRow
-from tests.conftest import SAMPLE_BASE, SAMPLE_EVAL, operator_environment
+from tests.fakes.operator_shell import operator_environment
+from tests.fakes.paths import SAMPLE_BASE, SAMPLE_EVAL
 
 ARTICLES = 12
 

@@ -8,8 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.config import Settings
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.fakes.paths import REPO
 
 
 @pytest.fixture(autouse=True)

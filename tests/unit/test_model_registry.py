@@ -17,10 +17,10 @@ from knowledge_base.training.registry import (
     remove_abandoned_versions,
 )
 from knowledge_base.types import ModelStatus
+from tests.fakes.people import ADMIN
 
 ACTIVE, PREVIOUS = ModelStatus.ACTIVE, ModelStatus.PREVIOUS
 REJECTED, ROLLED_BACK = ModelStatus.REJECTED, ModelStatus.ROLLED_BACK
-ADMIN = 777
 
 
 def _model_dir(models: Path, name: str) -> Path:

@@ -20,8 +20,8 @@ from knowledge_base.search.snapshot import Thresholds
 from knowledge_base.storage.engine import create_engine, create_session_factory
 from knowledge_base.training.registry import ModelRegistry
 from knowledge_base.types import ArticleDraft
-from tests.conftest import make_settings
 from tests.fakes.encoders import TableEncoder
+from tests.fakes.settings import make_settings
 
 
 async def test_a_question_is_encoded_and_scored_by_the_same_model_across_a_swap(

@@ -6,7 +6,7 @@ import re
 from collections import Counter
 
 from knowledge_base.io import read_articles, read_eval_set
-from tests.conftest import SAMPLE_BASE, SAMPLE_EVAL
+from tests.fakes.paths import SAMPLE_BASE, SAMPLE_EVAL
 
 
 def _normal(text: str) -> str:
