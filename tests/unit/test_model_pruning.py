@@ -13,51 +13,27 @@ from knowledge_base.training.activation import ModelAdmin
 from knowledge_base.training.registry import (
     INCOMPLETE_PREFIX,
     UNREGISTERED_MARKER,
-    ModelRegistry,
     RegistryError,
     training_lock,
 )
 from knowledge_base.types import ModelStatus
-
-
-def _model_dir(models: Path, name: str) -> Path:
-    folder = models / name
-    folder.mkdir(parents=True)
-    (folder / "modules.json").write_text("[]")
-    return folder
-
-
-async def _train(
-    factory: async_sessionmaker[AsyncSession], models: Path, name: str, promote: bool
-) -> None:
-    async with factory() as session:
-        registry = ModelRegistry(session, models)
-        parent = await registry.active_model(str(models / "base" / "e5"))
-        await registry.record(
-            name=name, path=_model_dir(models, name), parent=parent, metrics={}, promote=promote
-        )
-        await session.commit()
-
-
-async def _statuses(factory: async_sessionmaker[AsyncSession], models: Path) -> dict[str, str]:
-    async with factory() as session:
-        return {v.name: v.status for v in await ModelRegistry(session, models).all()}
+from tests.fakes.model_versions import model_dir, record_training, version_statuses
 
 
 async def test_pruning_keeps_the_newest_versions_that_served_and_the_base(
     session_factory: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     models = tmp_path / "models"
-    base = _model_dir(models, "base/e5")
+    base = model_dir(models, "base/e5")
     for name, promote in (("ft-1", True), ("ft-2", False), ("ft-3", True), ("ft-4", True)):
-        await _train(session_factory, models, name, promote)
+        await record_training(session_factory, models, name, promote)
     # Served, newest first: ft-4 (active), ft-3, ft-1, base/e5; ft-2 was rejected.
     async with session_factory() as session:
         pruned = await ModelAdmin(session, models).prune(keep=2)
     assert sorted(v.name for v in pruned) == ["ft-1", "ft-2"]
     assert not (models / "ft-1").exists() and not (models / "ft-2").exists()
     assert (models / "ft-3").is_dir() and (models / "ft-4").is_dir() and base.is_dir()
-    assert await _statuses(session_factory, models) == {
+    assert await version_statuses(session_factory, models) == {
         "base/e5": ModelStatus.PREVIOUS,
         "ft-1": ModelStatus.PRUNED,
         "ft-2": ModelStatus.PRUNED,
@@ -84,9 +60,9 @@ async def test_the_models_prune_command_says_what_it_pruned(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     models = tmp_path / "models"
-    _model_dir(models, "base/e5")
+    model_dir(models, "base/e5")
     for name in ("ft-1", "ft-2", "ft-3"):
-        await _train(session_factory, models, name, promote=True)
+        await record_training(session_factory, models, name, promote=True)
     monkeypatch.setenv("DATABASE_URL", migrated_url)
     monkeypatch.setenv("MODEL__MODELS_DIR", str(models))
     monkeypatch.setenv("MODEL__PATH", str(models / "base" / "e5"))
@@ -113,7 +89,7 @@ def test_a_killed_trainings_leftovers_are_gone_after_the_next_ask(
     killed = models / f"{INCOMPLETE_PREFIX}ft-20261207-120000-999999999"
     killed.mkdir()
     (killed / "model.safetensors").write_bytes(b"\0" * 1024)
-    unregistered = _model_dir(models, "ft-20261207-110000")
+    unregistered = model_dir(models, "ft-20261207-110000")
     (unregistered / UNREGISTERED_MARKER).touch()
     monkeypatch.setenv("DATABASE_URL", migrated_url)
     monkeypatch.setenv("MODEL__MODELS_DIR", str(models))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -17,45 +18,21 @@ from knowledge_base.training.registry import (
     remove_abandoned_versions,
 )
 from knowledge_base.types import ModelStatus
+from tests.fakes.model_versions import model_dir, record_training, version_statuses
 from tests.fakes.people import ADMIN
+
+# Trainings here report their held-out numbers, as real ones do.
+_train = partial(record_training, metrics={"after": {"top1": 0.5}})
 
 ACTIVE, PREVIOUS = ModelStatus.ACTIVE, ModelStatus.PREVIOUS
 REJECTED, ROLLED_BACK = ModelStatus.REJECTED, ModelStatus.ROLLED_BACK
-
-
-def _model_dir(models: Path, name: str) -> Path:
-    folder = models / name
-    folder.mkdir(parents=True)
-    (folder / "modules.json").write_text("[]")
-    return folder
-
-
-async def _train(
-    factory: async_sessionmaker[AsyncSession], models: Path, name: str, promote: bool
-) -> None:
-    async with factory() as session:
-        registry = ModelRegistry(session, models)
-        parent = await registry.active_model(str(models / "base" / "e5"))
-        await registry.record(
-            name=name,
-            path=_model_dir(models, name),
-            parent=parent,
-            metrics={"after": {"top1": 0.5}},
-            promote=promote,
-        )
-        await session.commit()
-
-
-async def _statuses(factory: async_sessionmaker[AsyncSession], models: Path) -> dict[str, str]:
-    async with factory() as session:
-        return {v.name: v.status for v in await ModelRegistry(session, models).all()}
 
 
 async def test_promotion_rejection_and_rollback_walk_back_through_history(
     session_factory: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     models = tmp_path / "models"
-    base = _model_dir(models, "base/e5")
+    base = model_dir(models, "base/e5")
     async with session_factory() as session:
         active = await ModelRegistry(session, models).active_model(str(base))
     assert (active.name, active.registered) == ("base/e5", False)
@@ -63,7 +40,7 @@ async def test_promotion_rejection_and_rollback_walk_back_through_history(
     await _train(session_factory, models, "ft-1", promote=True)
     await _train(session_factory, models, "ft-2", promote=False)
     await _train(session_factory, models, "ft-3", promote=True)
-    assert await _statuses(session_factory, models) == {
+    assert await version_statuses(session_factory, models) == {
         "base/e5": PREVIOUS,
         "ft-1": PREVIOUS,
         "ft-2": REJECTED,
@@ -83,7 +60,7 @@ async def test_promotion_rejection_and_rollback_walk_back_through_history(
     async with session_factory() as session:
         with pytest.raises(RegistryError):
             await ModelAdmin(session, models).rollback()
-    statuses = await _statuses(session_factory, models)
+    statuses = await version_statuses(session_factory, models)
     assert statuses["base/e5"] == ACTIVE
     assert statuses["ft-3"] == statuses["ft-1"] == ROLLED_BACK
 
@@ -107,18 +84,18 @@ async def test_a_version_whose_directory_is_gone_is_not_activated(
     async with session_factory() as session:
         with pytest.raises(RegistryError, match="gone"):
             await ModelAdmin(session, models).activate("ft-1", str(models / "base" / "e5"))
-    assert (await _statuses(session_factory, models))["ft-1"] == REJECTED
+    assert (await version_statuses(session_factory, models))["ft-1"] == REJECTED
 
 
 async def test_activating_a_candidate_before_any_promotion_keeps_the_base_to_return_to(
     session_factory: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     models = tmp_path / "models"
-    base = _model_dir(models, "base/e5")
+    base = model_dir(models, "base/e5")
     await _train(session_factory, models, "ft-1", promote=False)
     async with session_factory() as session:
         await ModelAdmin(session, models).activate("ft-1", str(base))
-    assert await _statuses(session_factory, models) == {"ft-1": ACTIVE, "base/e5": PREVIOUS}
+    assert await version_statuses(session_factory, models) == {"ft-1": ACTIVE, "base/e5": PREVIOUS}
     async with session_factory() as session:
         left, now = await ModelAdmin(session, models).rollback()
     assert (left.name, now.name) == ("ft-1", "base/e5")
@@ -132,7 +109,7 @@ async def test_a_rollback_and_its_audit_record_are_one_transaction(
 ) -> None:
     """An admin's rollback whose audit record cannot be written leaves the model as it was."""
     models = tmp_path / "models"
-    _model_dir(models, "base/e5")
+    model_dir(models, "base/e5")
     await _train(session_factory, models, "ft-1", promote=True)
     admin = Actor(ADMIN, frozenset({ADMIN}))
 
@@ -143,13 +120,16 @@ async def test_a_rollback_and_its_audit_record_are_one_transaction(
     async with session_factory() as session:
         with pytest.raises(OSError, match="audit record"):
             await ModelAdmin(session, models, admin).rollback()
-    assert (await _statuses(session_factory, models))["ft-1"] == ACTIVE
+    assert (await version_statuses(session_factory, models))["ft-1"] == ACTIVE
 
     monkeypatch.undo()
     async with session_factory() as session:
         left, now = await ModelAdmin(session, models, admin).rollback()
     assert (left.name, now.name) == ("ft-1", "base/e5")
-    assert await _statuses(session_factory, models) == {"base/e5": ACTIVE, "ft-1": ROLLED_BACK}
+    assert await version_statuses(session_factory, models) == {
+        "base/e5": ACTIVE,
+        "ft-1": ROLLED_BACK,
+    }
     async with session_factory() as session:
         [entry] = await AuditRepository(session).latest(10)
     assert (entry.actor_id, entry.action, entry.before, entry.after) == (
