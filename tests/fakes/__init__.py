@@ -1,9 +1,10 @@
-"""The home of the fakes and of the helpers the tests share; the only module of tests/ that a test
+"""The home of the fakes and of the helpers the tests share; the only part of tests/ that a test
 module or a conftest.py imports (tests/unit/test_test_layout.py checks it).
 
 Fakes: the local Telegram Bot API stand-in (telegram), fake encoders and a fake model (encoders),
 tiny aiogram bots for the stand-in and the polling loop (probe_bots). Helpers: the e2e harness
 (harness), who talks to the bot (people), reading the bot's messages (replies), where things are
 (paths), what the sample base holds (samples), a test's settings (settings) and database
-(databases), and faqbot as an operator runs it (operator_shell). Fixtures stay in conftest.py.
+(databases), model versions without training (model_versions), and faqbot as an operator runs it
+(operator_shell). Fixtures stay in conftest.py.
 """
