@@ -21,8 +21,9 @@ ANSWER_NONE = {"SEARCH__ANSWER_THRESHOLD": "1.01", "SEARCH__SUGGEST_THRESHOLD": 
 
 
 @pytest.fixture
-def faqbot(tmp_path: Path, sample_base_file: Path):  # type: ignore[no-untyped-def]
-    """Runs `python -m bot ...` in a clean folder, no .env, on a copy of the warm sample base."""
+def faqbot_process(tmp_path: Path, sample_base_file: Path):  # type: ignore[no-untyped-def]
+    """Runs `faqbot ...` as its own process (python -m bot) in a clean folder, no .env, on a
+    copy of the warm sample base."""
     env = operator_environment(tmp_path)
     copy_database(sample_base_file, tmp_path / "kb.sqlite3")
 
@@ -40,8 +41,8 @@ def faqbot(tmp_path: Path, sample_base_file: Path):  # type: ignore[no-untyped-d
     return run
 
 
-def test_ask_json_answers_with_the_best_article(faqbot) -> None:  # type: ignore[no-untyped-def]
-    result = faqbot("ask", "--json", "Как получить доступ к логам?", **ANSWER_ALL)
+def test_ask_json_answers_with_the_best_article(faqbot_process) -> None:  # type: ignore[no-untyped-def]
+    result = faqbot_process("ask", "--json", "Как получить доступ к логам?", **ANSWER_ALL)
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert set(answer) == {"band", "title", "score", "alternatives"}
@@ -54,17 +55,17 @@ def test_ask_json_answers_with_the_best_article(faqbot) -> None:  # type: ignore
     assert "encoding" not in result.stderr, "the cached vectors serve at once"
 
 
-def test_ask_json_says_nothing_below_the_bands(faqbot) -> None:  # type: ignore[no-untyped-def]
-    result = faqbot("ask", "--json", "рецепт борща со сметаной и пампушками", **ANSWER_NONE)
+def test_ask_json_says_nothing_below_the_bands(faqbot_process) -> None:  # type: ignore[no-untyped-def]
+    result = faqbot_process("ask", "--json", "рецепт борща со сметаной и пампушками", **ANSWER_NONE)
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert (answer["band"], answer["title"], answer["alternatives"]) == ("nothing", None, [])
     assert answer["score"] > 0
 
 
-def test_chat_offers_suggestions_and_opens_one_by_its_number(faqbot) -> None:  # type: ignore[no-untyped-def]
+def test_chat_offers_suggestions_and_opens_one_by_its_number(faqbot_process) -> None:  # type: ignore[no-untyped-def]
     stdin = "7\nКак сменить пароль?\n9\n1\n"
-    result = faqbot("chat", stdin=stdin, **SUGGEST_ALL)
+    result = faqbot_process("chat", stdin=stdin, **SUGGEST_ALL)
     assert result.returncode == 0, result.stderr
     before, rest = result.stdout.split("Возможно, вы имели в виду:", 1)
     # A number before anything was offered is no question to search.
@@ -134,15 +135,15 @@ def test_a_missing_model_is_exit_code_3_with_a_hint(tmp_path: Path) -> None:
     assert "no-model" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_ask_with_no_words_says_so_and_loads_no_model(faqbot) -> None:  # type: ignore[no-untyped-def]
-    result = faqbot("ask", " \t\n ")
+def test_ask_with_no_words_says_so_and_loads_no_model(faqbot_process) -> None:  # type: ignore[no-untyped-def]
+    result = faqbot_process("ask", " \t\n ")
     assert result.returncode == 2
     assert "сообщение пустое" in result.stderr
     assert result.stdout == ""
 
 
-def test_ask_says_when_it_reads_only_the_start_of_a_long_question(faqbot) -> None:  # type: ignore[no-untyped-def]
-    result = faqbot("ask", "--json", "логи " * 20, MAX_QUESTION_CHARS="20", **ANSWER_ALL)
+def test_ask_says_when_it_reads_only_the_start_of_a_long_question(faqbot_process) -> None:  # type: ignore[no-untyped-def]
+    result = faqbot_process("ask", "--json", "логи " * 20, MAX_QUESTION_CHARS="20", **ANSWER_ALL)
     assert result.returncode == 0, result.stderr
     assert "прочитал только первые 20 символов" in result.stderr
     assert json.loads(result.stdout)["band"] == "answer"

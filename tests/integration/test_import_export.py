@@ -16,7 +16,7 @@ from tests.fakes.paths import MODELS_DIR, SAMPLE_BASE
 
 
 @pytest.fixture
-def faqbot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
+def faqbot_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
     """Runs `faqbot ...` in-process against a database of its own."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'kb.sqlite3'}")
@@ -33,36 +33,36 @@ def _lines(path: Path) -> list[dict[str, object]]:
 
 @pytest.mark.parametrize("fmt", ["jsonl", "yaml", "csv"])
 def test_export_then_import_round_trips_the_base(
-    faqbot, tmp_path: Path, fmt: str, capsys: pytest.CaptureFixture[str]
+    faqbot_in_process, tmp_path: Path, fmt: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert faqbot("import", str(SAMPLE_BASE)) == 0
+    assert faqbot_in_process("import", str(SAMPLE_BASE)) == 0
     assert "50 added" in capsys.readouterr().out
     exported = tmp_path / f"base.{fmt}"
-    assert faqbot("export", str(exported)) == 0
+    assert faqbot_in_process("export", str(exported)) == 0
     again = tmp_path / "again.jsonl"
     # A fresh database fed with the export holds exactly the same articles.
     (tmp_path / "kb.sqlite3").unlink()
-    assert faqbot("import", str(exported)) == 0
-    assert faqbot("export", str(again)) == 0
+    assert faqbot_in_process("import", str(exported)) == 0
+    assert faqbot_in_process("export", str(again)) == 0
     original = _lines(SAMPLE_BASE)
     assert _lines(again) == [{**a, "questions": a["questions"]} for a in original]
 
 
 def test_reimporting_the_same_file_changes_nothing(
-    faqbot, capsys: pytest.CaptureFixture[str]
+    faqbot_in_process, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert faqbot("import", str(SAMPLE_BASE)) == 0
+    assert faqbot_in_process("import", str(SAMPLE_BASE)) == 0
     capsys.readouterr()
-    assert faqbot("import", str(SAMPLE_BASE)) == 0
+    assert faqbot_in_process("import", str(SAMPLE_BASE)) == 0
     assert "0 added, 0 updated, 50 unchanged" in capsys.readouterr().out
 
 
 def test_a_malformed_line_rejects_the_whole_file(
-    faqbot, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    faqbot_in_process, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert faqbot("import", str(SAMPLE_BASE)) == 0
+    assert faqbot_in_process("import", str(SAMPLE_BASE)) == 0
     before = tmp_path / "before.jsonl"
-    assert faqbot("export", str(before)) == 0
+    assert faqbot_in_process("export", str(before)) == 0
     bad = tmp_path / "bad.jsonl"
     bad.write_text(
         '{"title": "Новая статья", "body": "Текст"}\n'
@@ -71,38 +71,38 @@ def test_a_malformed_line_rejects_the_whole_file(
         encoding="utf-8",
     )
     capsys.readouterr()
-    assert faqbot("import", str(bad)) == 1
+    assert faqbot_in_process("import", str(bad)) == 1
     error = capsys.readouterr().err
     assert "line 3" in error and "nothing was imported" in error
     after = tmp_path / "after.jsonl"
-    assert faqbot("export", str(after)) == 0
+    assert faqbot_in_process("export", str(after)) == 0
     assert after.read_text(encoding="utf-8") == before.read_text(encoding="utf-8")
 
 
 def test_import_if_empty_leaves_a_filled_base_alone(
-    faqbot, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    faqbot_in_process, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     small = tmp_path / "small.yaml"
     small.write_text("- title: Парковка\n  body: Въезд со двора.\n", encoding="utf-8")
-    assert faqbot("import", str(small)) == 0
+    assert faqbot_in_process("import", str(small)) == 0
     capsys.readouterr()
-    assert faqbot("import", "--if-empty", str(SAMPLE_BASE)) == 0
+    assert faqbot_in_process("import", "--if-empty", str(SAMPLE_BASE)) == 0
     assert "nothing imported" in capsys.readouterr().out
     out = tmp_path / "out.jsonl"
-    assert faqbot("export", str(out)) == 0
+    assert faqbot_in_process("export", str(out)) == 0
     assert [a["title"] for a in _lines(out)] == ["Парковка"]
 
 
 def test_export_leaves_archived_articles_out_unless_asked(
-    faqbot, tmp_path: Path, sample_base_file: Path
+    faqbot_in_process, tmp_path: Path, sample_base_file: Path
 ) -> None:  # type: ignore[no-untyped-def]
     copy_database(sample_base_file, tmp_path / "kb.sqlite3")
     with closing(sqlite3.connect(tmp_path / "kb.sqlite3")) as database, database:
         (retired,) = database.execute("SELECT title FROM articles ORDER BY id LIMIT 1").fetchone()
         database.execute("UPDATE articles SET archived = 1 WHERE title = ?", (retired,))
     current, everything = tmp_path / "current.jsonl", tmp_path / "all.jsonl"
-    assert faqbot("export", str(current)) == 0
-    assert faqbot("export", "--archived", str(everything)) == 0
+    assert faqbot_in_process("export", str(current)) == 0
+    assert faqbot_in_process("export", "--archived", str(everything)) == 0
     current_titles = [item["title"] for item in _lines(current)]
     all_titles = [item["title"] for item in _lines(everything)]
     assert len(current_titles) == 49 and retired not in current_titles
@@ -110,36 +110,39 @@ def test_export_leaves_archived_articles_out_unless_asked(
 
 
 def test_the_command_itself_keeps_models_off_the_hub(
-    faqbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    faqbot_in_process, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-    assert faqbot("export", str(tmp_path / "empty.jsonl")) == 0
+    assert faqbot_in_process("export", str(tmp_path / "empty.jsonl")) == 0
     assert os.environ.get("HF_HUB_OFFLINE") == "1"
     assert os.environ.get("TRANSFORMERS_OFFLINE") == "1"
 
 
 def test_models_bootstrap_builds_once_and_again_only_with_force(
-    faqbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    faqbot_in_process,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:  # type: ignore[no-untyped-def]
     models = tmp_path / "models"
     monkeypatch.setenv("MODEL__MODELS_DIR", str(models))
-    assert faqbot("models", "bootstrap") == 0
+    assert faqbot_in_process("models", "bootstrap") == 0
     first = capsys.readouterr().out.splitlines()
     assert len(first) == 2 and all(line.startswith("built: ") for line in first), first
     weights = models / "base" / "multilingual-e5-small" / "model.safetensors"
     (weights.parent / "stray.txt").write_text("left by hand")
-    assert faqbot("models", "bootstrap") == 0
+    assert faqbot_in_process("models", "bootstrap") == 0
     assert all(line.startswith("present: ") for line in capsys.readouterr().out.splitlines())
     assert (weights.parent / "stray.txt").exists(), "without --force nothing is rebuilt"
-    assert faqbot("models", "bootstrap", "--force") == 0
+    assert faqbot_in_process("models", "bootstrap", "--force") == 0
     again = capsys.readouterr().out.splitlines()
     assert all(line.startswith("built: ") for line in again) and len(again) == 2, again
     assert weights.is_file() and not (weights.parent / "stray.txt").exists()
 
 
 def test_stats_prints_the_numbers_of_the_period(
-    faqbot,
+    faqbot_in_process,
     tmp_path: Path,
     sample_base_file: Path,
     capsys: pytest.CaptureFixture[str],
@@ -153,8 +156,8 @@ def test_stats_prints_the_numbers_of_the_period(
             "created_at, offers_recorded) VALUES (1, 'q', 1, 0.9, 'answer', 'm', "
             "datetime('now'), 1)"
         )
-    assert faqbot("stats", "--days", "3") == 0
+    assert faqbot_in_process("stats", "--days", "3") == 0
     out = capsys.readouterr().out
     assert out.startswith("Last 3 days: 1 questions.\nanswered 100%, suggested 0%, unanswered 0%")
     assert len([line for line in out.splitlines() if line[:4].isdigit()]) == 3
-    assert faqbot("stats", "--days", "0") == 1
+    assert faqbot_in_process("stats", "--days", "0") == 1

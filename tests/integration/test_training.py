@@ -46,13 +46,14 @@ def small_base(tmp_path: Path) -> tuple[Path, Path]:
 
 
 @pytest.fixture
-def faqbot(
+def faqbot_on_small_base(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     base_models: dict[str, Path],
     small_base: tuple[Path, Path],
 ) -> object:
-    """`faqbot ...` in-process: its own database and models folder, the real e5 as base."""
+    """`faqbot ...` in-process on the small base, imported: its own database and models folder,
+    the real e5 as base."""
     monkeypatch.chdir(tmp_path)
     for key, value in operator_environment(tmp_path).items():
         monkeypatch.setenv(key, value)
@@ -79,7 +80,7 @@ async def _count(url: str, statement: object) -> int:
 
 
 def test_train_writes_a_loadable_version_that_answers_and_can_be_rolled_back(
-    faqbot,
+    faqbot_on_small_base,
     small_base: tuple[Path, Path],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -88,7 +89,7 @@ def test_train_writes_a_loadable_version_that_answers_and_can_be_rolled_back(
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("TRAINING__PROMOTION_MARGIN", "1")  # plumbing: promote whatever comes out
     capsys.readouterr()
-    assert faqbot("train", "--pairs", str(small_base[1]), "--json") == 0
+    assert faqbot_on_small_base("train", "--pairs", str(small_base[1]), "--json") == 0
     result = _json_out(capsys)
     assert isinstance(result, dict)
     assert result["promoted"] is True
@@ -129,8 +130,8 @@ def test_train_writes_a_loadable_version_that_answers_and_can_be_rolled_back(
     assert cached == phrasings
 
     # Every command now answers with the new version …
-    assert faqbot("ask", "Как получить доступ к логам?") == 0
-    assert faqbot("models", "list", "--json") == 0
+    assert faqbot_on_small_base("ask", "Как получить доступ к логам?") == 0
+    assert faqbot_on_small_base("models", "list", "--json") == 0
     listing = _json_out(capsys)
     assert isinstance(listing, list)
     assert [(row["version"], row["status"]) for row in listing] == [
@@ -138,13 +139,14 @@ def test_train_writes_a_loadable_version_that_answers_and_can_be_rolled_back(
         (version.name, "active"),
     ]
     # … until a rollback returns to the base model.
-    assert faqbot("models", "rollback") == 0
+    assert faqbot_on_small_base("models", "rollback") == 0
     assert "Rolled back" in capsys.readouterr().out
-    assert faqbot("ask", "Как получить доступ к логам?") == 0
-    assert faqbot("models", "rollback") == 1  # nothing before the base model
-    assert faqbot("models", "activate", version.name) == 0  # and forward again by name
+    assert faqbot_on_small_base("ask", "Как получить доступ к логам?") == 0
+    assert faqbot_on_small_base("models", "rollback") == 1  # nothing before the base model
+    # And forward again by name.
+    assert faqbot_on_small_base("models", "activate", version.name) == 0
     assert f"{version.name} is active" in capsys.readouterr().out
-    assert faqbot("models", "activate", "ft-00000000-000000") == 1
+    assert faqbot_on_small_base("models", "activate", "ft-00000000-000000") == 1
     assert "no model version" in capsys.readouterr().err
     versions = asyncio.run(_versions_of_queries(url))
     base_version = model_version(base_models["multilingual-e5-small"])
@@ -158,7 +160,10 @@ async def _versions_of_queries(url: str) -> list[str]:
 
 
 def test_a_worse_candidate_is_kept_as_rejected_and_the_old_model_keeps_serving(
-    faqbot, small_base: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    faqbot_on_small_base,
+    small_base: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:  # type: ignore[no-untyped-def]
     # A fixed test set this time, instead of a held-out share.
     lines = small_base[1].read_text(encoding="utf-8").splitlines()
@@ -166,15 +171,20 @@ def test_a_worse_candidate_is_kept_as_rejected_and_the_old_model_keeps_serving(
     train.write_text("\n".join(lines[::2]) + "\n", encoding="utf-8")
     test.write_text("\n".join(lines[1::2]) + "\n", encoding="utf-8")
     capsys.readouterr()
-    assert faqbot("train", "--pairs", str(train), "--test", str(test), "--lr", "0") == 1
+    assert (
+        faqbot_on_small_base("train", "--pairs", str(train), "--test", str(test), "--lr", "0") == 1
+    )
     assert "Invalid training options" in capsys.readouterr().err
     # A learning rate a thousand times too high wrecks the model.
-    assert faqbot("train", "--pairs", str(train), "--test", str(test), "--lr", "0.05") == 0
+    assert (
+        faqbot_on_small_base("train", "--pairs", str(train), "--test", str(test), "--lr", "0.05")
+        == 0
+    )
     out = capsys.readouterr().out
     assert f"{len(lines[1::2])} held-out questions" in out
     assert "Not promoted: worse on the held-out questions" in out
     assert "multilingual-e5-small still answers" in out
-    assert faqbot("models", "list", "--json") == 0
+    assert faqbot_on_small_base("models", "list", "--json") == 0
     listing = _json_out(capsys)
     assert isinstance(listing, list)
     statuses = {row["version"]: row["status"] for row in listing}
@@ -188,11 +198,14 @@ def test_a_worse_candidate_is_kept_as_rejected_and_the_old_model_keeps_serving(
 
 
 def test_training_with_too_little_data_is_refused_and_changes_nothing(
-    faqbot, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    faqbot_on_small_base,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("TRAINING__MIN_PAIRS", "1000")
     capsys.readouterr()
-    assert faqbot("train") == 4
+    assert faqbot_on_small_base("train") == 4
     err = capsys.readouterr().err
     assert "too little data to train" in err and "at least 1000" in err
     models = tmp_path / "models"
@@ -202,7 +215,10 @@ def test_training_with_too_little_data_is_refused_and_changes_nothing(
 
 
 def test_export_pairs_writes_what_training_would_learn(
-    faqbot, small_base: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    faqbot_on_small_base,
+    small_base: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "pairs-out.jsonl"
     extra = tmp_path / "extra.jsonl"
@@ -213,7 +229,7 @@ def test_export_pairs_writes_what_training_would_learn(
         encoding="utf-8",
     )
     capsys.readouterr()
-    assert faqbot("export-pairs", str(out), "--pairs", str(extra)) == 0
+    assert faqbot_on_small_base("export-pairs", str(out), "--pairs", str(extra)) == 0
     assert "1 --pairs lines name no active article" in capsys.readouterr().out
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert {tuple(sorted(row)) for row in rows} == {("negatives", "query", "source", "title")}
@@ -224,7 +240,7 @@ def test_export_pairs_writes_what_training_would_learn(
 
 
 def test_a_killed_training_leaves_the_active_model_and_the_base_as_they_were(
-    faqbot,
+    faqbot_on_small_base,
     tmp_path: Path,
     small_base: tuple[Path, Path],
     capsys: pytest.CaptureFixture[str],
@@ -256,7 +272,7 @@ def test_a_killed_training_leaves_the_active_model_and_the_base_as_they_were(
 
     assert not [p for p in models.iterdir() if p.name.startswith("ft-")]
     capsys.readouterr()
-    assert faqbot("models", "list", "--json") == 0
+    assert faqbot_on_small_base("models", "list", "--json") == 0
     assert _json_out(capsys) == [
         {
             "version": "multilingual-e5-small",
@@ -272,10 +288,10 @@ def test_a_killed_training_leaves_the_active_model_and_the_base_as_they_were(
     ]
     monkeypatch.setenv("SEARCH__ANSWER_THRESHOLD", "0")
     monkeypatch.setenv("SEARCH__SUGGEST_THRESHOLD", "0")
-    assert faqbot("ask", "--json", "Как получить доступ к логам?") == 0
+    assert faqbot_on_small_base("ask", "--json", "Как получить доступ к логам?") == 0
     answer = _json_out(capsys)
     assert isinstance(answer, dict) and answer["title"] == "Инструкция по получению логов"
     # The next training, even one refused for lack of data, clears what the dead one left.
     monkeypatch.setenv("TRAINING__MIN_PAIRS", "100000")
-    assert faqbot("train") == 4
+    assert faqbot_on_small_base("train") == 4
     assert not list(models.glob(".incomplete-*"))
