@@ -3,13 +3,12 @@ and retries instead of losing the question: every question is stored once and an
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import shutil
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from tests.fakes.databases import database_file
 from tests.fakes.harness import FORCE_ANSWER, BotHarness, LaunchBot
 from tests.fakes.replies import sent_text
 from tests.fakes.samples import LOGS_QUESTION
+from tests.fakes.waiting import wait_until
 
 PEOPLE = range(7000, 7020)
 # Holds SQLite's write lock from another process, as a careless backup or a migration does.
@@ -44,13 +44,6 @@ def _hold_write_lock(database: Path, seconds: float) -> subprocess.Popen[str]:
     )
     assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
     return locker
-
-
-async def _until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, f"not within {timeout:g} s: {what}"
-        await asyncio.sleep(0.1)
 
 
 def _answers(bot: BotHarness) -> Counter[int]:
@@ -79,7 +72,9 @@ async def test_a_30_second_lock_delays_the_answers_and_loses_none(
         with caplog.at_level(logging.INFO):
             for person in PEOPLE:
                 bot.stub.push_text(person, LOGS_QUESTION)
-            await _until(lambda: len(_answers(bot)) == len(PEOPLE), 90, "everyone answered")
+            await wait_until(
+                lambda: len(_answers(bot)) == len(PEOPLE), 90, "everyone answered", every=0.1
+            )
             await bot.settle()
     finally:
         locker.wait(60)
@@ -107,14 +102,17 @@ async def test_past_the_bound_the_updates_wait_in_the_journal_for_the_lock_to_go
         with caplog.at_level(logging.INFO):
             for person in PEOPLE:
                 bot.stub.push_text(person, LOGS_QUESTION)
-            await _until(
+            await wait_until(
                 lambda: any("handled again later" in r.getMessage() for r in caplog.records),
                 30,
                 "an update given back to the journal",
+                every=0.1,
             )
             assert locker.poll() is None, "the lock still holds"
             assert not _answers(bot), "nothing is answered while the question cannot be stored"
-            await _until(lambda: len(_answers(bot)) == len(PEOPLE), 60, "everyone answered")
+            await wait_until(
+                lambda: len(_answers(bot)) == len(PEOPLE), 60, "everyone answered", every=0.1
+            )
     finally:
         locker.wait(60)
     assert _answers(bot) == Counter(dict.fromkeys(PEOPLE, 1))
@@ -160,12 +158,17 @@ async def test_a_full_disk_is_one_log_line_and_the_questions_are_answered_when_s
         with caplog.at_level(logging.INFO):
             for person in PEOPLE:
                 bot.stub.push_text(person, LOGS_QUESTION)
-            await _until(
-                lambda: any("full" in r.getMessage() for r in caplog.records), 30, "disk full seen"
+            await wait_until(
+                lambda: any("full" in r.getMessage() for r in caplog.records),
+                30,
+                "disk full seen",
+                every=0.1,
             )
             assert not _answers(bot)
             filler.unlink()
-            await _until(lambda: len(_answers(bot)) == len(PEOPLE), 60, "everyone answered")
+            await wait_until(
+                lambda: len(_answers(bot)) == len(PEOPLE), 60, "everyone answered", every=0.1
+            )
             await bot.settle()
     finally:
         filler.unlink(missing_ok=True)

@@ -17,6 +17,7 @@ from bot.runtime.journal import UpdateJournal
 from bot.runtime.polling import DurablePolling
 from tests.fakes.probe_bots import HANG, Probe, stub_bot
 from tests.fakes.telegram import Fault, TelegramStub
+from tests.fakes.waiting import wait_until
 
 USER = 4242
 
@@ -37,13 +38,6 @@ def _polling(probe: Probe, bot: Bot, journal: Path, **options: float) -> Durable
     return DurablePolling(probe.dispatcher, bot, journal, polling_timeout=1, **options)  # type: ignore[arg-type]
 
 
-async def _until(condition: object, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.01)
-
-
 async def test_an_update_delivered_again_after_a_restart_is_handled_once(
     stub: TelegramStub, bot: Bot, tmp_path: Path
 ) -> None:
@@ -53,12 +47,17 @@ async def test_an_update_delivered_again_after_a_restart_is_handled_once(
     run = asyncio.create_task(
         DurablePolling(first.dispatcher, bot, journal, polling_timeout=1).run(stop)
     )
-    await _until(lambda: stub.waiting_polls == 1)
+    await wait_until(lambda: stub.waiting_polls == 1, 10, "a poll waiting", every=0.01)
     # The poll in flight delivers the update; every later getUpdates, which would confirm it,
     # is lost on the way: Telegram still holds it when the bot stops.
     stub.fail_next("getUpdates", Fault("drop_before"), times=1000)
     update_id = stub.push_text(USER, "вопрос")
-    await _until(lambda: first.handled == [update_id] and len(stub.faults_injected) >= 2)
+    await wait_until(
+        lambda: first.handled == [update_id] and len(stub.faults_injected) >= 2,
+        10,
+        "handled, and confirmations lost",
+        every=0.01,
+    )
     stop.set()
     await run
     stub.clear_faults()
@@ -69,7 +68,8 @@ async def test_an_update_delivered_again_after_a_restart_is_handled_once(
     run = asyncio.create_task(
         DurablePolling(second.dispatcher, bot, journal, polling_timeout=1).run(stop)
     )
-    await _until(lambda: not stub.pending_updates)  # delivered again, and confirmed now
+    # Delivered again, and confirmed now.
+    await wait_until(lambda: not stub.pending_updates, 10, "confirmed", every=0.01)
     stop.set()
     await run
     redelivered = [
@@ -93,7 +93,7 @@ async def test_a_stop_at_full_load_is_prompt_and_the_next_start_finishes_the_wor
     )
     run = asyncio.create_task(loop.run(stop))
     hung = stub.push_text(USER, HANG)
-    await _until(lambda: probe.handled == [hung])
+    await wait_until(lambda: probe.handled == [hung], 10, "the hanging update taken", every=0.01)
     waiting = stub.push_text(USER, "второй")  # no room: it stays with Telegram
     await asyncio.sleep(0.3)
     started = time.monotonic()
@@ -107,7 +107,7 @@ async def test_a_stop_at_full_load_is_prompt_and_the_next_start_finishes_the_wor
     run = asyncio.create_task(
         DurablePolling(probe.dispatcher, bot, journal, polling_timeout=1).run(stop)
     )
-    await _until(lambda: len(stub.calls_of("sendMessage")) == 2)
+    await wait_until(lambda: len(stub.calls_of("sendMessage")) == 2, 10, "two answers", every=0.01)
     stop.set()
     await run
     assert probe.handled == [hung, hung, waiting]

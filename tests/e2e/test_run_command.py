@@ -7,7 +7,6 @@ import json
 import signal
 import sqlite3
 from collections import Counter
-from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from tests.fakes.databases import copy_database
 from tests.fakes.operator_shell import operator_environment, start_faqbot
 from tests.fakes.paths import SAMPLE_EVAL
 from tests.fakes.telegram import Fault, TelegramStub
+from tests.fakes.waiting import wait_until
 
 USER = 4242
 START_TIMEOUT = 120.0
@@ -122,13 +122,6 @@ def _answered(stub: TelegramStub, users: range) -> dict[int, int]:
     return counts
 
 
-async def _until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, f"not within {timeout:g} s: {what}"
-        await asyncio.sleep(0.05)
-
-
 async def test_sigkill_in_the_middle_of_a_burst_loses_no_question(
     tmp_path: Path, sample_base_file: Path
 ) -> None:
@@ -140,7 +133,7 @@ async def test_sigkill_in_the_middle_of_a_burst_loses_no_question(
             await stub.wait_for("getUpdates", timeout=START_TIMEOUT)
             for user, question in zip(users, questions, strict=False):
                 stub.push_text(user, question)
-            await _until(
+            await wait_until(
                 lambda: sum(1 for n in _answered(stub, users).values() if n) >= 20,
                 60,
                 "20 questions of the burst answered",
@@ -153,7 +146,7 @@ async def test_sigkill_in_the_middle_of_a_burst_loses_no_question(
             assert answered_before < len(users), "the burst ended before the kill"
 
             bot = await start_faqbot(env, tmp_path, "run")
-            await _until(
+            await wait_until(
                 lambda: all(_answered(stub, users).values()),
                 START_TIMEOUT,
                 "every question of the burst answered after the restart",

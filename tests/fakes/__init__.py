@@ -5,6 +5,6 @@ Fakes: the local Telegram Bot API stand-in (telegram), fake encoders and a fake 
 tiny aiogram bots for the stand-in and the polling loop (probe_bots). Helpers: the e2e harness
 (harness), who talks to the bot (people), reading the bot's messages (replies), where things are
 (paths), what the sample base holds (samples), a test's settings (settings) and database
-(databases), model versions without training (model_versions), and faqbot as an operator runs it
-(operator_shell). Fixtures stay in conftest.py.
+(databases), model versions without training (model_versions), waiting with a deadline
+(waiting), and faqbot as an operator runs it (operator_shell). Fixtures stay in conftest.py.
 """
