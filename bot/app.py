@@ -21,6 +21,7 @@ from bot.runtime.model_choice import (
     resolve_lexical_weight,
     resolve_thresholds,
 )
+from bot.runtime.pacing import PaceSends
 from bot.runtime.refresher import IndexRefresher
 from bot.runtime.telegram_retry import RetryTransientErrors
 from bot.runtime.training import TrainingRun
@@ -77,6 +78,7 @@ def create_bot(settings: Settings) -> Bot:
         default=DefaultBotProperties(parse_mode=ParseMode.HTML),
     )
     bot.session.middleware(RetryTransientErrors())
+    bot.session.middleware(PaceSends(settings.max_sends_in_flight))
     return bot
 
 

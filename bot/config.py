@@ -145,6 +145,9 @@ class Settings(BaseSettings):
     admin_max_file_mb: int = Field(default=5, ge=1, le=20)
     # Updates handled at once; more wait in the journal (Telegram hands over 100 at a time).
     max_concurrent_updates: int = Field(default=100, ge=1)
+    # Messages on their way to Telegram at once: a kill -9 can send again only these (README,
+    # "What a crash … costs"); Telegram takes about 30 a second from a bot anyway.
+    max_sends_in_flight: int = Field(default=2, ge=1)
     log_level: str = "INFO"
 
     @field_validator("bot_token")

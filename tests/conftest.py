@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
-from collections.abc import AsyncIterator
+import traceback
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,34 @@ from tests.fakes.databases import database_file, import_drafts
 from tests.fakes.paths import MODELS_DIR, SAMPLE_BASE
 from tests.fakes.samples import SAMPLE_ARTICLE_COUNT
 from tests.fakes.settings import make_settings
+
+# How SQLAlchemy shows a statement's parameters in an error: people's questions and ids.
+SQL_PARAMETER_DUMP = "[parameters:"
+
+
+class _ParameterDumps(logging.Handler):
+    """Notes every log record, traceback included, that shows SQL parameters."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.found: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info:
+            text += "".join(traceback.format_exception(*record.exc_info))
+        if SQL_PARAMETER_DUMP in text:
+            self.found.append(f"{record.name}: {text[:300]}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_sql_parameters_in_the_log() -> Iterator[None]:
+    """Over the whole run, no log line shows a statement's parameters (questions, user ids)."""
+    dumps = _ParameterDumps()
+    logging.getLogger().addHandler(dumps)
+    yield
+    logging.getLogger().removeHandler(dumps)
+    assert dumps.found == [], dumps.found
 
 
 @pytest.fixture(scope="session")

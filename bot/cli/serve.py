@@ -93,7 +93,7 @@ async def _serve(settings: Settings) -> int:
             print(f"Cannot write the update journal ({error}): {FIX_PATHS}", file=sys.stderr)
             return 2
         try:
-            await _poll(settings, bot, journal, me.username or str(me.id))
+            return await _poll(settings, bot, journal, me.username or str(me.id))
         finally:
             journal.close()
     except TelegramUnauthorizedError:
@@ -101,7 +101,6 @@ async def _serve(settings: Settings) -> int:
         return 2
     finally:
         await bot.session.close()
-    return 0
 
 
 async def _check_token(bot: Any, settings: Settings) -> Any:
@@ -120,8 +119,9 @@ async def _check_token(bot: Any, settings: Settings) -> Any:
     return None
 
 
-async def _poll(settings: Settings, bot: Any, journal: UpdateJournal, name: str) -> None:
-    """Load the model, then poll until SIGINT or SIGTERM."""
+async def _poll(settings: Settings, bot: Any, journal: UpdateJournal, name: str) -> int:
+    """Load the model, then poll until SIGINT (exit 130, as a shell expects of Ctrl+C) or
+    SIGTERM (exit 0: a service manager's stop)."""
     _freeze_imported_objects()
     resources = await build_resources(settings)
     try:
@@ -130,20 +130,23 @@ async def _poll(settings: Settings, bot: Any, journal: UpdateJournal, name: str)
         log.info("polling Telegram as @%s", name)
         stop = asyncio.Event()
         polling = DurablePolling(dp, bot, journal, concurrency=settings.max_concurrent_updates)
+        received: list[int] = []
 
-        def on_signal() -> None:
+        def on_signal(signal_number: int) -> None:
             # The first Ctrl+C lets the updates in hand finish; a second one does not wait.
+            received.append(signal_number)
             if stop.is_set():
                 polling.hurry()
             stop.set()
 
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signal_number, on_signal)
+            loop.add_signal_handler(signal_number, on_signal, signal_number)
         await polling.run(stop)
         log.info("stopped")
     finally:
         await resources.close()
+    return 130 if received and received[0] == signal.SIGINT else 0
 
 
 def _freeze_imported_objects() -> None:

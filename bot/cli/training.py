@@ -125,7 +125,7 @@ def _train(settings: Settings, args: argparse.Namespace) -> int:
             return REFUSED
         try:
             if outcome.promoted and config.keep_versions:
-                # A version takes about 470 MB: the disk must not fill up one training at a time.
+                # An e5 version takes about 920 MB: the disk must not fill up training by training.
                 async with create_session_factory(engine)() as session:
                     await ModelAdmin(session, settings.model.models_dir).prune(config.keep_versions)
         finally:
