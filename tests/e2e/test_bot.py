@@ -315,8 +315,15 @@ async def test_non_text_message_gets_the_text_only_reply(
     assert await bot.queries() == []
 
 
-async def test_whitespace_only_message_asks_for_words(answer_band_bot: BotHarness) -> None:
-    reply = await answer_band_bot.ask("   \n\t  ")
+@pytest.mark.parametrize(
+    "invisible",
+    ["   \n\t  ", "\u200b\u200b\u200b", "\u2060\ufeff \u200d"],
+    ids=["whitespace", "zero-width spaces", "joiners and a BOM"],
+)
+async def test_a_message_of_invisible_characters_asks_for_words_and_logs_nothing(
+    answer_band_bot: BotHarness, invisible: str
+) -> None:
+    reply = await answer_band_bot.ask(invisible)
 
     assert sent_text(reply) == texts.EMPTY_QUESTION
     assert await answer_band_bot.queries() == []

@@ -59,6 +59,23 @@ async def _every_question_stored_once(bot: BotHarness) -> None:
     assert stored == Counter(dict.fromkeys(PEOPLE, 1))
 
 
+def _everyone_asks(bot: BotHarness) -> None:
+    for person in PEOPLE:
+        bot.stub.push_text(person, LOGS_QUESTION)
+
+
+async def _everyone_answered(bot: BotHarness, timeout: float) -> None:
+    await wait_until(
+        lambda: len(_answers(bot)) == len(PEOPLE), timeout, "everyone answered", every=0.1
+    )
+
+
+async def _logged(caplog: pytest.LogCaptureFixture, words: str, what: str) -> None:
+    await wait_until(
+        lambda: any(words in r.getMessage() for r in caplog.records), 30, what, every=0.1
+    )
+
+
 def _no_tracebacks(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.exc_info is not None]
 
@@ -70,11 +87,8 @@ async def test_a_30_second_lock_delays_the_answers_and_loses_none(
     locker = _hold_write_lock(database_file(bot.settings), 30)
     try:
         with caplog.at_level(logging.INFO):
-            for person in PEOPLE:
-                bot.stub.push_text(person, LOGS_QUESTION)
-            await wait_until(
-                lambda: len(_answers(bot)) == len(PEOPLE), 90, "everyone answered", every=0.1
-            )
+            _everyone_asks(bot)
+            await _everyone_answered(bot, 90)
             await bot.settle()
     finally:
         locker.wait(60)
@@ -100,19 +114,11 @@ async def test_past_the_bound_the_updates_wait_in_the_journal_for_the_lock_to_go
     locker = _hold_write_lock(database_file(bot.settings), 12)
     try:
         with caplog.at_level(logging.INFO):
-            for person in PEOPLE:
-                bot.stub.push_text(person, LOGS_QUESTION)
-            await wait_until(
-                lambda: any("handled again later" in r.getMessage() for r in caplog.records),
-                30,
-                "an update given back to the journal",
-                every=0.1,
-            )
+            _everyone_asks(bot)
+            await _logged(caplog, "handled again later", "an update given back to the journal")
             assert locker.poll() is None, "the lock still holds"
             assert not _answers(bot), "nothing is answered while the question cannot be stored"
-            await wait_until(
-                lambda: len(_answers(bot)) == len(PEOPLE), 60, "everyone answered", every=0.1
-            )
+            await _everyone_answered(bot, 60)
     finally:
         locker.wait(60)
     assert _answers(bot) == Counter(dict.fromkeys(PEOPLE, 1))
@@ -156,19 +162,11 @@ async def test_a_full_disk_is_one_log_line_and_the_questions_are_answered_when_s
     filler = _fill(small_disk)
     try:
         with caplog.at_level(logging.INFO):
-            for person in PEOPLE:
-                bot.stub.push_text(person, LOGS_QUESTION)
-            await wait_until(
-                lambda: any("full" in r.getMessage() for r in caplog.records),
-                30,
-                "disk full seen",
-                every=0.1,
-            )
+            _everyone_asks(bot)
+            await _logged(caplog, "full", "the full disk seen")
             assert not _answers(bot)
             filler.unlink()
-            await wait_until(
-                lambda: len(_answers(bot)) == len(PEOPLE), 60, "everyone answered", every=0.1
-            )
+            await _everyone_answered(bot, 60)
             await bot.settle()
     finally:
         filler.unlink(missing_ok=True)

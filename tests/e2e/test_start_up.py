@@ -104,3 +104,25 @@ async def test_ctrl_c_at_any_moment_exits_130_without_a_traceback(
     output = (stdout + stderr).decode()
     assert process.returncode == 130, output
     assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
+
+
+async def test_a_damaged_journal_is_set_aside_before_the_model_loads_and_the_bot_starts(
+    tmp_path: Path, sample_base_file: Path
+) -> None:
+    copy_database(sample_base_file, tmp_path / "kb.sqlite3")
+    journal = tmp_path / "data" / "telegram-updates.sqlite3"
+    journal.parent.mkdir()
+    journal.write_bytes(b"garbage\n" * 100)
+    async with TelegramStub() as stub:
+        process = await start_faqbot(_environment(tmp_path, stub), tmp_path, "run")
+        await stub.wait_for("getUpdates", timeout=START_TIMEOUT)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), START_TIMEOUT)
+    log = stderr.decode().splitlines()
+    assert process.returncode == 0, log[-20:]
+    errors = [line for line in log if " ERROR " in line]
+    assert len(errors) == 1 and "moved aside" in errors[0], errors
+    loaded = next(n for n, line in enumerate(log) if "model loaded" in line)
+    assert log.index(errors[0]) < loaded, "the journal is checked before the model loads"
+    assert (journal.parent / journal.name).exists(), "a new journal took its place"
+    assert [p for p in journal.parent.glob("*.corrupt-*") if p.suffix != ".lock"]

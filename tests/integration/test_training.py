@@ -21,8 +21,9 @@ from knowledge_base.encoders.base import model_version
 from knowledge_base.encoders.base_models import MULTILINGUAL_E5, RECOMMENDED_THRESHOLDS
 from knowledge_base.encoders.torch_encoder import Encoder
 from knowledge_base.evaluation import MIN_QUESTIONS_FOR_THRESHOLDS
-from knowledge_base.storage.engine import open_session
+from knowledge_base.storage.engine import create_engine, create_session_factory, open_session
 from knowledge_base.storage.tables import EmbeddingRow, ModelVersionRow, PhrasingRow, QueryRow
+from tests.fakes.model_versions import record_training
 from tests.fakes.operator_shell import operator_environment
 from tests.fakes.paths import SAMPLE_BASE, SAMPLE_EVAL
 
@@ -88,6 +89,9 @@ def test_train_writes_a_loadable_version_that_answers_and_can_be_rolled_back(
     base_models: dict[str, Path],
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("TRAINING__PROMOTION_MARGIN", "1")  # plumbing: promote whatever comes out
+    # A candidate an earlier training left rejected: pruned after this promotion, which keeps
+    # TRAINING__KEEP_VERSIONS (3) of the versions that served.
+    old = asyncio.run(_rejected_candidate(tmp_path / "models", "ft-00000000-000001"))
     capsys.readouterr()
     assert faqbot_on_small_base("train", "--pairs", str(small_base[1]), "--json") == 0
     result = _json_out(capsys)
@@ -135,9 +139,12 @@ def test_train_writes_a_loadable_version_that_answers_and_can_be_rolled_back(
     listing = _json_out(capsys)
     assert isinstance(listing, list)
     assert [(row["version"], row["status"]) for row in listing] == [
+        (old.name, "pruned"),
         ("multilingual-e5-small", "previous"),
         (version.name, "active"),
     ]
+    assert not old.exists(), "the rejected candidate's files are gone"
+    assert base_models["multilingual-e5-small"].is_dir(), "a base model is never pruned"
     # … until a rollback returns to the base model.
     assert faqbot_on_small_base("models", "rollback") == 0
     assert "Rolled back" in capsys.readouterr().out
@@ -152,6 +159,15 @@ def test_train_writes_a_loadable_version_that_answers_and_can_be_rolled_back(
     base_version = model_version(base_models["multilingual-e5-small"])
     assert versions == [model_version(version), base_version]
     assert Encoder(version).dimension == 384
+
+
+async def _rejected_candidate(models: Path, name: str) -> Path:
+    engine = create_engine(Settings().database_url)
+    try:
+        await record_training(create_session_factory(engine), models, name, promote=False)
+    finally:
+        await engine.dispose()
+    return models / name
 
 
 async def _versions_of_queries(url: str) -> list[str]:

@@ -1,0 +1,1 @@
+"""Unit tests: one service at a time, with fakes from tests/fakes for what it does not test."""
