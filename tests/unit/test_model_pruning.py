@@ -20,6 +20,22 @@ from knowledge_base.types import ModelStatus
 from tests.fakes.model_versions import model_dir, record_training, version_statuses
 
 
+def _operator_shell(monkeypatch: pytest.MonkeyPatch, database_url: str, models: Path) -> Path:
+    """`faqbot` as an operator runs it on this database and models folder, with no .env."""
+    models.mkdir(exist_ok=True)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("MODEL__MODELS_DIR", str(models))
+    monkeypatch.chdir(models.parent)
+    return models
+
+
+def _left_by_a_dead_training(models: Path) -> Path:
+    """A half-written version directory whose training process (pid 999999999) is gone."""
+    folder = models / f"{INCOMPLETE_PREFIX}ft-20261207-120000-999999999"
+    folder.mkdir()
+    return folder
+
+
 async def test_pruning_keeps_the_newest_versions_that_served_and_the_base(
     session_factory: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
@@ -63,10 +79,8 @@ async def test_the_models_prune_command_says_what_it_pruned(
     model_dir(models, "base/e5")
     for name in ("ft-1", "ft-2", "ft-3"):
         await record_training(session_factory, models, name, promote=True)
-    monkeypatch.setenv("DATABASE_URL", migrated_url)
-    monkeypatch.setenv("MODEL__MODELS_DIR", str(models))
+    _operator_shell(monkeypatch, migrated_url, models)
     monkeypatch.setenv("MODEL__PATH", str(models / "base" / "e5"))
-    monkeypatch.chdir(tmp_path)  # no .env here
     assert await asyncio.to_thread(faqbot, ["models", "prune"]) == 0  # KEEP_VERSIONS: 3
     assert capsys.readouterr().out.startswith("Nothing to prune")
     assert await asyncio.to_thread(faqbot, ["models", "prune", "--keep", "1"]) == 0
@@ -84,16 +98,11 @@ async def test_the_models_prune_command_says_what_it_pruned(
 def test_a_killed_trainings_leftovers_are_gone_after_the_next_ask(
     migrated_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    models = tmp_path / "models"
-    models.mkdir()
-    killed = models / f"{INCOMPLETE_PREFIX}ft-20261207-120000-999999999"
-    killed.mkdir()
+    models = _operator_shell(monkeypatch, migrated_url, tmp_path / "models")
+    killed = _left_by_a_dead_training(models)
     (killed / "model.safetensors").write_bytes(b"\0" * 1024)
     unregistered = model_dir(models, "ft-20261207-110000")
     (unregistered / UNREGISTERED_MARKER).touch()
-    monkeypatch.setenv("DATABASE_URL", migrated_url)
-    monkeypatch.setenv("MODEL__MODELS_DIR", str(models))
-    monkeypatch.chdir(tmp_path)
     # No model under this models directory: the command stops there (exit 3), after the
     # clean-up that every command starts with.
     assert faqbot(["ask", "впн"]) == 3
@@ -103,14 +112,9 @@ def test_a_killed_trainings_leftovers_are_gone_after_the_next_ask(
 def test_a_running_trainings_directory_is_no_leftover(
     migrated_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    models = tmp_path / "models"
-    models.mkdir()
+    models = _operator_shell(monkeypatch, migrated_url, tmp_path / "models")
     # Written by a training whose process is gone, but the lock says a training runs now.
-    writing = models / f"{INCOMPLETE_PREFIX}ft-20261207-120000-999999999"
-    writing.mkdir()
-    monkeypatch.setenv("DATABASE_URL", migrated_url)
-    monkeypatch.setenv("MODEL__MODELS_DIR", str(models))
-    monkeypatch.chdir(tmp_path)
+    writing = _left_by_a_dead_training(models)
     with training_lock(models):
         assert faqbot(["models", "list", "--json"]) == 0
     assert writing.exists()
