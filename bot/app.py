@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher, F
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ChatType, ParseMode
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -23,6 +22,7 @@ from bot.runtime.model_choice import (
 )
 from bot.runtime.pacing import PaceSends
 from bot.runtime.refresher import IndexRefresher
+from bot.runtime.sending import ThreadedSendSession
 from bot.runtime.telegram_retry import RetryTransientErrors
 from bot.runtime.training import TrainingRun
 from knowledge_base.encoders.base import TextEncoder
@@ -68,9 +68,9 @@ async def build_resources(settings: Settings, encoder: TextEncoder | None = None
 def create_bot(settings: Settings) -> Bot:
     """The Bot API client: HTML replies, and the official server unless one is configured."""
     session = (
-        AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+        ThreadedSendSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
         if settings.telegram_api_url
-        else None
+        else ThreadedSendSession()
     )
     bot = Bot(
         settings.bot_token,

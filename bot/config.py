@@ -146,8 +146,8 @@ class Settings(BaseSettings):
     # Updates handled at once; more wait in the journal (Telegram hands over 100 at a time).
     max_concurrent_updates: int = Field(default=100, ge=1)
     # Messages on their way to Telegram at once: a kill -9 can send again only these (README,
-    # "What a crash … costs"); Telegram takes about 30 a second from a bot anyway.
-    max_sends_in_flight: int = Field(default=2, ge=1)
+    # "What a crash … costs"). One carries 10-20 a second at Telegram's 50-100 ms a call.
+    max_sends_in_flight: int = Field(default=1, ge=1)
     log_level: str = "INFO"
 
     @field_validator("bot_token")

@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.redaction import redact
 from bot.runtime.journal import JournalInUse, JournalUnwritable, UpdateJournal
 from bot.runtime.polling import DurablePolling
+from bot.runtime.sending import prefer_waiting_threads
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 from knowledge_base.articles import ArticleService
@@ -66,6 +67,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
             logging.getLogger().setLevel(max(logging.getLogger().level, logging.WARNING))
             return _chat(settings, args)
         return 2
+    prefer_waiting_threads()  # replies are noted on a thread of their own
     return asyncio.run(_serve(settings))
 
 

@@ -6,6 +6,7 @@ import fcntl
 import logging
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -34,21 +35,37 @@ CREATE INDEX IF NOT EXISTS updates_unhandled ON updates (bot_id, handled_at);
 
 # Set by the polling loop around each update's handler: how to note it as handled.
 _REPLY_NOTE: ContextVar[Callable[[], None] | None] = ContextVar("reply_note", default=None)
+# Set while the handler sends the message that is the person's reply.
+_SENDING_REPLY: ContextVar[Callable[[], None] | None] = ContextVar("sending_reply", default=None)
 
 
-def note_reply_delivered() -> None:
-    """The person has their reply: note the update as handled now, at the instant Telegram
-    confirmed it, not once the handler has also closed its session and returned. A crash in
-    between would send the reply again at the next start; under load (a group of answers
-    logged and sent together) that in-between held dozens of replies."""
+@contextmanager
+def the_reply() -> Iterator[None]:
+    """The message sent within this block is the person's reply. Its update is noted as
+    handled the instant Telegram confirms it (by the sender, bot/runtime/sending.py), and at
+    the latest when the block ends, not once the handler has also closed its session and
+    returned: a crash in between would send the reply again at the next start. If the send
+    fails, nothing is noted."""
     note = _REPLY_NOTE.get()
+    token = _SENDING_REPLY.set(note)
+    try:
+        yield
+    finally:
+        _SENDING_REPLY.reset(token)
     if note is not None:
         note()
 
 
+def pending_reply_note() -> Callable[[], None] | None:
+    """For the sender: the note to make once the message now being sent is delivered, if it
+    is a person's reply."""
+    return _SENDING_REPLY.get()
+
+
 @contextmanager
 def noting_replies(note: Callable[[], None]) -> Iterator[None]:
-    """Within this block, `note_reply_delivered` calls `note` (for one update's handler)."""
+    """Within this block, `the_reply` notes with `note` (for one update's handler). `note`
+    may be called from the sender's thread, and more than once."""
     token = _REPLY_NOTE.set(note)
     try:
         yield
@@ -109,9 +126,12 @@ class UpdateJournal:
                 raise JournalUnwritable(f"{path}: {error}") from None
             self._db = _open(_set_aside(path, error))
         self._bot_id = bot_id
+        # The sender's thread notes replies while this one records and begins updates.
+        self._guard = threading.RLock()
 
     def close(self) -> None:
-        self._db.close()
+        with self._guard:
+            self._db.close()
         os.close(self._lock)  # and with it the lock
 
     def record(self, updates: Sequence[tuple[int, str]]) -> set[int]:
@@ -119,6 +139,10 @@ class UpdateJournal:
         again, because its confirmation never reached Telegram, is not)."""
         now = time.time()
         fresh: set[int] = set()
+        with self._guard:
+            return self._record(updates, now, fresh)
+
+    def _record(self, updates: Sequence[tuple[int, str]], now: float, fresh: set[int]) -> set[int]:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             for update_id, payload in updates:
@@ -141,26 +165,29 @@ class UpdateJournal:
 
     def begin(self, update_id: int) -> None:
         """This run starts handling the update: one more attempt."""
-        self._db.execute(
-            "UPDATE updates SET attempts = attempts + 1 WHERE bot_id = ? AND update_id = ?",
-            (self._bot_id, update_id),
-        )
+        with self._guard:
+            self._db.execute(
+                "UPDATE updates SET attempts = attempts + 1 WHERE bot_id = ? AND update_id = ?",
+                (self._bot_id, update_id),
+            )
 
     def mark_handled(self, update_id: int, outcome: str = "handled") -> None:
-        self._db.execute(
-            "UPDATE updates SET handled_at = ?, outcome = ? WHERE bot_id = ? AND update_id = ?",
-            (time.time(), outcome, self._bot_id, update_id),
-        )
+        with self._guard:
+            self._db.execute(
+                "UPDATE updates SET handled_at = ?, outcome = ? WHERE bot_id = ? AND update_id = ?",
+                (time.time(), outcome, self._bot_id, update_id),
+            )
 
     def unfinished(self, max_attempts: int) -> Unfinished:
         """Updates earlier runs received but did not finish. Those `max_attempts` runs started
         and none finished are closed as given up: each of those runs ended (most likely
         crashed) while handling it, so it may be what crashes the bot."""
-        rows = self._db.execute(
-            "SELECT update_id, payload, attempts FROM updates "
-            "WHERE bot_id = ? AND handled_at IS NULL ORDER BY update_id",
-            (self._bot_id,),
-        ).fetchall()
+        with self._guard:
+            rows = self._db.execute(
+                "SELECT update_id, payload, attempts FROM updates "
+                "WHERE bot_id = ? AND handled_at IS NULL ORDER BY update_id",
+                (self._bot_id,),
+            ).fetchall()
         resume: list[JournaledUpdate] = []
         given_up: list[JournaledUpdate] = []
         for update_id, payload, attempts in rows:
@@ -172,10 +199,12 @@ class UpdateJournal:
 
     def forget_handled(self, older_than_seconds: float) -> int:
         """Drop handled updates received more than `older_than_seconds` ago; how many went."""
-        cursor = self._db.execute(
-            "DELETE FROM updates WHERE bot_id = ? AND handled_at IS NOT NULL AND received_at < ?",
-            (self._bot_id, time.time() - older_than_seconds),
-        )
+        with self._guard:
+            cursor = self._db.execute(
+                "DELETE FROM updates "
+                "WHERE bot_id = ? AND handled_at IS NOT NULL AND received_at < ?",
+                (self._bot_id, time.time() - older_than_seconds),
+            )
         return cursor.rowcount
 
 

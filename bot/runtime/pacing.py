@@ -10,22 +10,21 @@ from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
     NextRequestMiddlewareType,
 )
-from aiogram.methods import SendDocument, SendMessage, SendPhoto, TelegramMethod
+from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response
 
-# Calls that put a new message in a chat: sent again, they show twice. (An edit sent again
-# changes nothing; getUpdates and the rest are no message.)
-_SENDS = (SendMessage, SendPhoto, SendDocument)
+from bot.runtime.sending import SENDS
 
 
 class PaceSends(BaseRequestMiddleware):
     """At most `limit` messages between the bot and Telegram at once.
 
     A reply reaches the person when Telegram takes it; the journal notes its update as handled
-    only when Telegram's answer comes back. A kill -9 in between sends that reply again at the
-    next start. Questions are answered in groups (one commit for all that arrived together), so
-    without a limit a whole group of replies, dozens, could be in that window at once. Telegram
-    takes about 30 messages a second from a bot, so a few in flight cost no throughput there.
+    only when Telegram's answer comes back (bot/runtime/sending.py). A kill -9 in between sends
+    that reply again at the next start. Questions are answered in groups (one commit for all
+    that arrived together), so without a limit a whole group of replies, dozens, could be in
+    that window at once. One at a time carries 10-20 replies a second at Telegram's usual
+    50-100 ms a call (Telegram takes about 30 a second from a bot).
     """
 
     def __init__(self, limit: int) -> None:
@@ -37,7 +36,7 @@ class PaceSends(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[Any],
     ) -> Response[Any]:
-        if not isinstance(method, _SENDS):
+        if not isinstance(method, SENDS):
             return await make_request(bot, method)
         async with self._room:
             return await make_request(bot, method)

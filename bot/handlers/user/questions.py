@@ -8,7 +8,7 @@ from aiogram.types import Message
 from bot import keyboards
 from bot.config import Settings
 from bot.notifications import notify_admins
-from bot.runtime.journal import note_reply_delivered
+from bot.runtime.journal import the_reply
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 from knowledge_base.search.questions import clean_question
@@ -36,22 +36,22 @@ async def question(
     answer = await search.answer(text, user_id=user_id, message_key=message_key)
     assert answer.query_id is not None
     if answer.band is Band.ANSWER and answer.article is not None:
-        await message.answer(
-            texts.article(answer.article.title, answer.article.body, answer.article.body_html),
-            reply_markup=keyboards.rating(answer.query_id, answer.article.id),
-        )
-        note_reply_delivered()
+        with the_reply():
+            await message.answer(
+                texts.article(answer.article.title, answer.article.body, answer.article.body_html),
+                reply_markup=keyboards.rating(answer.query_id, answer.article.id),
+            )
     elif answer.band is Band.SUGGEST and answer.alternatives:
-        await message.answer(
-            texts.SUGGEST,
-            reply_markup=keyboards.suggestions(answer.query_id, answer.alternatives),
-        )
-        note_reply_delivered()
+        with the_reply():
+            await message.answer(
+                texts.SUGGEST,
+                reply_markup=keyboards.suggestions(answer.query_id, answer.alternatives),
+            )
     else:
-        await message.answer(texts.NOTHING_FOUND if answer.article else texts.EMPTY_BASE)
         # The person has their answer; the admins' notice is not worth sending it twice (the
         # question waits in /unanswered either way).
-        note_reply_delivered()
+        with the_reply():
+            await message.answer(texts.NOTHING_FOUND if answer.article else texts.EMPTY_BASE)
         await notify_admins(
             bot,
             settings.admin_ids,
