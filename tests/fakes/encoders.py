@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -40,18 +39,32 @@ class FakeEncoder:
         return self._vectors([text])[0]
 
 
-class SlowEncoder(FakeEncoder):
-    """A FakeEncoder that takes `seconds_per_text` for each phrasing and counts those finished."""
+class GatedEncoder(FakeEncoder):
+    """A FakeEncoder whose encode_documents (called in a worker thread) notes the texts of each
+    call as it begins (`started`), then holds it until the test lets one call through
+    (`let_through`), and notes them again once it is done (`finished`).
 
-    def __init__(self, table: Mapping[str, Sequence[float]], seconds_per_text: float) -> None:
+    A call held longer than `hold_for` seconds fails, so a test that forgets one never hangs.
+    """
+
+    def __init__(self, table: Mapping[str, Sequence[float]], hold_for: float = 10.0) -> None:
         super().__init__(table)
-        self.seconds_per_text = seconds_per_text
-        self.finished_texts = 0
+        self.hold_for = hold_for
+        self.started: list[list[str]] = []
+        self.finished: list[list[str]] = []
+        self._passes = threading.Semaphore(0)
+
+    def let_through(self, calls: int = 1) -> None:
+        """Lets `calls` more calls finish: one held now, or the next one to come."""
+        self._passes.release(calls)
 
     def encode_documents(self, texts: list[str]) -> np.ndarray:
-        time.sleep(self.seconds_per_text * len(texts))
-        self.finished_texts += len(texts)
-        return self._vectors(texts)
+        self.started.append(list(texts))
+        if not self._passes.acquire(timeout=self.hold_for):
+            raise TimeoutError(f"held {self.hold_for:g} s: the test never let this call through")
+        vectors = self._vectors(texts)
+        self.finished.append(list(texts))
+        return vectors
 
 
 class TableEncoder:
@@ -81,8 +94,8 @@ class TableEncoder:
 
 
 class SlowModel:
-    """Encodes a text as [len(text)], slowly, recording the batches it was given: it holds each
-    batch until `release` is set."""
+    """Encodes a text as [len(text)], slowly: it notes each batch in `batches` as it comes in,
+    then holds it until `release` is set (so a test knows which batch the model holds now)."""
 
     def __init__(self) -> None:
         self.batches: list[list[str]] = []

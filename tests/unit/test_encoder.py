@@ -9,15 +9,28 @@ import pytest
 
 from knowledge_base.batching import MicroBatcher
 from tests.fakes.encoders import SlowModel
+from tests.fakes.waiting import wait_until
+
+
+async def _model_holds(model: SlowModel, batch: list[str]) -> None:
+    """Until the worker has handed `batch` to the model, which holds it until released."""
+    await wait_until(lambda: model.batches == [batch], 5, f"the model holding {batch}")
+
+
+async def _queued(batcher: MicroBatcher[str, np.ndarray], count: int) -> None:
+    """Until `count` questions wait in the batcher's queue for the next batch."""
+    queue = batcher._queue  # the batcher's own queue: what the next batch is made of
+    assert queue is not None
+    await wait_until(lambda: queue.qsize() == count, 5, f"{count} questions queued")
 
 
 async def test_questions_that_arrive_while_the_model_is_busy_share_one_call() -> None:
     model = SlowModel()
     batcher = MicroBatcher(model.encode, max_batch=32)
     first = asyncio.create_task(batcher.submit("a"))
-    await asyncio.sleep(0.05)  # the worker now holds "a" inside the model
+    await _model_holds(model, ["a"])
     rest = [asyncio.create_task(batcher.submit("b" * n)) for n in range(2, 12)]
-    await asyncio.sleep(0.05)
+    await _queued(batcher, 10)
     model.release.set()
     vectors = await asyncio.gather(first, *rest)
     assert [float(v[0]) for v in vectors] == [1.0, *range(2, 12)]
@@ -50,10 +63,10 @@ async def test_one_bad_text_fails_only_itself_not_the_questions_batched_with_it(
 
     batcher = MicroBatcher(refuses_surrogates, max_batch=32)
     first = asyncio.create_task(batcher.submit("a"))
-    await asyncio.sleep(0.05)  # the worker holds "a" inside the model; the rest queue up
+    await _model_holds(model, ["a"])
     good = [asyncio.create_task(batcher.submit("b" * n)) for n in range(2, 10)]
     bad = asyncio.create_task(batcher.submit("bad \ud800"))
-    await asyncio.sleep(0.05)
+    await _queued(batcher, 9)  # the rest queue up behind "a"
     model.release.set()
     assert float((await first)[0]) == 1.0
     assert [float((await task)[0]) for task in good] == list(range(2, 10))

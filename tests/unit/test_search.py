@@ -20,7 +20,8 @@ from knowledge_base.storage.articles import ArticleRepository
 from knowledge_base.storage.embeddings import EmbeddingRepository
 from knowledge_base.storage.tables import EmbeddingRow, QueryRow
 from knowledge_base.types import ArticleDraft, Band
-from tests.fakes.encoders import FakeEncoder, SlowEncoder
+from tests.fakes.encoders import FakeEncoder, GatedEncoder
+from tests.fakes.waiting import wait_until
 
 # FakeEncoder maps each known text to a fixed unit vector; anything else is orthogonal to them all.
 AXES = {
@@ -230,15 +231,25 @@ async def test_a_cancelled_rebuild_stops_after_the_chunk_in_hand(
         await ArticleService(session).import_drafts(
             [ArticleDraft(f"article {n}", "body") for n in range(20)]
         )
-    encoder = SlowEncoder(AXES, seconds_per_text=0.025)
+    encoder = GatedEncoder(AXES)
     engine = SearchEngine(encoder, Thresholds(0.9, 0.5))  # type: ignore[arg-type]
+    running_before = asyncio.all_tasks()
     rebuild = asyncio.create_task(engine.rebuild(session_factory))
-    await asyncio.sleep(0.12)
+    encoder.let_through(1)  # the first chunk is encoded; the second is held in hand
+    await wait_until(lambda: len(encoder.started) == 2, 10, "the second chunk in hand")
     rebuild.cancel()
+    # The chunk in hand may finish: a worker thread cannot be stopped halfway. A third chunk,
+    # had the rebuild gone on, would be held at the gate: noted as begun, never finished.
+    encoder.let_through(1)
     with pytest.raises(asyncio.CancelledError):
         await rebuild
-    await asyncio.sleep(0.6)  # long enough for all twenty texts, had it gone on
-    assert 2 <= encoder.finished_texts <= 8, encoder.finished_texts
+    # Nothing of the rebuild is left in the loop to start another chunk once this one is done.
+    left = asyncio.all_tasks() - running_before
+    assert not left, f"still running after the cancel: {left}"
+    await wait_until(lambda: len(encoder.finished) >= 2, 10, "the chunk in hand finished")
+    # Encoded: the first chunk and the one in hand at the cancel, and nothing began after them.
+    assert [len(texts) for texts in encoder.started] == [2, 2], encoder.started
+    assert encoder.finished == encoder.started
     assert len(engine.snapshot.index) == 0, "the half-built index never served"
 
 
