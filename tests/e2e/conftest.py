@@ -22,6 +22,7 @@ from tests.fakes.harness import (
     FORCE_SUGGEST,
     STEP_TIMEOUT,
     BotHarness,
+    IndexRefreshes,
     LaunchBot,
     UpdateTracker,
 )
@@ -70,6 +71,9 @@ async def launch_bot(
             # with PyTorch: the two are interchangeable (tests/integration/test_onnx_parity.py).
             resources = await build_resources(settings, encoder=e5_onnx_encoder)
             stack.push_async_callback(resources.close)
+            index_refreshes = IndexRefreshes()
+            search = resources.search
+            search.refresh_if_changed = index_refreshes.around(search.refresh_if_changed)  # type: ignore[method-assign]
             dispatcher = create_dispatcher(resources)
             tracker = UpdateTracker()
             dispatcher.update.outer_middleware(tracker)
@@ -91,6 +95,7 @@ async def launch_bot(
                 settings=settings,
                 session_factory=resources.session_factory,
                 tracker=tracker,
+                index_refreshes=index_refreshes,
                 model_version=e5_onnx_encoder.version,
             )
             stack.push_async_callback(_stop_polling, stop, polling, harness)

@@ -3,7 +3,6 @@ status message, and a rollback behind a confirmation."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from bot.config import ModelSettings, TrainingSettings
@@ -30,17 +29,13 @@ CONFIRMED = [
 
 
 async def _status_when_done(bot: BotHarness, status: Call, timeout: float = 240) -> str:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    seen = []
-    while loop.time() < deadline:
-        shown = shown_text(bot.current(status))
-        if not seen or seen[-1] != shown:
-            seen.append(shown)
-        if shown.startswith(("Обучение закончено", "Обучение не запущено", "Обучение прервалось")):
-            return shown
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"training did not finish in {timeout:g} s; status went {seen}")
+    return await bot.shown_once(
+        status,
+        lambda text: text.startswith(
+            ("Обучение закончено", "Обучение не запущено", "Обучение прервалось")
+        ),
+        timeout,
+    )
 
 
 async def test_retrain_reports_progress_and_the_table_and_model_rolls_back(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -486,17 +485,15 @@ async def test_articles_imported_beside_the_running_bot_are_served(launch_bot: L
     assert not sent_text(first).startswith(f"<b>{title}</b>")
 
     # `faqbot import` in another process: another connection writes the database.
+    looks = bot.index_refreshes.mark()
     async with bot.session_factory() as session:
         await ArticleService(session).import_drafts(
             [ArticleDraft(title, "1. Возьмите самокат у ресепшена.", ("самокат между офисами",))]
         )
-    for _ in range(50):
-        await asyncio.sleep(0.1)
-        reply = await bot.ask(question)
-        if sent_text(reply).startswith(f"<b>{title}</b>"):
-            break
-    else:
-        raise AssertionError("the running bot never served the imported article")
+    # The periodic refresh finds the change; the next question is answered with the article.
+    await bot.index_refreshes.wait_for_rebuild(after=looks)
+    reply = await bot.ask(question)
+    assert sent_text(reply).startswith(f"<b>{title}</b>"), sent_text(reply)
 
 
 async def test_a_question_with_a_lone_surrogate_is_answered_and_fails_nobody_else(

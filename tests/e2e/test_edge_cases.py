@@ -4,8 +4,6 @@ that fails, an empty base, a very long article."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from sqlalchemy import update
 
@@ -56,10 +54,12 @@ async def test_not_helpful_with_no_other_article_left_offers_nothing_more(
 ) -> None:
     bot = await launch_bot(FORCE_ANSWER, index_refresh_seconds=0.1)
     keep = await bot.article_id(PASSWORD_ARTICLE)
+    looks = bot.index_refreshes.mark()
     async with bot.session_factory() as session:
         await session.execute(update(ArticleRow).where(ArticleRow.id != keep).values(archived=True))
         await session.commit()
-    await asyncio.sleep(1.0)  # ten refreshes: the running bot serves the one article left
+    # The periodic refresh finds the change: the running bot serves the one article left.
+    await bot.index_refreshes.wait_for_rebuild(after=looks)
     reply = await bot.ask(PASSWORD_QUESTION)
     assert str(reply.params["text"]).startswith(f"<b>{PASSWORD_ARTICLE}</b>")
     _, (_, not_helpful) = TelegramStub.buttons(reply)

@@ -85,6 +85,49 @@ class UpdateTracker(BaseMiddleware):
                 await asyncio.wait_for(changed.wait(), remaining)
 
 
+class IndexRefreshes:
+    """Notes each look the running bot takes at the database for changed articles (the
+    periodic refresh, or an admin's change served at once), and whether it rebuilt the index."""
+
+    def __init__(self) -> None:
+        self.rebuilt: list[bool] = []
+        self._changed = asyncio.Event()
+
+    def around(
+        self, refresh_if_changed: Callable[..., Awaitable[bool]]
+    ) -> Callable[..., Awaitable[bool]]:
+        """Wraps the search engine's refresh_if_changed."""
+
+        async def noted(*args: Any, **kwargs: Any) -> bool:
+            rebuilt = await refresh_if_changed(*args, **kwargs)
+            self.rebuilt.append(rebuilt)
+            changed, self._changed = self._changed, asyncio.Event()
+            changed.set()
+            return rebuilt
+
+        return noted
+
+    def mark(self) -> int:
+        return len(self.rebuilt)
+
+    async def wait_for_rebuild(self, after: int, timeout: float = STEP_TIMEOUT) -> None:
+        """Until a look noted after `after` (a `mark()` taken before the change) has rebuilt
+        the index."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not any(self.rebuilt[after:]):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                looks = len(self.rebuilt) - after
+                raise AssertionError(
+                    f"the index was not rebuilt within {timeout:g} s ({looks} looks found "
+                    "nothing changed)"
+                )
+            changed = self._changed
+            with suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), remaining)
+
+
 @dataclass(frozen=True)
 class Press:
     """What a button press produced: the callback answer and any messages sent or edited."""
@@ -107,6 +150,7 @@ class BotHarness:
     settings: Settings
     session_factory: async_sessionmaker[AsyncSession]
     tracker: UpdateTracker
+    index_refreshes: IndexRefreshes
     model_version: str
     user_id: int = USER_ID
     # Errors a test provokes on purpose (like Telegram's "message is not modified"); any
@@ -179,6 +223,32 @@ class BotHarness:
     def current(self, reply: Call) -> dict[str, Any]:
         """The message as the chat shows it now, after any edits."""
         return self.stub.message(int(reply.params["chat_id"]), reply.result["message_id"])
+
+    async def shown_once(
+        self, reply: Call, done: Callable[[str], bool], timeout: float = STEP_TIMEOUT
+    ) -> str:
+        """The text of the message of `reply` as the chat shows it, once `done(text)` holds:
+        looked at now, and again after each message the bot edits; fails past `timeout`,
+        listing the texts the message went through."""
+        shown: list[str] = []
+
+        def finished() -> bool:
+            text = str(self.current(reply)["text"])
+            if not shown or shown[-1] != text:
+                shown.append(text)
+            return done(text)
+
+        mark = self.stub.mark()
+        if not finished():
+            try:
+                await self.stub.wait_for(
+                    "editMessageText", lambda _call: finished(), timeout=timeout, after=mark
+                )
+            except AssertionError:
+                raise AssertionError(
+                    f"the message did not get there within {timeout:g} s; it showed {shown}"
+                ) from None
+        return shown[-1]
 
     # --- what the bot stored -----------------------------------------------------------------
 
