@@ -15,7 +15,7 @@ from aiogram.utils.backoff import BackoffConfig
 from bot.runtime import polling
 from bot.runtime.journal import UpdateJournal
 from bot.runtime.polling import DurablePolling
-from tests.fakes.probe_bots import HANG, Probe, stub_bot
+from tests.fakes.probe_bots import HANG, Probe, SentMethods, stub_bot
 from tests.fakes.telegram import Fault, TelegramStub
 from tests.fakes.waiting import wait_until
 
@@ -91,16 +91,23 @@ async def test_a_stop_at_full_load_is_prompt_and_the_next_start_finishes_the_wor
     loop = DurablePolling(
         probe.dispatcher, bot, journal, polling_timeout=1, concurrency=1, shutdown_grace=0.5
     )
+    sent = SentMethods()
+    bot.session.middleware(sent)
     run = asyncio.create_task(loop.run(stop))
     hung = stub.push_text(USER, HANG)
     await wait_until(lambda: probe.handled == [hung], 10, "the hanging update taken", every=0.01)
-    waiting = stub.push_text(USER, "второй")  # no room: it stays with Telegram
-    await asyncio.sleep(0.3)
+    # No room: the loop asks Telegram for nothing more. One that did would have sent its next
+    # getUpdates by now: in the very step that handed `hung` to its handler.
+    assert sent.names.count("getUpdates") == len(stub.calls_of("getUpdates")), sent.names
+    waiting = stub.push_text(USER, "второй")  # so it stays with Telegram
     started = time.monotonic()
     stop.set()
     await run
     assert time.monotonic() - started < 3, "the stop waited only for the grace period"
     assert probe.handled == [hung]
+    assert sent.names.count("getUpdates") == len(stub.calls_of("getUpdates")), sent.names
+    # Neither was confirmed: `hung` is in the journal, `waiting` never left Telegram.
+    assert [u["update_id"] for u in stub.pending_updates] == [hung, waiting]
 
     probe.hang = False
     stop = asyncio.Event()

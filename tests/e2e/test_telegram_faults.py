@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import pytest
@@ -12,9 +11,16 @@ from aiogram.utils.backoff import BackoffConfig
 from bot.keyboards import Pick, Rate
 from bot.runtime import polling, telegram_retry
 from bot.texts import user as texts
-from tests.fakes.harness import FORCE_ANSWER, FORCE_NOTHING, FORCE_SUGGEST, LaunchBot
+from tests.fakes.harness import (
+    FORCE_ANSWER,
+    FORCE_NOTHING,
+    FORCE_SUGGEST,
+    STEP_TIMEOUT,
+    LaunchBot,
+)
 from tests.fakes.replies import sent_texts
 from tests.fakes.telegram import FAULT_PREFIX, Fault, TelegramStub
+from tests.fakes.waiting import wait_until
 
 QUESTION = "Как сменить пароль?"
 
@@ -117,9 +123,14 @@ async def test_a_repeated_press_while_telegram_is_slow_locks_nobody_out(
     await bot.press(reply, helpful)
     # The same 👍 again; Telegram takes 8 s to acknowledge it. Before, the duplicate's
     # transaction held SQLite's write lock all that time and other questions failed.
-    bot.stub.fail_next("answerCallbackQuery", Fault("slow", 8))
-    bot.stub.push_callback(bot.user_id, reply.result["message_id"], helpful)
-    await asyncio.sleep(0.3)
+    slow = Fault("slow", 8)
+    bot.stub.fail_next("answerCallbackQuery", slow)
+    repeated = bot.stub.push_callback(bot.user_id, reply.result["message_id"], helpful)
+    await wait_until(
+        lambda: ("answerCallbackQuery", slow) in bot.stub.faults_injected,
+        STEP_TIMEOUT,
+        "the repeated press being acknowledged, slowly",
+    )
     others = range(500, 505)
     mark = bot.stub.mark()
     for user in others:
@@ -127,6 +138,11 @@ async def test_a_repeated_press_while_telegram_is_slow_locks_nobody_out(
     for user in others:
         answer = await bot.stub.wait_for_reply(user, after=mark, timeout=4)
         assert str(answer.params["text"]).startswith("<b>")
+    # All five were answered while Telegram still held the repeated press's acknowledgement.
+    acknowledged = {
+        c.params.get("callback_query_id") for c in bot.stub.calls_of("answerCallbackQuery")
+    }
+    assert repeated not in acknowledged
     await bot.settle()
     assert len(await bot.queries()) == 1 + len(others)
     [click] = await bot.feedback()

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import html
+from typing import Any
 
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import (
     BufferedInputFile,
@@ -28,6 +33,20 @@ def stub_bot(stub: TelegramStub, token: str | None = None) -> Bot:
     """An aiogram Bot that calls the stand-in instead of api.telegram.org."""
     api = TelegramAPIServer.from_base(stub.base_url)
     return Bot(token or stub.token, session=AiohttpSession(api=api))
+
+
+class SentMethods(BaseRequestMiddleware):
+    """Notes the Bot API method of each request an aiogram client sends, as the client sends it
+    (before the stand-in has it): `bot.session.middleware(sent)` installs it."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    async def __call__(
+        self, make_request: NextRequestMiddlewareType[Any], bot: Bot, method: Any
+    ) -> Any:
+        self.names.append(method.__api_method__)
+        return await make_request(bot, method)
 
 
 def build_probe_router() -> Router:
