@@ -62,10 +62,16 @@ class RetryTransientErrors(BaseRequestMiddleware):
     """Telegram asks a bot to retry after a 429, and its front ends answer 5xx or drop the
     connection now and then; one such fault must not lose a reply. Other errors (400, 403)
     are final and pass through at once. getUpdates is left to aiogram's polling loop, which
-    has a back-off of its own."""
+    has a back-off of its own.
+
+    A 429 holds its whole chat, not only the call that met it: until its retry_after has
+    passed, every call to that chat waits (Telegram would refuse it, and count it against the
+    bot)."""
 
     def __init__(self, backoff: Sequence[float] | None = None) -> None:
         self._backoff = tuple(BACKOFF_SECONDS if backoff is None else backoff)
+        # Chats Telegram told to wait: chat id -> time.monotonic() when the wait ends.
+        self._held_until: dict[str, float] = {}
 
     async def __call__(
         self,
@@ -77,10 +83,14 @@ class RetryTransientErrors(BaseRequestMiddleware):
             return await make_request(bot, method)
         waits = iter(self._backoff)
         deadline = time.monotonic() + RETRY_DEADLINE
+        chat = getattr(method, "chat_id", None)
+        chat = None if chat is None else str(chat)
         while True:
+            await self._wait_for_chat(chat)
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as error:
+                self._hold(chat, error.retry_after)
                 # Bounded like the rest: one more attempt per step of the back-off.
                 if error.retry_after > MAX_RETRY_AFTER or next(waits, None) is None:
                     raise
@@ -100,3 +110,18 @@ class RetryTransientErrors(BaseRequestMiddleware):
                 raise TelegramNetworkError(method, f"still failing after {RETRY_DEADLINE:g} s")
             log.warning("%s failed (%s); retrying in %.1f s", type(method).__name__, reason, pause)
             await asyncio.sleep(pause)
+
+    def _hold(self, chat: str | None, seconds: float) -> None:
+        if chat is None:
+            return
+        now = time.monotonic()
+        for done in [c for c, until in self._held_until.items() if until <= now]:
+            del self._held_until[done]
+        self._held_until[chat] = max(self._held_until.get(chat, 0.0), now + seconds)
+
+    async def _wait_for_chat(self, chat: str | None) -> None:
+        if chat is None:
+            return
+        wait = self._held_until.get(chat, 0.0) - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)  # what Telegram asked for: the behaviour, not a guess

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -11,6 +12,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramForbiddenError,
+    TelegramRetryAfter,
     TelegramUnauthorizedError,
 )
 from aiogram.types import (
@@ -21,7 +23,7 @@ from aiogram.types import (
 )
 
 from tests.fakes.probe_bots import build_probe_router, stub_bot
-from tests.fakes.telegram import Call, TelegramStub
+from tests.fakes.telegram import CHAT_BURST, Call, Fault, TelegramStub
 
 USER_ID = 4242
 
@@ -333,3 +335,73 @@ async def test_a_photo_that_is_not_a_picture_is_refused(
     png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
     sent = await direct_bot.send_photo(USER_ID, BufferedInputFile(png, "x.png"), caption="граф")
     assert sent.caption == "граф" and sent.photo is not None
+
+
+# --- flood control -------------------------------------------------------------------------
+
+
+async def test_a_call_before_retry_after_has_passed_is_refused_and_fails_the_test() -> None:
+    with pytest.raises(AssertionError, match="before the retry_after it was given"):
+        async with TelegramStub() as stub:
+            stub.open_chat(USER_ID)
+            stub.open_chat(USER_ID + 1)
+            bot = stub_bot(stub)
+            stub.fail_next("sendMessage", Fault("retry_after", 1))
+            with pytest.raises(TelegramRetryAfter) as told:
+                await bot.send_message(USER_ID, "раз")
+            assert told.value.retry_after == 1
+            # Another chat is not held; the same chat is, and calling it is a violation.
+            await bot.send_message(USER_ID + 1, "другому")
+            with pytest.raises(TelegramRetryAfter):
+                await bot.send_message(USER_ID, "два")
+            assert [int(c.params["chat_id"]) for c in stub.flood_violations] == [USER_ID]
+            await bot.session.close()
+
+
+async def test_a_call_once_retry_after_has_passed_goes_through(
+    stub: TelegramStub, direct_bot: Bot
+) -> None:
+    stub.fail_next("sendMessage", Fault("retry_after", 1))
+    with pytest.raises(TelegramRetryAfter):
+        await direct_bot.send_message(USER_ID, "раз")
+    await asyncio.sleep(1.05)  # Telegram's time passing: the behaviour under test
+    sent = await direct_bot.send_message(USER_ID, "два")
+    assert sent.text == "два"
+    assert stub.flood_violations == []
+
+
+async def test_sending_rates_refuse_a_fourth_message_to_a_chat_at_once(
+    stub: TelegramStub, direct_bot: Bot
+) -> None:
+    stub.switch_on_rate_limits(per_second=30, per_chat=1)
+    for n in range(CHAT_BURST):
+        await direct_bot.send_message(USER_ID, f"сообщение {n}")
+    with pytest.raises(TelegramRetryAfter) as told:
+        await direct_bot.send_message(USER_ID, "лишнее")
+    assert told.value.retry_after == 1
+    assert stub.flood_violations == []  # going over the rate is not a violation
+    stub.open_chat(USER_ID + 1)
+    await direct_bot.send_message(USER_ID + 1, "другому можно")  # another chat has its own rate
+    with pytest.raises(TelegramRetryAfter):
+        await direct_bot.send_message(USER_ID, "сразу ещё раз")  # calling again too soon is
+    assert len(stub.flood_violations) == 1
+    stub.flood_violations.clear()  # seen: the stand-in must not fail this test for it
+
+
+async def test_sending_rates_refuse_more_than_thirty_messages_a_second(
+    stub: TelegramStub, direct_bot: Bot
+) -> None:
+    stub.switch_on_rate_limits(per_second=30, per_chat=1)
+    chats = [USER_ID + n for n in range(100)]
+    for chat in chats:
+        stub.open_chat(chat)
+    began = time.monotonic()
+    sent = 0
+    with pytest.raises(TelegramRetryAfter):
+        for chat in chats:  # each to its own chat: only the rate in all can refuse
+            await direct_bot.send_message(chat, "всем")
+            sent += 1
+    elapsed = time.monotonic() - began
+    # A full bucket of 30, and what it refilled meanwhile at 30 a second.
+    assert 30 <= sent <= 30 + 30 * elapsed + 1, (sent, elapsed)
+    assert stub.flood_violations == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import math
 import mimetypes
 import random
 import re
@@ -110,6 +111,8 @@ class Call:
 
 # Every fault the stub injects is recorded with an error starting with this.
 FAULT_PREFIX = "fault: "
+# The error of a call made while Telegram had told the bot to wait: a bug of the bot's.
+FLOOD_VIOLATION = "flood control violated: "
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,64 @@ class Fault:
         "drop_after",
         "bad_request",
     )
+
+
+_MESSAGE_SENDS = frozenset({"sendMessage", "sendDocument", "sendPhoto"})
+# Messages to one chat that may go at once before its rate of one a second applies.
+CHAT_BURST = 3
+
+
+def _flood_key(method: str, params: Mapping[str, Any]) -> str:
+    """What one 429 holds: its chat; for a call to no chat, that same call."""
+    if "chat_id" in params:
+        return f"chat {params['chat_id']}"
+    which = params.get("callback_query_id") or params.get("inline_message_id") or ""
+    return f"{method} {which}"
+
+
+def _too_many(retry: int) -> str:
+    return f"Too Many Requests: retry after {retry}"
+
+
+def _too_many_response(retry: int) -> web.Response:
+    return web.json_response(
+        {
+            "ok": False,
+            "error_code": 429,
+            "description": _too_many(retry),
+            "parameters": {"retry_after": retry},
+        },
+        status=429,
+    )
+
+
+class _SendingRates:
+    """Token buckets: `per_second` messages in all, `per_chat` a second to one chat (after a
+    burst of CHAT_BURST)."""
+
+    def __init__(self, per_second: float, per_chat: float) -> None:
+        self._rates = {"*": (per_second, per_second)}
+        self._per_chat = (per_chat, float(CHAT_BURST))
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, when)
+
+    def take(self, chat: str, now: float) -> int:
+        """0 if a message to `chat` may go now (and counts it); else the seconds to wait."""
+        keys = ("*", f"chat {chat}")
+        levels = [self._level(key, now) for key in keys]
+        short = [key for key, level in zip(keys, levels, strict=True) if level < 1.0]
+        if short:
+            return max(1, math.ceil(max(1.0 / self._rate(key)[0] for key in short)))
+        for key, level in zip(keys, levels, strict=True):
+            self._buckets[key] = (level - 1.0, now)
+        return 0
+
+    def _rate(self, key: str) -> tuple[float, float]:
+        return self._rates.get(key, self._per_chat)
+
+    def _level(self, key: str, now: float) -> float:
+        rate, capacity = self._rate(key)
+        tokens, when = self._buckets.get(key, (capacity, now))
+        return min(capacity, tokens + (now - when) * rate)
 
 
 @dataclass(frozen=True)
@@ -418,6 +479,14 @@ class TelegramStub:
         self._random_faults: tuple[float, random.Random, tuple[Fault, ...], frozenset[str]] | None
         self._random_faults = None
         self.faults_injected: list[tuple[str, Fault]] = []
+        # Flood control, as Telegram keeps it: after a 429 with retry_after, a call to the same
+        # chat (a call without a chat: the same call again) before the time is up gets another
+        # 429, and is a violation that fails the test when the stand-in stops.
+        self._flood_until: dict[str, float] = {}
+        self.flood_violations: list[Call] = []
+        # Telegram's sending rates (about 30 messages a second in all, about one a second per
+        # chat with short bursts), for load tests: switch_on_rate_limits().
+        self._rates: _SendingRates | None = None
         # Events are replaced after being set: whoever waits grabs the current one, so one
         # set() wakes exactly the waiters that were there before the change.
         self._updates_changed = asyncio.Event()
@@ -483,6 +552,11 @@ class TelegramStub:
         traceback: TracebackType | None,
     ) -> None:
         await self.stop()
+        if exc_type is None and self.flood_violations:
+            raise AssertionError(
+                "the bot called Telegram before the retry_after it was given had passed: "
+                + "; ".join(f"{c.method} {c.error}" for c in self.flood_violations[:5])
+            )
 
     @property
     def base_url(self) -> str:
@@ -630,6 +704,11 @@ class TelegramStub:
         """The next `times` calls of `method` (to `chat_id`, if given) meet `fault`."""
         planned = self._planned_faults.setdefault(method.lower(), [])
         planned.extend([(fault, chat_id)] * times)
+
+    def switch_on_rate_limits(self, per_second: float = 30.0, per_chat: float = 1.0) -> None:
+        """From now on, messages over Telegram's sending rates get a 429 (that is not a
+        violation; calling again before its retry_after is)."""
+        self._rates = _SendingRates(per_second, per_chat)
 
     def fail_randomly(
         self,
@@ -797,6 +876,9 @@ class TelegramStub:
         fault: Fault | None = None
         try:
             params = await self._read_params(request)
+            refused = self._flood_refusal(method, params)
+            if refused is not None:
+                return refused
             fault = self._take_fault(method, params)
             if fault is not None and fault.kind != "drop_after":
                 early = await self._inject(request, method, params, fault)
@@ -840,17 +922,9 @@ class TelegramStub:
         now = time.monotonic()
         if fault.kind == "retry_after":
             retry = max(1, int(fault.seconds))
-            description = f"Too Many Requests: retry after {retry}"
-            self._record(Call(method, params, now, error=f"{FAULT_PREFIX}{description}"))
-            return web.json_response(
-                {
-                    "ok": False,
-                    "error_code": 429,
-                    "description": description,
-                    "parameters": {"retry_after": retry},
-                },
-                status=429,
-            )
+            self._flood_until[_flood_key(method, params)] = now + retry
+            self._record(Call(method, params, now, error=f"{FAULT_PREFIX}{_too_many(retry)}"))
+            return _too_many_response(retry)
         if fault.kind == "server_error":
             self._record(Call(method, params, now, error=f"{FAULT_PREFIX}Internal Server Error"))
             return self._error_response(TelegramApiError(500, "Internal Server Error"))
@@ -869,6 +943,26 @@ class TelegramStub:
             )
             return self._drop(request)
         raise ValueError(f"unknown fault {fault.kind!r}")
+
+    def _flood_refusal(self, method: str, params: Mapping[str, Any]) -> web.Response | None:
+        """A 429 for a call made while Telegram's flood control holds its chat (or, with the
+        rates on, one over Telegram's sending rates); None lets the call go on."""
+        now = time.monotonic()
+        key = _flood_key(method, params)
+        until = self._flood_until.get(key, 0.0)
+        if now < until:
+            retry = max(1, math.ceil(until - now))
+            call = Call(method, params, now, error=f"{FLOOD_VIOLATION}{_too_many(retry)}")
+            self.flood_violations.append(call)
+            self._record(call)
+            return _too_many_response(retry)
+        if self._rates is not None and method in _MESSAGE_SENDS:
+            retry = self._rates.take(str(params.get("chat_id")), now)
+            if retry:
+                self._flood_until[key] = now + retry
+                self._record(Call(method, params, now, error=f"rate: {_too_many(retry)}"))
+                return _too_many_response(retry)
+        return None
 
     @staticmethod
     def _drop(request: web.Request) -> web.Response:
