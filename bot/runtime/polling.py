@@ -129,8 +129,13 @@ class DurablePolling:
             task = self._start(journal, update, workflow)
             if entry.attempts:
                 # In hand when an earlier run ended: maybe what ended it. One at a time, so a
-                # crash counts against this update only, not against innocent neighbours.
-                await asyncio.wait({task})
+                # crash counts against this update only, not against innocent neighbours. A
+                # stop does not wait for it beyond the grace period (it may hang for good).
+                stopped = asyncio.ensure_future(stop.wait())
+                try:
+                    await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    stopped.cancel()
             else:
                 await self._wait_for_room(stop)
 
