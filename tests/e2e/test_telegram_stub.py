@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import struct
 import time
+import zlib
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -23,7 +25,7 @@ from aiogram.types import (
 )
 
 from tests.fakes.probe_bots import build_probe_router, stub_bot
-from tests.fakes.telegram import CHAT_BURST, Call, Fault, TelegramStub
+from tests.fakes.telegram import CHAT_BURST, MAX_PHOTO_BYTES, Call, Fault, TelegramStub
 
 USER_ID = 4242
 
@@ -327,14 +329,77 @@ async def test_updates_the_bot_did_not_ask_for_are_never_delivered(
     ]
 
 
-async def test_a_photo_that_is_not_a_picture_is_refused(
+def _png(width: int, height: int) -> bytes:
+    """The head of a PNG picture of that size: enough for Telegram (and the stand-in) to
+    tell its shape."""
+    header = b"IHDR" + struct.pack(">II", width, height) + b"\x08\x02\x00\x00\x00"
+    chunk = struct.pack(">I", 13) + header + struct.pack(">I", zlib.crc32(header))
+    return b"\x89PNG\r\n\x1a\n" + chunk
+
+
+@pytest.mark.parametrize(
+    "picture",
+    [
+        _png(1000, 530),
+        b"\xff\xd8\xff\xe0" + b"\0" * 64,  # JPEG
+        b"GIF89a" + struct.pack("<HH", 64, 64) + b"\0" * 32,
+        b"RIFF" + struct.pack("<I", 64) + b"WEBPVP8 " + b"\0" * 56,
+        _png(100, 100) + b"\0" * (MAX_PHOTO_BYTES - len(_png(100, 100))),  # exactly 10 MB
+    ],
+    ids=["png", "jpeg", "gif", "webp", "10 MB"],
+)
+async def test_a_photo_telegram_can_show_is_taken(direct_bot: Bot, picture: bytes) -> None:
+    sent = await direct_bot.send_photo(USER_ID, BufferedInputFile(picture, "x"), caption="граф")
+    assert sent.caption == "граф" and sent.photo is not None
+    assert sent.photo[-1].file_size == len(picture)
+
+
+@pytest.mark.parametrize(
+    ("picture", "reason"),
+    [
+        (b"not a picture", "IMAGE_PROCESS_FAILED"),
+        # RIFF is WebP's container, and also WAV's and AVI's.
+        (b"RIFF" + struct.pack("<I", 64) + b"WAVEfmt " + b"\0" * 56, "IMAGE_PROCESS_FAILED"),
+        (
+            _png(100, 100) + b"\0" * (MAX_PHOTO_BYTES + 1 - len(_png(100, 100))),
+            f"file of size {MAX_PHOTO_BYTES + 1} bytes is too big for a photo",
+        ),
+        (b"", "file must be non-empty"),
+        (_png(9000, 1001), "PHOTO_INVALID_DIMENSIONS"),  # more than 10000 in total
+        (_png(2100, 100), "PHOTO_INVALID_DIMENSIONS"),  # a ratio over 20
+    ],
+    ids=["text", "wav", "over 10 MB", "empty", "too large", "too narrow"],
+)
+async def test_a_photo_telegram_cannot_show_is_refused(
+    stub: TelegramStub, direct_bot: Bot, picture: bytes, reason: str
+) -> None:
+    with pytest.raises(TelegramBadRequest, match=reason):
+        await direct_bot.send_photo(USER_ID, BufferedInputFile(picture, "x.png"))
+    assert stub.calls_of("sendPhoto")[-1].result is None
+
+
+async def test_a_photo_keyboard_is_checked_and_kept_like_a_message_keyboard(
     stub: TelegramStub, direct_bot: Bot
 ) -> None:
-    with pytest.raises(TelegramBadRequest, match="IMAGE_PROCESS_FAILED"):
-        await direct_bot.send_photo(USER_ID, BufferedInputFile(b"not a picture", "x.png"))
-    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
-    sent = await direct_bot.send_photo(USER_ID, BufferedInputFile(png, "x.png"), caption="граф")
-    assert sent.caption == "граф" and sent.photo is not None
+    keyboard = InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="Ещё", callback_data="more")]]
+    )
+    sent = await direct_bot.send_photo(
+        USER_ID, BufferedInputFile(_png(1000, 530), "x.png"), reply_markup=keyboard
+    )
+    assert stub.buttons(stub.message(USER_ID, sent.message_id)) == [("Ещё", "more")]
+    useless = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="Пустая")]])
+    with pytest.raises(TelegramBadRequest, match="Text buttons are unallowed"):
+        await direct_bot.send_photo(
+            USER_ID, BufferedInputFile(_png(1000, 530), "x.png"), reply_markup=useless
+        )
+
+
+async def test_an_empty_document_is_refused(stub: TelegramStub, direct_bot: Bot) -> None:
+    with pytest.raises(TelegramBadRequest, match="file must be non-empty"):
+        await direct_bot.send_document(USER_ID, BufferedInputFile(b"", "faq.jsonl"))
+    sent = await direct_bot.send_document(USER_ID, BufferedInputFile(b"\n", "faq.jsonl"))
+    assert sent.document is not None and sent.document.file_size == 1
 
 
 # --- flood control -------------------------------------------------------------------------

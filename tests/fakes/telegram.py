@@ -419,6 +419,49 @@ def _inline_markup(markup: Any) -> dict[str, Any] | None:
     return {"inline_keyboard": copy.deepcopy(rows)}
 
 
+# "The photo must be at most 10 MB in size. The photo's width and height must not exceed
+# 10000 in total. Width and height ratio must be at most 20." (Bot API, sendPhoto)
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
+
+
+def _picture_size(content: bytes) -> tuple[int, int] | None:
+    """Width and height from a PNG's or a GIF's header; None when the stand-in can't tell."""
+    if content.startswith(b"\x89PNG\r\n\x1a\n") and content[12:16] == b"IHDR":
+        return int.from_bytes(content[16:20], "big"), int.from_bytes(content[20:24], "big")
+    if content.startswith((b"GIF87a", b"GIF89a")) and len(content) >= 10:
+        return int.from_bytes(content[6:8], "little"), int.from_bytes(content[8:10], "little")
+    return None
+
+
+def _check_photo(content: bytes) -> tuple[int, int]:
+    """The photo's width and height, or Telegram's refusal of it: an empty file, one over
+    10 MB, one that is not a JPEG, PNG, GIF or WebP picture, or one of a shape Telegram
+    does not take."""
+    if not content:
+        raise _bad_request("file must be non-empty")
+    if len(content) > MAX_PHOTO_BYTES:
+        raise _bad_request(
+            f"file of size {len(content)} bytes is too big for a photo; the maximum size is "
+            f"{MAX_PHOTO_BYTES} bytes"
+        )
+    is_webp = content.startswith(b"RIFF") and content[8:12] == b"WEBP"
+    if not content.startswith(_IMAGE_MAGIC) and not is_webp:
+        raise _bad_request("IMAGE_PROCESS_FAILED")
+    size = _picture_size(content)
+    if size is None:
+        return 1000, 530  # a shape the stand-in does not read (JPEG, WebP)
+    width, height = size
+    if (
+        not width
+        or not height
+        or width + height > 10000
+        or max(width, height) > 20 * min(width, height)
+    ):
+        raise _bad_request("PHOTO_INVALID_DIMENSIONS")
+    return width, height
+
+
 class TelegramStub:
     """An aiohttp app that answers like api.telegram.org for one bot token and records every call.
 
@@ -944,7 +987,7 @@ class TelegramStub:
             return self._drop(request)
         raise ValueError(f"unknown fault {fault.kind!r}")
 
-    def _flood_refusal(self, method: str, params: Mapping[str, Any]) -> web.Response | None:
+    def _flood_refusal(self, method: str, params: dict[str, Any]) -> web.Response | None:
         """A 429 for a call made while Telegram's flood control holds its chat (or, with the
         rates on, one over Telegram's sending rates); None lets the call go on."""
         now = time.monotonic()
@@ -1294,6 +1337,9 @@ class TelegramStub:
         chat_id = self._chat_id(params)
         self._check_can_write(chat_id)
         document = params.get("document")
+        if isinstance(document, StoredFile) and not document.content:
+            # An upload Telegram gets empty (tdlib's check of a local file).
+            raise _bad_request("file must be non-empty")
         if isinstance(document, str) and document in self._files:
             document = self._files[document]
         elif isinstance(document, str) and document.startswith(("http://", "https://")):
@@ -1321,17 +1367,15 @@ class TelegramStub:
         photo = params.get("photo")
         if not isinstance(photo, StoredFile):
             raise _bad_request("wrong file identifier/HTTP URL specified")
-        # Telegram takes JPEG, PNG, WebP… and refuses what is not a picture.
-        if not photo.content.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"RIFF")):
-            raise _bad_request("IMAGE_PROCESS_FAILED")
+        width, height = _check_photo(photo.content)
         caption, caption_entities = self._formatted(
             params, "caption", "caption_entities", MAX_CAPTION_LENGTH
         )
         size = {
             "file_id": photo.file_id,
             "file_unique_id": photo.file_unique_id,
-            "width": 1000,
-            "height": 530,
+            "width": width,
+            "height": height,
             "file_size": len(photo.content),
         }
         message = self._store_message(
@@ -1340,6 +1384,8 @@ class TelegramStub:
             photo=[size],
             caption=caption or None,
             caption_entities=caption_entities or None,
+            reply_markup=_inline_markup(params.get("reply_markup")),
+            reply_to_message=self._replied_message(chat_id, params),
         )
         return copy.deepcopy(message)
 
