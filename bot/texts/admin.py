@@ -257,6 +257,8 @@ EXPORT_CSV_PIPE = (
     "Выгрузите в jsonl или yaml."
 )
 EXPORT_FORMATS = "Формат: /export jsonl, /export yaml или /export csv."
+# Telegram refuses an empty file ("file must be non-empty"): a base with no articles is said.
+EXPORT_EMPTY = "В базе нет статей — выгружать нечего."
 
 
 def file_preview(name: str, total: int, added: int, updated: int, unchanged: int) -> str:

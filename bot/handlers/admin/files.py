@@ -135,6 +135,9 @@ async def export(message: Message, command: CommandObject, articles: ArticleServ
         await message.answer(admin_texts.EXPORT_FORMATS)
         return
     everything = await articles.all()
+    if not everything:
+        await message.answer(admin_texts.EXPORT_EMPTY)
+        return
     try:
         content = format_articles(everything, fmt)
     except ImportFormatError as error:
