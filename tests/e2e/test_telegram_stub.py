@@ -402,6 +402,29 @@ async def test_an_empty_document_is_refused(stub: TelegramStub, direct_bot: Bot)
     assert sent.document is not None and sent.document.file_size == 1
 
 
+# --- inline messages -------------------------------------------------------------------------
+
+
+async def test_an_edit_by_an_unknown_inline_message_id_is_refused(
+    stub: TelegramStub, direct_bot: Bot
+) -> None:
+    inline = stub.add_inline_message("Ответ из inline-режима")
+    assert await direct_bot.edit_message_text("Ответ обновлён", inline_message_id=inline) is True
+    assert stub.inline_message(inline)["text"] == "Ответ обновлён"
+    with pytest.raises(TelegramBadRequest, match="MESSAGE_ID_INVALID"):
+        await direct_bot.edit_message_text("Ответ обновлён", inline_message_id="AgAAAGnever")
+    keyboard = InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="Ещё", callback_data="more")]]
+    )
+    assert await direct_bot.edit_message_reply_markup(
+        inline_message_id=inline, reply_markup=keyboard
+    )
+    with pytest.raises(TelegramBadRequest, match="MESSAGE_ID_INVALID"):
+        await direct_bot.edit_message_reply_markup(
+            inline_message_id="AgAAAGnever", reply_markup=keyboard
+        )
+
+
 # --- flood control -------------------------------------------------------------------------
 
 

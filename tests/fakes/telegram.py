@@ -505,6 +505,8 @@ class TelegramStub:
         self._open_callback_queries: dict[str, float] = {}
         # People who wrote to the bot (or pressed Start): only they can be written to.
         self.started_chats: set[int] = set()
+        # Messages sent through the bot's inline mode, by inline_message_id.
+        self._inline_messages: dict[str, dict[str, Any]] = {}
         # Updates the bot asked not to get (allowed_updates), never queued.
         self.filtered_updates: list[dict[str, Any]] = []
         self._allowed_updates: frozenset[str] | None = None
@@ -733,6 +735,22 @@ class TelegramStub:
             }
         )
         return query_id
+
+    def add_inline_message(self, text: str, reply_markup: Mapping[str, Any] | None = None) -> str:
+        """A message a person sent through the bot's inline mode (the chosen_inline_result,
+        or a press of a button under it, brings its id); returns its inline_message_id, by
+        which the bot may edit it."""
+        inline_message_id = f"AgAAAH{len(self._inline_messages) + 1:06d}stub-inline"
+        message: dict[str, Any] = {"text": text}
+        markup = _inline_markup(reply_markup)
+        if markup is not None:
+            message["reply_markup"] = markup
+        self._inline_messages[inline_message_id] = message
+        return inline_message_id
+
+    def inline_message(self, inline_message_id: str) -> dict[str, Any]:
+        """The current state of an inline message (after edits); KeyError if unknown."""
+        return copy.deepcopy(self._inline_messages[inline_message_id])
 
     def add_file(self, content: bytes, file_name: str, mime_type: str | None = None) -> str:
         """Make a file downloadable through getFile; returns its file_id."""
@@ -1253,17 +1271,32 @@ class TelegramStub:
             raise _bad_request("message to be replied not found")
         return {key: value for key, value in replied.items() if key != "reply_to_message"}
 
-    def _edit_message_text(self, params: dict[str, Any]) -> dict[str, Any] | bool:
-        if params.get("inline_message_id"):
-            return True
+    def _edit_target(self, params: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+        """The message an edit is for, and whether it is an inline one (sent through the
+        bot's inline mode: an edit of it is answered True, not with the message).
+
+        As in the Bot API, an edit without chat_id and message_id is one by
+        inline_message_id; an id Telegram never gave out is refused."""
+        if params.get("chat_id") in (None, "") and not params.get("message_id"):
+            inline_message_id = str(params.get("inline_message_id") or "")
+            if not inline_message_id:
+                raise _bad_request("message identifier is not specified")
+            inline = self._inline_messages.get(inline_message_id)
+            if inline is None:
+                raise _bad_request("MESSAGE_ID_INVALID")
+            return inline, True
         message = self._find_message(params, "message to edit not found")
         if message["from"]["id"] != self.bot_user["id"]:
             raise _bad_request("message can't be edited")
+        return message, False
+
+    def _edit_message_text(self, params: dict[str, Any]) -> dict[str, Any] | bool:
+        if not params.get("text"):
+            raise _bad_request("message text is empty")
+        message, inline = self._edit_target(params)
         if "text" not in message:
             raise _bad_request("there is no text in the message to edit")
         text, entities = self._formatted(params, "text", "entities", MAX_TEXT_LENGTH)
-        if not text.strip():
-            raise _bad_request("message text is empty")
         # Editing the text without reply_markup removes the inline keyboard, as in Telegram.
         markup = _inline_markup(params.get("reply_markup"))
         unchanged = (
@@ -1277,20 +1310,16 @@ class TelegramStub:
         self._set_optional(message, "entities", entities or None)
         self._set_optional(message, "reply_markup", markup)
         message["edit_date"] = int(time.time())
-        return copy.deepcopy(message)
+        return True if inline else copy.deepcopy(message)
 
     def _edit_message_reply_markup(self, params: dict[str, Any]) -> dict[str, Any] | bool:
-        if params.get("inline_message_id"):
-            return True
-        message = self._find_message(params, "message to edit not found")
-        if message["from"]["id"] != self.bot_user["id"]:
-            raise _bad_request("message can't be edited")
+        message, inline = self._edit_target(params)
         markup = _inline_markup(params.get("reply_markup"))
         if markup == message.get("reply_markup"):
             raise self._not_modified()
         self._set_optional(message, "reply_markup", markup)
         message["edit_date"] = int(time.time())
-        return copy.deepcopy(message)
+        return True if inline else copy.deepcopy(message)
 
     @staticmethod
     def _not_modified() -> TelegramApiError:
