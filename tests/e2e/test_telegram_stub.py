@@ -7,6 +7,7 @@ import struct
 import time
 import zlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -19,6 +20,10 @@ from aiogram.exceptions import (
 )
 from aiogram.types import (
     BotCommand,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
+    BotCommandScopeChatAdministrators,
+    BotCommandScopeChatMember,
     BufferedInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -400,6 +405,68 @@ async def test_an_empty_document_is_refused(stub: TelegramStub, direct_bot: Bot)
         await direct_bot.send_document(USER_ID, BufferedInputFile(b"", "faq.jsonl"))
     sent = await direct_bot.send_document(USER_ID, BufferedInputFile(b"\n", "faq.jsonl"))
     assert sent.document is not None and sent.document.file_size == 1
+
+
+# --- command scopes --------------------------------------------------------------------------
+
+COMMANDS = [BotCommand(command="help", description="Справка")]
+
+
+async def test_a_command_scope_of_a_chat_needs_a_person_who_started_the_bot(
+    stub: TelegramStub, direct_bot: Bot
+) -> None:
+    assert await direct_bot.set_my_commands(COMMANDS, scope=BotCommandScopeChat(chat_id=USER_ID))
+    assert await direct_bot.set_my_commands(COMMANDS, scope=BotCommandScopeAllPrivateChats())
+    stranger = 9999
+    with pytest.raises(TelegramBadRequest, match="chat not found"):
+        await direct_bot.set_my_commands(COMMANDS, scope=BotCommandScopeChat(chat_id=stranger))
+    with pytest.raises(TelegramBadRequest, match="chat not found"):
+        await direct_bot.delete_my_commands(scope=BotCommandScopeChat(chat_id=stranger))
+    stub.push_text(stranger, "/start")
+    assert await direct_bot.set_my_commands(COMMANDS, scope=BotCommandScopeChat(chat_id=stranger))
+
+
+async def test_a_chat_member_scope_needs_a_group_telegram_knows(
+    stub: TelegramStub, direct_bot: Bot
+) -> None:
+    group = -1001234567890
+    member = BotCommandScopeChatMember(chat_id=group, user_id=USER_ID)
+    with pytest.raises(TelegramBadRequest, match="chat not found"):
+        await direct_bot.set_my_commands(COMMANDS, scope=member)
+    await direct_bot.send_message(group, "Всем привет")  # now the bot is in the group
+    assert await direct_bot.set_my_commands(COMMANDS, scope=member)
+    with pytest.raises(TelegramBadRequest, match="chat not found"):
+        await direct_bot.set_my_commands(
+            COMMANDS, scope=BotCommandScopeChatMember(chat_id=9999, user_id=9999)
+        )
+    with pytest.raises(TelegramBadRequest, match="can't use specified scope in private chats"):
+        await direct_bot.set_my_commands(
+            COMMANDS, scope=BotCommandScopeChatAdministrators(chat_id=USER_ID)
+        )
+
+
+async def _raw_call(stub: TelegramStub, method: str, body: dict[str, Any]) -> tuple[int, Any]:
+    """A Bot API call aiogram would not make (its types refuse the values)."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{stub.base_url}/bot{stub.token}/{method}", json=body) as response,
+    ):
+        return response.status, await response.json()
+
+
+async def test_an_unknown_command_scope_is_refused(stub: TelegramStub) -> None:
+    commands = [{"command": "help", "description": "Справка"}]
+    status, body = await _raw_call(
+        stub, "setMyCommands", {"commands": commands, "scope": {"type": "default"}}
+    )
+    assert (status, body) == (200, {"ok": True, "result": True})
+    status, body = await _raw_call(
+        stub, "setMyCommands", {"commands": commands, "scope": {"type": "everyone"}}
+    )
+    assert status == 400
+    assert body["description"] == (
+        "Bad Request: can't parse BotCommandScope: Unsupported type specified"
+    )
 
 
 # --- inline messages -------------------------------------------------------------------------

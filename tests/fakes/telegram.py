@@ -27,6 +27,10 @@ MAX_CAPTION_LENGTH = 1024
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_CALLBACK_ANSWER_LENGTH = 200
 MAX_COMMANDS = 100
+# Scopes of setMyCommands that name no chat.
+_COMMAND_SCOPES_OF_ALL = frozenset(
+    {"default", "all_private_chats", "all_group_chats", "all_chat_administrators"}
+)
 _COMMAND = re.compile(r"[a-z0-9_]{1,32}")
 # What a button may do; a button with none of these (or two) is refused.
 _BUTTON_ACTIONS = (
@@ -505,6 +509,8 @@ class TelegramStub:
         self._open_callback_queries: dict[str, float] = {}
         # People who wrote to the bot (or pressed Start): only they can be written to.
         self.started_chats: set[int] = set()
+        # Chats with a message in them: Telegram knows them (setMyCommands' scope).
+        self._seen_chats: set[int] = set()
         # Messages sent through the bot's inline mode, by inline_message_id.
         self._inline_messages: dict[str, dict[str, Any]] = {}
         # Updates the bot asked not to get (allowed_updates), never queued.
@@ -552,7 +558,7 @@ class TelegramStub:
             "deleteMessage": self._delete_message,
             "sendChatAction": self._true,
             "setMyCommands": self._set_my_commands,
-            "deleteMyCommands": self._true,
+            "deleteMyCommands": self._delete_my_commands,
             "setMyDescription": self._true,
             "setMyShortDescription": self._true,
             "setChatMenuButton": self._true,
@@ -1126,6 +1132,7 @@ class TelegramStub:
             **{key: value for key, value in content.items() if value is not None},
         }
         self._messages[(chat_id, message_id)] = message
+        self._seen_chats.add(chat_id)
         return message
 
     def _user_message(self, user_id: int, **content: Any) -> dict[str, Any]:
@@ -1170,6 +1177,15 @@ class TelegramStub:
             reason = "message is too long" if text_key == "text" else "message caption is too long"
             raise _bad_request(reason)
         return text, entities
+
+    def _knows_chat(self, chat_id: Any) -> bool:
+        """Whether Telegram would find the chat for this bot: a person who started it, or a
+        chat it has a message in (the stand-in has no other idea of group membership)."""
+        if isinstance(chat_id, str) and re.fullmatch(r"-?[0-9]+", chat_id):
+            chat_id = int(chat_id)
+        if not isinstance(chat_id, int):
+            return False
+        return chat_id in self.started_chats or chat_id in self._seen_chats
 
     # --- Bot API methods ---------------------------------------------------------------------
 
@@ -1347,10 +1363,48 @@ class TelegramStub:
             raise _bad_request("MESSAGE_TOO_LONG")
         return True
 
+    def _check_command_scope(self, params: Mapping[str, Any]) -> None:
+        """The `scope` of setMyCommands/deleteMyCommands, refused as the Bot API refuses it
+        (Client::get_bot_command_scope, check_bot_command_scope): a scope of one chat needs a
+        chat Telegram knows ("chat not found" for a person who never started the bot), and
+        chat_administrators or chat_member make no sense in a private chat."""
+        scope = params.get("scope")
+        if scope is None or scope == "":
+            return  # the default scope
+        if not isinstance(scope, Mapping):
+            raise _bad_request("can't parse BotCommandScope: BotCommandScope must be an Object")
+        kind = scope.get("type")
+        if not isinstance(kind, str):
+            raise _bad_request("can't parse BotCommandScope: Can't find field \"type\"")
+        if kind in _COMMAND_SCOPES_OF_ALL:
+            return
+        if kind not in ("chat", "chat_administrators", "chat_member"):
+            raise _bad_request("can't parse BotCommandScope: Unsupported type specified")
+        chat_id = scope.get("chat_id")
+        if chat_id is None:
+            raise _bad_request("can't parse BotCommandScope: Can't find field \"chat_id\"")
+        if chat_id == "":
+            raise _bad_request("can't parse BotCommandScope: Empty chat_id specified")
+        if kind == "chat_member":
+            user_id = scope.get("user_id")
+            if user_id is None:
+                raise _bad_request("can't parse BotCommandScope: Can't find field \"user_id\"")
+            if not isinstance(user_id, int) or isinstance(user_id, bool) or user_id <= 0:
+                raise _bad_request("can't parse BotCommandScope: Invalid user_id specified")
+        if not self._knows_chat(chat_id):
+            raise _bad_request("chat not found")
+        if kind != "chat" and int(chat_id) > 0:
+            raise _bad_request("can't use specified scope in private chats")
+
+    def _delete_my_commands(self, params: dict[str, Any]) -> bool:
+        self._check_command_scope(params)
+        return True
+
     def _set_my_commands(self, params: dict[str, Any]) -> bool:
         commands = params.get("commands")
         if not isinstance(commands, list):
             raise _bad_request("commands must be an Array")
+        self._check_command_scope(params)
         if len(commands) > MAX_COMMANDS:
             raise _bad_request("BOT_COMMANDS_TOO_MUCH")
         for command in commands:
