@@ -27,10 +27,20 @@ from aiogram.types import (
     BufferedInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    MessageEntity,
 )
 
 from tests.fakes.probe_bots import build_probe_router, stub_bot
-from tests.fakes.telegram import CHAT_BURST, MAX_PHOTO_BYTES, Call, Fault, TelegramStub
+from tests.fakes.telegram import (
+    CHAT_BURST,
+    MAX_CALLBACK_DATA_BYTES,
+    MAX_CAPTION_LENGTH,
+    MAX_PHOTO_BYTES,
+    MAX_TEXT_LENGTH,
+    Call,
+    Fault,
+    TelegramStub,
+)
 
 USER_ID = 4242
 
@@ -208,6 +218,12 @@ async def direct_bot(stub: TelegramStub) -> AsyncIterator[Bot]:
         ("лишний</b>", "Unexpected end tag"),
         ("<b>крест</i>", 'expected "</b>", found "</i>"'),
         ("<span>скрыто</span>", 'Tag "span" must have class "tg-spoiler"'),
+        # An unquoted value is a name token (letters, digits, "." and "-"): a URL must be quoted.
+        ("<a href=https://x.example>ссылка</a>", "Unexpected end of name token at byte offset 8"),
+        # No self-closing tags: the name runs to a space or ">".
+        ("<b/>", 'Unsupported start tag "b/"'),
+        ('<a href="https://x.example"/>', 'Empty attribute name in the tag "a"'),
+        ('<tg-emoji emoji-id="звезда">⭐</tg-emoji>', "Invalid custom emoji identifier specified"),
     ],
 )
 async def test_html_telegram_cannot_parse_is_refused(
@@ -405,6 +421,293 @@ async def test_an_empty_document_is_refused(stub: TelegramStub, direct_bot: Bot)
         await direct_bot.send_document(USER_ID, BufferedInputFile(b"", "faq.jsonl"))
     sent = await direct_bot.send_document(USER_ID, BufferedInputFile(b"\n", "faq.jsonl"))
     assert sent.document is not None and sent.document.file_size == 1
+
+
+# --- limits, counted as Telegram counts them ----------------------------------------------
+#
+# "Text of the message to be sent, 1-4096 characters after entities parsing": characters are
+# code points of the text Telegram keeps (tdlib refuses utf8_length(text) > 4096; a live probe
+# had 4096 "😀", 8192 UTF-16 units, accepted and 4097 refused). Entity offsets are UTF-16
+# units; this limit is not. callback_data: "1-64 bytes", of UTF-8.
+
+
+@pytest.mark.parametrize(
+    ("text", "parse_mode"),
+    [
+        ("я" * MAX_TEXT_LENGTH, None),
+        # Characters, not UTF-16 units: 4096 emoji are 8192 units and still one message.
+        ("😀" * MAX_TEXT_LENGTH, None),
+        # After the markup is parsed away.
+        (f"<b>{'я' * MAX_TEXT_LENGTH}</b>", "HTML"),
+        # After the text is trimmed.
+        ("я" * MAX_TEXT_LENGTH + "\n\n", None),
+    ],
+    ids=["cyrillic", "emoji", "html", "trailing new lines"],
+)
+async def test_a_text_of_4096_characters_is_one_message(
+    direct_bot: Bot, text: str, parse_mode: str | None
+) -> None:
+    sent = await direct_bot.send_message(USER_ID, text, parse_mode=parse_mode)
+    assert sent.text is not None and len(sent.text) == MAX_TEXT_LENGTH
+
+
+@pytest.mark.parametrize(
+    ("text", "parse_mode"),
+    [
+        ("я" * (MAX_TEXT_LENGTH + 1), None),
+        ("😀" * (MAX_TEXT_LENGTH + 1), None),
+        (f"<b>{'я' * (MAX_TEXT_LENGTH + 1)}</b>", "HTML"),
+    ],
+    ids=["cyrillic", "emoji", "html"],
+)
+async def test_a_text_of_4097_characters_is_refused(
+    direct_bot: Bot, text: str, parse_mode: str | None
+) -> None:
+    with pytest.raises(TelegramBadRequest, match="message is too long"):
+        await direct_bot.send_message(USER_ID, text, parse_mode=parse_mode)
+    sent = await direct_bot.send_message(USER_ID, "коротко")
+    with pytest.raises(TelegramBadRequest, match="message is too long"):
+        await direct_bot.edit_message_text(
+            text, chat_id=USER_ID, message_id=sent.message_id, parse_mode=parse_mode
+        )
+
+
+async def test_a_caption_may_have_1024_characters(direct_bot: Bot) -> None:
+    picture = BufferedInputFile(_png(1000, 530), "x.png")
+    sent = await direct_bot.send_photo(USER_ID, picture, caption="я" * MAX_CAPTION_LENGTH)
+    assert sent.caption == "я" * MAX_CAPTION_LENGTH
+    with pytest.raises(TelegramBadRequest, match="message caption is too long"):
+        await direct_bot.send_photo(USER_ID, picture, caption="я" * (MAX_CAPTION_LENGTH + 1))
+
+
+async def test_callback_data_may_have_64_bytes(stub: TelegramStub, direct_bot: Bot) -> None:
+    # Bytes of UTF-8, not characters: 32 Cyrillic letters are 64 bytes.
+    fits = "я" * (MAX_CALLBACK_DATA_BYTES // 2)
+    too_long = fits + "x"
+    assert len(fits.encode()) == MAX_CALLBACK_DATA_BYTES and len(too_long) < 64
+
+    def keyboard(data: str) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup(
+            inline_keyboard=[[InlineKeyboardButton(text="Да", callback_data=data)]]
+        )
+
+    sent = await direct_bot.send_message(USER_ID, "вопрос", reply_markup=keyboard(fits))
+    assert stub.buttons(stub.message(USER_ID, sent.message_id)) == [("Да", fits)]
+    with pytest.raises(TelegramBadRequest, match="BUTTON_DATA_INVALID"):
+        await direct_bot.send_message(USER_ID, "вопрос", reply_markup=keyboard(too_long))
+    with pytest.raises(TelegramBadRequest, match="BUTTON_DATA_INVALID"):
+        await direct_bot.edit_message_reply_markup(
+            chat_id=USER_ID, message_id=sent.message_id, reply_markup=keyboard(too_long)
+        )
+
+
+# --- formatting: what Telegram keeps, drops and refuses ------------------------------------
+
+
+def _entities(sent: Any) -> list[tuple[Any, ...]]:
+    """(type, offset, length, and the url, language or user id) of each entity kept."""
+    found = []
+    for entity in sent.entities or sent.caption_entities or []:
+        extra = entity.url or entity.language or (entity.user.id if entity.user else None)
+        found.append((entity.type, entity.offset, entity.length, extra))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("markup", "text", "entities"),
+    [
+        # "bold, italic, underline, strikethrough, and spoiler entities can contain and can be
+        # part of any other entities, except pre and code" (Formatting options). Telegram
+        # keeps such nesting as pieces that do not overlap by halves: the bold is cut where
+        # the italic begins.
+        (
+            "<b>жирный <i>курсив</i></b>",
+            "жирный курсив",
+            [("bold", 0, 7, None), ("bold", 7, 6, None), ("italic", 7, 6, None)],
+        ),
+        # "Use nested pre and code tags, to define programming language for pre entity."
+        (
+            '<pre><code class="language-python">x = 1</code></pre>',
+            "x = 1",
+            [("pre", 0, 5, "python")],
+        ),
+        # A block quote may hold code.
+        (
+            "<blockquote><code>cat</code></blockquote>",
+            "cat",
+            [("blockquote", 0, 3, None), ("code", 0, 3, None)],
+        ),
+    ],
+    ids=["italic in bold", "pre with a language", "code in a quote"],
+)
+async def test_html_nesting_telegram_allows_is_kept(
+    direct_bot: Bot, markup: str, text: str, entities: list[tuple[Any, ...]]
+) -> None:
+    sent = await direct_bot.send_message(USER_ID, markup, parse_mode="HTML")
+    assert (sent.text, _entities(sent)) == (text, entities)
+
+
+@pytest.mark.parametrize(
+    ("markup", "text", "entities"),
+    [
+        # "pre and code entities can't contain other entities": Telegram does not refuse them,
+        # it drops the inner ones (tdlib's fix_formatted_text), and the text stays plain.
+        ("<code>npm <b>install</b></code>", "npm install", [("code", 0, 11, None)]),
+        (
+            '<pre><a href="https://x.example/">ссылка</a></pre>',
+            "ссылка",
+            [("pre", 0, 6, None)],
+        ),
+        # Bold can't contain code: it is cut around it.
+        (
+            "<b>до <code>код</code> после</b>",
+            "до код после",
+            [("bold", 0, 3, None), ("code", 3, 3, None), ("bold", 6, 6, None)],
+        ),
+        # "Programming language can't be specified for standalone code tags."
+        ('<code class="language-python">x</code>', "x", [("code", 0, 1, None)]),
+    ],
+    ids=["bold in code", "link in pre", "code in bold", "language of a bare code"],
+)
+async def test_html_nesting_telegram_forbids_loses_the_inner_formatting(
+    stub: TelegramStub, direct_bot: Bot, markup: str, text: str, entities: list[tuple[Any, ...]]
+) -> None:
+    sent = await direct_bot.send_message(USER_ID, markup, parse_mode="HTML")
+    assert (sent.text, _entities(sent)) == (text, entities)
+    assert stub.message(USER_ID, sent.message_id)["text"] == text
+
+
+@pytest.mark.parametrize(
+    ("href", "kept"),
+    [
+        ("https://id.example.com/path?a=1", ("text_link", 0, 6, "https://id.example.com/path?a=1")),
+        # A bare domain is an http link; Telegram adds the path.
+        ("example.com", ("text_link", 0, 6, "http://example.com/")),
+        (
+            "tg://resolve?domain=faqbot_stub_bot",
+            ("text_link", 0, 6, "tg://resolve?domain=faqbot_stub_bot"),
+        ),
+        ("tg://user?id=42", ("text_mention", 0, 6, 42)),
+    ],
+    ids=["https", "bare domain", "tg", "mention"],
+)
+async def test_a_link_telegram_can_open_is_kept(
+    direct_bot: Bot, href: str, kept: tuple[Any, ...]
+) -> None:
+    sent = await direct_bot.send_message(USER_ID, f'<a href="{href}">ссылка</a>', parse_mode="HTML")
+    assert sent.text == "ссылка"
+    assert _entities(sent) == [kept]
+
+
+@pytest.mark.parametrize(
+    "href",
+    ["", "javascript:alert(1)", "ftp://files.example.com/faq", "http://localhost/", "https://"],
+    ids=["empty", "javascript", "ftp", "no dot in the host", "no host"],
+)
+async def test_a_link_telegram_cannot_open_is_dropped_not_refused(
+    direct_bot: Bot, href: str
+) -> None:
+    # tdlib's parse_html: an <a> whose URL (or, with an empty href, whose text) fails
+    # LinkManager::check_link makes no entity; the text stays, without a link.
+    sent = await direct_bot.send_message(USER_ID, f'<a href="{href}">ссылка</a>', parse_mode="HTML")
+    assert (sent.text, _entities(sent)) == ("ссылка", [])
+
+
+async def test_a_text_link_entity_with_a_bad_url_is_refused(direct_bot: Bot) -> None:
+    good = MessageEntity(type="text_link", offset=0, length=6, url="https://x.example")
+    sent = await direct_bot.send_message(USER_ID, "ссылка", entities=[good])
+    assert _entities(sent) == [("text_link", 0, 6, "https://x.example/")]
+    bad = MessageEntity(type="text_link", offset=0, length=6, url="http://localhost/")
+    with pytest.raises(
+        TelegramBadRequest, match="entity URL 'http://localhost/' is invalid: Wrong HTTP URL"
+    ):
+        await direct_bot.send_message(USER_ID, "ссылка", entities=[bad])
+
+
+@pytest.mark.parametrize(
+    ("entity", "reason"),
+    [
+        # "😀" is two UTF-16 code units: the text "😀 да" is five long.
+        (
+            MessageEntity(type="bold", offset=6, length=1),
+            "entity begins after the end of the text at UTF-16 offset 6",
+        ),
+        (
+            MessageEntity(type="bold", offset=3, length=3),
+            "entity beginning at UTF-16 offset 3 ends after the end of the text at UTF-16 offset 6",
+        ),
+        (
+            MessageEntity(type="bold", offset=1, length=2),
+            "entity begins in a middle of a UTF-16 symbol",
+        ),
+        (
+            MessageEntity(type="bold", offset=-1, length=2),
+            "receive an entity with incorrect offset -1",
+        ),
+        (
+            MessageEntity(type="shouting", offset=0, length=2),
+            "can't parse MessageEntity: Unsupported type specified",
+        ),
+    ],
+    ids=["begins past the end", "ends past the end", "inside an emoji", "negative", "unknown type"],
+)
+async def test_entities_that_do_not_fit_the_text_are_refused(
+    direct_bot: Bot, entity: MessageEntity, reason: str
+) -> None:
+    fits = MessageEntity(type="bold", offset=3, length=2)  # "да", after "😀 "
+    sent = await direct_bot.send_message(USER_ID, "😀 да", entities=[fits])
+    assert _entities(sent) == [("bold", 3, 2, None)]
+    with pytest.raises(TelegramBadRequest, match=reason):
+        await direct_bot.send_message(USER_ID, "😀 да", entities=[entity])
+
+
+async def test_entities_are_ignored_when_a_parse_mode_is_given(direct_bot: Bot) -> None:
+    # Client::get_formatted_text: with a parse_mode the markup decides, `entities` are unread.
+    wrong = MessageEntity(type="bold", offset=100, length=1)
+    sent = await direct_bot.send_message(USER_ID, "<i>да</i>", parse_mode="HTML", entities=[wrong])
+    assert _entities(sent) == [("italic", 0, 2, None)]
+
+
+async def test_markdown_v2_needs_reserved_characters_escaped(direct_bot: Bot) -> None:
+    sent = await direct_bot.send_message(
+        USER_ID, r"*Готово* за 5\-10 минут\. Код: `a.b`", parse_mode="MarkdownV2"
+    )
+    assert sent.text == "Готово за 5-10 минут. Код: a.b"
+    assert _entities(sent) == [("bold", 0, 6, None), ("code", 27, 3, None)]
+    with pytest.raises(TelegramBadRequest) as refused:
+        await direct_bot.send_message(USER_ID, "*Готово* за 5-10 минут.", parse_mode="MarkdownV2")
+    assert str(refused.value.message).endswith(
+        "can't parse entities: Character '-' is reserved and must be escaped with the "
+        "preceding '\\'"
+    )
+    with pytest.raises(TelegramBadRequest, match="Can't find end of Bold entity at byte offset 0"):
+        await direct_bot.send_message(USER_ID, r"*Готово\.", parse_mode="MarkdownV2")
+
+
+async def test_legacy_markdown_is_parsed_too(direct_bot: Bot) -> None:
+    sent = await direct_bot.send_message(USER_ID, "*Готово*, snake\\_case.", parse_mode="Markdown")
+    assert (sent.text, _entities(sent)) == ("Готово, snake_case.", [("bold", 0, 6, None)])
+    with pytest.raises(
+        TelegramBadRequest, match="Can't find end of the entity starting at byte offset 0"
+    ):
+        await direct_bot.send_message(USER_ID, "*Готово", parse_mode="Markdown")
+
+
+async def test_an_unknown_parse_mode_is_refused(direct_bot: Bot) -> None:
+    with pytest.raises(TelegramBadRequest, match="unsupported parse_mode"):
+        await direct_bot.send_message(USER_ID, "текст", parse_mode="Markdown3")
+    # Matched without regard to case, as the Bot API does.
+    assert (await direct_bot.send_message(USER_ID, "<b>да</b>", parse_mode="html")).text == "да"
+
+
+async def test_text_that_is_empty_after_parsing_is_refused(direct_bot: Bot) -> None:
+    with pytest.raises(TelegramBadRequest, match="text must be non-empty"):
+        await direct_bot.send_message(USER_ID, "<b> </b>\n", parse_mode="HTML")
+    with pytest.raises(TelegramBadRequest, match="message text is empty"):
+        await direct_bot.send_message(USER_ID, "")
+    # Telegram trims what is left, and its entities with it.
+    sent = await direct_bot.send_message(USER_ID, "\n <b>да </b>\n", parse_mode="HTML")
+    assert (sent.text, _entities(sent)) == ("да", [("bold", 0, 2, None)])
 
 
 # --- command scopes --------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import ipaddress
 import json
 import math
 import mimetypes
@@ -81,25 +82,6 @@ _STRING_PARAMS = frozenset(
         "secret_token",
     }
 )
-
-_HTML_ENTITY_TYPES = {
-    "b": "bold",
-    "strong": "bold",
-    "i": "italic",
-    "em": "italic",
-    "u": "underline",
-    "ins": "underline",
-    "s": "strikethrough",
-    "strike": "strikethrough",
-    "del": "strikethrough",
-    "code": "code",
-    "pre": "pre",
-    "a": "text_link",
-    "tg-spoiler": "spoiler",
-    "span": "spoiler",
-    "blockquote": "blockquote",
-    "tg-emoji": "custom_emoji",
-}
 
 
 @dataclass
@@ -238,149 +220,1246 @@ def _bad_request(reason: str) -> TelegramApiError:
 
 
 def _utf16_length(text: str) -> int:
-    # Telegram measures offsets and lengths in UTF-16 code units, not code points.
+    # Telegram measures entity offsets and lengths in UTF-16 code units, not code points.
     return len(text.encode("utf-16-le")) // 2
 
 
+def _units(char: str) -> int:
+    """UTF-16 code units of one character: 2 for one outside the BMP (most emoji)."""
+    return 2 if ord(char) > 0xFFFF else 1
+
+
+def _byte_offset(text: str, index: int) -> int:
+    # Telegram's parse errors point at a byte of the UTF-8 text.
+    return len(text[:index].encode())
+
+
+# --- text and entities -------------------------------------------------------------------------
+#
+# Modelled on the code api.telegram.org runs: the Bot API server (tdlib/telegram-bot-api,
+# Client::get_formatted_text) and tdlib (td/telegram/MessageEntity.cpp: parse_html,
+# parse_markdown, parse_markdown_v2, fix_formatted_text; td/telegram/LinkManager.cpp:
+# check_link). Error texts are tdlib's, as the Bot API passes them on.
+
+_END = "\0"  # what tdlib's C strings read past the end
+
+
+def _is_space(char: str) -> bool:
+    return char in " \t\r\n\v\0"
+
+
+def _is_ascii_alpha(char: str) -> bool:
+    return "a" <= char <= "z" or "A" <= char <= "Z"
+
+
+def _is_ascii_alnum(char: str) -> bool:
+    return _is_ascii_alpha(char) or "0" <= char <= "9"
+
+
+def _ascii_lower(text: str) -> str:
+    return "".join(chr(ord(c) | 0x20) if "A" <= c <= "Z" else c for c in text)
+
+
+class _EntitiesError(Exception):
+    """Telegram could not parse the markup; the message follows "can't parse entities: "."""
+
+
+# What a parse mode or the `entities` parameter yields: Bot API MessageEntity dicts, plus a
+# code entity's "language" while HTML parsing pairs <pre> and <code class="language-…">.
+_Entity = dict[str, Any]
+
+_SPLITTABLE = ("bold", "italic", "underline", "strikethrough", "spoiler")
+_BLOCKQUOTES = frozenset({"blockquote", "expandable_blockquote"})
+# "pre and code entities can't contain other entities" (and neither can a date).
+_PRE_LIKE = frozenset({"pre", "code", "date_time"})
+_CONTINUOUS = frozenset(
+    {
+        "mention",
+        "hashtag",
+        "cashtag",
+        "bot_command",
+        "url",
+        "email",
+        "phone_number",
+        "bank_card_number",
+        "text_link",
+        "text_mention",
+        "custom_emoji",
+    }
+)
+# Telegram orders entities by offset, the longer first, then by this (tdlib's
+# MessageEntity::get_type_priority; a pre with a language is 10).
+_TYPE_PRIORITY = {
+    "blockquote": 0,
+    "expandable_blockquote": 0,
+    "pre": 11,
+    "code": 20,
+    "date_time": 30,
+    "text_link": 49,
+    "text_mention": 49,
+    "bold": 90,
+    "italic": 91,
+    "underline": 92,
+    "strikethrough": 93,
+    "spoiler": 94,
+    "custom_emoji": 99,
+}
+
+
+def _kind(entity: _Entity) -> str:
+    # tdlib tells a pre with a language (PreCode) from a plain one.
+    return "pre_code" if entity["type"] == "pre" and entity.get("language") else entity["type"]
+
+
+def _end(entity: _Entity) -> int:
+    return int(entity["offset"]) + int(entity["length"])
+
+
+def _order(entity: _Entity) -> tuple[int, int, int]:
+    priority = 10 if _kind(entity) == "pre_code" else _TYPE_PRIORITY.get(entity["type"], 50)
+    return entity["offset"], -entity["length"], priority
+
+
+# --- links ---
+
+
+@dataclass(frozen=True)
+class _HttpUrl:
+    https: bool
+    userinfo: str
+    host: str
+    is_ipv6: bool
+    specified_port: int
+    query: str
+
+    def url(self) -> str:
+        userinfo = f"{self.userinfo}@" if self.userinfo else ""
+        port = f":{self.specified_port}" if self.specified_port else ""
+        return f"{'https' if self.https else 'http'}://{userinfo}{self.host}{port}{self.query}"
+
+
+def _check_url_part(part: str, name: str, allow_colon: bool) -> None:
+    position = 0
+    while position < len(part):
+        char = part[position]
+        if _is_ascii_alnum(char) or char in ".-_!$,~*'();&+=" or (allow_colon and char == ":"):
+            position += 1
+            continue
+        if char == "%":
+            digits = part[position + 1 : position + 3]
+            if len(digits) == 2 and all(c in "0123456789abcdefABCDEF" for c in digits):
+                position += 3
+                continue
+            raise ValueError(f"Wrong percent-encoded symbol in URL {name}")
+        if ord(char) >= 128:  # plain UTF-8 is allowed
+            position += 1
+            continue
+        raise ValueError(f"Disallowed character in URL {name}")
+
+
+def _parse_url(url: str) -> _HttpUrl:
+    """tdlib's parse_url: [http(s)://][userinfo@]host[:port][/path?query#fragment]."""
+    scheme_end = next((k for k, c in enumerate(url) if c in ":/?#@[]"), len(url))
+    https = False
+    rest = url
+    if url.startswith("://", scheme_end):
+        scheme = _ascii_lower(url[:scheme_end])
+        if scheme not in ("http", "https"):
+            raise ValueError("Unsupported URL protocol")
+        https = scheme == "https"
+        rest = url[scheme_end + 3 :]
+    authority_end = next((k for k, c in enumerate(rest) if c in "/?#"), len(rest))
+    authority, query = rest[:authority_end], rest[authority_end:]
+    colon = len(authority) - 1
+    while colon > 0 and authority[colon] not in ":]@":
+        colon -= 1
+    port = 0
+    if colon > 0 and authority[colon] == ":":
+        digits = authority[colon + 1 :].lstrip("0") or ("0" if authority[colon + 1 :] else "")
+        port = int(digits) if digits.isascii() and digits.isdigit() else -1
+        port = port or -1
+        authority = authority[:colon]
+    if not 0 <= port <= 65535:
+        raise ValueError("Wrong port number specified in the URL")
+    userinfo, _, host = authority.rpartition("@")
+    is_ipv6 = host.startswith("[") and host.endswith("]") and len(host) >= 2
+    if is_ipv6:
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            raise ValueError("Wrong IPv6 address specified in the URL") from None
+    if not host:
+        raise ValueError("URL host is empty")
+    if host == ".":
+        raise ValueError("Host is invalid")
+    query = query.rstrip(" \t\r\n\v\0") or "/"
+    if not query.startswith("/"):
+        query = "/" + query
+    query = "".join(f"%{ord(c):02X}" if ord(c) <= 0x20 else c for c in query)
+    host = _ascii_lower(host)
+    if not is_ipv6:
+        _check_url_part(host, "host", allow_colon=False)
+        _check_url_part(userinfo, "userinfo", allow_colon=True)
+    return _HttpUrl(https, userinfo, host, is_ipv6, port, query)
+
+
+def _check_link(link: str) -> str:
+    """The link as Telegram keeps it (http://, https://, tg://, ton://, tonsite://; a bare
+    "example.com" becomes "http://example.com/"); ValueError says why Telegram refuses it."""
+    lowered = _ascii_lower(link)
+    scheme = next((s for s in ("tg", "ton", "tonsite") if lowered.startswith(f"{s}:")), None)
+    if scheme is not None:
+        link = link[len(scheme) + 1 :]
+        if link.startswith("//"):
+            link = link[2:]
+    url = _parse_url(link)
+    if scheme is not None:
+        if (
+            _ascii_lower(link).startswith("http://")
+            or url.https
+            or url.userinfo
+            or url.specified_port
+            or url.is_ipv6
+        ):
+            raise ValueError("Wrong tg URL" if scheme == "tg" else "Wrong ton URL")
+        query = url.query[1:] if url.query.startswith("/?") else url.query
+        for char in url.host:
+            if not (_is_ascii_alnum(char) or char in "-_" or (scheme == "tonsite" and char == ".")):
+                raise ValueError("Unallowed characters in URL host")
+        return f"{scheme}://{url.host}{query}"
+    if "." not in url.host and not url.is_ipv6:
+        raise ValueError("Wrong HTTP URL")
+    return url.url()
+
+
+def _checked_link(link: str) -> str:
+    """What an HTML or Markdown link points to, or "" when Telegram drops the link.
+
+    The docs show <a href="http://www.example.com/"> and <a href="tg://user?id=123456789">
+    and say nothing of other links. tdlib's parse_html makes no entity of an <a> whose URL
+    check_link refuses (an empty href is first replaced by the link's text): the text is
+    sent without a link, not refused. An explicit text_link entity with such a URL is
+    refused ("entity URL '…' is invalid: Wrong HTTP URL"), see _input_entities."""
+    try:
+        return _check_link(link)
+    except ValueError:
+        return ""
+
+
+def _link_user_id(link: str) -> int | None:
+    """The user a tg://user?id=… link mentions (a text_mention), as tdlib reads it."""
+    url = _ascii_lower(link)
+    if not url.startswith("tg:"):
+        return None
+    url = url[3:].removeprefix("//")
+    if not url.startswith("user") or (len(url) > 4 and url[4] not in "/?#"):
+        return None
+    url = url[4:].removeprefix("/")
+    if not url.startswith("?"):
+        return None
+    for parameter in url[1:].partition("#")[0].split("&"):
+        key, _, value = parameter.partition("=")
+        if key == "id":
+            user_id = int(value) if re.fullmatch(r"-?[0-9]{1,19}", value) else 0
+            return user_id if 0 < user_id < 1 << 40 else None
+    return None
+
+
+def _mention(user_id: int) -> dict[str, Any]:
+    return {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
+
+
+def _link_entity(offset: int, length: int, url: str) -> _Entity | None:
+    """An inline link of HTML or Markdown: a mention, a text_link, or nothing at all."""
+    user_id = _link_user_id(url)
+    if user_id is not None:
+        return {
+            "type": "text_mention",
+            "offset": offset,
+            "length": length,
+            "user": _mention(user_id),
+        }
+    checked = _checked_link(url)
+    if not checked:
+        return None
+    return {"type": "text_link", "offset": offset, "length": length, "url": checked}
+
+
+_DATE_FORMAT = re.compile(r"r|w?[dD]?[tT]?")
+
+
+def _date_entity(offset: int, length: int, unix_time: int, date_format: str) -> _Entity | None:
+    if not _DATE_FORMAT.fullmatch(date_format):
+        raise _EntitiesError("Invalid date-time format specified")
+    if unix_time <= 0:
+        return None
+    entity: _Entity = {"type": "date_time", "offset": offset, "length": length}
+    entity["unix_time"] = unix_time
+    if date_format:
+        entity["date_time_format"] = date_format
+    return entity
+
+
+def _tg_link_parameters(url: str, host: str) -> dict[str, str] | None:
+    lowered = _ascii_lower(url)
+    for prefix in (f"tg://{host}?", f"tg:{host}?"):
+        if lowered.startswith(prefix):
+            query = url[len(prefix) :]
+            return dict(p.partition("=")[::2] for p in query.split("&"))
+    return None
+
+
+# --- HTML ---
+
+_HTML_TAGS = frozenset(
+    {
+        "a",
+        "b",
+        "strong",
+        "i",
+        "em",
+        "s",
+        "strike",
+        "del",
+        "u",
+        "ins",
+        "tg-spoiler",
+        "tg-emoji",
+        "tg-time",
+        "span",
+        "pre",
+        "code",
+        "blockquote",
+    }
+)
+_SIMPLE_HTML_TAGS = {
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "tg-spoiler": "spoiler",
+    "span": "spoiler",
+}
 # The only named entities Telegram decodes; any other "&name;" stays as it is written.
 _NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
-_ENTITY = re.compile(r"&(?:#([0-9]{1,7})|#[xX]([0-9a-fA-F]{1,6})|([a-zA-Z]+));")
-_ATTRIBUTE = re.compile(
-    r"""\s*([a-zA-Z][a-zA-Z0-9_-]*)\s*(?:=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>/]+)))?"""
+
+
+def _decode_html_entity(text: str, position: int) -> tuple[int, int] | None:
+    """The code point an entity at `position` stands for and where it ends, if Telegram
+    decodes it: numeric ones (&#1071; &#x42f;) and &lt; &gt; &amp; &quot; only, the ";"
+    optional; None leaves the "&" as text."""
+
+    def at(index: int) -> str:
+        return text[index] if index < len(text) else _END
+
+    end = position + 1
+    code = 0
+    if at(position + 1) == "#":
+        end += 1
+        if at(position + 2) == "x":
+            end += 1
+            while at(end) in "0123456789abcdefABCDEF":
+                code = code * 16 + int(at(end), 16)
+                end += 1
+        else:
+            while "0" <= at(end) <= "9":
+                code = code * 10 + int(at(end))
+                end += 1
+        if code == 0 or code >= 0x10FFFF or end - position >= 10:
+            return None
+    else:
+        while _is_ascii_alpha(at(end)):
+            end += 1
+        char = _NAMED_ENTITIES.get(text[position + 1 : end])
+        if char is None:
+            return None
+        code = ord(char)
+    if at(end) == ";":
+        end += 1
+    return code, end
+
+
+def _parse_html(markup: str) -> tuple[str, list[_Entity]]:
+    """Telegram-flavoured HTML to plain text + entities (tdlib's parse_html).
+
+    Not a browser's parser: every "<" must open or close a supported tag (so an unescaped
+    «Ошибка <403>», a comment or <br> is refused), an unquoted attribute value is a name
+    token, only four named entities are decoded, a stray "&" or ">" is plain text, and a
+    link Telegram cannot use is dropped, its text kept.
+    """
+    out: list[str] = []
+    length = 0
+    entities: list[_Entity] = []
+    # tag, argument, unix time, UTF-16 offset, index in `out`
+    nested: list[tuple[str, str, int, int, int]] = []
+    decoded_surrogate = False
+
+    def at(index: int) -> str:
+        return markup[index] if index < len(markup) else _END
+
+    i = -1
+    while True:
+        i += 1
+        if i >= len(markup):
+            break
+        char = markup[i]
+        if char == "&":
+            decoded = _decode_html_entity(markup, i)
+            if decoded is not None:
+                code, end = decoded
+                i = end - 1
+                decoded_surrogate = decoded_surrogate or 0xD800 <= code <= 0xDFFF
+                out.append(chr(code))
+                length += 2 if code > 0xFFFF else 1
+                continue
+        if char != "<":
+            out.append(char)
+            length += _units(char)
+            continue
+        begin = i
+        where = _byte_offset(markup, begin)
+        i += 1
+        if at(i) != "/":
+            while not _is_space(at(i)) and at(i) != ">":
+                i += 1
+            if at(i) == _END:
+                raise _EntitiesError(f"Unclosed start tag at byte offset {where}")
+            tag = _ascii_lower(markup[begin + 1 : i])
+            if tag not in _HTML_TAGS:
+                raise _EntitiesError(f'Unsupported start tag "{tag}" at byte offset {where}')
+            argument, unix_time = "", 0
+            while at(i) != ">":
+                while at(i) != _END and _is_space(at(i)):
+                    i += 1
+                if at(i) == ">":
+                    break
+                name_begin = i
+                while not _is_space(at(i)) and at(i) not in "=>/\"'":
+                    i += 1
+                name = markup[name_begin:i]
+                if not name:
+                    raise _EntitiesError(
+                        f'Empty attribute name in the tag "{tag}" at byte offset {where}'
+                    )
+                while at(i) != _END and _is_space(at(i)):
+                    i += 1
+                if at(i) != "=":
+                    if at(i) == _END:
+                        raise _EntitiesError(f'Unclosed start tag "{tag}" at byte offset {where}')
+                    if tag == "blockquote" and name == "expandable":
+                        argument = "1"
+                    continue
+                i += 1
+                while at(i) != _END and _is_space(at(i)):
+                    i += 1
+                if at(i) == _END:
+                    raise _EntitiesError(f'Unclosed start tag "{tag}" at byte offset {where}')
+                if at(i) not in "'\"":
+                    # A name token (letters, digits, periods, hyphens), not case sensitive.
+                    token_begin = i
+                    while _is_ascii_alnum(at(i)) or at(i) in ".-":
+                        i += 1
+                    value = _ascii_lower(markup[token_begin:i])
+                    if not _is_space(at(i)) and at(i) != ">":
+                        raise _EntitiesError(
+                            "Unexpected end of name token at byte offset "
+                            f"{_byte_offset(markup, token_begin)}"
+                        )
+                else:
+                    quote = markup[i]
+                    i += 1
+                    value_chars: list[str] = []
+                    while at(i) != quote and at(i) != _END:
+                        if at(i) == "&":
+                            decoded = _decode_html_entity(markup, i)
+                            if decoded is not None:
+                                value_chars.append(chr(decoded[0]))
+                                i = decoded[1]
+                                continue
+                        value_chars.append(markup[i])
+                        i += 1
+                    if at(i) == quote:
+                        i += 1
+                    value = "".join(value_chars)
+                if at(i) == _END:
+                    raise _EntitiesError(f"Unclosed start tag at byte offset {where}")
+                if tag == "a" and name == "href":
+                    argument = value
+                elif tag == "code" and name == "class" and value.startswith("language-"):
+                    argument = value[len("language-") :]
+                elif tag == "span" and name == "class" and value.startswith("tg-"):
+                    argument = value[len("tg-") :]
+                elif tag == "tg-emoji" and name == "emoji-id":
+                    argument = value
+                elif tag == "blockquote" and name == "expandable":
+                    argument = "1"
+                elif tag == "tg-time" and name == "unix":
+                    number = re.match(r"-?[0-9]+", value)
+                    unix_time = int(number.group()) if number else 0
+                elif tag == "tg-time" and name == "format":
+                    argument = value
+            if tag == "span" and argument != "spoiler":
+                raise _EntitiesError(
+                    f'Tag "span" must have class "tg-spoiler" at byte offset {where}'
+                )
+            nested.append((tag, argument, unix_time, length, len(out)))
+            continue
+        # an end tag
+        if not nested:
+            raise _EntitiesError(f"Unexpected end tag at byte offset {where}")
+        while not _is_space(at(i)) and at(i) != ">":
+            i += 1
+        end_tag = _ascii_lower(markup[begin + 2 : i])
+        while _is_space(at(i)) and at(i) != _END:
+            i += 1
+        if at(i) != ">":
+            raise _EntitiesError(f"Unclosed end tag at byte offset {where}")
+        tag, argument, unix_time, offset, start = nested.pop()
+        if end_tag and end_tag != tag:
+            raise _EntitiesError(
+                f'Unmatched end tag at byte offset {where}, expected "</{tag}>", found '
+                f'"</{end_tag}>"'
+            )
+        if length == offset:
+            continue  # an empty tag makes no entity
+        size = length - offset
+        last = entities[-1] if entities else None
+        same_range = last is not None and (last["offset"], last["length"]) == (offset, size)
+        if tag in _SIMPLE_HTML_TAGS:
+            entities.append({"type": _SIMPLE_HTML_TAGS[tag], "offset": offset, "length": size})
+        elif tag == "tg-emoji":
+            if not re.fullmatch(r"-?[0-9]{1,19}", argument) or int(argument) == 0:
+                raise _EntitiesError("Invalid custom emoji identifier specified")
+            entities.append(
+                {
+                    "type": "custom_emoji",
+                    "offset": offset,
+                    "length": size,
+                    "custom_emoji_id": argument,
+                }
+            )
+        elif tag == "tg-time":
+            date = _date_entity(offset, size, unix_time, argument)
+            if date is not None:
+                entities.append(date)
+        elif tag == "a":
+            link = _link_entity(offset, size, argument or "".join(out[start:]))
+            if link is not None:
+                entities.append(link)
+        elif tag == "pre":
+            # <pre><code class="language-…">: a pre block in that language.
+            if last is not None and same_range and last["type"] == "code" and last.get("language"):
+                last["type"] = "pre"
+            else:
+                entities.append({"type": "pre", "offset": offset, "length": size})
+        elif tag == "code":
+            if last is not None and same_range and _kind(last) == "pre" and argument:
+                last["language"] = argument
+            else:
+                entities.append({"type": "code", "offset": offset, "length": size})
+                if argument:
+                    entities[-1]["language"] = argument
+        else:  # blockquote
+            kind = "expandable_blockquote" if argument else "blockquote"
+            entities.append({"type": kind, "offset": offset, "length": size})
+    if nested:
+        raise _EntitiesError(f'Can\'t find end tag corresponding to start tag "{nested[-1][0]}"')
+    for entity in entities:
+        if entity["type"] == "code":
+            # "Programming language can't be specified for standalone code tags."
+            entity.pop("language", None)
+    if decoded_surrogate:
+        raise _EntitiesError(
+            "Text contains invalid Unicode characters after decoding HTML entities, check for "
+            "unmatched surrogate code units"
+        )
+    return "".join(out), sorted(entities, key=_order)
+
+
+# --- MarkdownV2 and Markdown ---
+
+_MARKDOWN_V2_NAMES = {
+    "bold": "Bold",
+    "italic": "Italic",
+    "underline": "Underline",
+    "strikethrough": "Strikethrough",
+    "spoiler": "Spoiler",
+    "code": "Code",
+    "pre": "Pre",
+    "pre_code": "PreCode",
+    "text_link": "TextUrl",
+    "custom_emoji": "CustomEmoji",
+    "blockquote": "BlockQuote",
+}
+
+
+def _reserved(char: str) -> _EntitiesError:
+    return _EntitiesError(
+        f"Character '{char}' is reserved and must be escaped with the preceding '\\'"
+    )
+
+
+def _markdown_url(text: str, i: int) -> tuple[str, int]:
+    """The (…) part of a MarkdownV2 link from `i` (its first character) to its ")"."""
+    url: list[str] = []
+    begin = i
+    while i < len(text) and text[i] != ")":
+        if text[i] == "\\" and i + 1 < len(text) and 0 < ord(text[i + 1]) <= 126:
+            url.append(text[i + 1])
+            i += 2
+            continue
+        url.append(text[i])
+        i += 1
+    if i >= len(text):
+        raise _EntitiesError(f"Can't find end of a URL at byte offset {_byte_offset(text, begin)}")
+    return "".join(url), i
+
+
+def _parse_markdown_v2(text: str) -> tuple[str, list[_Entity]]:
+    """MarkdownV2 to plain text + entities (tdlib's parse_markdown_v2): outside code, every
+    one of _*[]()~`>#+-=|{}.! must be escaped with "\\" or it is refused."""
+    out: list[str] = []
+    length = 0
+    entities: list[_Entity] = []
+    # kind, argument, UTF-16 offset, index in `text`, index in `out`
+    nested: list[list[Any]] = []
+    have_blockquote = False
+    can_start_blockquote = True
+
+    def at(index: int) -> str:
+        return text[index] if index < len(text) else _END
+
+    def unfinished(entry: list[Any]) -> _EntitiesError:
+        name = _MARKDOWN_V2_NAMES[entry[0]]
+        return _EntitiesError(
+            f"Can't find end of {name} entity at byte offset {_byte_offset(text, entry[3])}"
+        )
+
+    i = -1
+    while True:
+        i += 1
+        if i >= len(text):
+            break
+        char = text[i]
+        if char == "\\" and 0 < ord(at(i + 1)) <= 126:
+            i += 1
+            length += 1
+            out.append(text[i])
+            if text[i] != "\r":
+                can_start_blockquote = text[i] == "\n"
+            continue
+        reserved = "_*[]()~`>#+-=|{}.!\n"
+        if nested and nested[-1][0] in ("code", "pre", "pre_code"):
+            reserved = "`"
+        if char not in reserved:
+            length += _units(char)
+            if char != "\r":
+                can_start_blockquote = False
+            out.append(char)
+            continue
+        ends = False
+        if nested:
+            kind = nested[-1][0]
+            if have_blockquote and char == "\n" and at(i + 1) != ">":
+                ends = True
+            elif kind == "bold":
+                ends = char == "*"
+            elif kind == "italic":
+                ends = char == "_" and at(i + 1) != "_"
+            elif kind == "code":
+                ends = char == "`"
+            elif kind in ("pre", "pre_code"):
+                ends = char == "`" and at(i + 1) == "`" and at(i + 2) == "`"
+            elif kind in ("text_link", "custom_emoji"):
+                ends = char == "]"
+            elif kind == "underline":
+                ends = char == "_" and at(i + 1) == "_"
+            elif kind == "strikethrough":
+                ends = char == "~"
+            elif kind == "spoiler":
+                ends = char == "|" and at(i + 1) == "|"
+        if not ends:
+            begin = i
+            argument = ""
+            if char == "_":
+                kind = "italic"
+                if at(i + 1) == "_":
+                    kind = "underline"
+                    i += 1
+            elif char == "*":
+                kind = "bold"
+            elif char == "~":
+                kind = "strikethrough"
+            elif char == "|":
+                if at(i + 1) != "|":
+                    raise _reserved(char)
+                i += 1
+                kind = "spoiler"
+            elif char == "[":
+                kind = "text_link"
+            elif char == "`":
+                kind = "code"
+                if at(i + 1) == "`" and at(i + 2) == "`":
+                    i += 3
+                    kind = "pre"
+                    language_end = i
+                    while not _is_space(at(language_end)) and at(language_end) != "`":
+                        language_end += 1
+                    if i != language_end and language_end < len(text) and at(language_end) != "`":
+                        kind = "pre_code"
+                        argument = text[i:language_end]
+                        i = language_end
+                    # one new line after the opening ``` is skipped
+                    if at(i) in ("\n", "\r"):
+                        i += 2 if at(i + 1) in ("\n", "\r") and at(i) != at(i + 1) else 1
+                    i -= 1
+            elif char == "!":
+                if at(i + 1) != "[":
+                    raise _reserved(char)
+                i += 1
+                kind = "custom_emoji"
+            elif char == "\n":
+                length += 1
+                out.append("\n")
+                can_start_blockquote = True
+                continue
+            elif char == ">":
+                if not can_start_blockquote:
+                    raise _reserved(char)
+                if have_blockquote:
+                    continue
+                kind = "blockquote"
+                have_blockquote = True
+            else:
+                raise _reserved(char)
+            nested.append([kind, argument, length, begin, len(out)])
+            continue
+        # the end of an entity
+        kind = nested[-1][0]
+        if char == "\n" and kind != "blockquote":
+            # "||" right before the end of a quote makes it expandable
+            top = nested[-1]
+            if kind != "spoiler" or not (
+                top[3] == i - 2 or (top[3] == i - 3 and out and out[-1] == "\r")
+            ):
+                raise unfinished(top)
+            nested.pop()
+            if nested[-1][0] != "blockquote":
+                raise unfinished(nested[-1])
+            kind = "expandable_blockquote"
+        _, argument, offset, _, start = nested[-1]
+        entity: _Entity | None = None
+        size = length - offset
+        if kind in ("bold", "italic", "code", "strikethrough", "underline", "spoiler"):
+            if kind in ("underline", "spoiler"):
+                i += 1
+            entity = {"type": kind, "offset": offset, "length": size}
+        elif kind in ("pre", "pre_code"):
+            i += 2
+            entity = {"type": "pre", "offset": offset, "length": size}
+            if argument:
+                entity["language"] = argument
+        elif kind == "text_link":
+            if at(i + 1) != "(":
+                url = "".join(out[start:])
+            else:
+                url, i = _markdown_url(text, i + 2)
+            entity = _link_entity(offset, size, url)
+        elif kind == "custom_emoji":
+            if at(i + 1) != "(":
+                raise _EntitiesError("The entity must contain a tg://emoji or tg://time URL")
+            url, i = _markdown_url(text, i + 2)
+            entity = _tg_emoji_or_time(offset, size, url)
+        else:  # a block quote ends with its line
+            have_blockquote = False
+            out.append(text[i])
+            can_start_blockquote = True
+            length += 1
+            entity = {"type": kind, "offset": offset, "length": length - offset}
+        if entity is not None and entity["length"] > 0:
+            entities.append(entity)
+        nested.pop()
+    if have_blockquote:
+        kind = "blockquote"
+        if nested[-1][0] == "spoiler" and nested[-1][3] == len(text) - 2:
+            nested.pop()
+            kind = "expandable_blockquote"
+        if nested[-1][0] == "blockquote":
+            offset = nested.pop()[2]
+            if length > offset:
+                entities.append({"type": kind, "offset": offset, "length": length - offset})
+    if nested:
+        raise unfinished(nested[-1])
+    return "".join(out), sorted(entities, key=_order)
+
+
+def _tg_emoji_or_time(offset: int, length: int, url: str) -> _Entity | None:
+    emoji = _tg_link_parameters(url, "emoji")
+    if emoji is not None:
+        emoji_id = emoji.get("id", "")
+        if re.fullmatch(r"[0-9]{1,19}", emoji_id) and int(emoji_id) != 0:
+            return {
+                "type": "custom_emoji",
+                "offset": offset,
+                "length": length,
+                "custom_emoji_id": emoji_id,
+            }
+    time_link = _tg_link_parameters(url, "time")
+    if time_link is not None and re.fullmatch(r"-?[0-9]{1,10}", time_link.get("unix", "")):
+        try:
+            return _date_entity(offset, length, int(time_link["unix"]), time_link.get("format", ""))
+        except _EntitiesError:
+            pass
+    raise _EntitiesError("Invalid tg://emoji or tg://time URL specified")
+
+
+def _parse_markdown(text: str) -> tuple[str, list[_Entity]]:
+    """Legacy Markdown (tdlib's parse_markdown): *bold*, _italic_, `code`, ```pre```,
+    [link](url); not nested, "\\" escapes only _ * ` [ outside an entity."""
+    out: list[str] = []
+    length = 0
+    entities: list[_Entity] = []
+
+    def at(index: int) -> str:
+        return text[index] if index < len(text) else _END
+
+    i = -1
+    while True:
+        i += 1
+        if i >= len(text):
+            break
+        char = text[i]
+        if char == "\\" and at(i + 1) in "_*`[" and at(i + 1) != _END:
+            i += 1
+            out.append(text[i])
+            length += 1
+            continue
+        if char not in "_*`[":
+            out.append(char)
+            length += _units(char)
+            continue
+        begin = i
+        end_char = "]" if char == "[" else char
+        is_pre = False
+        language = ""
+        i += 1
+        if char == "`" and at(i) == "`" and at(i + 1) == "`":
+            i += 2
+            is_pre = True
+            language_end = i
+            while not _is_space(at(language_end)) and at(language_end) != "`":
+                language_end += 1
+            if i != language_end and language_end < len(text) and at(language_end) != "`":
+                language = text[i:language_end]
+                i = language_end
+            if at(i) in ("\n", "\r"):
+                i += 2 if at(i + 1) in ("\n", "\r") and at(i) != at(i + 1) else 1
+        offset = length
+        while i < len(text) and (
+            text[i] != end_char or (is_pre and not (at(i + 1) == "`" and at(i + 2) == "`"))
+        ):
+            length += _units(text[i])
+            out.append(text[i])
+            i += 1
+        if i >= len(text):
+            raise _EntitiesError(
+                f"Can't find end of the entity starting at byte offset {_byte_offset(text, begin)}"
+            )
+        if length != offset:
+            size = length - offset
+            entity: _Entity | None = None
+            if char == "_":
+                entity = {"type": "italic", "offset": offset, "length": size}
+            elif char == "*":
+                entity = {"type": "bold", "offset": offset, "length": size}
+            elif char == "[":
+                if at(i + 1) != "(":
+                    url = text[begin + 1 : i]
+                else:
+                    i += 2
+                    url_chars: list[str] = []
+                    while i < len(text) and text[i] != ")":
+                        url_chars.append(text[i])
+                        i += 1
+                    url = "".join(url_chars)
+                entity = _link_entity(offset, size, url)
+            elif is_pre:
+                entity = {"type": "pre", "offset": offset, "length": size}
+                if language:
+                    entity["language"] = language
+            else:
+                entity = {"type": "code", "offset": offset, "length": size}
+            if entity is not None:
+                entities.append(entity)
+        if is_pre:
+            i += 2
+    return "".join(out), entities
+
+
+_PARSE_MODES: dict[str, Callable[[str], tuple[str, list[_Entity]]]] = {
+    "html": _parse_html,
+    "markdownv2": _parse_markdown_v2,
+    "markdown": _parse_markdown,
+}
+
+
+# --- explicit entities ---
+
+
+def _json_int(item: Mapping[str, Any], name: str, *, required: bool = True) -> int | None:
+    value = item.get(name)
+    if value is None:
+        if required:
+            raise ValueError(f'Can\'t find field "{name}"')
+        return None
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f'Field "{name}" must be a Number')
+    return int(value)
+
+
+def _json_str(item: Mapping[str, Any], name: str, *, required: bool = True) -> str:
+    value = item.get(name)
+    if value is None:
+        if required:
+            raise ValueError(f'Can\'t find field "{name}"')
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f'Field "{name}" must be of type String')
+    return value
+
+
+def _input_entity(item: Any) -> _Entity | None:
+    """One MessageEntity the bot passed, as the Bot API reads it (Client::get_text_entity);
+    None for the types Telegram finds by itself (mention, url, …), which it ignores."""
+    if not isinstance(item, Mapping):
+        raise ValueError("expected an Object")
+    offset = _json_int(item, "offset")
+    length = _json_int(item, "length")
+    kind = _json_str(item, "type")
+    if not kind:
+        raise ValueError("Type is not specified")
+    entity: _Entity = {"type": kind, "offset": offset, "length": length}
+    if kind in _SPLITTABLE or kind in ("code", "blockquote", "expandable_blockquote"):
+        return entity
+    if kind == "pre":
+        language = _json_str(item, "language", required=False)
+        if language:
+            entity["language"] = language
+        return entity
+    if kind == "text_link":
+        entity["url"] = _json_str(item, "url")
+        return entity
+    if kind == "text_mention":
+        user = item.get("user")
+        if not isinstance(user, Mapping):
+            raise ValueError('Can\'t find field "user"')
+        entity["user"] = _mention(_json_int(user, "id") or 0)
+        return entity
+    if kind == "custom_emoji":
+        entity["custom_emoji_id"] = str(_json_int(item, "custom_emoji_id"))
+        return entity
+    if kind == "date_time":
+        entity["unix_time"] = _json_int(item, "unix_time")
+        date_format = _json_str(item, "date_time_format", required=False)
+        if date_format:
+            entity["date_time_format"] = date_format
+        return entity
+    if kind in _CONTINUOUS:
+        return None
+    raise ValueError("Unsupported type specified")
+
+
+def _input_entities(raw: Any) -> list[_Entity]:
+    """The `entities`/`caption_entities` the bot passed, checked as Telegram checks them."""
+    if not isinstance(raw, list):
+        return []
+    entities = []
+    for item in raw:
+        try:
+            entity = _input_entity(item)
+        except ValueError as error:
+            raise _bad_request(f"can't parse MessageEntity: {error}") from None
+        if entity is None:
+            continue
+        if entity["type"] == "text_link":
+            url = entity["url"]
+            user_id = _link_user_id(url)
+            if user_id is not None:
+                del entity["url"]
+                entity.update(type="text_mention", user=_mention(user_id))
+            else:
+                try:
+                    entity["url"] = _check_link(url)
+                except ValueError as error:
+                    raise _bad_request(f"entity URL '{url}' is invalid: {error}") from None
+        elif entity["type"] == "custom_emoji" and entity["custom_emoji_id"] == "0":
+            raise _bad_request("invalid custom emoji identifier specified")
+        elif entity["type"] == "text_mention" and entity["user"]["id"] <= 0:
+            raise _bad_request("user not found")
+        entities.append(entity)
+    return entities
+
+
+# --- what Telegram makes of text + entities (tdlib's fix_formatted_text) ---
+
+
+def _entities_valid(entities: list[_Entity]) -> bool:
+    """Whether entities (sorted) already keep Telegram's nesting rules: "If two entities
+    have common characters, then one of them is fully contained inside another. bold,
+    italic, underline, strikethrough, and spoiler entities can contain and can be part of
+    any other entities, except pre and code. blockquote and expandable_blockquote entities
+    can't be nested. All other entities can't contain each other." (Bot API, Formatting
+    options)."""
+    ends = dict.fromkeys(_SPLITTABLE, -1)
+    stack: list[_Entity] = []
+    for entity in entities:
+        while stack and entity["offset"] >= _end(stack[-1]):
+            stack.pop()
+        if stack:
+            kinds = {_kind(e) for e in stack}
+            types = {e["type"] for e in stack}
+            if _end(entity) > _end(stack[-1]) or _kind(entity) in kinds:
+                return False
+            if stack[-1]["type"] in _PRE_LIKE:
+                return False  # pre and code can't contain entities
+            if entity["type"] in _PRE_LIKE and types - _BLOCKQUOTES:
+                return False  # … nor be part of any but a block quote
+            nested_kind = entity["type"] in _CONTINUOUS or entity["type"] in _BLOCKQUOTES
+            if nested_kind and types & _CONTINUOUS:
+                return False
+            if entity["type"] in _BLOCKQUOTES and types & _BLOCKQUOTES:
+                return False
+            if types & set(_SPLITTABLE):
+                return False  # Telegram splits and merges these anew
+        if entity["type"] in _SPLITTABLE:
+            if ends[entity["type"]] >= entity["offset"]:
+                return False  # touching or overlapping: merged into one
+            ends[entity["type"]] = _end(entity)
+        stack.append(entity)
+    return True
+
+
+def _remove_intersecting(entities: list[_Entity]) -> list[_Entity]:
+    """Keeps the first of entities that share characters, nested or not (sorted input)."""
+    kept: list[_Entity] = []
+    last_end = 0
+    for entity in entities:
+        if entity["offset"] >= last_end:
+            last_end = _end(entity)
+            kept.append(entity)
+    return kept
+
+
+def _remove_intersecting_blockquote(
+    entities: list[_Entity], quotes: list[_Entity]
+) -> list[_Entity]:
+    """A block quote may contain other entities but not cut across them."""
+    kept = []
+    index = 0
+    for entity in entities:
+        while index < len(quotes) and _end(quotes[index]) <= entity["offset"]:
+            index += 1
+        if index < len(quotes):
+            quote = quotes[index]
+            crosses = entity["offset"] < quote["offset"] < _end(entity)
+            if _end(quote) < _end(entity) or crosses:
+                continue
+        kept.append(entity)
+    return kept
+
+
+def _split_entities(splittable: list[_Entity], others: list[_Entity]) -> list[_Entity]:
+    """Bold, italic, underline, strikethrough and spoiler, merged where they touch and cut
+    out of every pre/code (tdlib's split_entities)."""
+    begins = dict.fromkeys(_SPLITTABLE, 0)
+    ends = dict.fromkeys(_SPLITTABLE, 0)
+    result: list[_Entity] = []
+    position = 0
+
+    def flush(offset: int) -> None:
+        for kind in _SPLITTABLE:
+            if ends[kind] != 0 and begins[kind] < offset:
+                if ends[kind] <= offset:
+                    result.append(
+                        {"type": kind, "offset": begins[kind], "length": ends[kind] - begins[kind]}
+                    )
+                    begins[kind] = ends[kind] = 0
+                else:
+                    result.append(
+                        {"type": kind, "offset": begins[kind], "length": offset - begins[kind]}
+                    )
+                    begins[kind] = offset
+
+    def add_entities(end_offset: int) -> None:
+        nonlocal position
+        while position < len(splittable) and splittable[position]["offset"] < end_offset:
+            entity = splittable[position]
+            kind = entity["type"]
+            if entity["offset"] <= ends[kind] and ends[kind] != 0:
+                ends[kind] = max(ends[kind], _end(entity))
+            else:
+                flush(entity["offset"])
+                begins[kind], ends[kind] = entity["offset"], _end(entity)
+            position += 1
+        flush(end_offset)
+
+    stack: list[_Entity] = []
+
+    def add_offset(offset: int) -> None:
+        while stack and offset >= _end(stack[-1]):
+            before = len(result)
+            add_entities(_end(stack[-1]))
+            if stack[-1]["type"] in _PRE_LIKE:
+                del result[before:]
+            stack.pop()
+        add_entities(offset)
+
+    for other in others:
+        add_offset(other["offset"])
+        stack.append(other)
+    add_offset(1 << 62)
+    return sorted(result, key=_order)
+
+
+def _fix_entities(entities: list[_Entity]) -> list[_Entity]:
+    """Entities as Telegram stores them: what breaks the nesting rules is dropped or split,
+    silently. So <code><b>x</b></code> keeps only the code, <b>a<code>b</code>c</b> turns
+    into two bold pieces, and a link inside <pre> is gone; Telegram refuses none of them."""
+    entities = sorted(entities, key=_order)
+    if _entities_valid(entities):
+        return entities
+    splittable = [e for e in entities if e["type"] in _SPLITTABLE]
+    quotes = [e for e in entities if e["type"] in _BLOCKQUOTES]
+    others = _remove_intersecting(
+        [e for e in entities if e["type"] not in _SPLITTABLE and e["type"] not in _BLOCKQUOTES]
+    )
+    if quotes:
+        quotes = _remove_intersecting(quotes)
+        others = sorted(_remove_intersecting_blockquote(others, quotes) + quotes, key=_order)
+    if not splittable:
+        return others
+    return sorted(others + _split_entities(splittable, others), key=_order)
+
+
+# Characters Telegram drops from a text: \r, U+2028–U+202E (line/paragraph separators and
+# direction marks), and three combining vertical lines.
+_DROPPED_CHARS = frozenset(["\r", *map(chr, range(0x2028, 0x202F)), "\u0333", "\u033f", "\u030a"])
+# What counts as nothing when Telegram decides a text is empty (tdlib's is_empty_string).
+_EMPTY_CHARS = frozenset(
+    " \n\t\r\v\0\u00a0\u1680\u180e\u202e\u202f\u205f\u2800\u3000\ufffc\ufeff"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + "".join(map(chr, range(0x200B, 0x2010)))
 )
 
 
-def _decode_entity(markup: str, position: int) -> tuple[str, int] | None:
-    """The character an entity at `position` stands for and where it ends, if Telegram
-    decodes it: numeric entities and &lt; &gt; &amp; &quot; only."""
-    found = _ENTITY.match(markup, position)
-    if found is None:
-        return None
-    decimal, hexadecimal, name = found.groups()
-    if name is not None:
-        char = _NAMED_ENTITIES.get(name)
-        return None if char is None else (char, found.end())
-    code = int(decimal) if decimal is not None else int(hexadecimal, 16)
-    if not 0 < code <= 0x10FFFF or 0xD800 <= code <= 0xDFFF:
-        return None
-    return chr(code), found.end()
+def _is_empty_text(text: str) -> bool:
+    return all(c in _EMPTY_CHARS or 0xE0000 <= ord(c) <= 0xE007F for c in text)
 
 
-def _decode_entities(value: str) -> str:
-    out, position = [], 0
-    while position < len(value):
-        decoded = _decode_entity(value, position) if value[position] == "&" else None
-        if decoded is None:
-            out.append(value[position])
-            position += 1
+def _clean_text(text: str, entities: list[_Entity]) -> str:
+    """Telegram's clean-up of a text (control characters become spaces, \\r and a few
+    invisible characters go), moving the entities with it; refuses an entity that does not
+    fit the text (tdlib's clean_input_string_with_entities)."""
+    stack: list[tuple[_Entity, int]] = []
+    following = 0
+    length = 0  # UTF-16 units read
+    skipped = 0  # UTF-16 units dropped
+    out: list[str] = []
+    for position in range(len(text) + 1):
+        while stack:
+            entity, skipped_before = stack[-1]
+            if length < _end(entity):
+                break
+            if length != _end(entity):
+                raise _bad_request(
+                    f"entity beginning at UTF-16 offset {entity['offset']} ends in a middle of a "
+                    f"UTF-16 symbol at byte offset {_byte_offset(text, position)}"
+                )
+            entity["offset"] -= skipped_before
+            entity["length"] -= skipped - skipped_before
+            stack.pop()
+        while following < len(entities) and length >= entities[following]["offset"]:
+            if length != entities[following]["offset"]:
+                raise _bad_request(
+                    "entity begins in a middle of a UTF-16 symbol at byte offset "
+                    f"{_byte_offset(text, position)}"
+                )
+            stack.append((entities[following], skipped))
+            following += 1
+        if position == len(text):
+            break
+        char = text[position]
+        length += _units(char)
+        if char in _DROPPED_CHARS:
+            skipped += _units(char)
+        elif ord(char) < 32 and char != "\n":
+            out.append(" ")
         else:
-            out.append(decoded[0])
-            position = decoded[1]
+            out.append(char)
+    if following != len(entities):
+        raise _bad_request(
+            "entity begins after the end of the text at UTF-16 offset "
+            f"{entities[following]['offset']}"
+        )
+    if stack:
+        entity = stack[-1][0]
+        raise _bad_request(
+            f"entity beginning at UTF-16 offset {entity['offset']} ends after the end of the "
+            f"text at UTF-16 offset {_end(entity)}"
+        )
     return "".join(out)
 
 
-class _TelegramHtml:
-    """Telegram-flavoured HTML to plain text + entities, refusing what Telegram refuses.
-
-    Modelled on Telegram's own parser rather than a browser's: every "<" must open or close a
-    supported tag (so an unescaped «Ошибка <403>» or a comment is refused), only the four
-    named entities above and numeric ones are decoded, and a stray "&" or ">" is plain text.
-    """
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.length = 0
-        self.entities: list[dict[str, Any]] = []
-        self._open: list[tuple[str, int, dict[str, str]]] = []
-
-    def parse(self, markup: str) -> tuple[str, list[dict[str, Any]]]:
-        position = 0
-        while position < len(markup):
-            char = markup[position]
-            if char == "&":
-                decoded = _decode_entity(markup, position)
-                if decoded is not None:
-                    self._text(decoded[0])
-                    position = decoded[1]
-                    continue
-            if char != "<":
-                self._text(char)
-                position += 1
-                continue
-            offset = len(markup[:position].encode())
-            if markup.startswith("</", position):
-                position = self._end_tag(markup, position, offset)
-            else:
-                position = self._start_tag(markup, position, offset)
-        if self._open:
-            tag = self._open[-1][0]
-            raise _bad_request(
-                f"can't parse entities: Can't find end tag corresponding to start tag \"{tag}\""
-            )
-        entities = sorted(self.entities, key=lambda e: (e["offset"], -e["length"]))
-        return "".join(self.parts), entities
-
-    def _text(self, text: str) -> None:
-        self.parts.append(text)
-        self.length += _utf16_length(text)
-
-    def _start_tag(self, markup: str, position: int, offset: int) -> int:
-        end_of_name = position + 1
-        while end_of_name < len(markup) and markup[end_of_name] not in " \t\r\n>/":
-            end_of_name += 1
-        tag = markup[position + 1 : end_of_name].lower()
-        if tag not in _HTML_ENTITY_TYPES:
-            raise _bad_request(
-                f'can\'t parse entities: Unsupported start tag "{tag}" at byte offset {offset}'
-            )
-        attributes: dict[str, str] = {}
-        cursor = end_of_name
-        while True:
-            found = _ATTRIBUTE.match(markup, cursor)
-            if found is None:
-                break
-            name, double, single, bare = found.groups()
-            value = next((v for v in (double, single, bare) if v is not None), "")
-            attributes[name.lower()] = _decode_entities(value)
-            cursor = found.end()
-        rest = markup[cursor:].lstrip()
-        cursor = len(markup) - len(rest)
-        if rest.startswith("/"):
-            rest, cursor = rest[1:], cursor + 1
-        if not rest.startswith(">"):
-            raise _bad_request(f"can't parse entities: Unclosed start tag at byte offset {offset}")
-        if tag == "span" and attributes.get("class") != "tg-spoiler":
-            raise _bad_request(
-                f'can\'t parse entities: Tag "span" must have class "tg-spoiler" at byte offset '
-                f"{offset}"
-            )
-        self._open.append((tag, self.length, attributes))
-        return cursor + 1
-
-    def _end_tag(self, markup: str, position: int, offset: int) -> int:
-        close = markup.find(">", position)
-        if close < 0:
-            raise _bad_request(f"can't parse entities: Unclosed end tag at byte offset {offset}")
-        tag = markup[position + 2 : close].strip().lower()
-        if not self._open:
-            raise _bad_request(f"can't parse entities: Unexpected end tag at byte offset {offset}")
-        expected, start, attributes = self._open[-1]
-        if tag != expected:
-            raise _bad_request(
-                f"can't parse entities: Unmatched end tag at byte offset {offset}, expected "
-                f'"</{expected}>", found "</{tag}>"'
-            )
-        self._open.pop()
-        if self.length > start:
-            entity: dict[str, Any] = {
-                "type": _HTML_ENTITY_TYPES[tag],
-                "offset": start,
-                "length": self.length - start,
-            }
-            if tag == "a":
-                entity["url"] = attributes.get("href") or ""
-            self.entities.append(entity)
-        return close + 1
+def _fix_formatted_text(
+    text: str, entities: list[_Entity], *, allow_empty: bool
+) -> tuple[str, list[_Entity]]:
+    """The text and entities Telegram keeps (tdlib's fix_formatted_text): entities checked
+    against the text, nesting fixed, control characters cleaned, the text trimmed."""
+    for entity in entities:
+        if not 0 <= entity["offset"] <= 1_000_000:
+            raise _bad_request(f"receive an entity with incorrect offset {entity['offset']}")
+        if not 0 <= entity["length"] <= 1_000_000:
+            raise _bad_request(f"receive an entity with incorrect length {entity['length']}")
+    entities = _fix_entities([e for e in entities if e["length"] > 0])
+    text = _clean_text(text, entities)
+    entities = [e for e in entities if e["length"] > 0]
+    # The last character that is neither a space nor a new line, and its last UTF-16 unit.
+    last, last_unit, units = -1, -1, 0
+    for index, char in enumerate(text):
+        units += _units(char)
+        if char not in " \n":
+            last, last_unit = index, units - 1
+    if last < 0 or _is_empty_text(text):
+        if allow_empty:
+            return "", []
+        raise _bad_request("text must be non-empty")
+    entities = _fix_entities(entities)
+    # Trailing spaces and new lines go; entities stop at the last character left.
+    text = text[: last + 1]
+    trimmed = []
+    for entity in entities:
+        if entity["offset"] > last_unit:
+            continue
+        entity["length"] = min(entity["length"], last_unit + 1 - entity["offset"])
+        trimmed.append(entity)
+    entities = sorted(trimmed, key=_order)
+    # Leading ones go too, up to the first entity.
+    first = entities[0]["offset"] if entities else len(text)
+    lead = 0
+    while lead < first and lead < len(text) and text[lead] in " \n":
+        lead += 1
+    if lead:
+        text = text[lead:]
+        for entity in entities:
+            entity["offset"] -= lead
+    return text, entities
 
 
 def _decode_form_value(key: str, value: str) -> Any:
@@ -1167,13 +2246,34 @@ class TelegramStub:
     def _formatted(
         params: Mapping[str, Any], text_key: str, entities_key: str, limit: int
     ) -> tuple[str, list[dict[str, Any]]]:
-        """Text and entities as Telegram stores them: HTML parsed, other modes kept verbatim."""
+        """Text and entities as Telegram keeps them, or Telegram's refusal.
+
+        With a parse_mode (HTML, MarkdownV2, Markdown; any other is refused) the markup is
+        parsed and `entities` are ignored; without one, `entities` are checked against the
+        text (offsets and lengths in UTF-16 code units). Then the nesting is fixed, control
+        characters cleaned, the text trimmed, and its length checked: a message may have 4096
+        characters, a caption 1024, counted in code points of what is left ("1-4096
+        characters after entities parsing"; tdlib's utf8_length, so 4096 emoji pass, though
+        they are 8192 UTF-16 units).
+        """
         raw = params.get(text_key)
         text = "" if raw is None else str(raw)
-        entities: list[dict[str, Any]] = list(params.get(entities_key) or [])
-        if str(params.get("parse_mode") or "").upper() == "HTML":
-            text, entities = _TelegramHtml().parse(text)
-        if _utf16_length(text) > limit:
+        if len(text.encode()) > 1 << 15:
+            raise _bad_request("text is too long")
+        mode = str(params.get("parse_mode") or "").lower()
+        entities: list[dict[str, Any]]
+        if text and mode not in ("", "none"):
+            parse = _PARSE_MODES.get(mode)
+            if parse is None:
+                raise _bad_request("unsupported parse_mode")
+            try:
+                text, entities = parse(text)
+            except _EntitiesError as error:
+                raise _bad_request(f"can't parse entities: {error}") from None
+        else:
+            entities = _input_entities(params.get(entities_key))
+        text, entities = _fix_formatted_text(text, entities, allow_empty=text_key != "text")
+        if len(text) > limit:
             reason = "message is too long" if text_key == "text" else "message caption is too long"
             raise _bad_request(reason)
         return text, entities
@@ -1261,9 +2361,9 @@ class TelegramStub:
     def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = self._chat_id(params)
         self._check_can_write(chat_id)
-        text, entities = self._formatted(params, "text", "entities", MAX_TEXT_LENGTH)
-        if not text.strip():
+        if not params.get("text"):
             raise _bad_request("message text is empty")
+        text, entities = self._formatted(params, "text", "entities", MAX_TEXT_LENGTH)
         markup = _inline_markup(params.get("reply_markup"))
         message = self._store_message(
             chat_id,
