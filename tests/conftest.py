@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import tempfile
 import traceback
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 
+
 from bot.app import build_resources
 from knowledge_base.encoders.base_models import MINILM, MULTILINGUAL_E5, bootstrap_base_models
 from knowledge_base.encoders.onnx_encoder import OnnxEncoder
@@ -24,9 +26,19 @@ from knowledge_base.encoders.torch_encoder import Encoder
 from knowledge_base.io import read_articles
 from knowledge_base.storage.engine import create_engine, create_session_factory, upgrade_database
 from tests.fakes.databases import database_file, import_drafts
+from tests.fakes.model_loads import sitecustomize as model_loads
 from tests.fakes.paths import MODELS_DIR, SAMPLE_BASE
 from tests.fakes.samples import SAMPLE_ARTICLE_COUNT
 from tests.fakes.settings import make_settings
+
+# Every model construction of the run, in this process and in those it starts, is counted
+# (tests/fakes/model_loads) and the total printed at the end.
+_MODEL_LOADS = Path(tempfile.mkstemp(prefix="faqbot-model-loads-")[1])
+os.environ[model_loads.ENV] = str(_MODEL_LOADS)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(Path(model_loads.__file__).parent), *filter(None, [os.environ.get("PYTHONPATH")])]
+)
+model_loads.install()
 
 # How SQLAlchemy shows a statement's parameters in an error: people's questions and ids.
 SQL_PARAMETER_DUMP = "[parameters:"
@@ -109,3 +121,15 @@ async def sample_base_file(tmp_path_factory: pytest.TempPathFactory, e5_encoder:
     resources = await build_resources(settings, encoder=e5_encoder)
     await resources.close()
     return database_file(settings)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The model constructions of the whole run, child processes included."""
+    lines = _MODEL_LOADS.read_text().split()
+    _MODEL_LOADS.unlink(missing_ok=True)
+    kinds = lines[1::2]
+    processes = len(set(lines[0::2]))
+    terminalreporter.write_line(
+        f"model constructions: {len(kinds)} ({kinds.count('torch')} PyTorch, "
+        f"{kinds.count('onnx')} ONNX Runtime) in {processes} processes"
+    )

@@ -1,0 +1,1 @@
+"""Counting the model constructions of a test run, child processes included (sitecustomize)."""
