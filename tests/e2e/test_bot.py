@@ -14,7 +14,7 @@ from knowledge_base.articles import ArticleService
 from knowledge_base.encoders.base_models import MULTILINGUAL_E5, RECOMMENDED_THRESHOLDS
 from knowledge_base.types import ArticleDraft
 from tests.fakes.harness import FORCE_ANSWER, FORCE_NOTHING, FORCE_SUGGEST, BotHarness, LaunchBot
-from tests.fakes.people import OTHER_USER_ID, USER_ID
+from tests.fakes.people import ADMIN, OTHER_USER_ID, USER_ID
 from tests.fakes.replies import buttons, sent_text, shown_text
 from tests.fakes.samples import (
     LOGS_ARTICLE,
@@ -24,6 +24,11 @@ from tests.fakes.samples import (
     SAMPLE_ARTICLE_COUNT,
 )
 from tests.fakes.telegram import Call, TelegramStub
+
+# One of the logs article's own phrasings: asked word for word, it brings that article first.
+LOGS_PHRASING = "где посмотреть логи сервиса"
+# Every question gets suggestions, eight of them.
+EIGHT_SUGGESTIONS = SearchSettings(answer_threshold=1.01, suggest_threshold=0.0, suggestions=8)
 
 
 async def ask_for_article(bot: BotHarness, question: str = PASSWORD_QUESTION) -> tuple[Call, Rate]:
@@ -101,13 +106,16 @@ async def test_confident_answer_shows_the_article_with_rating_buttons_and_logs_t
     assert query.model_version == bot.model_version
 
 
-async def test_default_bands_answer_the_logs_question(default_bot: BotHarness) -> None:
+async def test_default_bands_answer_the_logs_question(launch_bot: LaunchBot) -> None:
     """The one test that owns the bands the model recommends (models/base/*/faqbot.json);
     every other plumbing test sets its band. Its margin is printed: when a model change
     moves this question below the line, the failure says by how much."""
-    threshold = default_bot.settings.search.answer_threshold
-    reply = await default_bot.say(LOGS_QUESTION)
-    [query] = await default_bot.queries()
+    # No thresholds set: the model directory's recommendation serves, as in production. Set
+    # here, not taken from DEFAULT_BANDS, which may be moved to see what depends on the bands.
+    bot = await launch_bot(SearchSettings())
+    threshold = bot.settings.search.answer_threshold
+    reply = await bot.say(LOGS_QUESTION)
+    [query] = await bot.queries()
     recommended = RECOMMENDED_THRESHOLDS[MULTILINGUAL_E5]["answer"]
     margin = query.score - recommended
     print(f"\ndefault bands: «{LOGS_QUESTION}» scores {query.score:.3f}, margin {margin:+.3f}")
@@ -117,7 +125,7 @@ async def test_default_bands_answer_the_logs_question(default_bot: BotHarness) -
     [answer] = reply
     assert sent_text(answer).startswith(f"<b>{LOGS_ARTICLE}</b>\n\n")
     assert [text for text, _ in buttons(answer)] == ["👍 Помогло", "👎 Не то"]
-    assert query.article_id == await default_bot.article_id(LOGS_ARTICLE)
+    assert query.article_id == await bot.article_id(LOGS_ARTICLE)
 
 
 @pytest.mark.parametrize(
@@ -328,45 +336,61 @@ async def test_a_message_of_invisible_characters_asks_for_words_and_logs_nothing
     assert await answer_band_bot.queries() == []
 
 
-async def test_very_long_question_is_cut_and_still_answered(answer_band_bot: BotHarness) -> None:
-    bot = answer_band_bot
+async def test_very_long_question_is_cut_and_still_searched(launch_bot: LaunchBot) -> None:
+    # Eight suggestions: the logs article is among them however the first few are ordered
+    # (it comes first by 0.006).
+    bot = await launch_bot(EIGHT_SUGGESTIONS)
     limit = bot.settings.max_question_chars
     question = ("Как получить доступ к логам сервиса в Kibana? " * 300)[:10_000]
     assert len(question) == 10_000 > limit
 
-    note, answer = await bot.say(question)
+    note, suggestions = await bot.say(question)
 
     assert sent_text(note) == texts.truncated(limit)
     assert f"первые {limit} символов" in shown_text(note)
-    assert sent_text(answer).startswith(f"<b>{LOGS_ARTICLE}</b>")
-    assert len(buttons(answer)) == 2
+    assert sent_text(suggestions) == texts.SUGGEST
+    offered = dict(buttons(suggestions))
+    assert LOGS_ARTICLE in offered, f"the logs article must be suggested: {list(offered)}"
     [query] = await bot.queries()
     assert query.text == question[:limit]
-    assert query.band == "answer"
+    assert query.band == "suggest"
+    press = await bot.press(suggestions, offered[LOGS_ARTICLE])
+    [shown] = press.replies
+    assert sent_text(shown).startswith(f"<b>{LOGS_ARTICLE}</b>\n\n")
 
 
 @pytest.mark.parametrize(
-    ("search", "band", "shown"),
-    [
-        (FORCE_ANSWER, "answer", "Определение и пример smoke-теста\n\n"),
-        (FORCE_SUGGEST, "suggest", texts.SUGGEST),
-        (FORCE_NOTHING, "nothing", texts.NOTHING_FOUND),
-    ],
+    ("search", "band"),
+    [(FORCE_ANSWER, "answer"), (FORCE_SUGGEST, "suggest"), (FORCE_NOTHING, "nothing")],
     ids=["answer", "suggest", "nothing"],
 )
 async def test_html_in_the_question_does_not_break_the_reply(
-    launch_bot: LaunchBot, search: SearchSettings, band: str, shown: str
+    launch_bot: LaunchBot, search: SearchSettings, band: str
 ) -> None:
-    bot = await launch_bot(search)
+    bot = await launch_bot(search, admin_ids=frozenset({ADMIN}))
     question = "<script> & что такое smoke?"
 
-    # The stub refuses malformed HTML as Telegram does, so one successful reply proves it.
     reply = await bot.ask(question)
 
-    assert reply.error is None
+    # The stub refuses malformed HTML as Telegram does: nothing sent was refused (and then,
+    # say, sent again another way), and each message shows what it was meant to.
+    assert [(call.method, call.error) for call in bot.stub.calls if call.error] == []
     [query] = await bot.queries()
     assert (query.text, query.band) == (question, band)
-    assert shown_text(reply).startswith(shown)
+    assert query.article_id is not None
+    if band == "answer":
+        title = await bot.title_of(query.article_id)
+        assert shown_text(reply) == f"{title}\n\n{await bot.body_of(query.article_id)}"
+    elif band == "suggest":
+        assert shown_text(reply) == texts.SUGGEST
+        assert buttons(reply)[0][0] == await bot.title_of(query.article_id)
+    else:
+        assert shown_text(reply) == texts.NOTHING_FOUND
+        # The one message that shows the question: the admins' alert, every character as asked.
+        [alert] = bot.replies(user_id=ADMIN)
+        assert shown_text(alert) == f"❓ Вопрос без ответа (запрос #{query.id}):\n«{question}»"
+    if band != "nothing":
+        assert bot.replies(user_id=ADMIN) == []
 
 
 async def test_article_with_html_characters_is_shown_verbatim_and_can_be_rated(
@@ -430,10 +454,11 @@ async def test_unknown_or_forged_button_gets_the_stale_alert_and_stores_nothing(
     assert press.alert == texts.STALE_BUTTON
     assert press.replies == []
     assert await bot.feedback() == []
-    # The real buttons are untouched and the bot keeps serving.
+    # The real buttons are untouched and the bot keeps serving: one of the logs article's own
+    # phrasings brings it first, whatever the scores.
     assert TelegramStub.buttons(bot.current(reply)) == buttons(reply)
-    follow_up = await bot.ask(LOGS_QUESTION)
-    assert sent_text(follow_up).startswith(f"<b>{LOGS_ARTICLE}</b>")
+    follow_up = await bot.ask(LOGS_PHRASING)
+    assert sent_text(follow_up).startswith(f"<b>{LOGS_ARTICLE}</b>\n\n")
 
 
 async def test_rating_another_users_query_is_refused(answer_band_bot: BotHarness) -> None:
@@ -466,15 +491,40 @@ async def test_a_double_tap_on_a_rating_is_stored_once(answer_band_bot: BotHarne
     second = bot.stub.push_callback(bot.user_id, message_id, rate.pack())
     await bot.settle()
 
-    for callback_id in (first, second):
-        answer = await bot.stub.wait_for(
-            "answerCallbackQuery",
-            lambda call, c=callback_id: call.params.get("callback_query_id") == c,
-        )
-        assert answer.params.get("text") == texts.THANKS_HELPFUL
+    answers = {
+        call.params.get("callback_query_id"): call.params.get("text")
+        for call in bot.stub.calls_of("answerCallbackQuery")
+    }
+    assert answers == {first: texts.THANKS_HELPFUL, second: texts.THANKS_HELPFUL}
     [stored] = await bot.feedback()
     assert (stored.query_id, stored.label) == (rate.query_id, 1)
     assert TelegramStub.buttons(bot.current(reply)) == []
+    # The second press edits the message to what the first made it: refused, once.
+    [(method, error)] = [(call.method, call.error) for call in bot.stub.calls if call.error]
+    assert method == "editMessageText" and "message is not modified" in error, error
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug: a press on a message rated already appends the note a second time "
+    "(bot/handlers/user/feedback.py, _acknowledge edits html_text + note whatever it shows)",
+)
+async def test_a_late_second_press_leaves_the_rated_message_as_it_was(
+    answer_band_bot: BotHarness,
+) -> None:
+    bot = answer_band_bot
+    reply, rate = await ask_for_article(bot)
+    await bot.press(reply, rate.pack())
+    rated = bot.current(reply)["text"]
+
+    # A second tap that reaches Telegram after the first one's edit (the person's app still
+    # showed the buttons): it comes with the message as that edit left it.
+    again = await bot.press(reply, rate.pack())
+
+    assert again.answer.params.get("text") == texts.THANKS_HELPFUL
+    [stored] = await bot.feedback()
+    assert (stored.query_id, stored.label) == (rate.query_id, 1)
+    assert bot.current(reply)["text"] == rated, "the note once, as the first press left it"
 
 
 async def test_articles_imported_beside_the_running_bot_are_served(launch_bot: LaunchBot) -> None:
@@ -482,18 +532,24 @@ async def test_articles_imported_beside_the_running_bot_are_served(launch_bot: L
     question = "где взять самокат для поездок между офисами"
     title = "Корпоративные самокаты"
     first = await bot.ask(question)
-    assert not sent_text(first).startswith(f"<b>{title}</b>")
+    [before] = await bot.queries()
+    assert before.article_id is not None
+    named = await bot.title_of(before.article_id)
+    assert sent_text(first).startswith(f"<b>{named}</b>\n\n"), "a sample article, for now"
 
-    # `faqbot import` in another process: another connection writes the database.
+    # `faqbot import` in another process: another connection writes the database. The new
+    # article has the question itself as a phrasing: it comes first, whatever the scores.
     looks = bot.index_refreshes.mark()
     async with bot.session_factory() as session:
         await ArticleService(session).import_drafts(
-            [ArticleDraft(title, "1. Возьмите самокат у ресепшена.", ("самокат между офисами",))]
+            [ArticleDraft(title, "1. Возьмите самокат у ресепшена.", (question,))]
         )
     # The periodic refresh finds the change; the next question is answered with the article.
     await bot.index_refreshes.wait_for_rebuild(after=looks)
     reply = await bot.ask(question)
-    assert sent_text(reply).startswith(f"<b>{title}</b>"), sent_text(reply)
+    assert sent_text(reply).startswith(f"<b>{title}</b>\n\n"), sent_text(reply)
+    _, after = await bot.queries()
+    assert after.article_id == await bot.article_id(title) != before.article_id
 
 
 async def test_a_question_with_a_lone_surrogate_is_answered_and_fails_nobody_else(
@@ -513,6 +569,7 @@ async def test_a_question_with_a_lone_surrogate_is_answered_and_fails_nobody_els
     for user in users:
         [reply] = bot.replies(after=mark, user_id=user)
         assert sent_text(reply).startswith("<b>"), (user, sent_text(reply))
-    stored = {query.user_id: query.text for query in await bot.queries()}
-    assert sorted(stored) == users
+    queries = await bot.queries()
+    stored = {query.user_id: query.text for query in queries}
+    assert len(queries) == len(users) and set(stored) == set(users)
     assert stored[odd_one] == "где логи ? сервиса"
