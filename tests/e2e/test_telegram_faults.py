@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter, defaultdict
 
 import pytest
 from aiogram.exceptions import ClientDecodeError, TelegramServerError
 from aiogram.utils.backoff import BackoffConfig
 
-from bot.keyboards import Pick, Rate
+from bot.keyboards import NoneFit, Pick, Rate
 from bot.runtime import polling, telegram_retry
 from bot.texts import user as texts
 from tests.fakes.harness import (
@@ -19,10 +20,13 @@ from tests.fakes.harness import (
     LaunchBot,
 )
 from tests.fakes.replies import sent_texts
-from tests.fakes.telegram import FAULT_PREFIX, Fault, TelegramStub
+from tests.fakes.telegram import FAULT_PREFIX, Call, Fault, TelegramStub
 from tests.fakes.waiting import wait_until
 
 QUESTION = "Как сменить пароль?"
+# What Telegram answers a call that repeats one it carried out already.
+NOT_MODIFIED = "message is not modified"
+TOO_OLD = "query is too old"
 
 
 @pytest.fixture(autouse=True)
@@ -111,6 +115,8 @@ async def test_a_pick_shows_the_article_even_when_the_press_cannot_be_acknowledg
     assert sent_texts([article])[0].startswith("<b>")
     [click] = await bot.feedback()
     assert (click.article_id, click.label) == (Pick.unpack(pick).article_id, 1)
+    [(method, error)] = [(c.method, c.error) for c in bot.stub.calls if c.error]
+    assert method == "answerCallbackQuery" and too_old in error, "refused once, not retried"
 
 
 async def test_a_repeated_press_while_telegram_is_slow_locks_nobody_out(
@@ -119,7 +125,6 @@ async def test_a_repeated_press_while_telegram_is_slow_locks_nobody_out(
     bot = await launch_bot(FORCE_ANSWER)
     reply = await bot.ask(QUESTION)
     (_, helpful), _ = TelegramStub.buttons(reply)
-    bot.expected_errors.append("message is not modified")
     await bot.press(reply, helpful)
     # The same 👍 again; Telegram takes 8 s to acknowledge it. Before, the duplicate's
     # transaction held SQLite's write lock all that time and other questions failed.
@@ -147,6 +152,8 @@ async def test_a_repeated_press_while_telegram_is_slow_locks_nobody_out(
     assert len(await bot.queries()) == 1 + len(others)
     [click] = await bot.feedback()
     assert (click.query_id, click.label) == (Rate.unpack(helpful).query_id, 1)
+    # Nothing was refused: the repeated press came with the message as the first one left it.
+    assert [(c.method, c.error) for c in bot.stub.calls if c.error] == []
 
 
 @pytest.mark.parametrize("fault", [Fault("retry_after", 1), Fault("bad_gateway")], ids=str)
@@ -204,11 +211,13 @@ async def test_a_thousand_updates_with_one_call_in_ten_failing_lose_nothing(
     launch_bot: LaunchBot, caplog: pytest.LogCaptureFixture
 ) -> None:
     """20 people ask 25 questions each and rate every answer (1,000 updates) while one Bot API
-    call in ten meets a fault; afterwards every question is stored once and answered, every
-    click stored once, and the bot still runs."""
+    call in ten meets a fault; afterwards every question is stored once and answered once (or
+    again, where the answer to the first was lost), every click stored once, Telegram refused
+    only the repeats of calls that had landed, and the bot still runs."""
     bot = await launch_bot(FORCE_ANSWER)
-    # A retried call whose first attempt had landed: Telegram refuses the repeat.
-    bot.expected_errors += ["message is not modified", "query is too old"]
+    # A retried call whose first attempt had landed: Telegram refuses the repeat. Counted
+    # exactly below; listed here for the check at teardown.
+    bot.expected_errors += [NOT_MODIFIED, TOO_OLD]
     faults = (
         Fault("retry_after", 1),
         Fault("server_error"),
@@ -241,24 +250,65 @@ async def test_a_thousand_updates_with_one_call_in_ten_failing_lose_nothing(
 
     queries = await bot.queries()
     asked = [(q.user_id, q.text) for q in queries]
-    assert len(asked) == USERS * ROUNDS == len(set(asked)), "every question stored exactly once"
+    expected_asked = {
+        (user, f"{QUESTIONS[n % len(QUESTIONS)]} ({n})") for user in users for n in range(ROUNDS)
+    }
+    assert len(asked) == len(set(asked)) and set(asked) == expected_asked, (
+        "every question stored exactly once"
+    )
     clicks = await bot.feedback()
     assert len(clicks) == USERS * ROUNDS, "every click stored exactly once"
     assert {(c.query_id, c.user_id) for c in clicks} == {(q.id, q.user_id) for q in queries}
-    articles = {
-        user: [
-            c
-            for c in bot.replies(user_id=user)
-            if c.method == "sendMessage" and str(c.params["text"]).startswith("<b>")
-        ]
-        for user in users
-    }
-    assert all(len(sent) >= ROUNDS for sent in articles.values()), "every question answered"
-    duplicates = sum(len(sent) - ROUNDS for sent in articles.values())
+    rated_down = {user for user in users if not user % 2}
+    assert {c.query_id: c.label for c in clicks} == {
+        q.id: -1 if q.user_id in rated_down else 1 for q in queries
+    }, "each click as pressed"
+
+    # Each question of each person: its article sent once; or, where Telegram carried out the
+    # send but the answer to it was lost (drop_after), sent again, the copy that landed first
+    # being the one whose answer was lost. The same for the other articles offered after a 👎.
+    sent = _sent_for_each_query(bot.stub)
+    resent = 0
+    for query in queries:
+        for kind, wanted in (("article", True), ("offer", query.user_id in rated_down)):
+            copies = sent.pop((kind, query.id), [])
+            where = f"user {query.user_id}, «{query.text}»: {kind} sent {len(copies)} times"
+            assert all(c.params["chat_id"] == query.user_id for c in copies), where
+            if not wanted:
+                assert copies == [], where
+                continue
+            assert copies, where
+            assert [_answer_lost(c) for c in copies] == [True] * (len(copies) - 1) + [False], (
+                f"{where}: every copy but the last must be one whose answer was lost"
+            )
+            if len(copies) > 1:
+                resent += 1
+                print(f"{where}: Telegram's answer to all but the last lost (drop_after)")
+    assert sent == {}, f"messages for no question asked: {sent}"
+    landed_and_lost = Counter(c.method for c in bot.stub.calls if _answer_lost(c))
+    repeats = sum(len(copies) - 1 for copies in _sent_for_each_query(bot.stub).values() if copies)
+    assert repeats == landed_and_lost["sendMessage"], "each lost answer, and only it, sent again"
+
+    # Telegram refused a repeat exactly where the call it repeats had landed: an edit whose
+    # answer was lost is refused as "not modified" once, an acknowledgement as "too old" once.
+    refused = Counter(
+        _refusal_kind(c.error)
+        for c in bot.stub.calls
+        if c.error is not None and not c.error.startswith(FAULT_PREFIX)
+    )
+    expected_refusals = Counter(
+        {
+            NOT_MODIFIED: landed_and_lost["editMessageText"],
+            TOO_OLD: landed_and_lost["answerCallbackQuery"],
+        }
+    )
+    assert refused == +expected_refusals, (refused, landed_and_lost)
+
     injected = len(bot.stub.faults_injected)
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     print(
-        f"\n1,000 updates: {injected} faults injected, {duplicates} answers sent twice, "
+        f"\n1,000 updates: {injected} faults injected, {resent} messages sent again (Telegram's "
+        f"answer to the first lost), refused repeats: {dict(refused)}; "
         f"{len(warnings)} warning lines, {sum(bool(r.exc_info) for r in warnings)} tracebacks"
     )
     assert injected >= 100
@@ -268,3 +318,39 @@ async def test_a_thousand_updates_with_one_call_in_ten_failing_lose_nothing(
     # Still alive: a new question after the storm is answered at once.
     reply = await bot.ask(QUESTIONS[0], user_id=users[0])
     assert str(reply.params["text"]).startswith("<b>")
+
+
+def _answer_lost(call: Call) -> bool:
+    """Carried out by Telegram, but the connection dropped before the bot heard (drop_after)."""
+    return (
+        call.error is not None and call.error.startswith(FAULT_PREFIX) and call.result is not None
+    )
+
+
+def _sent_for_each_query(stub: TelegramStub) -> dict[tuple[str, int], list[Call]]:
+    """The messages that reached a chat, by the question their buttons belong to: ("article",
+    query id) for an article with 👍/👎, ("offer", query id) for the articles offered after a
+    👎 (with «Нет подходящего»); in the order Telegram carried them out."""
+    found: dict[tuple[str, int], list[Call]] = defaultdict(list)
+    for call in stub.calls_of("sendMessage"):
+        if call.error is not None and call.result is None:
+            continue  # never reached the chat
+        keyboard = TelegramStub.buttons(call)
+        if not keyboard:
+            continue
+        first, last = keyboard[0][1], keyboard[-1][1]
+        if first.startswith("r:"):
+            found["article", Rate.unpack(first).query_id].append(call)
+        elif last.startswith("n:"):
+            found["offer", NoneFit.unpack(last).query_id].append(call)
+        else:
+            found["other", 0].append(call)
+    return dict(found)
+
+
+def _refusal_kind(error: str) -> str:
+    """What Telegram refused: one of the repeats of a call that had landed, or the error."""
+    for kind in (NOT_MODIFIED, TOO_OLD):
+        if kind in error:
+            return kind
+    return error
