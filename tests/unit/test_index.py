@@ -102,7 +102,7 @@ def test_an_article_with_only_learned_phrasings_is_ranked() -> None:
 
 
 def test_bad_arguments_are_refused() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="one learned flag per vector"):
         VectorIndex(_unit([[1, 0]]), [1], learned=[True, False])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="learned_top_k must be at least 1"):
         VectorIndex(_unit([[1, 0]]), [1], learned_top_k=0)

@@ -54,7 +54,7 @@ def test_the_index_fuses_but_keeps_the_dense_cosine_as_the_score() -> None:
     assert [m.article_id for m in top] == [2, 1]
     assert top[0].score == pytest.approx(0.99, abs=1e-3)  # the band judges this
     assert [m.article_id for m in index.top(query, 2)] == [1, 2]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="lexical scores must cover the same queries"):
         index.scores(query, np.zeros((1, 2), dtype=np.float32), 0.5)
 
 

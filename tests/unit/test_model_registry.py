@@ -58,7 +58,7 @@ async def test_promotion_rejection_and_rollback_walk_back_through_history(
         left, now = await ModelAdmin(session, models).rollback()
     assert (left.name, now.name) == ("ft-1", "base/e5"), "a second rollback goes further back"
     async with session_factory() as session:
-        with pytest.raises(RegistryError):
+        with pytest.raises(RegistryError, match="base/e5 is the only version that has served"):
             await ModelAdmin(session, models).rollback()
     statuses = await version_statuses(session_factory, models)
     assert statuses["base/e5"] == ACTIVE

@@ -19,7 +19,7 @@ from knowledge_base.search.vector_index import VectorIndex
 from knowledge_base.storage.articles import ArticleRepository
 from knowledge_base.storage.embeddings import EmbeddingRepository
 from knowledge_base.storage.tables import EmbeddingRow, QueryRow
-from knowledge_base.types import ArticleDraft, Band
+from knowledge_base.types import ArticleDraft, Band, PhrasingSource
 from tests.fakes.encoders import FakeEncoder, GatedEncoder
 from tests.fakes.waiting import wait_until
 
@@ -112,11 +112,11 @@ async def test_a_question_taught_to_another_article_cannot_take_over_a_curated_p
         assert password is not None and vpn is not None
         # Someone "confirmed" the vpn article's own phrasing for the password article, and
         # the password article's phrasing for the logs article.
-        await articles.add_phrasing(password.id, "как подключить vpn", "feedback")
+        await articles.add_phrasing(password.id, "как подключить vpn", PhrasingSource.FEEDBACK)
         logs = await articles.get_by_title("logs")
         assert logs is not None
-        await articles.add_phrasing(logs.id, "Пароль  забыл", "feedback")
-        await articles.add_phrasing(logs.id, "mostly vpn", "feedback")
+        await articles.add_phrasing(logs.id, "Пароль  забыл", PhrasingSource.FEEDBACK)
+        await articles.add_phrasing(logs.id, "mostly vpn", PhrasingSource.FEEDBACK)
         await session.commit()
     await engine.rebuild(session_factory)
     first = engine.snapshot.confirmed
@@ -195,7 +195,7 @@ async def test_a_question_is_kept_even_if_the_caller_fails_after_answering(
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
     engine, _ = await _engine_with_base(session_factory, Thresholds(0.9, 0.5))
-    with pytest.raises(ConnectionError):
+    with pytest.raises(ConnectionError, match="Telegram is unreachable"):
         async with session_factory() as session:
             await SearchService(engine, AnswerLog(session_factory), session).answer(
                 "как подключить vpn", user_id=3
