@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import pty
@@ -11,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from knowledge_base.storage.engine import create_engine, create_session_factory
+from knowledge_base.storage.queries import QueryRepository
+from knowledge_base.types import Band, QuestionLog
 from tests.fakes.databases import copy_database
 from tests.fakes.operator_shell import operator_environment
 
@@ -147,3 +151,37 @@ def test_ask_says_when_it_reads_only_the_start_of_a_long_question(faqbot_process
     assert result.returncode == 0, result.stderr
     assert "прочитал только первые 20 символов" in result.stderr
     assert json.loads(result.stdout)["band"] == "answer"
+
+
+def test_inbox_json_groups_the_unanswered_questions_by_meaning(  # type: ignore[no-untyped-def]
+    faqbot_process, tmp_path: Path
+) -> None:
+    asked = [
+        (1, "рецепт борща со сметаной"),
+        (2, "Рецепт борща со сметаной?"),
+        (3, "ремонт принтера на третьем этаже"),
+    ]
+    asyncio.run(_log_unanswered(tmp_path / "kb.sqlite3", asked))
+    result = faqbot_process("inbox", "--json")
+    assert result.returncode == 0, result.stderr
+    groups = json.loads(result.stdout)
+    assert sorted(
+        (group["size"], group["people"], sorted(q["text"] for q in group["questions"]))
+        for group in groups
+    ) == [
+        (1, 1, ["ремонт принтера на третьем этаже"]),
+        (2, 2, ["Рецепт борща со сметаной?", "рецепт борща со сметаной"]),
+    ]
+    assert {q["reason"] for group in groups for q in group["questions"]} == {"nothing"}
+
+
+async def _log_unanswered(database: Path, asked: list[tuple[int, str]]) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    try:
+        async with create_session_factory(engine)() as session:
+            await QueryRepository(session).log_many(
+                [QuestionLog(person, text, None, 0.3, Band.NOTHING, "m") for person, text in asked]
+            )
+            await session.commit()
+    finally:
+        await engine.dispose()
