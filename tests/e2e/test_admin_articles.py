@@ -158,7 +158,30 @@ async def test_phrasings_are_added_and_a_wrong_one_deleted(launch_bot: LaunchBot
     assert deleted.answer.params.get("text") == "Фраза «пароль протух» удалена."
     texts_now = [t for t, _ in TelegramStub.buttons(bot.current(screen))]
     assert "✕ забыл пароль от почты" in texts_now and "✕ пароль протух" not in texts_now
-    assert AdminDeletePhrasing.unpack(wrong).phrasing_id > 0
+
+
+async def test_a_deleted_phrasing_is_no_longer_served(launch_bot: LaunchBot) -> None:
+    """An admin's phrasing answers at once, and once deleted answers no more (the live index,
+    not only the list of phrasings)."""
+    bot = await launch_admin_bot(launch_bot)
+    odd = "зелёный слон танцует вальс"  # nothing like any article: found only by its phrasing
+    article_id = await bot.article_id(PASSWORD_ARTICLE)
+    card = await _card(bot, "пароль", PASSWORD_ARTICLE)
+    phrasings = AdminAction(action="phrasings", article_id=article_id).pack()
+    [screen] = (await bot.press(card, phrasings, user_id=ADMIN)).replies
+    add = next(d for t, d in TelegramStub.buttons(screen) if t == admin_texts.BUTTON_ADD_PHRASINGS)
+    await bot.press(screen, add, user_id=ADMIN)
+    await bot.say(odd, user_id=ADMIN)
+    assert await _answered_title(bot, odd) == PASSWORD_ARTICLE
+    card = await _card(bot, "пароль", PASSWORD_ARTICLE)
+    [screen] = (await bot.press(card, phrasings, user_id=ADMIN)).replies
+    delete = next(d for t, d in TelegramStub.buttons(screen) if t == f"✕ {odd}")
+    await bot.press(screen, delete, user_id=ADMIN)
+    reply = await bot.ask(odd)
+    # Whatever the base makes of it now, the password article is neither the answer nor
+    # among the suggestions.
+    assert not shown_text(reply).startswith(PASSWORD_ARTICLE)
+    assert PASSWORD_ARTICLE not in [text for text, _ in TelegramStub.buttons(reply)]
 
 
 async def test_cancel_leaves_an_edit_and_nothing_changes(launch_bot: LaunchBot) -> None:
