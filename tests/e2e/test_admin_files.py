@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+from sqlalchemy import update
+
 from bot.keyboards import AdminImport
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 from knowledge_base.articles import ArticleService
 from knowledge_base.io import parse_articles, read_articles
+from knowledge_base.storage.tables import ArticleRow
 from tests.fakes.harness import BotHarness, LaunchBot, launch_admin_bot
 from tests.fakes.paths import SAMPLE_BASE
 from tests.fakes.people import ADMIN, USER_ID
@@ -112,6 +115,19 @@ async def test_the_exported_base_comes_back_unchanged(launch_bot: LaunchBot) -> 
         )
     [wrong] = await bot.say("/export docx", user_id=ADMIN)
     assert shown_text_or_caption(wrong) == admin_texts.EXPORT_FORMATS
+
+
+async def test_exporting_a_base_with_no_articles_says_so_and_sends_no_empty_file(
+    launch_bot: LaunchBot,
+) -> None:
+    bot = await launch_admin_bot(launch_bot)
+    async with bot.session_factory() as session:
+        await session.execute(update(ArticleRow).values(archived=True))
+        await session.commit()
+    for fmt in ("jsonl", "yaml", "csv"):
+        [reply] = await bot.say(f"/export {fmt}", user_id=ADMIN)
+        assert shown_text_or_caption(reply) == admin_texts.EXPORT_EMPTY, fmt
+    assert bot.stub.calls_of("sendDocument") == []
 
 
 async def test_nobody_else_can_import_or_export(launch_bot: LaunchBot) -> None:

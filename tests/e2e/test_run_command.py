@@ -46,6 +46,7 @@ async def test_run_serves_questions_and_stops_cleanly_on_sigterm(
 ) -> None:
     async with TelegramStub() as stub:
         admin = 999
+        stub.open_chat(admin)  # the admin pressed Start when setting the bot up
         _, bot = await _run_on_the_sample_base(
             tmp_path, stub, sample_base_file, ADMIN_IDS=str(admin)
         )
