@@ -175,3 +175,45 @@ async def test_sigkill_in_the_middle_of_a_burst_loses_no_question(
     # so a kill can catch a group's replies sent and not yet noted (up to 18 seen), but only
     # replies sent before the kill: none is repeated after the restart.
     assert set(repeated) <= before_kill, sorted(set(repeated) - before_kill)
+
+
+async def test_sigterm_lets_the_update_in_hand_finish_and_a_second_signal_does_not_wait(
+    tmp_path: Path, sample_base_file: Path
+) -> None:
+    async with TelegramStub() as stub:
+        env, bot = await _run_on_the_sample_base(tmp_path, stub, sample_base_file)
+        try:
+            await stub.wait_for("getUpdates", timeout=START_TIMEOUT)
+            # Telegram is slow to take the reply: the update is in hand when the stop comes.
+            stub.fail_next("sendMessage", Fault("slow", 3.0))
+            stub.push_text(5001, "Как получить доступ к логам?")
+            await wait_until(lambda: len(stub.faults_injected) == 1, 60, "the reply on its way")
+            stopped_at = asyncio.get_running_loop().time()
+            bot.send_signal(signal.SIGTERM)
+            _, stderr = await asyncio.wait_for(bot.communicate(), 60)
+            # It waited for the reply (3 s of a slow Telegram), then stopped: nothing left.
+            assert bot.returncode == 0, stderr.decode()
+            assert asyncio.get_running_loop().time() - stopped_at >= 2.5
+            assert [int(c.params["chat_id"]) for c in stub.calls_of("sendMessage")] == [5001]
+
+            # Now a Telegram that takes a minute: the second signal stops without waiting,
+            # and the update is left for the next start.
+            bot = await start_faqbot(env, tmp_path, "run")
+            await stub.wait_for("getUpdates", timeout=START_TIMEOUT, after=stub.mark())
+            stub.fail_next("sendMessage", Fault("slow", 60.0))
+            stub.push_text(5002, "Как получить доступ к логам?")
+            await wait_until(lambda: len(stub.faults_injected) == 2, 60, "the reply on its way")
+            stopped_at = asyncio.get_running_loop().time()
+            bot.send_signal(signal.SIGTERM)
+            bot.send_signal(signal.SIGINT)
+            _, stderr = await asyncio.wait_for(bot.communicate(), 60)
+            assert asyncio.get_running_loop().time() - stopped_at < 8, "did not wait 10 s"
+            assert bot.returncode == 0, stderr.decode()  # the first signal was SIGTERM
+            assert b"handled at the next start" in stderr
+        finally:
+            if bot.returncode is None:
+                bot.kill()
+                await bot.wait()
+    with closing(sqlite3.connect(tmp_path / "data" / "telegram-updates.sqlite3")) as journal:
+        (unhandled,) = journal.execute("SELECT count(*) FROM updates WHERE handled_at IS NULL")
+    assert unhandled == (1,), "the second question waits in the journal"
