@@ -504,11 +504,6 @@ async def test_a_double_tap_on_a_rating_is_stored_once(answer_band_bot: BotHarne
     assert method == "editMessageText" and "message is not modified" in error, error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: a press on a message rated already appends the note a second time "
-    "(bot/handlers/user/feedback.py, _acknowledge edits html_text + note whatever it shows)",
-)
 async def test_a_late_second_press_leaves_the_rated_message_as_it_was(
     answer_band_bot: BotHarness,
 ) -> None:

@@ -172,15 +172,32 @@ async def _acknowledge(
     message = query.message
     if message is None or isinstance(message, InaccessibleMessage) or message.html_text is None:
         return
-    # Keep the article, drop the buttons, say what was recorded: the chat shows the vote.
+    # Keep the article, drop the buttons, say what was recorded: the chat shows the vote. A
+    # press that comes with the message rated already (a second tap that reached Telegram
+    # after the first one's edit) shows one note, the latest, not one more.
+    shown = _without_note(message.html_text) + note
+    if shown == message.html_text:
+        return
     try:
-        await edit_in_place(
-            message, message.html_text + note, InlineKeyboardMarkup(inline_keyboard=[])
-        )
+        await edit_in_place(message, shown, InlineKeyboardMarkup(inline_keyboard=[]))
     except TELEGRAM_ERRORS as error:
         # The vote is stored once already; a refusal (a message too old to edit) must not
         # skip what follows it.
         log.warning("rated message not updated: %s", error)
+
+
+def _without_note(html_text: str) -> str:
+    for earlier in _NOTES:
+        if html_text.endswith(earlier):
+            return html_text[: -len(earlier)]
+    return html_text
+
+
+_NOTES = (
+    texts.FEEDBACK_HELPFUL_NOTE,
+    texts.FEEDBACK_NOT_HELPFUL_NOTE,
+    texts.FEEDBACK_NONE_FIT_NOTE,
+)
 
 
 def create_router() -> Router:
