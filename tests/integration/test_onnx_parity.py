@@ -14,7 +14,7 @@ import pytest
 
 from knowledge_base.encoders.base import model_version
 from knowledge_base.encoders.loading import load_encoder
-from knowledge_base.encoders.onnx_encoder import OnnxEncoder
+from knowledge_base.encoders.onnx_encoder import OnnxEncoder, OnnxUnavailable
 from knowledge_base.encoders.onnx_export import PARITY_MIN, PARITY_SENTENCES
 from knowledge_base.encoders.onnx_files import ONNX_FILE, ONNX_META, onnx_ready
 from knowledge_base.encoders.torch_encoder import Encoder
@@ -100,7 +100,7 @@ def test_an_export_of_other_weights_is_not_used(
     meta = json.loads((model / ONNX_META).read_text(encoding="utf-8"))
     (model / ONNX_META).write_text(json.dumps({**meta, "model_digest": "0" * 10}))
     assert not onnx_ready(model)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(OnnxUnavailable, match="has no current"):
         OnnxEncoder(model)
 
 
