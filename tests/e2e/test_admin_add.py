@@ -102,6 +102,8 @@ async def test_cancel_midway_leaves_the_dialog_and_the_base_as_it_was(
     # The next text is a question again.
     reply = await bot.ask(BODY, user_id=ADMIN)
     assert not shown_text(reply).startswith(TITLE)
+    # Searched and logged as an admin's question, not taken as the article's text.
+    assert [(q.user_id, q.text) for q in await bot.queries()][-1] == (ADMIN, BODY)
     [stale] = await _say(bot, "/cancel")
     assert shown_text(stale) == admin_texts.NOTHING_TO_CANCEL
 

@@ -83,7 +83,7 @@ async def test_retrain_reports_progress_and_the_table_and_model_rolls_back(
     reply = await bot.ask("как сбросить пароль?")
     [query] = [q for q in await bot.queries() if q.id == max(q.id for q in await bot.queries())]
     assert query.model_version.startswith(version)
-    assert reply.error is None
+    assert query.text == "как сбросить пароль?" and int(reply.params["chat_id"]) == query.user_id
 
     [card] = [c for c in await bot.say("/model", user_id=ADMIN) if c.method == "sendMessage"]
     assert shown_text(card).startswith(f"Отвечает модель {version}")
