@@ -166,6 +166,29 @@ async def test_rating_is_stored_answered_and_the_buttons_removed(
     assert len(press.replies) == (1 if label == 1 else 2)
 
 
+async def test_after_not_helpful_only_articles_close_enough_are_offered(
+    launch_bot: LaunchBot,
+) -> None:
+    """The README: after a 👎 the next-closest articles are offered only if they are worth
+    suggesting. An article found by its own exact title (score about 1.0) is answered; every
+    other article is far below the line for that question."""
+    title = "Зелёный слон танцует вальс в переговорной"
+    line = 0.93
+    bot = await launch_bot(
+        SearchSettings(answer_threshold=line, suggest_threshold=line),
+        extra_articles=[ArticleDraft(title, "Это учебная тревога.")],
+    )
+    reply = await bot.ask(title)
+    assert shown_text(reply).startswith(title)
+    [query] = await bot.queries()
+    assert query.score >= line + 0.03, query.score
+    _, (_, not_helpful) = buttons(reply)
+    press = await bot.press(reply, not_helpful)
+    # The rated message is edited; no «Может быть, подойдёт одна из этих статей» follows.
+    assert [call.method for call in press.replies] == ["editMessageText"]
+    assert texts.TRY_OTHERS not in [sent_text(call) for call in bot.replies()]
+
+
 async def test_not_helpful_offers_the_next_closest_articles(answer_band_bot: BotHarness) -> None:
     bot = answer_band_bot
     reply = await bot.ask(PASSWORD_QUESTION)
