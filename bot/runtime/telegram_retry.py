@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aiogram.client.session.middlewares.base import (
@@ -68,9 +68,19 @@ class RetryTransientErrors(BaseRequestMiddleware):
     passed, every call to that chat waits (Telegram would refuse it, and count it against the
     bot)."""
 
-    def __init__(self, backoff: Sequence[float] | None = None) -> None:
+    def __init__(
+        self,
+        backoff: Sequence[float] | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._backoff = tuple(BACKOFF_SECONDS if backoff is None else backoff)
-        # Chats Telegram told to wait: chat id -> time.monotonic() when the wait ends.
+        # The time the deadline and the holds are measured in, and how a pause is waited out
+        # (a test passes a fake clock to watch the 60 s deadline without waiting a minute).
+        self._clock = clock
+        self._sleep = sleep
+        # Chats Telegram told to wait: chat id -> clock time when the wait ends.
         self._held_until: dict[str, float] = {}
 
     async def __call__(
@@ -82,7 +92,7 @@ class RetryTransientErrors(BaseRequestMiddleware):
         if isinstance(method, GetUpdates):
             return await make_request(bot, method)
         waits = iter(self._backoff)
-        deadline = time.monotonic() + RETRY_DEADLINE
+        deadline = self._clock() + RETRY_DEADLINE
         chat = getattr(method, "chat_id", None)
         chat = None if chat is None else str(chat)
         while True:
@@ -106,15 +116,15 @@ class RetryTransientErrors(BaseRequestMiddleware):
                 ):
                     raise
                 pause, reason = step, type(error).__name__
-            if time.monotonic() + pause > deadline:
+            if self._clock() + pause > deadline:
                 raise TelegramNetworkError(method, f"still failing after {RETRY_DEADLINE:g} s")
             log.warning("%s failed (%s); retrying in %.1f s", type(method).__name__, reason, pause)
-            await asyncio.sleep(pause)
+            await self._sleep(pause)
 
     def _hold(self, chat: str | None, seconds: float) -> None:
         if chat is None:
             return
-        now = time.monotonic()
+        now = self._clock()
         for done in [c for c, until in self._held_until.items() if until <= now]:
             del self._held_until[done]
         self._held_until[chat] = max(self._held_until.get(chat, 0.0), now + seconds)
@@ -122,6 +132,6 @@ class RetryTransientErrors(BaseRequestMiddleware):
     async def _wait_for_chat(self, chat: str | None) -> None:
         if chat is None:
             return
-        wait = self._held_until.get(chat, 0.0) - time.monotonic()
+        wait = self._held_until.get(chat, 0.0) - self._clock()
         if wait > 0:
-            await asyncio.sleep(wait)  # what Telegram asked for: the behaviour, not a guess
+            await self._sleep(wait)  # what Telegram asked for: the behaviour, not a guess
