@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import Protocol
@@ -41,8 +42,14 @@ class IndexRefresher:
     """Keeps the serving snapshot in step with the database while the bot polls: articles
     another process changed, and a newly active model (trained, activated, rolled back)."""
 
-    def __init__(self, resources: Serving) -> None:
+    def __init__(
+        self,
+        resources: Serving,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._resources = resources
+        # How the interval between looks is waited out (a test passes a fake clock's).
+        self._sleep = sleep
         self._task: asyncio.Task[None] | None = None
         self._failed_version: str | None = None
         self._missing: Path | None = None
@@ -61,7 +68,7 @@ class IndexRefresher:
     async def _run(self) -> None:
         resources = self._resources
         while True:
-            await asyncio.sleep(resources.settings.index_refresh_seconds)
+            await self._sleep(resources.settings.index_refresh_seconds)
             try:
                 await self.refresh()
             except Exception:  # a locked database or a broken model is no reason to stop serving
