@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import sqlite3
-from contextlib import suppress
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,7 @@ class DurablePolling:
         polling_timeout: int = 10,
         concurrency: int = 64,
         shutdown_grace: float = 10.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._dp = dispatcher
         self._bot = bot
@@ -75,6 +76,9 @@ class DurablePolling:
         self._polling_timeout = polling_timeout
         self._concurrency = concurrency
         self._shutdown_grace = shutdown_grace
+        # How every pause is waited out: the back-off, the retries of an update, the grace at
+        # a stop (a test passes a fake clock's, to watch them without waiting minutes).
+        self._sleep = sleep
         self._tasks: set[asyncio.Task[None]] = set()
         self._hurry = asyncio.Event()
 
@@ -184,7 +188,7 @@ class DurablePolling:
                 log.warning(
                     "getUpdates failed (%s: %s); again in %.1f s", _kind(error), error, pause
                 )
-                await _sleep_unless_stopped(pause, stop)
+                await self._sleep_unless_stopped(pause, stop)
                 continue
             if backoff.counter:
                 log.info("getUpdates works again after %d failures", backoff.counter)
@@ -195,7 +199,7 @@ class DurablePolling:
             except sqlite3.Error as error:
                 # Not confirmed either: Telegram sends them again with the next getUpdates.
                 log.warning("could not journal %d updates (%s); again in 1 s", len(updates), error)
-                await _sleep_unless_stopped(1.0, stop)
+                await self._sleep_unless_stopped(1.0, stop)
                 continue
             if updates:
                 # The next getUpdates confirms these: they are in the journal now.
@@ -253,7 +257,7 @@ class DurablePolling:
                     )
                     return
                 log.warning("update %d: %s; again in %g s", update.update_id, what, pause)
-                await asyncio.sleep(pause)
+                await self._sleep(pause)
         note()
 
     async def _wait_for_room(self, stop: asyncio.Event) -> None:
@@ -269,15 +273,13 @@ class DurablePolling:
         if not self._tasks:
             return
         hurry = asyncio.ensure_future(self._hurry.wait())
+        grace = asyncio.ensure_future(self._sleep(self._shutdown_grace))
         try:
             finished: asyncio.Future[Any] = asyncio.gather(*self._tasks)
-            await asyncio.wait(
-                {finished, hurry},
-                timeout=self._shutdown_grace,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
+            await asyncio.wait({finished, hurry, grace}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             hurry.cancel()
+            grace.cancel()
         unfinished = set(self._tasks)
         if unfinished:
             log.warning(
@@ -288,17 +290,21 @@ class DurablePolling:
                 task.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
 
+    async def _sleep_unless_stopped(self, seconds: float, stop: asyncio.Event) -> None:
+        pause = asyncio.ensure_future(self._sleep(seconds))
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({pause, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            pause.cancel()
+            stopped.cancel()
+
     @staticmethod
     def _forget_old(journal: UpdateJournal) -> None:
         try:
             journal.forget_handled(KEEP_HANDLED.total_seconds())
         except sqlite3.Error as error:  # next hour, then
             log.warning("could not clean the update journal (%s)", error)
-
-
-async def _sleep_unless_stopped(seconds: float, stop: asyncio.Event) -> None:
-    with suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
 
 
 async def _unless_stopped(call: Any, stop: asyncio.Event) -> Any:
