@@ -1,7 +1,8 @@
 """The README's pauses of the polling loop, on a fake clock, with `faqbot run`'s defaults: a failed
-getUpdates is retried from 1 s up to every 30 s, one log line each; a reply Telegram keeps
-failing is tried again after 15 s, 1 min and 4 min, then left for the next start; a stop lets
-the updates in hand finish for up to 10 s."""
+getUpdates is retried from 1 s up to every 30 s, one log line each; an update whose reply
+Telegram keeps failing, or whose row the database keeps refusing, is tried again after 15 s,
+1 min and 4 min, then left for the next start; a stop lets the updates in hand finish for up
+to 10 s."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.types import Message
 
-from bot.runtime.polling import DurablePolling
+from bot.runtime.polling import STORE_UNAVAILABLE, DurablePolling
 from bot.runtime.telegram_retry import TELEGRAM_UNREACHABLE
 from tests.fakes.clock import FakeClock
 from tests.fakes.probe_bots import stub_bot
@@ -101,11 +102,14 @@ async def test_a_failed_get_updates_is_retried_from_1_s_up_to_every_30_s_one_lin
     assert f"getUpdates works again after {failures} failures" in lines
 
 
+# Telegram failing the reply past its retries, or the database refusing the question's row
+# past DB__WRITE_RETRY_SECONDS: the same schedule.
+@pytest.mark.parametrize("outcome", [TELEGRAM_UNREACHABLE, STORE_UNAVAILABLE])
 async def test_a_reply_telegram_keeps_failing_is_tried_after_15_s_1_min_4_min_then_left(
-    stub: TelegramStub, bot: Bot, tmp_path: Path
+    stub: TelegramStub, bot: Bot, tmp_path: Path, outcome: str
 ) -> None:
     journal = tmp_path / "updates.sqlite3"
-    handler = _Handler(TELEGRAM_UNREACHABLE)
+    handler = _Handler(outcome)
     clock = FakeClock()
     stop = asyncio.Event()
     polling = DurablePolling(handler.dispatcher, bot, journal, polling_timeout=1, sleep=clock.sleep)
