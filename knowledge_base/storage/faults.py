@@ -87,12 +87,17 @@ EPISODES = FaultEpisodes()
 
 
 async def write_retrying(
-    write: Callable[[], Awaitable[Result]], bound: float = DEFAULT_RETRY_SECONDS
+    write: Callable[[], Awaitable[Result]],
+    bound: float = DEFAULT_RETRY_SECONDS,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Result:
     """Run `write` (one whole transaction that rolls itself back when it fails) until the
     database takes it; StoreUnavailable once it has refused for `bound` seconds. Errors that
-    are not a passing refusal propagate at once."""
-    deadline = time.monotonic() + bound
+    are not a passing refusal propagate at once. `clock` and `sleep` measure and wait out
+    the pauses (a test passes a fake clock's)."""
+    deadline = clock() + bound
     pause = FIRST_PAUSE
     while True:
         try:
@@ -102,11 +107,11 @@ async def write_retrying(
             if fault is None:
                 raise
             EPISODES.refused(fault, bound)
-            left = deadline - time.monotonic()
+            left = deadline - clock()
             if left <= 0:
                 # `from None`: the chained error would print the statement's parameters.
                 raise StoreUnavailable(fault, bound) from None
-            await asyncio.sleep(min(pause, left))
+            await sleep(min(pause, left))
             pause = min(pause * 2, LONGEST_PAUSE)
             continue
         EPISODES.accepted()
