@@ -7,6 +7,7 @@ import logging
 import os
 import tempfile
 import traceback
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -39,6 +40,13 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
     [str(Path(model_loads.__file__).parent), *filter(None, [os.environ.get("PYTHONPATH")])]
 )
 model_loads.install()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each session counts afresh. One process may run several (mutmut does: its workers
+    inherit this module already imported), and the summary of the last removed the file."""
+    _MODEL_LOADS.write_text("")
+
 
 # How SQLAlchemy shows a statement's parameters in an error: people's questions and ids.
 SQL_PARAMETER_DUMP = "[parameters:"
@@ -125,11 +133,14 @@ async def sample_base_file(tmp_path_factory: pytest.TempPathFactory, e5_encoder:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """The model constructions of the whole run, child processes included."""
-    lines = _MODEL_LOADS.read_text().split()
+    rows = [line.split(" ") for line in _MODEL_LOADS.read_text().splitlines()]
     _MODEL_LOADS.unlink(missing_ok=True)
-    kinds = lines[1::2]
-    processes = len(set(lines[0::2]))
+    kinds = [row[1] for row in rows]
+    processes = len({row[0] for row in rows})
     terminalreporter.write_line(
         f"model constructions: {len(kinds)} ({kinds.count('torch')} PyTorch, "
         f"{kinds.count('onnx')} ONNX Runtime) in {processes} processes"
     )
+    by_test = Counter(row[2] if len(row) > 2 and row[2] else "(outside a test)" for row in rows)
+    for test, count in by_test.most_common():
+        terminalreporter.write_line(f"  {count:3d}  {test}")

@@ -21,9 +21,11 @@ USER = 4242
 START_TIMEOUT = 120.0
 
 
-def _environment(tmp_path: Path, stub: TelegramStub, token: str) -> dict[str, str]:
+def _environment(
+    tmp_path: Path, stub: TelegramStub, token: str, stand_in_model: bool = False
+) -> dict[str, str]:
     return {
-        **operator_environment(tmp_path),
+        **operator_environment(tmp_path, stand_in_model),
         "BOT_TOKEN": token,
         "TELEGRAM_API_URL": stub.base_url,
         # Plumbing: every question is answered with its best article, whatever its score.
@@ -33,11 +35,16 @@ def _environment(tmp_path: Path, stub: TelegramStub, token: str) -> dict[str, st
 
 
 async def _run_on_the_sample_base(
-    tmp_path: Path, stub: TelegramStub, sample_base_file: Path, **extra: str
+    tmp_path: Path,
+    stub: TelegramStub,
+    sample_base_file: Path,
+    stand_in_model: bool = False,
+    **extra: str,
 ) -> tuple[dict[str, str], asyncio.subprocess.Process]:
-    """`faqbot run` on a copy of the warm sample database, as a restarted bot finds it."""
+    """`faqbot run` on a copy of the warm sample database, as a restarted bot finds it; with
+    `stand_in_model` (tests of signals and kills, not of answers), a stand-in for the model."""
     copy_database(sample_base_file, tmp_path / "kb.sqlite3")
-    env = {**_environment(tmp_path, stub, stub.token), **extra}
+    env = {**_environment(tmp_path, stub, stub.token, stand_in_model), **extra}
     return env, await start_faqbot(env, tmp_path, "run")
 
 
@@ -129,7 +136,9 @@ async def test_sigkill_in_the_middle_of_a_burst_loses_no_question(
     users = range(5000, 5100)
     questions = [json.loads(line)["query"] for line in SAMPLE_EVAL.read_text().splitlines()]
     async with TelegramStub() as stub:
-        env, bot = await _run_on_the_sample_base(tmp_path, stub, sample_base_file)
+        env, bot = await _run_on_the_sample_base(
+            tmp_path, stub, sample_base_file, stand_in_model=True
+        )
         try:
             await stub.wait_for("getUpdates", timeout=START_TIMEOUT)
             for user, question in zip(users, questions, strict=False):
@@ -181,7 +190,9 @@ async def test_sigterm_lets_the_update_in_hand_finish_and_a_second_signal_does_n
     tmp_path: Path, sample_base_file: Path
 ) -> None:
     async with TelegramStub() as stub:
-        env, bot = await _run_on_the_sample_base(tmp_path, stub, sample_base_file)
+        env, bot = await _run_on_the_sample_base(
+            tmp_path, stub, sample_base_file, stand_in_model=True
+        )
         try:
             await stub.wait_for("getUpdates", timeout=START_TIMEOUT)
             # Telegram is slow to take the reply: the update is in hand when the stop comes.

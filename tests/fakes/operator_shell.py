@@ -7,11 +7,17 @@ import os
 import sys
 from pathlib import Path
 
+from tests.fakes.model_loads.sitecustomize import STAND_IN_ENV
 from tests.fakes.paths import MODELS_DIR
 
 
-def operator_environment(tmp_path: Path) -> dict[str, str]:
-    """The environment of an operator with no .env: a database of its own, no token."""
+def operator_environment(tmp_path: Path, stand_in_model: bool = False) -> dict[str, str]:
+    """The environment of an operator with no .env: a database of its own, no token.
+
+    With `stand_in_model`, a process started with it serves a stand-in for the model (see
+    tests/fakes/model_loads/stand_in_model.py): for tests of what surrounds the model that start
+    `faqbot run` again and again.
+    """
     env = {
         key: value
         for key, value in os.environ.items()
@@ -25,6 +31,8 @@ def operator_environment(tmp_path: Path) -> dict[str, str]:
         HF_HUB_OFFLINE="1",
         BOT_TOKEN="",
     )
+    if stand_in_model:
+        env[STAND_IN_ENV] = "1"
     return env
 
 
