@@ -85,8 +85,11 @@ def check_exportable(path: Path) -> None:
         raise OnnxUnavailable(f"{path}: pooling {pooling}, only mean pooling is exported")
 
 
-def export_onnx(path: Path) -> Path:
+def export_onnx(path: Path, loaded: Any = None) -> Path:
     """Export the model in `path` to `path/model.onnx` and check it against PyTorch.
+
+    `loaded`: that model already in memory, with eager attention (a training's, just saved to
+    `path`), exported instead of loading it again.
 
     Written under a temporary name and renamed, so a reader never sees half a file; the meta
     file, written last, is what makes the export count.
@@ -95,7 +98,7 @@ def export_onnx(path: Path) -> Path:
     if not os.access(path, os.W_OK):
         # Before loading torch and the model: a read-only directory is known at once.
         raise OnnxUnavailable(f"{path} is not writable: the export cannot be kept next to it")
-    model = _load_model(path)
+    model = loaded or _load_model(path)
     table = model[0].auto_model.get_input_embeddings().weight.detach()
     _write_export(path, model, table)
     worst = _parity_cosine(path, model)

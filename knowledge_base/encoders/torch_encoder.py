@@ -6,6 +6,7 @@ import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,8 +31,15 @@ class Encoder(PromptedEncoding):
     backend = "torch"
 
     def __init__(
-        self, model_path: str | Path, *, allow_hub: bool = False, max_batch: int = 32
+        self,
+        model_path: str | Path,
+        *,
+        allow_hub: bool = False,
+        max_batch: int = 32,
+        loaded: Any = None,
     ) -> None:
+        """`loaded`: the SentenceTransformer of `model_path` already in memory (a training's
+        model, judged before and after it is trained), served instead of loading it again."""
         path = Path(model_path)
         local = (path / "modules.json").is_file() or (path / "config.json").is_file()
         hub_id = not local and _HUB_ID.fullmatch(str(model_path)) is not None
@@ -46,7 +54,7 @@ class Encoder(PromptedEncoding):
 
         self.path = path
         self.version = model_version(path) if local else str(model_path).replace("/", "--")
-        self._model = SentenceTransformer(
+        self._model = loaded or SentenceTransformer(
             str(model_path), device="cpu", local_files_only=local, model_kwargs={"dtype": "float32"}
         )
         query_prompt, document_prompt = model_prompts(path, self._model.prompts)

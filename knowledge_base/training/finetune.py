@@ -57,8 +57,17 @@ class _Prompts:
     passage: str
 
 
+class TrainableModel:
+    """The model a training loads once: judged before training, trained in place, judged
+    again and exported, so one training holds one copy of it and loads it once."""
+
+    def __init__(self, base: Path, params: Hyperparameters) -> None:
+        self.base = base
+        self.model, self.prompts = _load_model(base, params)
+
+
 def fine_tune(
-    base: Path,
+    trainable: TrainableModel,
     rows: Sequence[TrainingRow],
     output: Path,
     params: Hyperparameters,
@@ -66,7 +75,7 @@ def fine_tune(
     threads: int,
     progress: bool = True,
 ) -> FineTuneReport:
-    """Train `base` with MultipleNegativesRankingLoss and save the result to `output`.
+    """Train `trainable` in place with MultipleNegativesRankingLoss and save it to `output`.
 
     The steps follow sentence-transformers' own training examples.
     """
@@ -77,31 +86,39 @@ def fine_tune(
     started = time.monotonic()
     torch.set_num_threads(max(1, threads))
 
-    # 1. The model to fine-tune: the active one, from its local directory.
-    model, prompts = _load_model(base, params)
+    # 1. The model to fine-tune: the active one, loaded from its local directory.
+    model = trainable.model
     # 2. The data: (question, title) pairs, and triplets with a title a user rejected.
     train_dataset = _dataset(rows)
     # 3. The loss: every other title in the batch is a negative for a question.
     loss = _loss(model, params)
     # 4. Arguments: the model's prompts on each column; no title twice in one batch.
     scratch = output / ".trainer"
-    args = _arguments(params, prompts, scratch, progress)
+    args = _arguments(params, trainable.prompts, scratch, progress)
     # 5. Train.
     steps, final_loss = _train(model, args, train_dataset, loss)
+    model.eval()
     # 6. Save, and undo what sentence-transformers drops on the way.
     model.save(str(output))
-    _restore_model_args(base, output)
+    _restore_model_args(trainable.base, output)
     _remove_tree(scratch)
     return FineTuneReport(steps=steps, seconds=time.monotonic() - started, final_loss=final_loss)
 
 
 def _load_model(base: Path, params: Hyperparameters) -> tuple[Any, _Prompts]:
-    """The model in `base`, on the CPU in float32, and its prompts."""
+    """The model in `base`, on the CPU in float32, and its prompts.
+
+    Eager attention, as the ONNX export needs it (see onnx_export._load_model): the trained
+    model is exported as it is in memory, not loaded again.
+    """
     import torch
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(
-        str(base), device="cpu", local_files_only=True, model_kwargs={"dtype": "float32"}
+        str(base),
+        device="cpu",
+        local_files_only=True,
+        model_kwargs={"dtype": "float32", "attn_implementation": "eager"},
     )
     query_prompt, passage_prompt = model_prompts(base, model.prompts)
     if query_prompt or passage_prompt:

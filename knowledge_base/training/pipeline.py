@@ -43,7 +43,13 @@ from knowledge_base.training.dataset import (
     split_held_out,
     split_with_test_set,
 )
-from knowledge_base.training.finetune import FineTuneReport, Hyperparameters, TrainingRow, fine_tune
+from knowledge_base.training.finetune import (
+    FineTuneReport,
+    Hyperparameters,
+    TrainableModel,
+    TrainingRow,
+    fine_tune,
+)
 from knowledge_base.training.registry import (
     INCOMPLETE_PREFIX,
     UNREGISTERED_MARKER,
@@ -191,17 +197,21 @@ async def train_new_version(
         # 2. Held-out questions: a seeded, stratified share, or the given test set.
         questions = _held_out_questions(inputs, options, test_items)
         _check_enough(questions.split, options.min_pairs)
-        # 3. The old model on the held-out questions (with its cached vectors where it has them).
-        before = await _judge_old_model(session_factory, inputs, questions.split, options)
+        # 3. The old model on the held-out questions (with its cached vectors where it has them),
+        # loaded once: the same copy is then trained, judged again and exported.
+        trainable = await asyncio.to_thread(TrainableModel, inputs.parent.path, options.hyper)
+        before = await _judge_old_model(
+            session_factory, inputs, questions.split, options, trainable
+        )
         name = _free_name(models_dir)
         scratch = models_dir / f"{INCOMPLETE_PREFIX}{name}-{os.getpid()}"
         try:
             scratch.mkdir()
             # 4. Fine-tune into a temporary directory.
-            fine_tuned = await _fine_tune(inputs.parent, questions.split, scratch, options)
+            fine_tuned = await _fine_tune(trainable, questions.split, scratch, options)
             # 5. The new model on the same questions, and the vectors the bot will serve.
             after = await _judge_new_model(
-                scratch, inputs.phrasings, questions.split, options, before
+                scratch, trainable, inputs.phrasings, questions.split, options, before
             )
             # 6. Promote only if not worse; thresholds for the new score scale.
             decision = _decide_promotion(before, after, options, inputs.parent)
@@ -209,7 +219,7 @@ async def train_new_version(
             metrics = _metrics(findings, options, decision, time.monotonic() - started)
             # 7. The version's files in the temporary directory, then its own name.
             target = models_dir / name
-            await _write_version(scratch, target, metrics, decision, after)
+            await _write_version(scratch, target, metrics, decision, after, trainable)
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
@@ -259,8 +269,9 @@ async def _judge_old_model(
     inputs: _Inputs,
     split: Split,
     options: TrainingOptions,
+    trainable: TrainableModel,
 ) -> _OldModel:
-    old = await asyncio.to_thread(Encoder, inputs.parent.path)
+    old = await asyncio.to_thread(Encoder, inputs.parent.path, loaded=trainable.model)
     async with session_factory() as session:
         cached = await EmbeddingRepository(session).vectors(
             old.version, (p.id for p in inputs.phrasings)
@@ -283,12 +294,12 @@ async def _judge_old_model(
 
 
 async def _fine_tune(
-    parent: ActiveModel, split: Split, scratch: Path, options: TrainingOptions
+    trainable: TrainableModel, split: Split, scratch: Path, options: TrainingOptions
 ) -> FineTuneReport:
     rows = [TrainingRow(p.query, p.title, p.negatives) for p in split.train]
     return await asyncio.to_thread(
         fine_tune,
-        parent.path,
+        trainable,
         rows,
         scratch,
         options.hyper,
@@ -299,12 +310,13 @@ async def _fine_tune(
 
 async def _judge_new_model(
     scratch: Path,
+    trainable: TrainableModel,
     phrasings: Sequence[Phrasing],
     split: Split,
     options: TrainingOptions,
     before: _OldModel,
 ) -> _NewModel:
-    new = await asyncio.to_thread(Encoder, scratch)
+    new = await asyncio.to_thread(Encoder, scratch, loaded=trainable.model)
     new_vectors, _ = await phrasing_vectors(new, phrasings, {})
     # The lexical channel is recommended for the new model only if it lifts top-1 on
     # the held-out questions (a fine-tuned model may not need it).
@@ -337,7 +349,12 @@ def _decide_promotion(
 
 
 async def _write_version(
-    scratch: Path, target: Path, metrics: dict[str, Any], decision: _Decision, after: _NewModel
+    scratch: Path,
+    target: Path,
+    metrics: dict[str, Any],
+    decision: _Decision,
+    after: _NewModel,
+    trainable: TrainableModel,
 ) -> None:
     (scratch / "metrics.json").write_text(
         json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
@@ -346,7 +363,7 @@ async def _write_version(
     # What the bot serves it with; a model ONNX Runtime cannot serve is served by
     # PyTorch, so a failed export fails nothing here.
     try:
-        await asyncio.to_thread(export_onnx, scratch)
+        await asyncio.to_thread(export_onnx, scratch, trainable.model)
     except Exception as error:  # the trained model is kept whatever the export does
         log.warning("no ONNX export of the new model: %s", error)
     (scratch / UNREGISTERED_MARKER).touch()
