@@ -2,7 +2,8 @@
 and the Telegram stand-in (a model of fixed vectors: no model loads): a file up to
 ADMIN_MAX_FILE_MB (5) is taken and a byte more refused; /audit shows the last 10 changes;
 /stats covers 14 days, and at most 90; /add flags a title at cosine ADMIN_SIMILAR_THRESHOLD
-(0.93) to an article, and not one just below."""
+(0.93) to an article, and not one just below; «Привязать к другой статье…» offers the eight
+closest articles."""
 
 from __future__ import annotations
 
@@ -15,14 +16,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.keyboards import AdminInbox
 from bot.texts import admin as admin_texts
 from knowledge_base.articles import ArticleEditor, ArticleService
 from knowledge_base.audit import Actor
+from knowledge_base.storage.queries import QueryRepository
 from knowledge_base.storage.tables import QueryRow
-from knowledge_base.types import ArticleDraft, Band
+from knowledge_base.types import ArticleDraft, Band, QuestionLog
 from tests.fakes.fixed_vector_bot import fixed_vector_bot
 from tests.fakes.people import ADMIN
-from tests.fakes.replies import shown_text_or_caption
+from tests.fakes.replies import buttons, shown_text_or_caption
 
 ADMINS = frozenset({ADMIN})
 MB = 1024 * 1024
@@ -128,3 +131,36 @@ async def test_a_new_title_at_cosine_0_93_to_an_article_is_flagged_as_a_near_cop
             "sendMessage", lambda call: "reply_markup" in call.params, timeout=10, after=mark
         )
     assert ("Похоже на: «Пароль»" in shown_text_or_caption(summary)) is flagged
+
+
+async def _ten_articles_and_a_question_nobody_answered(
+    factory: async_sessionmaker[AsyncSession],
+) -> None:
+    async with factory() as session:
+        await ArticleService(session).import_drafts(
+            [ArticleDraft(f"Статья {n}", "Текст") for n in range(1, 11)]
+        )
+        await QueryRepository(session).log_many(
+            [QuestionLog(101, "есть ли в офисе спортзал", None, 0.1, Band.NOTHING, "fixed")]
+        )
+        await session.commit()
+
+
+async def test_choosing_another_article_offers_the_eight_closest(tmp_path: Path) -> None:
+    async with fixed_vector_bot(
+        tmp_path, {}, _ten_articles_and_a_question_nobody_answered, admin_ids=ADMINS
+    ) as bot:
+        mark = bot.stub.mark()
+        bot.stub.push_text(ADMIN, "/unanswered")
+        group = await bot.stub.wait_for(
+            "sendMessage", lambda call: "reply_markup" in call.params, timeout=10, after=mark
+        )
+        [choose] = [
+            data for _, data in buttons(group) if AdminInbox.unpack(data).action == "choose"
+        ]
+        offer = await bot.reply_to(
+            ADMIN, partial(bot.stub.push_callback, ADMIN, group.result["message_id"], choose)
+        )
+    offered = buttons(offer)
+    assert len(offered) == 8, offered
+    assert all(label.startswith("→ Статья ") for label, _ in offered)
