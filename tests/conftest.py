@@ -21,6 +21,10 @@ os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 
 
 from bot.app import build_resources
+from bot.cli import evaluation as cli_evaluation
+from bot.runtime import model_choice
+from knowledge_base.encoders import loading
+from knowledge_base.encoders.base import TextEncoder
 from knowledge_base.encoders.base_models import MINILM, MULTILINGUAL_E5, bootstrap_base_models
 from knowledge_base.encoders.onnx_encoder import OnnxEncoder
 from knowledge_base.encoders.torch_encoder import Encoder
@@ -97,6 +101,25 @@ def e5_onnx_encoder(base_models: dict[str, Path]) -> OnnxEncoder:
 @pytest.fixture(scope="session")
 def minilm_encoder(base_models: dict[str, Path]) -> Encoder:
     return Encoder(base_models[MINILM])
+
+
+@pytest.fixture
+def shared_models(monkeypatch: pytest.MonkeyPatch, e5_onnx_encoder: OnnxEncoder) -> None:
+    """`faqbot` commands run in this process serve the run's loaded e5 where they would load
+    the base e5 for ONNX Runtime (any other model, or PyTorch, is loaded as usual): what such a
+    test checks is the command, and a load costs seconds."""
+    real = loading.load_encoder
+    e5 = e5_onnx_encoder.path.resolve()
+
+    def load(
+        model_path: str | Path, backend: str = "onnx", allow_hub: bool = False, threads: int = 0
+    ) -> TextEncoder:
+        if backend == "onnx" and Path(model_path).resolve() == e5:
+            return e5_onnx_encoder
+        return real(model_path, backend, allow_hub, threads)
+
+    for module in (model_choice, cli_evaluation):
+        monkeypatch.setattr(module, "load_encoder", load)
 
 
 @pytest.fixture

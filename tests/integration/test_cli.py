@@ -1,17 +1,23 @@
-"""The `faqbot` command as an operator runs it: a real process, a real database, the real model."""
+"""The `faqbot` command as an operator runs it: a real database, the real model; a process of its
+own where the process is what is tested (no token, a terminal, a missing model), the commands
+themselves in this process with the run's loaded model."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import logging
 import os
 import pty
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from bot import cli
 from knowledge_base.storage.engine import create_engine, create_session_factory
 from knowledge_base.storage.queries import QueryRepository
 from knowledge_base.types import Band, QuestionLog
@@ -24,29 +30,51 @@ SUGGEST_ALL = {"SEARCH__ANSWER_THRESHOLD": "1.01", "SEARCH__SUGGEST_THRESHOLD": 
 ANSWER_NONE = {"SEARCH__ANSWER_THRESHOLD": "1.01", "SEARCH__SUGGEST_THRESHOLD": "1.01"}
 
 
-@pytest.fixture
-def faqbot_process(tmp_path: Path, sample_base_file: Path):  # type: ignore[no-untyped-def]
-    """Runs `faqbot ...` as its own process (python -m bot) in a clean folder, no .env, on a
-    copy of the warm sample base."""
-    env = operator_environment(tmp_path)
-    copy_database(sample_base_file, tmp_path / "kb.sqlite3")
+@dataclass(frozen=True)
+class _Run:
+    returncode: int
+    stdout: str
+    # What the command wrote to stderr, then its log lines.
+    stderr: str
 
-    def run(*args: str, stdin: str = "", **extra_env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "bot", *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            cwd=tmp_path,
-            env={**env, **extra_env},
-            timeout=300,
-        )
+
+@pytest.fixture
+def faqbot_command(  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    sample_base_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    shared_models: None,
+):
+    """Runs `faqbot ...` as an operator's shell would (a clean folder, no .env, that operator's
+    environment, on a copy of the warm sample base), in this process: `cli.main` as the
+    `faqbot` script calls it."""
+    copy_database(sample_base_file, tmp_path / "kb.sqlite3")
+    operator = operator_environment(tmp_path)
+    for key in set(os.environ) - set(operator):
+        monkeypatch.delenv(key)
+    for key, value in operator.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    caplog.set_level(logging.INFO)
+
+    def run(*args: str, stdin: str = "", **extra_env: str) -> _Run:
+        capsys.readouterr()
+        caplog.clear()
+        with monkeypatch.context() as command:
+            for key, value in extra_env.items():
+                command.setenv(key, value)
+            command.setattr(sys, "stdin", io.StringIO(stdin))
+            code = cli.main(list(args))
+        out, err = capsys.readouterr()
+        return _Run(code, out, err + caplog.text)
 
     return run
 
 
-def test_ask_json_answers_with_the_best_article(faqbot_process) -> None:  # type: ignore[no-untyped-def]
-    result = faqbot_process("ask", "--json", "Как получить доступ к логам?", **ANSWER_ALL)
+def test_ask_json_answers_with_the_best_article(faqbot_command) -> None:  # type: ignore[no-untyped-def]
+    result = faqbot_command("ask", "--json", "Как получить доступ к логам?", **ANSWER_ALL)
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert set(answer) == {"band", "title", "score", "alternatives"}
@@ -59,17 +87,17 @@ def test_ask_json_answers_with_the_best_article(faqbot_process) -> None:  # type
     assert "encoding" not in result.stderr, "the cached vectors serve at once"
 
 
-def test_ask_json_says_nothing_below_the_bands(faqbot_process) -> None:  # type: ignore[no-untyped-def]
-    result = faqbot_process("ask", "--json", "рецепт борща со сметаной и пампушками", **ANSWER_NONE)
+def test_ask_json_says_nothing_below_the_bands(faqbot_command) -> None:  # type: ignore[no-untyped-def]
+    result = faqbot_command("ask", "--json", "рецепт борща со сметаной и пампушками", **ANSWER_NONE)
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert (answer["band"], answer["title"], answer["alternatives"]) == ("nothing", None, [])
     assert answer["score"] > 0
 
 
-def test_chat_offers_suggestions_and_opens_one_by_its_number(faqbot_process) -> None:  # type: ignore[no-untyped-def]
+def test_chat_offers_suggestions_and_opens_one_by_its_number(faqbot_command) -> None:  # type: ignore[no-untyped-def]
     stdin = "7\nКак сменить пароль?\n9\n1\n"
-    result = faqbot_process("chat", stdin=stdin, **SUGGEST_ALL)
+    result = faqbot_command("chat", stdin=stdin, **SUGGEST_ALL)
     assert result.returncode == 0, result.stderr
     before, rest = result.stdout.split("Возможно, вы имели в виду:", 1)
     # A number before anything was offered is no question to search.
@@ -139,22 +167,22 @@ def test_a_missing_model_is_exit_code_3_with_a_hint(tmp_path: Path) -> None:
     assert "no-model" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_ask_with_no_words_says_so_and_loads_no_model(faqbot_process) -> None:  # type: ignore[no-untyped-def]
-    result = faqbot_process("ask", " \t\n ")
+def test_ask_with_no_words_says_so_and_loads_no_model(faqbot_command) -> None:  # type: ignore[no-untyped-def]
+    result = faqbot_command("ask", " \t\n ")
     assert result.returncode == 2
     assert "сообщение пустое" in result.stderr
     assert result.stdout == ""
 
 
-def test_ask_says_when_it_reads_only_the_start_of_a_long_question(faqbot_process) -> None:  # type: ignore[no-untyped-def]
-    result = faqbot_process("ask", "--json", "логи " * 20, MAX_QUESTION_CHARS="20", **ANSWER_ALL)
+def test_ask_says_when_it_reads_only_the_start_of_a_long_question(faqbot_command) -> None:  # type: ignore[no-untyped-def]
+    result = faqbot_command("ask", "--json", "логи " * 20, MAX_QUESTION_CHARS="20", **ANSWER_ALL)
     assert result.returncode == 0, result.stderr
     assert "прочитал только первые 20 символов" in result.stderr
     assert json.loads(result.stdout)["band"] == "answer"
 
 
 def test_inbox_json_groups_the_unanswered_questions_by_meaning(  # type: ignore[no-untyped-def]
-    faqbot_process, tmp_path: Path
+    faqbot_command, tmp_path: Path
 ) -> None:
     asked = [
         (1, "рецепт борща со сметаной"),
@@ -162,7 +190,7 @@ def test_inbox_json_groups_the_unanswered_questions_by_meaning(  # type: ignore[
         (3, "ремонт принтера на третьем этаже"),
     ]
     asyncio.run(_log_unanswered(tmp_path / "kb.sqlite3", asked))
-    result = faqbot_process("inbox", "--json")
+    result = faqbot_command("inbox", "--json")
     assert result.returncode == 0, result.stderr
     groups = json.loads(result.stdout)
     assert sorted(

@@ -61,7 +61,11 @@ async def test_sample_eval_figures_are_the_readme_s_and_e5_beats_minilm(
 
 
 def test_eval_cli_prints_the_metrics_as_json(
-    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], base_models
+    tmp_path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    base_models,
+    shared_models: None,
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'kb.sqlite3'}")
@@ -89,7 +93,11 @@ def test_eval_cli_prints_the_metrics_as_json(
 
 
 def test_eval_cli_text_report_shows_the_unanswerable_questions(
-    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], base_models
+    tmp_path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    base_models,
+    shared_models: None,
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'kb.sqlite3'}")

@@ -16,8 +16,10 @@ from tests.fakes.paths import MODELS_DIR, SAMPLE_BASE
 
 
 @pytest.fixture
-def faqbot_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
-    """Runs `faqbot ...` in-process against a database of its own."""
+def faqbot_in_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_models: None
+) -> object:
+    """Runs `faqbot ...` in-process against a database of its own (the base e5 already loaded)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'kb.sqlite3'}")
 
