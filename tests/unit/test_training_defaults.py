@@ -243,3 +243,14 @@ async def test_a_promotion_keeps_the_three_newest_versions_that_served(
         ModelStatus.ACTIVE,
     ]
     assert all((models / n).is_dir() for n in ("ft-2", "ft-3", "ft-4"))
+
+
+def test_the_options_follow_the_seeds_recipe_and_leave_a_core_to_the_bot(
+    options: TrainingOptions,
+) -> None:
+    # What fine_tune is handed (its effect needs a real training: tests/integration).
+    hyper = options.hyper
+    recipe = (hyper.epochs, hyper.batch_size, hyper.learning_rate, hyper.seed, hyper.scale)
+    assert recipe == (2.0, 8, 5e-5, 42, 20.0)
+    assert hyper.freeze_embeddings is True
+    assert options.threads == max(1, (os.cpu_count() or 1) - 1), "all cores but one"
