@@ -1,8 +1,8 @@
 """The README's recommendations of the two base models, served with the default settings (no
 SEARCH__ANSWER_THRESHOLD, SEARCH__SUGGEST_THRESHOLD or SEARCH__LEXICAL_WEIGHT): multilingual-e5-
 small answers from 0.90 and suggests from 0.87, all-MiniLM-L6-v2 from 0.85 and 0.70, both with
-the lexical channel at 0.2. Read from the directories `faqbot models bootstrap` built, as the
-encoders read them when they load (no model is loaded here)."""
+the lexical channel at 0.2 (read from the directories `faqbot models bootstrap` built, as the
+encoders read them when they load); and ONNX Runtime serves them (MODEL__BACKEND=onnx)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.runtime.model_choice import resolve_lexical_weight, resolve_thresholds
+from bot.runtime.model_choice import load_model, resolve_lexical_weight, resolve_thresholds
 from knowledge_base.encoders.base import recommended_thresholds
 from knowledge_base.encoders.base_models import MINILM, MULTILINGUAL_E5
+from knowledge_base.encoders.onnx_encoder import OnnxEncoder
 from knowledge_base.types import Band
 from tests.fakes.encoders import TableEncoder
 from tests.fakes.settings import make_settings
@@ -38,3 +39,13 @@ def test_a_base_model_is_served_with_the_bands_and_weight_it_recommends(
         Band.NOTHING,
     ]
     assert resolve_lexical_weight(settings, encoder) == 0.2  # type: ignore[arg-type]
+
+
+async def test_a_base_model_is_served_by_onnx_runtime_with_the_default_settings(
+    base_models: dict[str, Path], tmp_path: Path
+) -> None:
+    # The smaller base model: which runtime serves is the same question for both.
+    directory = base_models[MINILM]
+    encoder = await load_model(make_settings(tmp_path, directory), directory)
+    assert isinstance(encoder, OnnxEncoder)
+    assert encoder.backend == "onnx"
