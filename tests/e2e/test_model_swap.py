@@ -1,4 +1,5 @@
-"""The running bot switches to a model that `faqbot train` promotes, without a restart."""
+"""The running bot switches to a model that `faqbot train` promotes, without a restart, and
+serves it with the thresholds the training chose."""
 
 from __future__ import annotations
 
@@ -10,15 +11,19 @@ from sqlalchemy import select
 
 from bot.config import ModelSettings
 from knowledge_base.encoders.base import model_version
+from knowledge_base.encoders.base_models import MULTILINGUAL_E5, RECOMMENDED_THRESHOLDS
 from knowledge_base.encoders.torch_encoder import Encoder
 from knowledge_base.storage.tables import QueryRow
-from tests.fakes.harness import FORCE_ANSWER, BotHarness, LaunchBot
+from knowledge_base.types import Band
+from tests.fakes.harness import DEFAULT_BANDS, BotHarness, LaunchBot
 from tests.fakes.operator_shell import operator_environment, start_faqbot
 from tests.fakes.paths import SAMPLE_EVAL
 
 QUESTIONS = ["Как получить доступ к логам?", "не работает впн", "как сменить пароль"]
 # Seconds between two questions asked while the training runs.
 ASKING_PACE = 0.2
+# Sample questions asked once the new model serves, to see its thresholds at work.
+AFTER_THE_SWAP = 60
 
 
 async def _versions(bot: BotHarness) -> list[str]:
@@ -26,12 +31,33 @@ async def _versions(bot: BotHarness) -> list[str]:
         return list(await session.scalars(select(QueryRow.model_version).order_by(QueryRow.id)))
 
 
+def _band(score: float, thresholds: dict[str, float]) -> Band:
+    if score >= thresholds["answer"]:
+        return Band.ANSWER
+    return Band.SUGGEST if score >= thresholds["suggest"] else Band.NOTHING
+
+
+async def _scored(bot: BotHarness, after_id: int) -> list[tuple[float, str]]:
+    async with bot.session_factory() as session:
+        rows = await session.execute(
+            select(QueryRow.score, QueryRow.band).where(QueryRow.id > after_id)
+        )
+        return [(score, band) for score, band in rows]
+
+
+async def _last_id(bot: BotHarness) -> int:
+    async with bot.session_factory() as session:
+        return int(await session.scalar(select(QueryRow.id).order_by(QueryRow.id.desc())) or 0)
+
+
 async def test_the_bot_answers_with_a_newly_trained_model_without_a_restart(
     launch_bot: LaunchBot, e5_encoder: Encoder, tmp_path: Path
 ) -> None:
     models = tmp_path / "models"
+    # The bands the model recommends, as production runs: the base model's, then those the
+    # training chose on its held-out questions.
     bot = await launch_bot(
-        FORCE_ANSWER,
+        DEFAULT_BANDS,
         index_refresh_seconds=0.2,
         model=ModelSettings(path=str(e5_encoder.path), models_dir=models),
     )
@@ -75,6 +101,22 @@ async def test_the_bot_answers_with_a_newly_trained_model_without_a_restart(
     switched = versions.index(new_version)
     assert versions[switched:] == [new_version] * (len(versions) - switched), "no flip-flopping"
     assert asked_while_training >= 3, "the training was too short to prove the bot kept answering"
+
+    # The training held out enough questions (at least 10) to choose thresholds for the new
+    # model's scores, and the running bot answers by them, not by the base model's.
+    trained = result["thresholds"]
+    base = RECOMMENDED_THRESHOLDS[MULTILINGUAL_E5]
+    assert result["data"]["held_out"] >= 10, result["data"]
+    assert trained != base, "the training kept the base model's thresholds"
+    after_id = await _last_id(bot)
+    sample = [json.loads(line)["query"] for line in SAMPLE_EVAL.read_text().splitlines()]
+    for question in sample[:AFTER_THE_SWAP]:
+        await bot.ask(question)
+    scored = await _scored(bot, after_id)
+    assert len(scored) == AFTER_THE_SWAP
+    assert [band for _, band in scored] == [_band(score, trained) for score, _ in scored]
+    telling = [score for score, _ in scored if _band(score, trained) != _band(score, base)]
+    assert telling, f"no question scored where {trained} and {base} disagree"
 
     # `faqbot models rollback` reaches the running bot the same way.
     rollback = await start_faqbot(env, tmp_path, "models", "rollback")
