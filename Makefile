@@ -9,7 +9,7 @@ BASE_MODEL := models/base/multilingual-e5-small/model.onnx.json
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test setup setup-dev lint bench clean
+.PHONY: run test setup setup-dev lint bench mutation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ test: lint
 
 bench: setup
 	$(BIN)/python scripts/bench.py
+
+# Mutation testing of the modules that hold the promises (scripts/mutation.py): long, so not
+# part of `make test`.
+mutation: setup-dev
+	$(BIN)/python scripts/mutation.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
