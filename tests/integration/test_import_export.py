@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -121,26 +123,50 @@ def test_the_command_itself_keeps_models_off_the_hub(
     assert os.environ.get("TRANSFORMERS_OFFLINE") == "1"
 
 
-def test_models_bootstrap_builds_once_and_again_only_with_force(
+def _linked_copy(source: Path, target: Path) -> None:
+    """A copy of a model directory whose large files are hard links (instant, no disk): a file
+    that is rebuilt is unlinked and written anew, so the original is never touched."""
+
+    def link_or_copy(src: str, dst: str) -> None:
+        if os.path.getsize(src) > 1 << 20:
+            with contextlib.suppress(OSError):  # another file system: copied
+                os.link(src, dst)
+                return
+        shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, copy_function=link_or_copy)
+
+
+def test_models_bootstrap_builds_what_is_missing_and_again_only_with_force(
     faqbot_in_process,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # type: ignore[no-untyped-def]
+    # A models folder with e5 already built (as the run's own) and MiniLM missing.
     models = tmp_path / "models"
     monkeypatch.setenv("MODEL__MODELS_DIR", str(models))
+    e5 = models / "base" / "multilingual-e5-small"
+    _linked_copy(MODELS_DIR / "base" / "multilingual-e5-small", e5)
+    weights = e5 / "model.safetensors"
+    inode = weights.stat().st_ino
     assert faqbot_in_process("models", "bootstrap") == 0
     first = capsys.readouterr().out.splitlines()
-    assert len(first) == 2 and all(line.startswith("built: ") for line in first), first
-    weights = models / "base" / "multilingual-e5-small" / "model.safetensors"
-    (weights.parent / "stray.txt").write_text("left by hand")
+    assert first == [f"present: {e5}", f"built: {models / 'base' / 'all-MiniLM-L6-v2'}"], first
+    assert weights.stat().st_ino == inode, "the model that was there is not rebuilt"
+    (e5 / "stray.txt").write_text("left by hand")
     assert faqbot_in_process("models", "bootstrap") == 0
-    assert all(line.startswith("present: ") for line in capsys.readouterr().out.splitlines())
-    assert (weights.parent / "stray.txt").exists(), "without --force nothing is rebuilt"
-    assert faqbot_in_process("models", "bootstrap", "--force") == 0
     again = capsys.readouterr().out.splitlines()
-    assert all(line.startswith("built: ") for line in again) and len(again) == 2, again
-    assert weights.is_file() and not (weights.parent / "stray.txt").exists()
+    assert len(again) == 2 and all(line.startswith("present: ") for line in again), again
+    assert (e5 / "stray.txt").exists(), "without --force nothing is rebuilt"
+    assert faqbot_in_process("models", "bootstrap", "--force") == 0
+    forced = capsys.readouterr().out.splitlines()
+    assert len(forced) == 2 and all(line.startswith("built: ") for line in forced), forced
+    assert weights.is_file() and not (e5 / "stray.txt").exists()
+    assert weights.stat().st_ino != inode, "--force builds e5 anew"
+    assert (e5 / "model.onnx").is_file() and (
+        models / "base" / "all-MiniLM-L6-v2" / "model.onnx"
+    ).is_file()
 
 
 def test_stats_prints_the_numbers_of_the_period(
