@@ -52,9 +52,10 @@ def faqbot_on_small_base(
     monkeypatch: pytest.MonkeyPatch,
     base_models: dict[str, Path],
     small_base: tuple[Path, Path],
+    shared_models: None,
 ) -> object:
     """`faqbot ...` in-process on the small base, imported: its own database and models folder,
-    the real e5 as base."""
+    the real e5 as base (served by the run's loaded copy; a training loads its own)."""
     monkeypatch.chdir(tmp_path)
     for key, value in operator_environment(tmp_path).items():
         monkeypatch.setenv(key, value)
