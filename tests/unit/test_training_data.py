@@ -163,7 +163,23 @@ def test_no_direct_answers_when_the_best_scores_are_wrong() -> None:
     right = list(np.linspace(0.5, 0.8, 10))
     wrong = [0.99, 0.98]
     answer, _ = choose_thresholds(_report(right, wrong), 0.9) or (0.0, 0.0)
-    assert answer > 0.99
+    assert 0.99 < answer <= 0.991, "just above the best score"
+
+
+def test_the_answer_threshold_never_exceeds_a_cosines_maximum() -> None:
+    right = [0.5 + 0.01 * n for n in range(10)]
+    # The best first answers, word for word another article's phrasing, are wrong.
+    assert (choose_thresholds(_report(right, [1.0, 0.9995]), 0.9) or (0.0, 0.0))[0] == 1.0
+    # Questions whose article is missing score 1.0 on another one.
+    report = EvalReport(10, 1.0, 1.0, 1.0, 0, right, [], without_gold_scores=[1.0] * 10)
+    assert (choose_thresholds(report, 0.9) or (0.0, 0.0))[0] == 1.0
+
+
+def test_a_threshold_is_stored_rounded_down_so_every_score_that_passed_it_still_passes() -> None:
+    right = [0.91005 + 0.01 * n for n in range(10)]  # all right: the lowest is the threshold
+    answer, suggest = choose_thresholds(_report(right, []), 0.9) or (0.0, 0.0)
+    assert answer == 0.91, "0.91005 rounded down, not to the nearer 0.9101"
+    assert suggest == 0.91, "capped by the exact answer threshold, then rounded down alike"
 
 
 def test_thresholds_keep_most_questions_without_their_article_from_a_direct_answer() -> None:
