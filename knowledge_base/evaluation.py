@@ -214,7 +214,7 @@ def choose_thresholds(report: EvalReport, precision_target: float) -> tuple[floa
         allowed = int(np.floor(UNANSWERABLE_MAY_PASS * len(missing)))
         # Just above the score of the (allowed + 1)-th best: no more than `allowed` pass.
         answer = max(answer, min(1.0, float(missing[len(missing) - allowed - 1]) + 1e-4))
-    kept = np.sort(right)[::-1][: max(1, int(np.ceil(SUGGEST_KEEPS_RIGHT * len(right))))]
+    kept = np.sort(right)[::-1][: int(np.ceil(SUGGEST_KEEPS_RIGHT * len(right)))]
     suggest = min(answer, float(kept.min()))
     return _floor(answer), _floor(suggest)
 
