@@ -390,6 +390,11 @@ async def test_a_click_and_a_lesson_the_database_refuses_fail_after_the_services
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     query_id, article_id = await _query(session_factory)
+    # The 👍 is stored before the database is locked; "none of these fit" comes after.
+    thumbs_up = {"query_id": query_id, "user_id": OWNER, "article_id": article_id}
+    assert await _record(session_factory, **thumbs_up, label=Label.HELPFUL) is (
+        FeedbackOutcome.RECORDED
+    )
     monkeypatch.setattr(storage_engine, "BUSY_TIMEOUT_MS", 0)  # a lock refuses at once
     monkeypatch.setattr(faults, "EPISODES", faults.FaultEpisodes())
     engine = create_engine(migrated_url)
@@ -406,12 +411,12 @@ async def test_a_click_and_a_lesson_the_database_refuses_fail_after_the_services
                         await service.record(
                             query_id=query_id,
                             user_id=OWNER,
-                            article_id=article_id,
-                            label=Label.HELPFUL,
+                            article_id=None,
+                            label=Label.NOT_HELPFUL,
                         )
                     with pytest.raises(StoreUnavailable):
                         await service.learn(query_id, article_id)
     finally:
         await engine.dispose()
-    assert await _stored(session_factory) == []
+    assert await _stored(session_factory) == [(article_id, Label.HELPFUL)]
     assert await _phrasings(session_factory, article_id) == [("VPN", PhrasingSource.TITLE)]
