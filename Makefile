@@ -45,8 +45,9 @@ lint: setup-dev
 	# The import contracts of ../shared/design.md (pyproject.toml, [tool.importlinter]).
 	$(BIN)/lint-imports
 
+# Two workers (this project's machines have two cores), each test file kept on one worker.
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: setup
 	$(BIN)/python scripts/bench.py

@@ -38,8 +38,10 @@ from tests.fakes.settings import make_settings
 
 # Every model construction of the run, in this process and in those it starts, is counted
 # (tests/fakes/model_loads) and the total printed at the end.
-_MODEL_LOADS = Path(tempfile.mkstemp(prefix="faqbot-model-loads-")[1])
-os.environ[model_loads.ENV] = str(_MODEL_LOADS)
+# One file for the whole run: pytest-xdist's workers inherit the name from the run that starts them.
+if not os.environ.get(model_loads.ENV):
+    os.environ[model_loads.ENV] = tempfile.mkstemp(prefix="faqbot-model-loads-")[1]
+_MODEL_LOADS = Path(os.environ[model_loads.ENV])
 os.environ["PYTHONPATH"] = os.pathsep.join(
     [str(Path(model_loads.__file__).parent), *filter(None, [os.environ.get("PYTHONPATH")])]
 )
@@ -156,6 +158,8 @@ async def sample_base_file(tmp_path_factory: pytest.TempPathFactory, e5_encoder:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """The model constructions of the whole run, child processes included."""
+    if hasattr(terminalreporter.config, "workerinput"):
+        return  # a pytest-xdist worker: the run that started it prints the total
     rows = [line.split(" ") for line in _MODEL_LOADS.read_text().splitlines()]
     _MODEL_LOADS.unlink(missing_ok=True)
     kinds = [row[1] for row in rows]

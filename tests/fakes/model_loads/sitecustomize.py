@@ -73,13 +73,18 @@ class _Loader(importlib.abc.Loader):
 
 
 class _Finder(importlib.abc.MetaPathFinder):
+    # This module may be imported twice in one process (as `sitecustomize` at start and as
+    # tests.fakes.model_loads.sitecustomize by the tests): one finder is enough, and none may
+    # ask another, which would ask it back.
+    faqbot_counting = True
+
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
         if fullname not in _TARGETS and not (fullname == _LOADING and _stand_in_wanted()):
             return None
         for finder in sys.meta_path:
-            if finder is self:
+            if getattr(finder, "faqbot_counting", False):
                 continue
             spec = finder.find_spec(fullname, path, target)
             if spec is not None and spec.loader is not None:
@@ -97,7 +102,7 @@ def install() -> None:
     for name in _TARGETS:
         if name in sys.modules:
             _patch(sys.modules[name])
-    if not any(isinstance(finder, _Finder) for finder in sys.meta_path):
+    if not any(getattr(finder, "faqbot_counting", False) for finder in sys.meta_path):
         sys.meta_path.insert(0, _Finder())
 
 
