@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -21,8 +20,8 @@ from bot.texts import admin as admin_texts
 from knowledge_base.articles import ArticleEditor, ArticleService
 from knowledge_base.audit import Actor
 from knowledge_base.storage.queries import QueryRepository
-from knowledge_base.storage.tables import QueryRow
 from knowledge_base.types import ArticleDraft, Band, QuestionLog
+from tests.fakes.databases import answered_days_ago
 from tests.fakes.fixed_vector_bot import fixed_vector_bot
 from tests.fakes.people import ADMIN
 from tests.fakes.replies import buttons, shown_text_or_caption
@@ -81,23 +80,7 @@ async def test_audit_shows_the_last_ten_changes_unless_told_how_many(tmp_path: P
 
 async def _asked_days_ago(factory: async_sessionmaker[AsyncSession]) -> None:
     """One answered question 13, 14, 89 and 90 days ago."""
-    now = datetime.now(UTC)
-    async with factory() as session:
-        await ArticleService(session).import_drafts([ArticleDraft("VPN", "Шаги")])
-        [article] = await ArticleService(session).all()
-        session.add_all(
-            QueryRow(
-                user_id=10,
-                text=f"вопрос {days} дней назад",
-                article_id=article.id,
-                score=0.95,
-                band=Band.ANSWER,
-                model_version="fixed-vectors",
-                created_at=now - timedelta(days=days),
-            )
-            for days in (13, 14, 89, 90)
-        )
-        await session.commit()
+    await answered_days_ago(factory, (13, 14, 89, 90))
 
 
 async def test_stats_cover_the_last_14_days_and_at_most_90(tmp_path: Path) -> None:

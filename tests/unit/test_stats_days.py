@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
@@ -15,9 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import cli
 from bot.app import build_resources
 from bot.cli import inbox as inbox_command
-from knowledge_base.articles import ArticleService
-from knowledge_base.storage.tables import QueryRow
-from knowledge_base.types import ArticleDraft, Band
+from tests.fakes.databases import answered_days_ago
 from tests.fakes.encoders import TableEncoder
 
 
@@ -36,23 +34,7 @@ async def test_stats_cover_the_last_14_days_by_default(
     encoder = TableEncoder("fixed-vectors", {"VPN": [1.0, 0.0]})
     with_fixed_vectors = partial(build_resources, encoder=encoder)  # type: ignore[arg-type]
     monkeypatch.setattr(inbox_command, "build_resources", with_fixed_vectors)
-    now = datetime.now(UTC)
-    async with session_factory() as session:
-        await ArticleService(session).import_drafts([ArticleDraft("VPN", "Шаги")])
-        [article] = await ArticleService(session).all()
-        session.add_all(
-            QueryRow(
-                user_id=10,
-                text="VPN",
-                article_id=article.id,
-                score=0.95,
-                band=Band.ANSWER,
-                model_version="fixed-vectors",
-                created_at=now - timedelta(days=days),
-            )
-            for days in (13, 14)
-        )
-        await session.commit()
+    now = await answered_days_ago(session_factory, (13, 14))
     assert await asyncio.to_thread(cli.main, ["stats"]) == 0
     out = capsys.readouterr().out
     # The question of 13 days ago is in, the one of 14 days ago is not; a line for each day.

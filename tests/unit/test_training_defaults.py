@@ -199,12 +199,10 @@ def test_one_question_in_ten_without_its_article_may_pass_and_suggest_keeps_85_p
     assert thresholds["suggest"] == 0.83
 
 
-async def test_models_prune_keeps_the_three_newest_versions_that_served(
-    models: Path, session_factory: async_sessionmaker[AsyncSession]
+async def _only_the_three_newest_kept(
+    session_factory: async_sessionmaker[AsyncSession], models: Path
 ) -> None:
-    for name in ("ft-1", "ft-2", "ft-3", "ft-4"):
-        await record_training(session_factory, models, name, promote=True)
-    assert await _faqbot("models", "prune") == 0
+    """Of ft-1 … ft-4 (ft-4 active), ft-1 is pruned, files and all; the others are kept."""
     statuses = await version_statuses(session_factory, models)
     assert statuses["ft-1"] == ModelStatus.PRUNED and not (models / "ft-1").exists()
     assert [statuses[n] for n in ("ft-2", "ft-3", "ft-4")] == [
@@ -212,6 +210,15 @@ async def test_models_prune_keeps_the_three_newest_versions_that_served(
         ModelStatus.PREVIOUS,
         ModelStatus.ACTIVE,
     ]
+
+
+async def test_models_prune_keeps_the_three_newest_versions_that_served(
+    models: Path, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    for name in ("ft-1", "ft-2", "ft-3", "ft-4"):
+        await record_training(session_factory, models, name, promote=True)
+    assert await _faqbot("models", "prune") == 0
+    await _only_the_three_newest_kept(session_factory, models)
     assert (models / "base" / "e5").is_dir()
 
 
@@ -235,13 +242,7 @@ async def test_a_promotion_keeps_the_three_newest_versions_that_served(
 
     monkeypatch.setattr(training_command, "train_new_version", trained)
     assert await _faqbot("train", "--json") == 0
-    statuses = await version_statuses(session_factory, models)
-    assert statuses["ft-1"] == ModelStatus.PRUNED and not (models / "ft-1").exists()
-    assert [statuses[n] for n in ("ft-2", "ft-3", "ft-4")] == [
-        ModelStatus.PREVIOUS,
-        ModelStatus.PREVIOUS,
-        ModelStatus.ACTIVE,
-    ]
+    await _only_the_three_newest_kept(session_factory, models)
     assert all((models / n).is_dir() for n in ("ft-2", "ft-3", "ft-4"))
 
 
