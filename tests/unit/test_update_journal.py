@@ -3,11 +3,16 @@ forever, and a redelivered update is not taken twice."""
 
 from __future__ import annotations
 
+import os
+import re
+import sqlite3
+import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from bot.runtime.journal import JournalInUse, UpdateJournal
+from bot.runtime.journal import JournalInUse, JournalUnwritable, Unfinished, UpdateJournal
 
 BOT = 111
 
@@ -55,9 +60,14 @@ def test_an_update_three_runs_started_and_none_finished_is_given_up(tmp_path: Pa
         journal.mark_handled(8)  # 8 gets through; every run dies while handling 7
         journal.close()
     assert seen == [([7, 8], []), ([7], []), ([7], []), ([], [7])]
+    # Given up once: not resumed, and not reported (nor logged) again at every later start.
     journal = UpdateJournal(path, BOT)
-    assert journal.unfinished(max_attempts=3).resume == []
+    assert journal.unfinished(max_attempts=3) == Unfinished(resume=[], given_up=[])
     journal.close()
+    # What the operator looking into an incident finds in the journal.
+    with sqlite3.connect(path) as db:
+        outcomes = db.execute("SELECT update_id, outcome FROM updates ORDER BY update_id")
+        assert outcomes.fetchall() == [(7, "given_up"), (8, "handled")]
 
 
 def test_a_second_bot_process_cannot_take_the_same_journal(tmp_path: Path) -> None:
@@ -67,6 +77,59 @@ def test_a_second_bot_process_cannot_take_the_same_journal(tmp_path: Path) -> No
         UpdateJournal(path, BOT)
     first.close()
     UpdateJournal(path, BOT).close()
+
+
+def test_a_journal_in_folders_not_made_yet_makes_them(tmp_path: Path) -> None:
+    journal = UpdateJournal(tmp_path / "data" / "bots" / "j.sqlite3", BOT)
+    assert journal.record([(1, "{}")]) == {1}
+    journal.close()
+
+
+def test_the_lock_beside_the_journal_is_a_plain_file_no_one_executes(tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        UpdateJournal(tmp_path / "j.sqlite3", BOT).close()
+    finally:
+        os.umask(previous)
+    lock = tmp_path / "j.sqlite3.lock"
+    assert stat.S_IMODE(lock.stat().st_mode) == 0o644
+
+
+def test_a_journal_that_cannot_be_opened_is_named_and_leaves_no_lock_behind(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite3"
+    path.mkdir()  # a folder where the file should be: SQLite cannot open it
+    with pytest.raises(JournalUnwritable, match=f"^{re.escape(str(path))}: unable to open"):
+        UpdateJournal(path, BOT)
+    path.rmdir()
+    # The failed start released its lock: the next one is not refused as a second bot.
+    journal = UpdateJournal(path, BOT)
+    assert journal.record([(1, "{}")]) == {1}
+    journal.close()
+
+
+def test_a_batch_that_fails_part_way_stores_none_of_it_and_the_journal_goes_on(
+    tmp_path: Path,
+) -> None:
+    journal = UpdateJournal(tmp_path / "j.sqlite3", BOT)
+    # A lone surrogate has no UTF-8 form: SQLite cannot take the second payload.
+    with pytest.raises(UnicodeEncodeError):
+        journal.record([(1, "{}"), (2, "\ud800")])
+    # The first was rolled back with it (it is new when delivered again), and the failed
+    # batch left no transaction open for the next one to trip on.
+    assert journal.record([(1, "{}"), (3, "{}")]) == {1, 3}
+    assert [u.update_id for u in journal.unfinished(3).resume] == [1, 3]
+    journal.close()
+
+
+def test_the_senders_thread_can_note_an_update_handled(tmp_path: Path) -> None:
+    journal = UpdateJournal(tmp_path / "j.sqlite3", BOT)
+    journal.record([(1, "{}"), (2, "{}")])
+    with ThreadPoolExecutor(1, thread_name_prefix="faqbot-sender") as sender:
+        sender.submit(journal.mark_handled, 1).result()
+    assert [u.update_id for u in journal.unfinished(3).resume] == [2]
+    journal.close()
 
 
 def test_each_bot_has_its_own_updates(tmp_path: Path) -> None:
