@@ -29,8 +29,9 @@ from knowledge_base.types import (
 log = logging.getLogger(__name__)
 
 # A question joins the closest group if its embedding is at least this close (cosine) to the
-# group's centroid, the normalised mean of its questions' embeddings; else it starts a group. Measured for multilingual-e5-small, whose unrelated Russian sentences score
-# about 0.85: paraphrases of one question score above 0.9.
+# group's centroid, the normalised mean of its questions' embeddings; else it starts a group.
+# Measured for multilingual-e5-small, whose unrelated Russian sentences score about 0.85:
+# paraphrases of one question score above 0.9.
 GROUP_THRESHOLD = 0.9
 
 
