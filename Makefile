@@ -52,8 +52,8 @@ test: lint
 bench: setup
 	$(BIN)/python scripts/bench.py
 
-# Mutation testing of the modules that hold the promises (scripts/mutation.py): long, so not
-# part of `make test`.
+# Mutation testing of the modules that hold the promises (scripts/mutation.py): long (the three
+# bot/runtime modules alone took 70 min with one worker on 2 cores), so not part of `make test`.
 mutation: setup-dev
 	$(BIN)/python scripts/mutation.py
 

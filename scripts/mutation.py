@@ -1,13 +1,15 @@
 """`make mutation`: how many mutants of the modules that hold the bot's promises the tests kill.
 
-    python scripts/mutation.py [MODULE ...] [--target 85]
+    python scripts/mutation.py [MODULE ...] [--target 85] [--max-children 1]
 
 Runs mutmut afresh (configured in pyproject.toml, [tool.mutmut]: the modules in `only_mutate`,
-the fast tests in `pytest_add_cli_args_test_selection`) with one worker, then prints for each
-module its mutants, how many the tests killed, how many survived, and the killed share. A
-mutant that makes the tests hang until mutmut's timeout counts as killed (as in mutmut's own
-score); a mutant no selected test reaches counts as survived. Exits 1 when a module is below
-the target. MODULE (a path of `only_mutate`) limits the run to those modules.
+the fast tests in `pytest_add_cli_args_test_selection`), one mutant at a time unless told
+otherwise (the polling tests mostly wait on the clock, so more workers help where cores are
+free), then prints for each module its mutants, how many the tests killed, how many survived,
+and the killed share. A mutant that makes the tests hang until mutmut's timeout counts as
+killed (as in mutmut's own score); a mutant no selected test reaches counts as survived. Exits
+1 when a module is below the target. MODULE (a path of `only_mutate`) limits the run to those
+modules.
 
 mutmut's own output goes to mutants/mutmut.log; `mutmut show NAME` (run here) shows a
 surviving mutant's change, `mutmut browse` all of them.
@@ -82,7 +84,7 @@ def mutant_globs(path: str) -> list[str]:
     return globs
 
 
-def run_mutmut(globs: list[str]) -> None:
+def run_mutmut(globs: list[str], max_children: int) -> None:
     """A fresh run: mutmut keeps earlier verdicts and test mappings in mutants/, and a test
     changed since would not be asked again."""
     shutil.rmtree(MUTANTS, ignore_errors=True)
@@ -92,7 +94,7 @@ def run_mutmut(globs: list[str]) -> None:
     log_path = MUTANTS / "mutmut.log"
     with log_path.open("w", encoding="utf-8") as log:
         process = subprocess.Popen(
-            [str(MUTMUT), "run", "--max-children", "1", *globs],
+            [str(MUTMUT), "run", "--max-children", str(max_children), *globs],
             cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -168,6 +170,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help="paths of [tool.mutmut] only_mutate")
     parser.add_argument("--target", type=float, default=TARGET_PERCENT, help="percent killed")
+    parser.add_argument("--max-children", type=int, default=1, help="mutants tested at once")
     args = parser.parse_args()
     known = mutated_modules()
     unknown = [m for m in args.modules if m not in known]
@@ -176,8 +179,9 @@ def main() -> None:
     paths = args.modules or known
 
     started = time.monotonic()
-    print(f"mutmut over {len(paths)} modules, one worker (log: {MUTANTS / 'mutmut.log'})")
-    run_mutmut([glob for path in paths for glob in mutant_globs(path)])
+    workers = "one worker" if args.max_children == 1 else f"{args.max_children} workers"
+    print(f"mutmut over {len(paths)} modules, {workers} (log: {MUTANTS / 'mutmut.log'})")
+    run_mutmut([glob for path in paths for glob in mutant_globs(path)], args.max_children)
     results = read_results(paths)
     minutes, seconds = divmod(round(time.monotonic() - started), 60)
     print(f"\nmutation testing took {minutes} min {seconds} s\n")
