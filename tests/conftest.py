@@ -51,7 +51,8 @@ model_loads.install()
 def pytest_configure(config: pytest.Config) -> None:
     """Each session counts afresh. One process may run several (mutmut does: its workers
     inherit this module already imported), and the summary of the last removed the file."""
-    _MODEL_LOADS.write_text("")
+    if not hasattr(config, "workerinput"):  # a pytest-xdist worker adds to its run's count
+        _MODEL_LOADS.write_text("")
 
 
 # How SQLAlchemy shows a statement's parameters in an error: people's questions and ids.
