@@ -25,7 +25,7 @@ def load_encoder(
         try:
             if not onnx_ready(path):
                 log.info("no ONNX export of %s yet: building it (once)", path)
-                export_onnx(path)
+                return export_onnx(path, threads=threads)
             return OnnxEncoder(path, threads=threads)
         except Exception as error:  # any failure of export or runtime: PyTorch still serves
             log.warning("ONNX Runtime cannot serve %s (%s); PyTorch serves it", path, error)

@@ -85,8 +85,10 @@ def check_exportable(path: Path) -> None:
         raise OnnxUnavailable(f"{path}: pooling {pooling}, only mean pooling is exported")
 
 
-def export_onnx(path: Path, loaded: Any = None) -> Path:
-    """Export the model in `path` to `path/model.onnx` and check it against PyTorch.
+def export_onnx(path: Path, loaded: Any = None, threads: int = 0) -> OnnxEncoder:
+    """Export the model in `path` to `path/model.onnx`, check it against PyTorch, and return
+    the ONNX Runtime encoder that passed the check (with `threads`), ready to serve: a model
+    exported on its first load is not loaded a second time.
 
     `loaded`: that model already in memory, with eager attention (a training's, just saved to
     `path`), exported instead of loading it again.
@@ -101,7 +103,7 @@ def export_onnx(path: Path, loaded: Any = None) -> Path:
     model = loaded or _load_model(path)
     table = model[0].auto_model.get_input_embeddings().weight.detach()
     _write_export(path, model, table)
-    worst = _parity_cosine(path, model)
+    worst, encoder = _parity_cosine(path, model, threads)
     if worst < PARITY_MIN:
         for name in (ONNX_FILE, ONNX_DATA, ONNX_WORDS, ONNX_SPM):
             (path / name).unlink(missing_ok=True)
@@ -114,7 +116,7 @@ def export_onnx(path: Path, loaded: Any = None) -> Path:
     }
     (path / ONNX_META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     log.info("exported %s (parity cosine %.7f)", path / ONNX_FILE, worst)
-    return path / ONNX_FILE
+    return encoder
 
 
 def _load_model(path: Path) -> Any:
@@ -222,9 +224,9 @@ def _move_into_place(scratch: Path, path: Path) -> None:
     os.replace(scratch / ONNX_FILE, path / ONNX_FILE)
 
 
-def _parity_cosine(path: Path, model: Any) -> float:
-    """The smallest cosine between the PyTorch and the ONNX vector of a parity sentence; 0
-    when the export's vectors are not unit length."""
+def _parity_cosine(path: Path, model: Any, threads: int) -> tuple[float, OnnxEncoder]:
+    """The smallest cosine between the PyTorch and the ONNX vector of a parity sentence (0
+    when the export's vectors are not unit length), and the ONNX encoder that gave them."""
     query_prompt, _ = model_prompts(path, model.prompts)
     expected = model.encode(
         list(PARITY_SENTENCES),
@@ -232,7 +234,8 @@ def _parity_cosine(path: Path, model: Any) -> float:
         convert_to_numpy=True,
         normalize_embeddings=True,
     )
-    raw = OnnxEncoder(path, _unchecked=True).encode_queries(PARITY_SENTENCES)
+    encoder = OnnxEncoder(path, threads=threads, _unchecked=True)
+    raw = encoder.encode_queries(PARITY_SENTENCES)
     norms = np.linalg.norm(raw, axis=1)
     # Both sides normalised, so the cosine measures direction; and the graph itself must
     # give unit vectors, as the PyTorch encoder does.
@@ -240,7 +243,7 @@ def _parity_cosine(path: Path, model: Any) -> float:
     worst = float((expected * (raw / norms[:, None])).sum(axis=1).min())
     if np.abs(norms - 1.0).max() > 1e-3:
         worst = 0.0
-    return worst
+    return worst, encoder
 
 
 def _sentencepiece(path: Path, target: Path) -> None:
