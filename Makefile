@@ -45,9 +45,10 @@ lint: setup-dev
 	# The import contracts of ../shared/design.md (pyproject.toml, [tool.importlinter]).
 	$(BIN)/lint-imports
 
-# Two workers (this project's machines have two cores), each test file kept on one worker.
+# Two workers (this project's machines have two cores), each test file kept on one worker and
+# the files that use the PyTorch models all on the same one (tests/conftest.py).
 test: lint
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2
 
 bench: setup
 	$(BIN)/python scripts/bench.py

@@ -10,9 +10,11 @@ import traceback
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from xdist.scheduler import LoadFileScheduling
 
 # Before anything imports transformers: no test may reach a model hub.
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -53,6 +55,51 @@ def pytest_configure(config: pytest.Config) -> None:
     inherit this module already imported), and the summary of the last removed the file."""
     if not hasattr(config, "workerinput"):  # a pytest-xdist worker adds to its run's count
         _MODEL_LOADS.write_text("")
+
+
+# The test files that use the run's PyTorch models (e5_encoder, minilm_encoder, or a fixture
+# that does) all run on one pytest-xdist worker, so each of those models is loaded once per run,
+# not once per worker; every other file keeps its tests, and its module fixtures, on one worker
+# (`make test` runs `-n 2`: the scheduler below takes over from `--dist`). Collection fails if a
+# file uses one of those models and is missing here.
+PYTORCH_MODELS = frozenset({"e5_encoder", "minilm_encoder"})
+PYTORCH_MODEL_FILES = frozenset(
+    {
+        "tests/integration/test_e5_parity.py",
+        "tests/integration/test_encoder.py",
+        "tests/integration/test_evaluation.py",
+        "tests/integration/test_onnx_parity.py",
+        "tests/integration/test_seed_questions.py",
+    }
+)
+
+
+def _file(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+class _FilesAndPyTorchModels(LoadFileScheduling):
+    def _split_scope(self, nodeid: str) -> str:
+        file = _file(nodeid)
+        return "pytorch-models" if file in PYTORCH_MODEL_FILES else file
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadFileScheduling:
+    return _FilesAndPyTorchModels(config, log)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    unlisted = {
+        _file(item.nodeid)
+        for item in items
+        if PYTORCH_MODELS & set(getattr(item, "fixturenames", ()))
+        and _file(item.nodeid) not in PYTORCH_MODEL_FILES
+    }
+    if unlisted:
+        raise pytest.UsageError(
+            f"{', '.join(sorted(unlisted))}: uses a PyTorch model of the run; add it to "
+            "PYTORCH_MODEL_FILES in tests/conftest.py"
+        )
 
 
 # How SQLAlchemy shows a statement's parameters in an error: people's questions and ids.
@@ -140,19 +187,21 @@ async def session_factory(migrated_url: str) -> AsyncIterator[async_sessionmaker
 
 
 @pytest.fixture(scope="session")
-async def sample_base_file(tmp_path_factory: pytest.TempPathFactory, e5_encoder: Encoder) -> Path:
+async def sample_base_file(
+    tmp_path_factory: pytest.TempPathFactory, e5_onnx_encoder: OnnxEncoder
+) -> Path:
     """A migrated database with the 50 sample articles and their e5 vectors cached.
 
     Built once: encoding ~330 phrasings takes seconds; a test copies the file (copy_database)
     and so starts on a warm embedding cache, as a restarted production bot does.
     """
     folder = tmp_path_factory.mktemp("sample-base")
-    settings = make_settings(folder, e5_encoder.path)
+    settings = make_settings(folder, e5_onnx_encoder.path)
     await asyncio.to_thread(upgrade_database, settings.database_url)
     drafts = read_articles(SAMPLE_BASE)
     assert len(drafts) == SAMPLE_ARTICLE_COUNT
     await import_drafts(settings, drafts)
-    resources = await build_resources(settings, encoder=e5_encoder)
+    resources = await build_resources(settings, encoder=e5_onnx_encoder)
     await resources.close()
     return database_file(settings)
 

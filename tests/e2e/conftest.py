@@ -39,9 +39,10 @@ async def stub() -> AsyncIterator[TelegramStub]:
 
 @pytest.fixture
 async def launch_bot(
-    tmp_path: Path, sample_base_file: Path, e5_onnx_encoder: OnnxEncoder
+    tmp_path: Path, sample_base_file: Path, e5_onnx_encoder: OnnxEncoder, shared_models: None
 ) -> AsyncIterator[LaunchBot]:
-    """Starts the production dispatcher polling the stub, with the given search bands."""
+    """Starts the production dispatcher polling the stub, with the given search bands. A bot
+    that swaps back to the base e5 (a rollback) serves the run's loaded copy."""
     async with AsyncExitStack() as stack:
         launched: list[BotHarness] = []
 
@@ -67,8 +68,7 @@ async def launch_bot(
             if extra_articles:
                 await import_drafts(settings, extra_articles)
 
-            # Served as production serves it (ONNX Runtime), on vectors the sample base cached
-            # with PyTorch: the two are interchangeable (tests/integration/test_onnx_parity.py).
+            # Served as production serves it (ONNX Runtime).
             resources = await build_resources(settings, encoder=e5_onnx_encoder)
             stack.push_async_callback(resources.close)
             index_refreshes = IndexRefreshes()

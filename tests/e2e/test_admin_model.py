@@ -9,7 +9,7 @@ from bot.config import ModelSettings, TrainingSettings
 from bot.keyboards import AdminRollback
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
-from knowledge_base.encoders.torch_encoder import Encoder
+from knowledge_base.encoders.onnx_encoder import OnnxEncoder
 from tests.fakes.harness import FORCE_ANSWER, BotHarness, LaunchBot
 from tests.fakes.people import ADMIN, USER_ID
 from tests.fakes.replies import shown_text
@@ -39,13 +39,13 @@ async def _status_when_done(bot: BotHarness, status: Call, timeout: float = 240)
 
 
 async def test_retrain_reports_progress_and_the_table_and_model_rolls_back(
-    launch_bot: LaunchBot, tmp_path: Path, e5_encoder: Encoder
+    launch_bot: LaunchBot, tmp_path: Path, e5_onnx_encoder: OnnxEncoder
 ) -> None:
     bot = await launch_bot(
         FORCE_ANSWER,
         admin_ids=frozenset({ADMIN}),
         # A tiny run into a models folder of the test's own; promoted whatever it scores.
-        model=ModelSettings(path=str(e5_encoder.path), models_dir=tmp_path / "models"),
+        model=ModelSettings(path=str(e5_onnx_encoder.path), models_dir=tmp_path / "models"),
         training=TrainingSettings(epochs=0.05, promotion_margin=1.0),
     )
     # Nobody has confirmed an answer yet: nothing to prove a new model on.
@@ -98,14 +98,14 @@ async def test_retrain_reports_progress_and_the_table_and_model_rolls_back(
     do = AdminRollback(step="do", current=version).pack()
     assert do in [d for _, d in TelegramStub.buttons(confirm)]
     done_press = await bot.press(confirm, do, user_id=ADMIN)
-    base = e5_encoder.path.name
+    base = e5_onnx_encoder.path.name
     assert shown_text(done_press.replies[0]) == admin_texts.ROLLED_BACK.format(name=base)
     # A second press (a double tap, a replay) rolls nothing further back.
     again = await bot.press(confirm, do, user_id=ADMIN)
     assert shown_text(again.replies[0]) == admin_texts.MODEL_CHANGED
     await bot.ask("как сбросить пароль?")
     latest = max(await bot.queries(), key=lambda q: q.id)
-    assert latest.model_version == e5_encoder.version
+    assert latest.model_version == e5_onnx_encoder.version
     [log] = await bot.say("/audit", user_id=ADMIN)
     assert "откат модели" in shown_text(log)
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.config import ModelSettings
 from knowledge_base.encoders.base import model_version
 from knowledge_base.encoders.base_models import MULTILINGUAL_E5, RECOMMENDED_THRESHOLDS
-from knowledge_base.encoders.torch_encoder import Encoder
+from knowledge_base.encoders.onnx_encoder import OnnxEncoder
 from knowledge_base.storage.tables import QueryRow
 from knowledge_base.types import Band
 from tests.fakes.harness import DEFAULT_BANDS, BotHarness, LaunchBot
@@ -51,7 +51,7 @@ async def _last_id(bot: BotHarness) -> int:
 
 
 async def test_the_bot_answers_with_a_newly_trained_model_without_a_restart(
-    launch_bot: LaunchBot, e5_encoder: Encoder, tmp_path: Path
+    launch_bot: LaunchBot, e5_onnx_encoder: OnnxEncoder, tmp_path: Path
 ) -> None:
     models = tmp_path / "models"
     # The bands the model recommends, as production runs: the base model's, then those the
@@ -59,16 +59,16 @@ async def test_the_bot_answers_with_a_newly_trained_model_without_a_restart(
     bot = await launch_bot(
         DEFAULT_BANDS,
         index_refresh_seconds=0.2,
-        model=ModelSettings(path=str(e5_encoder.path), models_dir=models),
+        model=ModelSettings(path=str(e5_onnx_encoder.path), models_dir=models),
     )
     await bot.ask(QUESTIONS[0])
-    assert await _versions(bot) == [e5_encoder.version]
+    assert await _versions(bot) == [e5_onnx_encoder.version]
 
     env = {
         **operator_environment(tmp_path),
         "DATABASE_URL": bot.settings.database_url,
         "MODEL__MODELS_DIR": str(models),
-        "MODEL__PATH": str(e5_encoder.path),
+        "MODEL__PATH": str(e5_onnx_encoder.path),
         "TRAINING__EPOCHS": "0.1",
         "TRAINING__PROMOTION_MARGIN": "1",  # this test is about the swap, not the gain
     }
@@ -97,7 +97,7 @@ async def test_the_bot_answers_with_a_newly_trained_model_without_a_restart(
         raise AssertionError("the running bot never switched to the trained model")
     versions = await _versions(bot)
     assert len(versions) == 1 + asked_while_training + attempt + 1
-    assert set(versions) == {e5_encoder.version, new_version}
+    assert set(versions) == {e5_onnx_encoder.version, new_version}
     switched = versions.index(new_version)
     assert versions[switched:] == [new_version] * (len(versions) - switched), "no flip-flopping"
     assert asked_while_training >= 3, "the training was too short to prove the bot kept answering"
@@ -125,7 +125,7 @@ async def test_the_bot_answers_with_a_newly_trained_model_without_a_restart(
     assert out.decode().startswith(f"Rolled back from {result['version']} to ")
     for attempt in range(150):
         await bot.ask(QUESTIONS[attempt % len(QUESTIONS)])
-        if (await _versions(bot))[-1] == e5_encoder.version:
+        if (await _versions(bot))[-1] == e5_onnx_encoder.version:
             break
     else:
         raise AssertionError("the running bot never returned to the base model")

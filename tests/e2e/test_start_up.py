@@ -11,6 +11,7 @@ import pytest
 
 from bot.runtime.journal import UpdateJournal
 from tests.fakes.databases import copy_database
+from tests.fakes.model_loads.stand_in_model import LOAD_SECONDS_ENV
 from tests.fakes.operator_shell import operator_environment, start_faqbot
 from tests.fakes.telegram import TelegramStub
 from tests.fakes.waiting import wait_until
@@ -18,9 +19,12 @@ from tests.fakes.waiting import wait_until
 START_TIMEOUT = 120.0
 
 
-def _environment(tmp_path: Path, stub: TelegramStub, **extra: str) -> dict[str, str]:
+def _environment(
+    tmp_path: Path, stub: TelegramStub, stand_in_model: bool = False, **extra: str
+) -> dict[str, str]:
+    """`stand_in_model`: for a test of start-up and stopping, not of answers."""
     return {
-        **operator_environment(tmp_path),
+        **operator_environment(tmp_path, stand_in_model),
         "BOT_TOKEN": stub.token,
         "TELEGRAM_API_URL": stub.base_url,
         **extra,
@@ -93,7 +97,11 @@ async def test_ctrl_c_at_any_moment_exits_130_without_a_traceback(
 ) -> None:
     copy_database(sample_base_file, tmp_path / "kb.sqlite3")
     async with TelegramStub() as stub:
-        process = await start_faqbot(_environment(tmp_path, stub), tmp_path, "run")
+        # A stand-in for the model, which takes seconds to load (as the real one does) where Ctrl+C
+        # is to come while it loads.
+        loading = {LOAD_SECONDS_ENV: "5"} if moment == "loading the model" else {}
+        env = _environment(tmp_path, stub, True, **loading)
+        process = await start_faqbot(env, tmp_path, "run")
         if moment == "importing":
             # In faqbot's own imports: pydantic is among the first, aiogram and numpy follow.
             # (Earlier, in the interpreter's own start-up, no program can catch Ctrl+C.)
@@ -110,6 +118,8 @@ async def test_ctrl_c_at_any_moment_exits_130_without_a_traceback(
     output = (stdout + stderr).decode()
     assert process.returncode == 130, output
     assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
+    if moment != "polling":
+        assert "polling Telegram" not in output, "Ctrl+C came later than the moment named"
 
 
 async def test_a_damaged_journal_is_set_aside_before_the_model_loads_and_the_bot_starts(
@@ -120,7 +130,7 @@ async def test_a_damaged_journal_is_set_aside_before_the_model_loads_and_the_bot
     journal.parent.mkdir()
     journal.write_bytes(b"garbage\n" * 100)
     async with TelegramStub() as stub:
-        process = await start_faqbot(_environment(tmp_path, stub), tmp_path, "run")
+        process = await start_faqbot(_environment(tmp_path, stub, True), tmp_path, "run")
         await stub.wait_for("getUpdates", timeout=START_TIMEOUT)
         process.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(process.communicate(), START_TIMEOUT)

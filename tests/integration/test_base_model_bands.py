@@ -42,10 +42,11 @@ def test_a_base_model_is_served_with_the_bands_and_weight_it_recommends(
 
 
 async def test_a_base_model_is_served_by_onnx_runtime_with_the_default_settings(
-    base_models: dict[str, Path], tmp_path: Path
+    base_models: dict[str, Path], tmp_path: Path, shared_models: None
 ) -> None:
-    # The smaller base model: which runtime serves is the same question for both.
-    directory = base_models[MINILM]
+    # The default model, asked for with ONNX Runtime (the default backend): the run's loaded
+    # copy serves it (shared_models), and is loaded by ONNX Runtime.
+    directory = base_models[MULTILINGUAL_E5]
     encoder = await load_model(make_settings(tmp_path, directory), directory)
     assert isinstance(encoder, OnnxEncoder)
-    assert encoder.backend == "onnx"
+    assert encoder.backend == "onnx" and encoder.path == directory

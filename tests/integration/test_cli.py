@@ -127,8 +127,9 @@ def test_run_without_a_token_in_a_terminal_opens_the_chat(
     tmp_path: Path, sample_base_file: Path
 ) -> None:
     """What `make run` does for a newcomer: the one-line hint, then the chat in the terminal,
-    answering each question typed until an empty line."""
-    env = {**operator_environment(tmp_path), **ANSWER_ALL}
+    answering each question typed until an empty line. (A stand-in serves as the model: the
+    answers of the real one to a `faqbot run` are tests/e2e/test_run_command.py's.)"""
+    env = {**operator_environment(tmp_path, stand_in_model=True), **ANSWER_ALL}
     copy_database(sample_base_file, tmp_path / "kb.sqlite3")
     controller, terminal = pty.openpty()
     try:
@@ -140,8 +141,9 @@ def test_run_without_a_token_in_a_terminal_opens_the_chat(
             cwd=tmp_path,
             env=env,
         )
-        os.write(controller, "Как получить доступ к логам?\n".encode())
-        os.write(controller, "Как сменить пароль?\n".encode())
+        # Phrasings of two articles: the stand-in model knows them as they are written.
+        os.write(controller, "где посмотреть логи сервиса?\n".encode())
+        os.write(controller, "поменять пароль от учетки\n".encode())
         os.write(controller, b"\n")  # an empty line ends the chat
         stdout, stderr = process.communicate(timeout=300)
     finally:

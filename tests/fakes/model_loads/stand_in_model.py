@@ -9,6 +9,9 @@ with itself and is close to a text that shares its words. Everything else in the
 
 from __future__ import annotations
 
+import logging
+import os
+import time
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +19,9 @@ from pathlib import Path
 import numpy as np
 
 DIMENSION = 256
+# Seconds the stand-in takes to "load", where a test needs the moment a model loads to last
+# (Ctrl+C while it loads): a slow load is what such a test is about.
+LOAD_SECONDS_ENV = "FAQBOT_TEST_STAND_IN_LOAD_SECONDS"
 
 
 class TrigramEncoder:
@@ -49,5 +55,11 @@ class TrigramEncoder:
 
 
 def load_stand_in(model_path: str | Path, *_: object, **__: object) -> TrigramEncoder:
-    """What `load_encoder` returns in a process started with FAQBOT_TEST_STAND_IN_MODEL."""
-    return TrigramEncoder(model_path)
+    """What `load_encoder` returns in a process started with FAQBOT_TEST_STAND_IN_MODEL; it
+    says so in the log line the real encoders write when they have loaded."""
+    time.sleep(float(os.environ.get(LOAD_SECONDS_ENV) or 0))
+    encoder = TrigramEncoder(model_path)
+    logging.getLogger("knowledge_base.encoders").info(
+        "model loaded: stand-in for %s (%s, dim %d)", model_path, encoder.version, DIMENSION
+    )
+    return encoder
