@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge_base.audit import Actor
-from knowledge_base.storage.articles import ArticleRepository
+from knowledge_base.storage.articles import ArticleRepository, changes_article
 from knowledge_base.storage.audit import AuditRepository
 from knowledge_base.storage.engine import read_only
 from knowledge_base.types import (
@@ -81,10 +81,8 @@ class ArticleService:
             article = existing.get(draft.title)
             if article is None:
                 outcomes[ImportOutcome.ADDED] += 1
-            elif (article.body, article.category, article.archived) != (
-                draft.body,
-                draft.category,
-                False,
+            elif changes_article(
+                draft, article.body, article.body_html, article.category, article.archived
             ) or set(draft.questions) - set(article.questions) - {article.title}:
                 outcomes[ImportOutcome.UPDATED] += 1
             else:

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from knowledge_base.telegram_html import TelegramHtmlError, plain_text
 from knowledge_base.text_rules import (
     LAYOUT,
     MAX_BODY_CHARS,
@@ -26,6 +27,12 @@ from knowledge_base.types import Article, ArticleDraft
 
 FORMATS = ("jsonl", "yaml", "csv")
 QUESTION_SEPARATOR = "|"
+# An article's `format`: its body is plain text (the default) or Telegram HTML, which is how
+# an export keeps the formatting an admin wrote in Telegram.
+TEXT, HTML = "text", "html"
+CSV_COLUMNS = ["title", "body", "questions", "category", "format"]
+# Excel reads a CSV file as UTF-8 only when it starts with this mark.
+BOM = "\ufeff"
 # A CSV cell starting with one of these is a formula to a spreadsheet. Export writes such a
 # cell behind a quote (and one more quote on a cell that is quotes and then a formula start),
 # and import takes exactly one off such a cell; any other cell, a leading quote included, is
@@ -64,18 +71,30 @@ def read_articles(path: Path) -> list[ArticleDraft]:
 
 
 def decode_text(data: bytes) -> str:
-    """UTF-8 (with or without a BOM); anything else is named by its line, not its byte."""
+    """UTF-8 (with or without a BOM), or Windows-1251 as Excel saves Russian text; anything
+    else is named by its line, not its byte."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
-        raise ImportFormatError(
-            "not UTF-8 text (a file saved as Windows-1251?); save it as UTF-8", line
-        ) from None
+    try:
+        text = data.decode("cp1251")
+    except UnicodeDecodeError:
+        text = ""
+    # Almost any bytes decode as cp1251: only Russian text with no control characters is it.
+    if _CYRILLIC.search(text) and control_character(text, LAYOUT) is None:
+        return text
+    raise ImportFormatError(
+        "not text: neither UTF-8 nor Windows-1251; save the file as UTF-8 text", line
+    )
+
+
+_CYRILLIC = re.compile("[\u0400-\u04ff]")
 
 
 def parse_articles(text: str, fmt: str) -> list[ArticleDraft]:
     """Parse a whole file; the first bad record raises with its line number."""
+    text = text.removeprefix(BOM)
     if fmt == "jsonl":
         drafts = list(_parse_jsonl(text))
     elif fmt == "yaml":
@@ -150,7 +169,10 @@ def _parse_yaml(text: str) -> Iterable[tuple[int, ArticleDraft]]:
 
 
 def _parse_csv(text: str) -> Iterable[tuple[int, ArticleDraft]]:
-    reader = csv.DictReader(io.StringIO(text))
+    header = text.split("\n", 1)[0]
+    # Excel writes a semicolon between cells where a comma is the decimal separator.
+    delimiter = ";" if header.count(";") > header.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     if not reader.fieldnames or not {"title", "body"} <= set(reader.fieldnames):
         raise ImportFormatError("the CSV header must name at least the columns title and body", 1)
     for record in reader:
@@ -167,6 +189,7 @@ def _parse_csv(text: str) -> Iterable[tuple[int, ArticleDraft]]:
                     "body": record.get("body"),
                     "category": record.get("category") or "",
                     "questions": [q for q in questions.split(QUESTION_SEPARATOR)],
+                    "format": record.get("format") or None,
                 },
                 number,
             ),
@@ -176,7 +199,7 @@ def _parse_csv(text: str) -> Iterable[tuple[int, ArticleDraft]]:
 def draft_from_record(record: Any, line: int | None = None, fmt: str = "") -> ArticleDraft:
     if not isinstance(record, dict):
         raise ImportFormatError("an article must be an object with title and body", line)
-    unknown = set(record) - {"title", "body", "questions", "category"}
+    unknown = set(record) - {"title", "body", "questions", "category", "format"}
     if unknown:
         raise ImportFormatError(f"unknown fields: {', '.join(sorted(map(str, unknown)))}", line)
     title, body = record.get("title"), record.get("body")
@@ -187,12 +210,13 @@ def draft_from_record(record: Any, line: int | None = None, fmt: str = "") -> Ar
         if not value or not value.strip():
             raise ImportFormatError(f"{name} is missing or empty", line)
     assert isinstance(title, str) and isinstance(body, str)
+    body, body_html = _body(body, record.get("format"), line)
     title = normal_title(title)
     if not title:
         raise ImportFormatError("title is missing or empty", line)
     if len(title) > MAX_TITLE_CHARS:
         raise ImportFormatError(f"title is longer than {MAX_TITLE_CHARS} characters", line)
-    if len(body.strip()) > MAX_BODY_CHARS:
+    if len(body) > MAX_BODY_CHARS:
         raise ImportFormatError(
             f"body is longer than {MAX_BODY_CHARS} characters: split the article", line
         )
@@ -214,12 +238,31 @@ def draft_from_record(record: Any, line: int | None = None, fmt: str = "") -> Ar
         raise ImportFormatError(f"category is longer than {MAX_CATEGORY_CHARS} characters", line)
     _check_characters(title, body, category, questions, line)
     cleaned = tuple(dict.fromkeys(q.strip() for q in questions if q.strip()))
+    if body_html is not None and control_character(body_html, LAYOUT) is not None:
+        raise ImportFormatError("body contains a control character: remove it", line)
     return ArticleDraft(
         title=title,
-        body=body.strip(),
+        body=body,
         questions=tuple(q for q in cleaned if normal_title(q) != title),
         category=category.strip(),
+        body_html=body_html,
     )
+
+
+def _body(written: str, fmt: Any, line: int | None) -> tuple[str, str | None]:
+    """The article's plain text and, for `format: html`, its Telegram HTML."""
+    if fmt is None or fmt == TEXT:
+        return written.strip(), None
+    if fmt != HTML:
+        raise ImportFormatError(f'format must be "{TEXT}" or "{HTML}", not {fmt!r}', line)
+    body_html = written.strip()
+    try:
+        body = plain_text(body_html)
+    except TelegramHtmlError as error:
+        raise ImportFormatError(f"body is not valid Telegram HTML: {error.reason}", line) from None
+    if not body.strip():
+        raise ImportFormatError("body is missing or empty", line)
+    return body, body_html
 
 
 def _check_characters(
@@ -262,12 +305,15 @@ def _csv_value(cell: str | None) -> str | None:
 
 
 def _record(article: Article) -> dict[str, Any]:
-    return {
+    record: dict[str, Any] = {
         "title": article.title,
-        "body": article.body,
+        "body": article.body if article.body_html is None else article.body_html,
         "questions": list(article.questions),
         "category": article.category,
     }
+    if article.body_html is not None:
+        record["format"] = HTML
+    return record
 
 
 def format_articles(articles: Sequence[Article], fmt: str) -> str:
@@ -278,7 +324,8 @@ def format_articles(articles: Sequence[Article], fmt: str) -> str:
         return yaml.safe_dump(records, allow_unicode=True, sort_keys=False, width=100)
     if fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=["title", "body", "questions", "category"])
+        buffer.write(BOM)
+        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         for record in records:
             questions = record["questions"]
@@ -287,7 +334,11 @@ def format_articles(articles: Sequence[Article], fmt: str) -> str:
                     f"a question of {record['title']!r} contains '|', which CSV cannot keep; "
                     "export to JSONL or YAML instead"
                 )
-            row = {**record, "questions": QUESTION_SEPARATOR.join(questions)}
+            row = {
+                **record,
+                "questions": QUESTION_SEPARATOR.join(questions),
+                "format": record.get("format", ""),
+            }
             writer.writerow({key: _csv_cell(value) for key, value in row.items()})
         return buffer.getvalue()
     raise ImportFormatError(f"unknown format {fmt!r}")

@@ -193,8 +193,44 @@ def phrasings_added(count: int) -> str:
 
 
 # What the importer (knowledge_base/io.py, shared with the terminal) says, in Russian.
+_HTML = "в тексте с format: html "
 FILE_ERRORS = (
-    (r"not UTF-8 text", "файл не в кодировке UTF-8 — сохраните его как UTF-8"),
+    (
+        r"neither UTF-8 nor Windows-1251",
+        "файл не текстовый (ни UTF-8, ни Windows-1251) — сохраните его как текст в UTF-8",
+    ),
+    (r'format must be "text" or "html"', "поле format должно быть text или html"),
+    (r"Telegram HTML: <([^<>/ ]+)> is not closed", _HTML + "не закрыт тег <{0}>"),
+    (
+        r"Telegram HTML: </([^<>]+)> where </([^<>]+)> was expected",
+        _HTML + "</{0}> там, где должен быть </{1}>: теги вложены неправильно",
+    ),
+    (r"Telegram HTML: </([^<>]+)> closes no", _HTML + "</{0}> закрывает тег, который не открыт"),
+    (
+        r"Telegram HTML: <([^<>/ ]+)> is not a tag",
+        _HTML + "тег <{0}>, которого Telegram не знает",
+    ),
+    (
+        r"Telegram HTML: an '&' at character (\d+)",
+        _HTML + "символ & (знак {0}) не начинает сущность — напишите &amp;",
+    ),
+    (
+        r"Telegram HTML: a '<' at character (\d+)",
+        _HTML + "символ < (знак {0}) не открывает тег — напишите &lt;",
+    ),
+    (
+        r"Telegram HTML: link '(.*)': only",
+        _HTML + "ссылка «{0}»: можно только http, https, tg и mailto",
+    ),
+    (
+        r"Telegram HTML: <([^<>/ ]+)> inside <([^<>]+)>",
+        _HTML + "тег <{0}> внутри <{1}>, где может быть только текст",
+    ),
+    (
+        r"Telegram HTML",
+        _HTML + "разметка, которую Telegram не примет (атрибуты или вложенность тегов)",
+    ),
+    (r"body contains a control character", "в тексте управляющий символ — удалите его"),
     (r"not valid JSON", "строка — не корректный JSON"),
     (r"nested too deeply", "слишком глубокая вложенность"),
     (r"not valid YAML", "файл — не корректный YAML"),
@@ -297,6 +333,66 @@ BUTTON_SAVE = "Сохранить"
 BUTTON_SAVE_ANYWAY = "Сохранить всё равно"
 BUTTON_NO_PHRASINGS = "Без фраз"
 BUTTON_OPEN = "Открыть «{title}»"
+BUTTON_ADD_BACK = "« Назад"
+BUTTON_ADD_FIX_TITLE = "Изменить заголовок"
+BUTTON_ADD_FIX_BODY = "Изменить текст"
+BUTTON_RESUME = "Продолжить: {what}"
+BUTTON_START_OVER = "Начать новую статью"
+BUTTON_HELD_FOR_DRAFT = "Да, это для черновика"
+BUTTON_HELD_QUESTION = "Нет, это вопрос"
+ADD_TITLE_AGAIN = "Заголовок сейчас: «{title}». Пришлите новый заголовок."
+ADD_BODY_AGAIN = "Текст статьи «{title}» сейчас:\n\n{body}\n\nПришлите новый текст."
+ADD_PHRASINGS_AGAIN = "Фразы сейчас: {phrasings}. Пришлите их заново или нажмите «Без фраз»."
+ADD_UNTITLED = "новая статья"
+ADD_CANCELLED = "Создание статьи «{title}» отменено."
+ADD_CANCELLED_UNTITLED = "Создание новой статьи отменено."
+ADD_PAUSED = (
+    "Черновик «{title}» сохранён: продолжить можно кнопкой ниже или командой /add. "
+    "Отменить его — /cancel."
+)
+ADD_DRAFT_WAITS = "У вас есть незаконченный черновик «{title}». Продолжить его или начать новую?"
+ADD_HELD = (
+    "Это сообщение — для черновика «{title}» ({step})? Я не искал его в базе, пока вы не ответите."
+)
+ADD_HELD_QUESTION = (
+    "Хорошо, черновик ждёт (кнопка выше или /add). Пришлите вопрос ещё раз — теперь я поищу "
+    "его в базе."
+)
+ADD_STEPS = {"title": "заголовок", "body": "текст статьи", "phrasings": "фразы"}
+ADD_SEVERAL_MESSAGES = "⚠️ Статья длинная: сотрудники получат её несколькими сообщениями ({parts})."
+
+
+def add_draft_name(title: str | None) -> str:
+    """What a draft is called on its buttons and notices: its title, or «новая статья»."""
+    return f"«{_clip(title, 40)}»" if title else ADD_UNTITLED
+
+
+def add_cancelled(title: str | None) -> str:
+    return ADD_CANCELLED.format(title=escape(title)) if title else ADD_CANCELLED_UNTITLED
+
+
+def add_paused(title: str | None) -> str:
+    return ADD_PAUSED.format(title=escape(title or ADD_UNTITLED))
+
+
+def add_draft_waits(title: str | None) -> str:
+    return ADD_DRAFT_WAITS.format(title=escape(title or ADD_UNTITLED))
+
+
+def add_held(title: str | None, step: str) -> str:
+    return ADD_HELD.format(title=escape(title or ADD_UNTITLED), step=ADD_STEPS.get(step, step))
+
+
+def add_title_again(title: str) -> str:
+    return ADD_TITLE_AGAIN.format(title=escape(title))
+
+
+def add_body_again(title: str, body: str) -> str:
+    return ADD_BODY_AGAIN.format(title=escape(title), body=escape(_clip(body, 1500)))
+
+
+def add_phrasings_again(phrasings: list[str]) -> str:
+    return ADD_PHRASINGS_AGAIN.format(phrasings="; ".join(escape(p) for p in phrasings))
 
 
 def add_summary(phrasings: list[str]) -> str:

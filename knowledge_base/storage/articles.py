@@ -114,10 +114,11 @@ class ArticleRepository:
                 PhrasingRow(article_id=row.id, text=draft.title, source=PhrasingSource.TITLE)
             )
             outcome = ImportOutcome.ADDED
-        elif (row.body, row.category, row.archived) != (draft.body, draft.category, False):
+        elif changes_article(draft, row.body, row.body_html, row.category, row.archived):
+            if draft.body_html is not None or draft.body != row.body:
+                # A plain draft with a new text: the old formatting would not match it.
+                row.body_html = draft.body_html
             row.body, row.category, row.archived = draft.body, draft.category, False
-            # A file carries plain text: the formatting of the old body would not match it.
-            row.body_html = None
             outcome = ImportOutcome.UPDATED
         known = set(
             (
@@ -300,6 +301,16 @@ class ArticleRepository:
     async def _to_article(self, row: ArticleRow) -> Article:
         questions = await self._questions_of([row.id])
         return _article(row, questions.get(row.id, ()))
+
+
+def changes_article(
+    draft: ArticleDraft, body: str, body_html: str | None, category: str, archived: bool
+) -> bool:
+    """Whether upserting `draft` changes the stored article's text, formatting, category or
+    archiving. A plain draft (a file without `format`) with the stored text keeps the
+    formatting; a draft with formatting must match it too."""
+    same_html = draft.body_html is None or draft.body_html == body_html
+    return (body, category, archived) != (draft.body, draft.category, False) or not same_html
 
 
 def _article(row: ArticleRow, questions: tuple[str, ...]) -> Article:

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from knowledge_base.io import ImportFormatError, format_articles, parse_articles, read_articles
+from knowledge_base.io import (
+    ImportFormatError,
+    decode_text,
+    format_articles,
+    parse_articles,
+    read_articles,
+)
 from knowledge_base.types import Article, ArticleDraft
 
 
@@ -79,11 +85,25 @@ NESTED = '{"title": "a", "body": "b", "questions": ' + "[" * 100_000 + "]" * 100
             "surrogate",
         ),
         (
-            "a Windows-1251 file",
+            "binary bytes",
             "jsonl",
-            '{"title": "a", "body": "b"}\n{"title": "Отпуск", "body": "b"}\n'.encode("cp1251"),
+            b'{"title": "a", "body": "b"}\n\x00\x01\xd0\xff\xfe PK\x03\x04',
             2,
-            "not UTF-8",
+            "neither UTF-8 nor Windows-1251",
+        ),
+        (
+            "a body in HTML that Telegram refuses",
+            "jsonl",
+            b'{"title": "a", "body": "b"}\n{"title": "c", "body": "<b>d", "format": "html"}',
+            2,
+            "not valid Telegram HTML: <b> is not closed",
+        ),
+        (
+            "an unknown format",
+            "yaml",
+            b"- title: a\n  body: b\n  format: markdown\n",
+            1,
+            'format must be "text" or "html"',
         ),
         (
             "questions: false",
@@ -219,3 +239,76 @@ def test_a_yaml_merge_key_imports_with_the_keys_written_beside_it_winning() -> N
         ArticleDraft("A", "общий текст", (), "IT"),
         ArticleDraft("B", "общий текст", (), "IT"),
     ]
+
+
+FORMATTED = Article(
+    1,
+    "Как сменить пароль",
+    "Откройте портал & нажмите «Сменить». Код <b> не нужен: id-123.",
+    "IT",
+    False,
+    ("забыл пароль",),
+    '<b>Откройте портал</b> &amp; <a href="https://id.example.com/?a=1&b=2">нажмите</a> '
+    "«Сменить». Код &lt;b&gt; не нужен: <code>id-123</code>.",
+)
+PLAIN = Article(2, "Отпуск", "Заявление, подпись", "", False, ())
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "yaml", "csv"])
+def test_a_formatted_article_is_exported_as_html_and_imports_back_with_its_formatting(
+    fmt: str,
+) -> None:
+    text = format_articles([FORMATTED, PLAIN], fmt)
+    assert FORMATTED.body_html is not None
+    assert "<code>id-123</code>" in text and "https://id.example.com/?a=1&b=2" in text
+    assert parse_articles(text, fmt) == [
+        ArticleDraft(a.title, a.body, a.questions, a.category, a.body_html)
+        for a in (FORMATTED, PLAIN)
+    ]
+
+
+def test_jsonl_marks_only_formatted_articles_with_format_html() -> None:
+    first, second = format_articles([FORMATTED, PLAIN], "jsonl").splitlines()
+    assert '"format": "html"' in first
+    assert "format" not in second
+
+
+def test_a_file_without_format_or_with_format_text_is_plain_text() -> None:
+    text = (
+        '{"title": "a", "body": "<b>x</b> & y"}\n'
+        '{"title": "b", "body": "<b>x</b> & y", "format": "text"}\n'
+    )
+    assert [(d.body, d.body_html) for d in parse_articles(text, "jsonl")] == [
+        ("<b>x</b> & y", None),
+        ("<b>x</b> & y", None),
+    ]
+
+
+def test_a_csv_export_starts_with_a_bom_and_has_a_format_column() -> None:
+    text = format_articles([FORMATTED, PLAIN], "csv")
+    assert text.startswith("\ufefftitle,body,questions,category,format\r\n")
+    assert text.encode("utf-8").startswith(b"\xef\xbb\xbf")
+
+
+def test_a_semicolon_separated_csv_as_excel_writes_it_imports() -> None:
+    text = "title;body;questions;category\r\nVPN;Шаг 1, потом шаг 2;впн|vpn;IT\r\n"
+    assert parse_articles(text, "csv") == [
+        ArticleDraft("VPN", "Шаг 1, потом шаг 2", ("впн", "vpn"), "IT")
+    ]
+
+
+def test_a_windows_1251_csv_from_excel_imports() -> None:
+    data = "title;body\r\nОтпуск;Заявление — у кадровика\r\n".encode("cp1251")
+    assert parse_articles(decode_text(data), "csv") == [
+        ArticleDraft("Отпуск", "Заявление — у кадровика")
+    ]
+
+
+def test_a_utf8_file_with_a_bom_still_imports() -> None:
+    data = "\ufefftitle,body\nОтпуск,Заявление\n".encode()
+    assert parse_articles(decode_text(data), "csv") == [ArticleDraft("Отпуск", "Заявление")]
+
+
+def test_latin_bytes_that_are_not_utf8_are_refused_not_read_as_cp1251() -> None:
+    with pytest.raises(ImportFormatError, match="neither UTF-8 nor Windows-1251"):
+        decode_text(b"title,body\nCaf\xe9,ok\x00\n")

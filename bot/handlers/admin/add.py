@@ -31,6 +31,7 @@ from bot.texts import user as user_texts
 from knowledge_base.articles import ArticleEditor
 from knowledge_base.inbox import InboxService
 from knowledge_base.search.service import SearchService
+from knowledge_base.telegram_html import body_beside
 from knowledge_base.types import ArticleDraft
 
 
@@ -61,7 +62,8 @@ async def receive_body(message: Message, state: FSMContext) -> None:
     body = await typed_text(message)
     if body is None:
         return
-    await state.update_data(body=body, body_html=formatted(message))
+    body_html = formatted(message)
+    await state.update_data(body=body_beside(body_html, body), body_html=body_html)
     await state.set_state(AddArticle.phrasings)
     await message.answer(admin_texts.ADD_PHRASINGS, reply_markup=keyboards.add_skip_phrasings())
 

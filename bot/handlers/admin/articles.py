@@ -35,6 +35,7 @@ from bot.states import EditArticle
 from bot.texts import admin as admin_texts
 from knowledge_base.articles import ArticleEditor
 from knowledge_base.audit import AuditTrail
+from knowledge_base.telegram_html import body_beside
 
 AUDIT_DEFAULT, AUDIT_MAX = 10, 50
 # Filters of this many recent lists are remembered (per admin).
@@ -244,7 +245,8 @@ async def receive_body(
         return
     article_id = int((await state.get_data())["article_id"])
     await state.set_state(None)
-    if not await editor.rewrite(article_id, body, formatted(message)):
+    body_html = formatted(message)
+    if not await editor.rewrite(article_id, body_beside(body_html, body), body_html):
         await message.answer(admin_texts.ARTICLE_MISSING)
         return
     await index.serve_changes()
