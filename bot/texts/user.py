@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from html import escape
 
+from bot.texts.message_parts import split_html, split_plain, utf16_length, visible_text
+
 GREETING = (
     "Здравствуйте! Я бот базы знаний: отвечаю на вопросы сотрудников статьями из базы.\n\n"
     "Просто напишите вопрос обычными словами, например: "
@@ -56,8 +58,8 @@ COMMANDS = {
     "help": "Как задавать вопросы и что значат кнопки",
 }
 
-# Telegram refuses messages longer than 4096 characters, counted in UTF-16 code units (an
-# emoji is two), after the HTML tags are parsed away; the article body is cut to fit.
+# Telegram refuses messages longer than 4096 characters (we count UTF-16 code units, an emoji
+# being two: the stricter count), after the HTML tags are parsed away.
 MESSAGE_LIMIT = 4096
 CUT_MARK = "…"
 
@@ -67,14 +69,10 @@ def greeting(article_count: int, categories: list[str]) -> str:
     return GREETING.format(count=article_count, topics=topics)
 
 
-def utf16_length(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
 def article(title: str, body: str, body_html: str | None = None) -> str:
-    """An article as people see it. `body_html` (an admin's formatting, Telegram HTML built
-    from entities) is used when the article fits one message; a longer one is cut as plain
-    text, since cutting HTML could split a tag."""
+    """An article as one message (the admin's preview): `body_html` (an admin's formatting,
+    Telegram HTML built from entities) is used when the article fits one message; a longer
+    one is cut as plain text. What people get is `article_parts`: the article whole."""
     visible_head = f"{title}\n\n"
     # The longest note a rated message gets appended, so the edit fits too.
     room = MESSAGE_LIMIT - utf16_length(visible_head + FEEDBACK_NOT_HELPFUL_NOTE + CUT_MARK)
@@ -86,6 +84,36 @@ def article(title: str, body: str, body_html: str | None = None) -> str:
         body = cut.rstrip() + CUT_MARK
     # Escaping after cutting could split an entity like "&amp;"; cut, then escape.
     return f"<b>{escape(title)}</b>\n\n{escape(body)}"
+
+
+# Room in every part for the longest note a rated message gets (feedback.py appends it to
+# the last part when 👍/👎 is pressed), so that edit fits too.
+_NOTE_ROOM = max(
+    utf16_length(visible_text(note))
+    for note in (FEEDBACK_HELPFUL_NOTE, FEEDBACK_NOT_HELPFUL_NOTE, FEEDBACK_NONE_FIT_NOTE)
+)
+PART_ROOM = MESSAGE_LIMIT - _NOTE_ROOM
+
+
+def article_parts(title: str, body: str, body_html: str | None = None) -> list[str]:
+    """An article as people get it: whole, in as many messages as it takes, each at most
+    `PART_ROOM` UTF-16 units so a rating note still fits. The title, in bold, opens the
+    first; the buttons go under the last. Split at blank lines, else line breaks, else
+    sentence ends, else spaces; `body_html` (Telegram HTML) is split so that every part is
+    valid HTML on its own."""
+    head = f"<b>{escape(title)}</b>\n\n"
+    first_room = PART_ROOM - utf16_length(f"{title}\n\n")
+    if body_html is not None:
+        parts = split_html(body_html, first_room, PART_ROOM)
+    else:
+        parts = split_plain(body, first_room, PART_ROOM)
+    first, *rest = parts or [""]
+    return [head + first, *rest]
+
+
+def takes_several_messages(title: str, body: str, body_html: str | None = None) -> bool:
+    """Whether people get this article as more than one message (for the admin's preview)."""
+    return len(article_parts(title, body, body_html)) > 1
 
 
 CHAT_LOADING = "Загружаю модель…"

@@ -219,6 +219,15 @@ def _bad_request(reason: str) -> TelegramApiError:
     return TelegramApiError(400, f"Bad Request: {reason}")
 
 
+def message_as_sent(html: str) -> str:
+    """The text Telegram shows for a sendMessage of `html` in HTML parse mode; raises
+    TelegramApiError where Telegram would refuse it (bad HTML, too long, empty)."""
+    text, _entities = TelegramStub._formatted(
+        {"text": html, "parse_mode": "HTML"}, "text", "entities", MAX_TEXT_LENGTH
+    )
+    return text
+
+
 def _utf16_length(text: str) -> int:
     # Telegram measures entity offsets and lengths in UTF-16 code units, not code points.
     return len(text.encode("utf-16-le")) // 2
