@@ -113,9 +113,16 @@ class AdminImport(CallbackData, prefix="ai"):
 
 
 class AdminAdd(CallbackData, prefix="an"):
-    """Steps of /add: skip the phrasings, save, cancel."""
+    """Buttons of /add: skip the phrasings, save, cancel, go back a step, fix the title or the
+    text from the preview, resume a paused draft or start over, and say whether a text typed
+    while a draft was paused was meant for it. `at` is the step the button was shown at: a
+    button of an older step is refused instead of acting on a newer one."""
 
-    step: Annotated[str, Field(pattern="^(skip|save|cancel)$")]
+    step: Annotated[
+        str,
+        Field(pattern="^(skip|save|cancel|back|title|body|resume|new|held|question)$"),
+    ]
+    at: Annotated[str, Field(pattern="^(|title|body|phrasings|preview)$")] = ""
 
 
 class AdminRollback(CallbackData, prefix="am"):
@@ -211,14 +218,23 @@ def rollback(confirm: bool, current: str) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def add_skip_phrasings() -> InlineKeyboardMarkup:
+def add_step(at: str) -> InlineKeyboardMarkup:
+    """Under a step of /add: «Без фраз» at the phrasings, «« Назад» after the title, «Отмена»."""
     builder = InlineKeyboardBuilder()
-    builder.button(text=admin_texts.BUTTON_NO_PHRASINGS, callback_data=AdminAdd(step="skip"))
+    if at == "phrasings":
+        builder.button(
+            text=admin_texts.BUTTON_NO_PHRASINGS, callback_data=AdminAdd(step="skip", at=at)
+        )
+    if at != "title":
+        builder.button(text=admin_texts.BUTTON_ADD_BACK, callback_data=AdminAdd(step="back", at=at))
+    builder.button(text=admin_texts.BUTTON_CANCEL, callback_data=AdminAdd(step="cancel", at=at))
+    builder.adjust(1, 2) if at == "phrasings" else builder.adjust(2)
     return builder.as_markup()
 
 
 def add_preview(similar: tuple[int, str] | None) -> InlineKeyboardMarkup:
-    """«Сохранить» / «Отмена»; with a near-copy: open it, save anyway, or cancel."""
+    """«Сохранить», fix the title or the text, «« Назад», «Отмена»; with a near-copy: open it
+    first, and «Сохранить всё равно»."""
     builder = InlineKeyboardBuilder()
     if similar is not None:
         article_id, title = similar
@@ -227,8 +243,37 @@ def add_preview(similar: tuple[int, str] | None) -> InlineKeyboardMarkup:
             callback_data=AdminCard(article_id=article_id, apart=True),
         )
     save = admin_texts.BUTTON_SAVE_ANYWAY if similar else admin_texts.BUTTON_SAVE
-    builder.button(text=save, callback_data=AdminAdd(step="save"))
-    builder.button(text=admin_texts.BUTTON_CANCEL, callback_data=AdminAdd(step="cancel"))
+    at = "preview"
+    builder.button(text=save, callback_data=AdminAdd(step="save", at=at))
+    builder.button(
+        text=admin_texts.BUTTON_ADD_FIX_TITLE, callback_data=AdminAdd(step="title", at=at)
+    )
+    builder.button(text=admin_texts.BUTTON_ADD_FIX_BODY, callback_data=AdminAdd(step="body", at=at))
+    builder.button(text=admin_texts.BUTTON_ADD_BACK, callback_data=AdminAdd(step="back", at=at))
+    builder.button(text=admin_texts.BUTTON_CANCEL, callback_data=AdminAdd(step="cancel", at=at))
+    builder.adjust(*([1] if similar else []), 1, 2, 2)
+    return builder.as_markup()
+
+
+def add_resume(title: str | None, start_over: bool = False) -> InlineKeyboardMarkup:
+    """«Продолжить: «…»» under a paused draft; with «Начать новую статью» when /add asks."""
+    builder = InlineKeyboardBuilder()
+    what = admin_texts.add_draft_name(title)
+    builder.button(
+        text=_short(admin_texts.BUTTON_RESUME.format(what=what)),
+        callback_data=AdminAdd(step="resume"),
+    )
+    if start_over:
+        builder.button(text=admin_texts.BUTTON_START_OVER, callback_data=AdminAdd(step="new"))
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def add_held() -> InlineKeyboardMarkup:
+    """Is the text typed while a draft was paused meant for it?"""
+    builder = InlineKeyboardBuilder()
+    builder.button(text=admin_texts.BUTTON_HELD_FOR_DRAFT, callback_data=AdminAdd(step="held"))
+    builder.button(text=admin_texts.BUTTON_HELD_QUESTION, callback_data=AdminAdd(step="question"))
     builder.adjust(1)
     return builder.as_markup()
 

@@ -24,7 +24,9 @@ from knowledge_base.training.activation import ModelAdmin
 class ServicesMiddleware(BaseMiddleware):
     """Opens a session per update and hands handlers its use cases by name: `search`,
     `feedback`, `articles`, and for admins `editor`, `inbox`, `stats`, `audit_trail`, `models`
-    (each checks the `actor` itself), plus the update's `message_key`.
+    (each checks the `actor` itself), plus the update's `message_key` and `afterwards`: what
+    a handler leaves to be said once the update's handler is done (a dialog paused by a
+    command says so after the command's own answer).
 
     Each use case commits its own change; this only closes the session when the handler is
     done, which rolls back whatever a failed handler left unfinished.
@@ -69,4 +71,9 @@ class ServicesMiddleware(BaseMiddleware):
             data["stats"] = StatsService(session, actor)
             data["audit_trail"] = AuditTrail(session, actor)
             data["models"] = ModelAdmin(session, self._models_dir, actor)
-            return await handler(event, data)
+            afterwards: list[Callable[[], Awaitable[object]]] = []
+            data["afterwards"] = afterwards
+            result = await handler(event, data)
+            for say in afterwards:
+                await say()
+            return result

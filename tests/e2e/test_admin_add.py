@@ -34,7 +34,11 @@ async def test_the_whole_dialog_saves_an_article_that_is_found_at_once(
     assert shown_text(ask_body) == f"Заголовок: «{TITLE}». Теперь пришлите текст статьи."
     [ask_phrasings] = await _say(bot, BODY)
     assert shown_text(ask_phrasings) == admin_texts.ADD_PHRASINGS
-    assert [t for t, _ in TelegramStub.buttons(ask_phrasings)] == [admin_texts.BUTTON_NO_PHRASINGS]
+    assert [t for t, _ in TelegramStub.buttons(ask_phrasings)] == [
+        admin_texts.BUTTON_NO_PHRASINGS,
+        admin_texts.BUTTON_ADD_BACK,
+        admin_texts.BUTTON_CANCEL,
+    ]
     intro, preview, summary = await _say(bot, PHRASINGS)
     assert shown_text(intro) == admin_texts.ADD_PREVIEW
     # Exactly what a person will be shown, markup and all.
@@ -45,9 +49,12 @@ async def test_the_whole_dialog_saves_an_article_that_is_found_at_once(
     assert "Похоже на" not in shown_text(summary)
     assert [t for t, _ in TelegramStub.buttons(summary)] == [
         admin_texts.BUTTON_SAVE,
+        admin_texts.BUTTON_ADD_FIX_TITLE,
+        admin_texts.BUTTON_ADD_FIX_BODY,
+        admin_texts.BUTTON_ADD_BACK,
         admin_texts.BUTTON_CANCEL,
     ]
-    press = await bot.press(summary, AdminAdd(step="save").pack(), user_id=ADMIN)
+    press = await bot.press(summary, AdminAdd(step="save", at="preview").pack(), user_id=ADMIN)
     assert shown_text(press.replies[0]) == f"Статья «{TITLE}» сохранена, поиск уже её находит."
     reply = await bot.ask("скидка на спортзал")
     assert shown_text(reply).startswith(TITLE)
@@ -63,7 +70,9 @@ async def test_a_near_copy_is_flagged_with_a_way_to_open_the_original(
     await _say(bot, "/add")
     await _say(bot, "Инструкция по смене пароля.")
     [ask_phrasings] = await _say(bot, "Как сменить пароль: откройте профиль.")
-    press = await bot.press(ask_phrasings, AdminAdd(step="skip").pack(), user_id=ADMIN)
+    press = await bot.press(
+        ask_phrasings, AdminAdd(step="skip", at="phrasings").pack(), user_id=ADMIN
+    )
     *_, summary = press.replies
     shown = shown_text(summary)
     assert f"Похоже на: «{original}»" in shown, shown
@@ -74,6 +83,9 @@ async def test_a_near_copy_is_flagged_with_a_way_to_open_the_original(
     )
     assert [t for t, _ in buttons[1:]] == [
         admin_texts.BUTTON_SAVE_ANYWAY,
+        admin_texts.BUTTON_ADD_FIX_TITLE,
+        admin_texts.BUTTON_ADD_FIX_BODY,
+        admin_texts.BUTTON_ADD_BACK,
         admin_texts.BUTTON_CANCEL,
     ]
     # Opening the original shows its card apart; the draft and its buttons stay.
@@ -81,8 +93,11 @@ async def test_a_near_copy_is_flagged_with_a_way_to_open_the_original(
     [card] = opened.replies
     assert card.method == "sendMessage" and shown_text(card).startswith(original)
     assert TelegramStub.buttons(bot.current(summary)) == buttons
-    cancelled = await bot.press(summary, AdminAdd(step="cancel").pack(), user_id=ADMIN)
-    assert shown_text(cancelled.replies[0]) == admin_texts.CANCELLED
+    cancelled = await bot.press(
+        summary, AdminAdd(step="cancel", at="preview").pack(), user_id=ADMIN
+    )
+    assert shown_text(cancelled.replies[0]).startswith("Создание статьи «Инструкция по смене")
+    assert shown_text(cancelled.replies[0]).endswith("» отменено.")
     assert await bot.title_of(await bot.article_id(original)) == original
     [log] = await _say(bot, "/audit")
     assert shown_text(log) == admin_texts.NO_CHANGES
@@ -94,11 +109,12 @@ async def test_cancel_midway_leaves_the_dialog_and_the_base_as_it_was(
     bot = await launch_admin_bot(launch_bot)
     await _say(bot, "/add")
     await _say(bot, TITLE)
-    # A command is a command even inside the dialog, and /cancel leaves it.
-    [helped] = await _say(bot, "/help")
+    # A command is a command even inside the dialog (it pauses it), and /cancel ends it.
+    helped, paused = await _say(bot, "/help")
     assert shown_text(helped).startswith("Как мной пользоваться")
+    assert shown_text(paused) == admin_texts.add_paused(TITLE)
     [cancelled] = await _say(bot, "/cancel")
-    assert shown_text(cancelled) == admin_texts.CANCELLED
+    assert shown_text(cancelled) == f"Создание статьи «{TITLE}» отменено."
     # The next text is a question again.
     reply = await bot.ask(BODY, user_id=ADMIN)
     assert not shown_text(reply).startswith(TITLE)

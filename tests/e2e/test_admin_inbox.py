@@ -87,7 +87,9 @@ async def test_create_an_article_from_a_group(launch_bot: LaunchBot) -> None:
     assert shown_text(ask_title) == admin_texts.ADD_TITLE
     await bot.say("Корпоративный спортзал", user_id=ADMIN)
     [ask_phrasings] = await bot.say("Спортзал на 3 этаже, вход по пропуску.", user_id=ADMIN)
-    press = await bot.press(ask_phrasings, AdminAdd(step="skip").pack(), user_id=ADMIN)
+    press = await bot.press(
+        ask_phrasings, AdminAdd(step="skip", at="phrasings").pack(), user_id=ADMIN
+    )
     *_, summary = press.replies
     assert f"Фразы: {GYM[0][1]}" in shown_text(summary)
     mark = bot.stub.mark()
@@ -99,6 +101,25 @@ async def test_create_an_article_from_a_group(launch_bot: LaunchBot) -> None:
     assert [shown_text(c) for c in bot.replies(after=mark, user_id=102)][1].startswith(
         "Корпоративный спортзал"
     )
+
+
+async def test_the_groups_survive_another_dialog(launch_bot: LaunchBot) -> None:
+    """Starting and cancelling «Создать статью» (or /add) keeps the other groups' buttons."""
+    bot = await launch_bot(FORCE_NOTHING, admin_ids=frozenset({ADMIN}))
+    await _ask_all(bot)
+    gym, canteen = await _groups(bot)
+    create = TelegramStub.buttons(gym)[2][1]
+    [ask_title] = (await bot.press(gym, create, user_id=ADMIN)).replies
+    cancel = dict(TelegramStub.buttons(ask_title))[admin_texts.BUTTON_CANCEL]
+    cancelled = await bot.press(ask_title, cancel, user_id=ADMIN)
+    assert shown_text(cancelled.replies[0]) == admin_texts.ADD_CANCELLED_UNTITLED
+    await bot.say("/add", user_id=ADMIN)
+    [gone] = await bot.say("/cancel", user_id=ADMIN)
+    assert shown_text(gone) == admin_texts.ADD_CANCELLED_UNTITLED
+    dismiss = TelegramStub.buttons(canteen)[-1][1]
+    dismissed = await bot.press(canteen, dismiss, user_id=ADMIN)
+    assert dismissed.alert is None
+    assert shown_text(dismissed.replies[0]) == "Группа отклонена: 1 вопрос вне темы базы."
 
 
 async def test_none_fit_lands_in_the_inbox_and_others_cannot_see_it(

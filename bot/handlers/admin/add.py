@@ -1,10 +1,15 @@
-"""/add: a new article step by step, previewed as people will see it, near copies flagged."""
+"""/add: a new article step by step, previewed as people will see it, near copies flagged.
+
+Every step has «« Назад» and «Отмена»; the preview can send the admin back to the title or
+the text. A command typed mid-way pauses the draft (dialogs.pause_on_command); «Продолжить»
+or /add brings it back at the step it was at."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aiogram import Bot, F, Router
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -13,13 +18,16 @@ from bot import keyboards
 from bot.config import Settings
 from bot.handlers import IndexUpdater
 from bot.handlers.admin.dialogs import (
+    DRAFT_KEYS,
     NOT_A_COMMAND,
     attach_and_tell,
     begin_dialog,
+    drop_paused,
     expired,
     formatted,
     leave_dialog,
     need_text,
+    paused_draft,
     typed_lines,
     typed_text,
     typed_title,
@@ -34,67 +42,126 @@ from knowledge_base.search.service import SearchService
 from knowledge_base.telegram_html import body_beside
 from knowledge_base.types import ArticleDraft
 
-
-async def start(message: Message, state: FSMContext) -> None:
-    """/add: asks for the title."""
-    await leave_dialog(state)
-    await begin_dialog(state, AddArticle.title)
-    await message.answer(admin_texts.ADD_TITLE)
-
-
-async def receive_title(message: Message, state: FSMContext, editor: ArticleEditor) -> None:
-    if await expired(message, state):
-        return
-    title = await typed_title(message)
-    if title is None:
-        return
-    if await editor.title_taken(title):
-        await message.answer(admin_texts.ADD_TITLE_TAKEN)
-        return
-    await state.update_data(title=title)
-    await state.set_state(AddArticle.body)
-    await message.answer(admin_texts.ask(admin_texts.ADD_BODY, title))
+STEPS = {
+    "title": AddArticle.title,
+    "body": AddArticle.body,
+    "phrasings": AddArticle.phrasings,
+    "preview": AddArticle.preview,
+}
+# «« Назад» from a step goes to this one.
+BACK = {"body": "title", "phrasings": "body", "preview": "phrasings"}
 
 
-async def receive_body(message: Message, state: FSMContext) -> None:
-    if await expired(message, state):
-        return
-    body = await typed_text(message)
-    if body is None:
-        return
-    body_html = formatted(message)
-    await state.update_data(body=body_beside(body_html, body), body_html=body_html)
-    await state.set_state(AddArticle.phrasings)
-    await message.answer(admin_texts.ADD_PHRASINGS, reply_markup=keyboards.add_skip_phrasings())
+def _step(state_name: str | None) -> str | None:
+    """ "AddArticle:body" → "body"; None outside /add."""
+    if state_name not in AddArticle.__all_states_names__ or state_name is None:
+        return None
+    return state_name.split(":", 1)[1]
 
 
-async def receive_phrasings(
+async def start(
     message: Message, state: FSMContext, search: SearchService, settings: Settings
+) -> None:
+    """/add: asks for the title, or, with a draft kept, offers to continue it."""
+    paused = await paused_draft(state)
+    if paused is not None:
+        title = paused.get("title")
+        await message.answer(
+            admin_texts.add_draft_waits(title),
+            reply_markup=keyboards.add_resume(title, start_over=True),
+        )
+        return
+    await begin_dialog(state, AddArticle.title)
+    await _ask(message, state, search, settings)
+
+
+async def _ask(
+    message: Message, state: FSMContext, search: SearchService, settings: Settings
+) -> None:
+    """The current step's question, its value so far shown, with its buttons."""
+    step = _step(await state.get_state())
+    data = await state.get_data()
+    title = data.get("title")
+    if step == "title":
+        text = admin_texts.add_title_again(title) if title else admin_texts.ADD_TITLE
+    elif step == "body":
+        body = data.get("body")
+        text = (
+            admin_texts.add_body_again(str(title), str(body))
+            if body
+            else admin_texts.ask(admin_texts.ADD_BODY, str(title))
+        )
+    elif step == "phrasings":
+        phrasings = list(data.get("phrasings") or [])
+        text = (
+            admin_texts.add_phrasings_again(phrasings) if phrasings else admin_texts.ADD_PHRASINGS
+        )
+    else:
+        await _preview(message, state, search, settings)
+        return
+    await message.answer(text, reply_markup=keyboards.add_step(step))
+
+
+async def _next(
+    message: Message, state: FSMContext, search: SearchService, settings: Settings
+) -> None:
+    """On to the first step still without a value, or to the preview once all have one (a
+    title fixed after «Назад» returns to the preview, not through every step again)."""
+    data = await state.get_data()
+    missing = [key for key in ("body", "phrasings") if key not in data]
+    await state.set_state(STEPS[missing[0]] if missing else AddArticle.preview)
+    await _ask(message, state, search, settings)
+
+
+async def receive(
+    message: Message,
+    state: FSMContext,
+    editor: ArticleEditor,
+    search: SearchService,
+    settings: Settings,
+) -> None:
+    """A text typed at the title, text or phrasings step."""
+    await _take(message, state, message.text, formatted(message), editor, search, settings)
+
+
+async def _take(
+    message: Message,
+    state: FSMContext,
+    text: str | None,
+    html: str | None,
+    editor: ArticleEditor,
+    search: SearchService,
+    settings: Settings,
 ) -> None:
     if await expired(message, state):
         return
-    phrasings = await typed_lines(message)
-    if phrasings is None:
+    step = _step(await state.get_state())
+    if step == "title":
+        title = await typed_title(message, text)
+        if title is None:
+            return
+        if await editor.title_taken(title):
+            await message.answer(admin_texts.ADD_TITLE_TAKEN)
+            return
+        await state.update_data(title=title)
+    elif step == "body":
+        body = await typed_text(message, text)
+        if body is None:
+            return
+        await state.update_data(body=body_beside(html, body), body_html=html)
+    elif step == "phrasings":
+        phrasings = await typed_lines(message, text)
+        if phrasings is None:
+            return
+        await state.update_data(phrasings=phrasings)
+    else:
         return
-    await state.update_data(phrasings=phrasings)
-    await _preview(message, state, search, settings)
+    await _next(message, state, search, settings)
 
 
 def _with_seed(data: dict[str, Any], phrasings: list[str]) -> list[str]:
     """The phrasings typed, after the question an /unanswered group started the dialog with."""
     return list(dict.fromkeys([*data.get("seed", []), *phrasings]))
-
-
-async def skip_phrasings(
-    query: CallbackQuery, state: FSMContext, search: SearchService, settings: Settings
-) -> None:
-    await query.answer()
-    if await state.get_state() != AddArticle.phrasings.state or not isinstance(
-        query.message, Message
-    ):
-        return
-    await state.update_data(phrasings=[])
-    await _preview(query.message, state, search, settings)
 
 
 async def _preview(
@@ -117,7 +184,30 @@ async def _preview(
     )
 
 
-async def finish(
+async def hold_text(message: Message, state: FSMContext) -> None:
+    """A text typed while a draft is paused at a text step is held, not searched: the admin
+    is asked whether it was meant for the draft. Once they say it is a question (or the draft
+    waits at its preview), texts are questions again."""
+    paused = await paused_draft(state)
+    if paused is None or paused.get("declined") or _step(paused.get("state")) == "preview":
+        raise SkipHandler
+    paused["held"] = {"text": message.text or "", "html": formatted(message)}
+    await state.update_data(paused=paused)
+    await message.answer(
+        admin_texts.add_held(paused.get("title"), str(_step(paused.get("state")))),
+        reply_markup=keyboards.add_held(),
+    )
+
+
+async def _resume(state: FSMContext, paused: dict[str, Any]) -> None:
+    """The paused draft back in the dialog, at the step it was paused at."""
+    await drop_paused(state)
+    await leave_dialog(state)
+    await state.set_state(str(paused["state"]))
+    await state.update_data({k: paused[k] for k in DRAFT_KEYS if k in paused})
+
+
+async def on_button(
     query: CallbackQuery,
     callback_data: AdminAdd,
     state: FSMContext,
@@ -125,22 +215,79 @@ async def finish(
     inbox: InboxService,
     index: IndexUpdater,
     bot: Bot,
+    search: SearchService,
+    settings: Settings,
 ) -> None:
-    """«Сохранить» (or «Сохранить всё равно») stores the article; «Отмена» drops it."""
-    if callback_data.step == "skip":
-        return
+    """Every button of /add. A button of a step the dialog has left, or of a draft saved or
+    cancelled, is refused with an alert and changes nothing."""
     message = query.message if isinstance(query.message, Message) else None
-    if await state.get_state() != AddArticle.preview.state or message is None:
+    action = callback_data.step
+    if message is None:
+        await query.answer(admin_texts.ADD_STALE, show_alert=True)
+        return
+    if action in ("resume", "new", "held", "question"):
+        paused = await paused_draft(state)
+        if paused is None or (action == "held" and not paused.get("held")):
+            await query.answer(admin_texts.ADD_STALE, show_alert=True)
+            return
+        await query.answer()
+        if action == "question":
+            paused.pop("held", None)
+            await state.update_data(paused={**paused, "declined": True})
+            await message.edit_text(admin_texts.ADD_HELD_QUESTION)
+            return
+        if action == "new":
+            await drop_paused(state)
+            await begin_dialog(state, AddArticle.title)
+            await _ask(message, state, search, settings)
+            return
+        await _resume(state, paused)
+        if action == "held":
+            held = dict(paused["held"])
+            await _take(message, state, held["text"], held["html"], editor, search, settings)
+            return
+        if not await expired(message, state):
+            await _ask(message, state, search, settings)
+        return
+    step = _step(await state.get_state())
+    if step is None or step != callback_data.at:
         await query.answer(admin_texts.ADD_STALE, show_alert=True)
         return
     await query.answer()
     if await expired(message, state):
         return
+    if action == "cancel":
+        title = (await state.get_data()).get("title")
+        await leave_dialog(state)
+        await message.edit_text(admin_texts.add_cancelled(title))
+        return
+    if action == "back" and step in BACK:
+        await state.set_state(STEPS[BACK[step]])
+        await _ask(message, state, search, settings)
+        return
+    if action in ("title", "body") and step == "preview":
+        await state.set_state(STEPS[action])
+        await _ask(message, state, search, settings)
+        return
+    if action == "skip" and step == "phrasings":
+        await state.update_data(phrasings=[])
+        await _preview(message, state, search, settings)
+        return
+    if action == "save" and step == "preview":
+        await _save(message, state, editor, inbox, index, bot)
+
+
+async def _save(
+    message: Message,
+    state: FSMContext,
+    editor: ArticleEditor,
+    inbox: InboxService,
+    index: IndexUpdater,
+    bot: Bot,
+) -> None:
+    """«Сохранить» (or «Сохранить всё равно») stores the article."""
     data = await state.get_data()
     await leave_dialog(state)
-    if callback_data.step == "cancel":
-        await message.edit_text(admin_texts.CANCELLED)
-        return
     draft = ArticleDraft(
         str(data["title"]),
         str(data["body"]),
@@ -164,12 +311,9 @@ async def finish(
 def create_router() -> Router:
     router = Router(name="admin-add")
     router.message.register(start, Command("add"))
-    router.message.register(receive_title, StateFilter(AddArticle.title), NOT_A_COMMAND)
-    router.message.register(receive_body, StateFilter(AddArticle.body), NOT_A_COMMAND)
-    router.message.register(receive_phrasings, StateFilter(AddArticle.phrasings), NOT_A_COMMAND)
-    router.message.register(
-        need_text, StateFilter(AddArticle.title, AddArticle.body, AddArticle.phrasings), ~F.text
-    )
-    router.callback_query.register(skip_phrasings, AdminAdd.filter(F.step == "skip"))
-    router.callback_query.register(finish, AdminAdd.filter())
+    text_steps = StateFilter(AddArticle.title, AddArticle.body, AddArticle.phrasings)
+    router.message.register(receive, text_steps, NOT_A_COMMAND)
+    router.message.register(need_text, text_steps, ~F.text)
+    router.message.register(hold_text, StateFilter(None), NOT_A_COMMAND)
+    router.callback_query.register(on_button, AdminAdd.filter())
     return router

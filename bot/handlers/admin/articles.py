@@ -15,10 +15,13 @@ from bot.handlers import IndexUpdater
 from bot.handlers.admin.dialogs import (
     NOT_A_COMMAND,
     begin_dialog,
+    drop_paused,
     expired,
     formatted,
     leave_dialog,
     need_text,
+    pause_on_command,
+    paused_draft,
     typed_lines,
     typed_text,
     typed_title,
@@ -31,7 +34,7 @@ from bot.keyboards import (
     AdminPage,
 )
 from bot.notifications import edit_in_place
-from bot.states import EditArticle
+from bot.states import AddArticle, EditArticle
 from bot.texts import admin as admin_texts
 from knowledge_base.articles import ArticleEditor
 from knowledge_base.audit import AuditTrail
@@ -270,12 +273,24 @@ async def receive_phrasings(
 
 
 async def cancel(message: Message, state: FSMContext) -> None:
-    """/cancel: leaves whatever the admin was in the middle of."""
-    if await state.get_state() is None:
-        await message.answer(admin_texts.NOTHING_TO_CANCEL)
+    """/cancel: leaves whatever the admin was in the middle of, and says what: the open
+    dialog, or else an /add draft paused by a command."""
+    current = await state.get_state()
+    if current in AddArticle.__all_states_names__:
+        title = (await state.get_data()).get("title")
+        await leave_dialog(state)
+        await message.answer(admin_texts.add_cancelled(title))
         return
-    await leave_dialog(state)
-    await message.answer(admin_texts.CANCELLED)
+    if current is not None:
+        await leave_dialog(state)
+        await message.answer(admin_texts.CANCELLED)
+        return
+    paused = await paused_draft(state)
+    if paused is not None:
+        await drop_paused(state)
+        await message.answer(admin_texts.add_cancelled(paused.get("title")))
+        return
+    await message.answer(admin_texts.NOTHING_TO_CANCEL)
 
 
 async def audit(
@@ -316,6 +331,10 @@ async def audit(
 
 def create_router() -> Router:
     router = Router(name="admin-articles")
+    # First of all admin handlers: a command during /add pauses the draft, then runs.
+    router.message.register(
+        pause_on_command, StateFilter(*AddArticle.__all_states__), F.text.startswith("/")
+    )
     router.message.register(cancel, Command("cancel"))
     router.message.register(list_articles, Command("articles"))
     router.message.register(list_archive, Command("archive"))

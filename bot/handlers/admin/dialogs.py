@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot, F
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State
 from aiogram.types import Message
 
+from bot import keyboards
 from bot.handlers import IndexUpdater
 from bot.notifications import tell_askers
+from bot.states import AddArticle
 from bot.texts import admin as admin_texts
 from knowledge_base.articles import ArticleEditor
 from knowledge_base.inbox import InboxService
@@ -19,14 +23,20 @@ from knowledge_base.text_rules import MAX_PHRASING_CHARS, MAX_TITLE_CHARS, norma
 
 # A command during a dialog is a command (/cancel, /help), not the answer to a step.
 NOT_A_COMMAND = F.text & ~F.text.startswith("/")
-# What an admin's state keeps across dialogs: the lists' filters and open file previews.
-KEPT_ACROSS_DIALOGS = ("lists", "imports")
+# What an admin's state keeps across dialogs: the lists' filters, open file previews, the
+# /unanswered groups on screen, and an /add draft paused by a command.
+KEPT_ACROSS_DIALOGS = ("lists", "imports", "groups", "paused")
+# An /add draft's values: what a pause keeps and a resume brings back (all JSON).
+DRAFT_KEYS = ("started", "title", "body", "body_html", "phrasings", "seed", "inbox_queries")
 # A dialog left alone this long is dropped at its next step.
 EXPIRES_AFTER_SECONDS = 24 * 3600
 
 
 async def begin_dialog(state: FSMContext, step: State, **data: Any) -> None:
-    """Enter a dialog's first step, remembering when it began."""
+    """Enter a dialog's first step, remembering when it began; an open /add draft is paused,
+    any other dialog left."""
+    await pause_draft(state)
+    await leave_dialog(state)
     await state.set_state(step)
     await state.update_data({"started": time.time(), **data})
 
@@ -36,6 +46,61 @@ async def leave_dialog(state: FSMContext) -> None:
     data = await state.get_data()
     await state.clear()
     await state.update_data({k: data[k] for k in KEPT_ACROSS_DIALOGS if k in data})
+
+
+async def pause_draft(state: FSMContext) -> dict[str, Any] | None:
+    """If /add is open, its draft (and the step it was at) is kept under `paused` and the
+    dialog left; the paused draft, or None if /add was not open."""
+    current = await state.get_state()
+    if current not in AddArticle.__all_states_names__:
+        return None
+    data = await state.get_data()
+    paused = {"state": current, **{k: data[k] for k in DRAFT_KEYS if k in data}}
+    await leave_dialog(state)
+    await state.update_data(paused=paused)
+    return paused
+
+
+async def paused_draft(state: FSMContext) -> dict[str, Any] | None:
+    paused = (await state.get_data()).get("paused")
+    return dict(paused) if paused else None
+
+
+async def drop_paused(state: FSMContext) -> None:
+    data = await state.get_data()
+    await state.set_data({k: v for k, v in data.items() if k != "paused"})
+
+
+def command_name(message: Message) -> str:
+    """ "/stats@faqbot 7" → "stats"."""
+    return (message.text or "").split(maxsplit=1)[0].split("@")[0].removeprefix("/").lower()
+
+
+async def pause_on_command(
+    message: Message,
+    state: FSMContext,
+    afterwards: list[Callable[[], Awaitable[object]]] | None = None,
+) -> None:
+    """A command typed during /add: the draft is paused, the command then runs as usual
+    (SkipHandler passes it on), and once it has answered the admin is told the draft is kept,
+    with «Продолжить». /cancel passes untouched (it ends the draft); /add pauses it silently
+    (it offers to continue it itself)."""
+    command = command_name(message)
+    if command != "cancel":
+        paused = await pause_draft(state)
+        if paused is not None and command != "add":
+            title = paused.get("title")
+
+            async def tell() -> None:
+                await message.answer(
+                    admin_texts.add_paused(title), reply_markup=keyboards.add_resume(title)
+                )
+
+            if afterwards is None:
+                await tell()
+            else:
+                afterwards.append(tell)
+    raise SkipHandler
 
 
 async def expired(message: Message, state: FSMContext) -> bool:
@@ -53,9 +118,10 @@ async def need_text(message: Message) -> None:
     await message.answer(admin_texts.NEED_TEXT)
 
 
-async def typed_title(message: Message) -> str | None:
-    """The title typed, one line; None (and the admin told why) if it cannot be one."""
-    title = " ".join(normal_title(message.text or "").split())
+async def typed_title(message: Message, text: str | None = None) -> str | None:
+    """The title typed (`text`, or the message's), one line; None (and the admin told why) if
+    it cannot be one."""
+    title = " ".join(normal_title((message.text if text is None else text) or "").split())
     if not title:
         await need_text(message)
         return None
@@ -65,19 +131,20 @@ async def typed_title(message: Message) -> str | None:
     return title
 
 
-async def typed_text(message: Message) -> str | None:
+async def typed_text(message: Message, text: str | None = None) -> str | None:
     """An article's text as typed; None (and the admin asked for text) if there is none."""
-    body = (message.text or "").strip()
+    body = ((message.text if text is None else text) or "").strip()
     if not body:
         await need_text(message)
         return None
     return body
 
 
-async def typed_lines(message: Message) -> list[str] | None:
+async def typed_lines(message: Message, text: str | None = None) -> list[str] | None:
     """Phrasings typed one a line: spaces folded, blanks and repeats dropped; None (and the
     admin asked for text) if no line is left."""
-    lines = (" ".join(line.split()) for line in (message.text or "").splitlines())
+    typed = (message.text if text is None else text) or ""
+    lines = (" ".join(line.split()) for line in typed.splitlines())
     found = list(dict.fromkeys(line for line in lines if visible(line)))
     if not found:
         await need_text(message)

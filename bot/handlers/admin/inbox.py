@@ -17,7 +17,6 @@ from bot.handlers.admin.dialogs import (
     attach_and_tell,
     begin_dialog,
     expired,
-    leave_dialog,
 )
 from bot.keyboards import AdminInbox
 from bot.states import AddArticle, ChooseArticle
@@ -96,11 +95,10 @@ async def act_on_group(
         )
         return
     if callback_data.action == "create":
-        await leave_dialog(state)
         await begin_dialog(
             state, AddArticle.title, seed=[str(group["first"])], inbox_queries=query_ids
         )
-        await message.answer(admin_texts.ADD_TITLE)
+        await message.answer(admin_texts.ADD_TITLE, reply_markup=keyboards.add_step("title"))
         return
     if callback_data.action == "dismiss":
         closed = await inbox.dismiss(query_ids)
