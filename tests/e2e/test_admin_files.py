@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot.keyboards import AdminImport
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 from knowledge_base.articles import ArticleService
-from knowledge_base.io import parse_articles, read_articles
-from knowledge_base.storage.tables import ArticleRow
+from knowledge_base.io import decode_text, parse_articles, read_articles
+from knowledge_base.storage.tables import ArticleRow, PhrasingRow
 from tests.fakes.harness import BotHarness, LaunchBot, launch_admin_bot
 from tests.fakes.paths import SAMPLE_BASE
 from tests.fakes.people import ADMIN, USER_ID
@@ -106,6 +106,7 @@ async def test_the_exported_base_comes_back_unchanged(launch_bot: LaunchBot) -> 
         file = bot.stub.file(sent.result["document"]["file_id"])
         assert file.file_name == f"faqbot-base.{fmt}"
         drafts = parse_articles(file.content.decode("utf-8"), fmt)
+        assert file.content.startswith(b"\xef\xbb\xbf") == (fmt == "csv")
         assert [(d.title, d.body) for d in drafts] == [
             (d.title, d.body) for d in read_articles(SAMPLE_BASE)
         ]
@@ -153,3 +154,165 @@ async def test_each_preview_imports_its_own_file(launch_bot: LaunchBot) -> None:
     assert await bot.body_of(await bot.article_id(NEW_TITLE)) == "первый"
     async with bot.session_factory() as session:
         assert await ArticleService(session).count(include_archived=True) == 51
+
+
+FORMATTED_TITLE = "Как записаться в корпоративный спортзал"
+FORMATTED_QUESTION = "абонемент в фитнес от компании"
+FORMATTED_TEXT = "Откройте портал & нажмите «Подключить». Код <b> не нужен: gym-123."
+FORMATTED_ENTITIES = [
+    {"type": "bold", "offset": 0, "length": len("Откройте портал")},
+    {
+        "type": "text_link",
+        "offset": FORMATTED_TEXT.index("нажмите"),
+        "length": len("нажмите"),
+        "url": "https://gym.example.com/?from=hr&city=any",
+    },
+    {"type": "code", "offset": FORMATTED_TEXT.index("gym-123"), "length": len("gym-123")},
+]
+LINK = '<a href="https://gym.example.com/?from=hr&city=any">нажмите</a>'
+
+
+async def _add_formatted_article(bot: BotHarness) -> None:
+    """An admin writes an article in Telegram with bold, a link and code, through /add."""
+    await bot.say("/add", user_id=ADMIN)
+    await bot.say(FORMATTED_TITLE, user_id=ADMIN)
+    await bot.say_formatted(FORMATTED_TEXT, FORMATTED_ENTITIES, user_id=ADMIN)
+    *_, summary = await bot.say(f"{FORMATTED_QUESTION}\nскидка на спортзал", user_id=ADMIN)
+    saves = (admin_texts.BUTTON_SAVE, admin_texts.BUTTON_SAVE_ANYWAY)
+    [save] = [d for t, d in TelegramStub.buttons(summary) if t in saves]
+    await bot.press(summary, save, user_id=ADMIN)
+    async with bot.session_factory() as session:
+        row = await session.scalar(select(ArticleRow).where(ArticleRow.title == FORMATTED_TITLE))
+    assert row is not None and row.body == FORMATTED_TEXT
+    assert row.body_html is not None and LINK in row.body_html, row.body_html
+
+
+async def _stored(bot: BotHarness) -> list[tuple[object, ...]]:
+    """Every article and phrasing row as the database holds it."""
+    async with bot.session_factory() as session:
+        articles = await session.execute(
+            select(
+                ArticleRow.id,
+                ArticleRow.title,
+                ArticleRow.body,
+                ArticleRow.body_html,
+                ArticleRow.category,
+                ArticleRow.archived,
+            ).order_by(ArticleRow.id)
+        )
+        phrasings = await session.execute(
+            select(
+                PhrasingRow.id, PhrasingRow.article_id, PhrasingRow.text, PhrasingRow.source
+            ).order_by(PhrasingRow.id)
+        )
+        return [tuple(row) for row in (*articles.all(), *phrasings.all())]
+
+
+async def _export(bot: BotHarness, fmt: str) -> tuple[bytes, str]:
+    [sent] = await bot.say(f"/export {fmt}", user_id=ADMIN)
+    assert sent.method == "sendDocument", shown_text_or_caption(sent)
+    file = bot.stub.file(sent.result["document"]["file_id"])
+    return file.content, str(file.file_name)
+
+
+async def _import(bot: BotHarness, content: bytes, name: str) -> tuple[str, str]:
+    """Send the file and press «Импортировать»: the preview and the result, as shown."""
+    preview = await _send_file(bot, content, name)
+    buttons = dict(TelegramStub.buttons(preview))
+    assert admin_texts.BUTTON_IMPORT in buttons, shown_text_or_caption(preview)
+    press = await bot.press(preview, buttons[admin_texts.BUTTON_IMPORT], user_id=ADMIN)
+    return shown_text_or_caption(preview), shown_text_or_caption(press.replies[0])
+
+
+async def test_an_export_restores_every_article_byte_for_byte_formatting_included(
+    launch_bot: LaunchBot,
+) -> None:
+    bot = await launch_admin_bot(launch_bot)
+    await _add_formatted_article(bot)
+    before = await _stored(bot)
+    for fmt in ("jsonl", "yaml", "csv"):
+        content, name = await _export(bot, fmt)
+        # Importing the export unchanged changes nothing and says so.
+        preview, result = await _import(bot, content, name)
+        assert preview.endswith("Будет добавлено 0, обновлено 0, без изменений 51."), fmt
+        assert result == admin_texts.imported(0, 0, 51)
+        assert await _stored(bot) == before, fmt
+        # An article spoiled after the export (its text and formatting) comes back whole.
+        async with bot.session_factory() as session:
+            await session.execute(
+                update(ArticleRow)
+                .where(ArticleRow.title == FORMATTED_TITLE)
+                .values(body="испорчено", body_html=None)
+            )
+            await session.commit()
+        preview, result = await _import(bot, content, name)
+        assert preview.endswith("Будет добавлено 0, обновлено 1, без изменений 50."), fmt
+        assert result == admin_texts.imported(0, 1, 50)
+        assert await _stored(bot) == before, fmt
+    reply = await bot.ask(FORMATTED_QUESTION)
+    assert LINK in str(reply.params["text"]) and "<code>gym-123</code>" in str(reply.params["text"])
+
+
+async def test_a_word_changed_in_an_exported_formatted_article_keeps_its_formatting(
+    launch_bot: LaunchBot,
+) -> None:
+    bot = await launch_admin_bot(launch_bot)
+    await _add_formatted_article(bot)
+    words = ["Подключить", "Соединить", "Связать", "Включить"]
+    for fmt, old, new in zip(("jsonl", "yaml", "csv"), words, words[1:], strict=False):
+        content, name = await _export(bot, fmt)
+        [exported] = [
+            d for d in parse_articles(decode_text(content), fmt) if d.title == FORMATTED_TITLE
+        ]
+        assert exported.body_html is not None and LINK in exported.body_html, fmt
+        assert f"«{old}»" in exported.body_html, fmt
+        _, result = await _import(bot, content.replace(old.encode(), new.encode()), name)
+        assert result == admin_texts.imported(0, 1, 50), fmt
+        async with bot.session_factory() as session:
+            row = await session.scalar(
+                select(ArticleRow).where(ArticleRow.title == FORMATTED_TITLE)
+            )
+        assert row is not None
+        assert row.body == FORMATTED_TEXT.replace("Подключить", new), fmt
+        assert row.body_html is not None, fmt
+        assert LINK in row.body_html and f"«{new}»" in row.body_html, fmt
+        assert "<b>Откройте портал</b>" in row.body_html and "<code>gym-123</code>" in row.body_html
+    reply = await bot.ask(FORMATTED_QUESTION)
+    assert LINK in str(reply.params["text"])
+
+
+async def test_a_csv_saved_by_russian_excel_imports(launch_bot: LaunchBot) -> None:
+    bot = await launch_admin_bot(launch_bot)
+    # Excel in a Russian locale: cells separated by ";", text in Windows-1251.
+    content = (
+        "title;body;questions;category\r\n"
+        f"{NEW_TITLE};Закажите пропуск на портале, за день до визита.;{NEW_QUESTION};Офис\r\n"
+    ).encode("cp1251")
+    preview, result = await _import(bot, content, "guests.csv")
+    assert preview == (
+        "Файл «guests.csv»: 1 статья.\nБудет добавлено 1, обновлено 0, без изменений 0."
+    )
+    assert result == admin_texts.imported(1, 0, 0)
+    assert await bot.body_of(await bot.article_id(NEW_TITLE)) == (
+        "Закажите пропуск на портале, за день до визита."
+    )
+    assert shown_text_or_caption(await bot.ask(NEW_QUESTION)).startswith(NEW_TITLE)
+    garbage = await _send_file(bot, b"PK\x03\x04\x00\x00\xff\xfe\x98binary", "base.csv")
+    assert "Ошибка в строке 1: файл не текстовый" in shown_text_or_caption(garbage)
+
+
+async def test_a_formatted_body_telegram_would_refuse_is_named_with_its_line(
+    launch_bot: LaunchBot,
+) -> None:
+    bot = await launch_admin_bot(launch_bot)
+    content = _jsonl(
+        {"title": NEW_TITLE, "body": "Через портал."},
+        {"title": "Вторая", "body": "<b>жирный <i>курсив</b></i>", "format": "html"},
+    )
+    reply = await _send_file(bot, content, "guests.jsonl")
+    assert shown_text_or_caption(reply) == admin_texts.FILE_REFUSED.format(
+        name="guests.jsonl",
+        reason="Ошибка в строке 2: в тексте с format: html </b> там, где должен быть </i>: "
+        "теги вложены неправильно.",
+    )
+    assert TelegramStub.buttons(reply) == []

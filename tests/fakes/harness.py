@@ -181,6 +181,18 @@ class BotHarness:
         """Send a text message; every reply the bot made to it."""
         return await self.send(lambda user: self.stub.push_text(user, text), user_id)
 
+    async def say_formatted(
+        self, text: str, entities: Sequence[dict[str, Any]], user_id: int | None = None
+    ) -> list[Call]:
+        """Send a text message with formatting (Bot API MessageEntity dicts, offsets in UTF-16
+        units: bold, text_link, code…), as a person formats it in Telegram; the replies."""
+
+        def push(user: int) -> int:
+            message = self.stub.message_from(user, text=text, entities=list(entities))
+            return self.stub.push_update({"message": message})
+
+        return await self.send(push, user_id)
+
     async def ask(self, text: str, user_id: int | None = None) -> Call:
         """Send a text message that must get exactly one reply, and return that reply."""
         replies = await self.say(text, user_id)
