@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from contextlib import nullcontext
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import InlineKeyboardMarkup, Message
 
 from bot import keyboards
+from bot.runtime.journal import the_reply
 from bot.runtime.telegram_retry import TELEGRAM_ERRORS
 from bot.texts import admin as admin_texts
 from bot.texts import user as user_texts
@@ -43,15 +45,34 @@ async def tell_askers(bot: Bot, people: Iterable[tuple[int, int, str]], article:
     for user_id, query_id, question in people:
         try:
             await bot.send_message(user_id, admin_texts.answer_found(question))
-            await bot.send_message(
-                user_id,
-                user_texts.article(article.title, article.body, article.body_html),
-                reply_markup=keyboards.rating(query_id, article.id),
-            )
+            await send_article(bot, user_id, article, keyboards.rating(query_id, article.id))
             reached += 1
         except TELEGRAM_ERRORS as error:
             log.warning("could not tell %s the answer was found: %s", user_id, error)
     return reached
+
+
+async def send_article(
+    bot: Bot,
+    chat_id: int,
+    article: Article,
+    markup: InlineKeyboardMarkup,
+    *,
+    as_reply: bool = False,
+) -> Message:
+    """Send an article whole, in as many messages as it takes, with `markup` (👍/👎) under
+    the last one, which is returned: the one a press edits.
+
+    `as_reply`: the article is the answer to the update being handled (see
+    bot/runtime/journal.py, `the_reply`). Only its last message is sent as the reply, so the
+    update is noted as handled once the whole article is delivered: a crash between two of
+    its messages sends the article again at the next start (the first part twice, never a
+    part lost or buttons missing), and a crash after the last one sends nothing again."""
+    *leading, last = user_texts.article_parts(article.title, article.body, article.body_html)
+    for part in leading:
+        await bot.send_message(chat_id, part)
+    with the_reply() if as_reply else nullcontext():
+        return await bot.send_message(chat_id, last, reply_markup=markup)
 
 
 async def edit_in_place(message: Message, text: str, markup: InlineKeyboardMarkup | None) -> None:

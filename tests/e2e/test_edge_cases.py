@@ -1,6 +1,6 @@
 """Promises the README makes for the corners: a press while the bot was down, a 👎 with nothing
 close, an article archived after it was offered, a message Telegram no longer shows, a handler
-that fails, an empty base, a very long article."""
+that fails, an empty base, a very long article (several messages)."""
 
 from __future__ import annotations
 
@@ -165,20 +165,27 @@ async def test_an_empty_base_says_so_through_the_bot(launch_bot: LaunchBot) -> N
     assert (await bot.queries())[-1].band == "nothing"
 
 
-async def test_a_very_long_article_fits_one_telegram_message(launch_bot: LaunchBot) -> None:
+async def test_a_very_long_article_comes_whole_in_messages_that_each_fit_telegram(
+    launch_bot: LaunchBot,
+) -> None:
     title = "Очень длинный заголовок статьи про доступ к стенду " * 5
     title = title[:300].strip()
     body = "Шаг: откройте портал и запросите доступ <к стенду> & дождитесь письма. " * 120
     bot = await launch_bot(FORCE_ANSWER, extra_articles=[ArticleDraft(title, body)])
-    reply = await bot.ask(title)
-    shown = str(reply.result["text"])
-    assert shown.startswith(title)
-    assert shown.endswith(texts.CUT_MARK)
-    # Cut to leave room for the rating note, and no more: a 👎 edit still fits.
-    (_, _), (_, not_helpful) = TelegramStub.buttons(reply)
-    press = await bot.press(reply, not_helpful)
+    replies = await bot.say(title)
+    shown = [str(reply.result["text"]) for reply in replies]
+    assert len(shown) == 3
+    assert shown[0].startswith(title)
+    assert "".join("".join(shown).split()) == "".join((title + body).split())
+    assert not any(text.endswith(texts.CUT_MARK) for text in shown)
+    # Each message is filled up to the room left for the rating note, less one sentence at
+    # most; the last one, rated 👎, still fits.
+    assert all(len(text.encode("utf-16-le")) // 2 > 4096 - 200 for text in shown[:-1])
+    (_, _), (_, not_helpful) = TelegramStub.buttons(replies[-1])
+    press = await bot.press(replies[-1], not_helpful)
     [edit, *_] = press.replies
     assert edit.method == "editMessageText"
+    assert edit.params["message_id"] == replies[-1].result["message_id"]
     edited = str(edit.result["text"])
     assert edited.endswith("Отмечено: не то. Вопрос передан администраторам.")
-    assert 4096 - 20 < len(edited.encode("utf-16-le")) // 2 <= 4096
+    assert len(edited.encode("utf-16-le")) // 2 <= 4096

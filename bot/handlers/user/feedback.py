@@ -10,7 +10,7 @@ from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMark
 from bot import keyboards
 from bot.config import Settings
 from bot.handlers import IndexUpdater
-from bot.notifications import edit_in_place, notify_admins
+from bot.notifications import edit_in_place, notify_admins, send_article
 from bot.runtime.telegram_retry import TELEGRAM_ERRORS
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
@@ -29,6 +29,7 @@ async def pick_suggestion(
     articles: ArticleService,
     settings: Settings,
     index: IndexUpdater,
+    bot: Bot,
 ) -> None:
     """Shows the picked article with 👍/👎 and counts the pick as a positive click."""
     outcome = await feedback.record(
@@ -48,9 +49,11 @@ async def pick_suggestion(
     # The article first: it is what the person asked for; the acknowledgement only stops the
     # spinner on the button and may fail (a press older than Telegram keeps it).
     if query.message is not None:
-        await query.message.answer(
-            texts.article(article.title, article.body, article.body_html),
-            reply_markup=keyboards.rating(callback_data.query_id, article.id),
+        await send_article(
+            bot,
+            query.message.chat.id,
+            article,
+            keyboards.rating(callback_data.query_id, article.id),
         )
     await answer_callback(query)
     if outcome is FeedbackOutcome.RECORDED:

@@ -7,7 +7,7 @@ from aiogram.types import Message
 
 from bot import keyboards
 from bot.config import Settings
-from bot.notifications import notify_admins
+from bot.notifications import notify_admins, send_article
 from bot.runtime.journal import the_reply
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
@@ -36,11 +36,13 @@ async def question(
     answer = await search.answer(text, user_id=user_id, message_key=message_key)
     assert answer.query_id is not None
     if answer.band is Band.ANSWER and answer.article is not None:
-        with the_reply():
-            await message.answer(
-                texts.article(answer.article.title, answer.article.body, answer.article.body_html),
-                reply_markup=keyboards.rating(answer.query_id, answer.article.id),
-            )
+        await send_article(
+            bot,
+            message.chat.id,
+            answer.article,
+            keyboards.rating(answer.query_id, answer.article.id),
+            as_reply=True,
+        )
     elif answer.band is Band.SUGGEST and answer.alternatives:
         with the_reply():
             await message.answer(
