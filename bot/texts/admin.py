@@ -359,12 +359,19 @@ ADD_HELD_QUESTION = (
     "его в базе."
 )
 ADD_STEPS = {"title": "заголовок", "body": "текст статьи", "phrasings": "фразы"}
-ADD_SEVERAL_MESSAGES = "⚠️ Статья длинная: сотрудники получат её несколькими сообщениями ({parts})."
+ADD_SEVERAL_MESSAGES = (
+    "⚠️ Статья длинная: сотрудники получат её не одним сообщением, а несколькими ({parts}) — "
+    "как в предпросмотре выше."
+)
 
 
 def add_draft_name(title: str | None) -> str:
     """What a draft is called on its buttons and notices: its title, or «новая статья»."""
     return f"«{_clip(title, 40)}»" if title else ADD_UNTITLED
+
+
+def add_several_messages(parts: int) -> str:
+    return ADD_SEVERAL_MESSAGES.format(parts=parts)
 
 
 def add_cancelled(title: str | None) -> str:

@@ -167,3 +167,25 @@ async def test_a_forged_or_stale_add_button_changes_nothing(launch_bot: LaunchBo
         assert pressed.alert == admin_texts.ADD_STALE, forged
     [ask_body] = await _say(bot, TITLE)
     assert shown_text(ask_body).startswith(f"Заголовок: «{TITLE}»")
+
+
+async def test_the_preview_says_a_long_article_comes_in_several_messages(
+    launch_bot: LaunchBot,
+) -> None:
+    bot = await launch_admin_bot(launch_bot)
+    body = "Абонемент оформляют в HR-портале, раздел «Льготы». " * 80
+    await _say(bot, "/add")
+    await _say(bot, TITLE)
+    [ask_phrasings] = await _say(bot, body)
+    skip = _button(ask_phrasings, admin_texts.BUTTON_NO_PHRASINGS)
+    intro, *parts, summary = (await bot.press(ask_phrasings, skip, user_id=ADMIN)).replies
+    assert shown_text(intro) == admin_texts.ADD_PREVIEW
+    assert [p.params["text"] for p in parts] == texts.article_parts(TITLE, body.strip())
+    assert len(parts) == 2
+    assert admin_texts.add_several_messages(2) in shown_text(summary)
+    # A short one says nothing of the kind.
+    fix = _button(summary, admin_texts.BUTTON_ADD_FIX_BODY)
+    await bot.press(summary, fix, user_id=ADMIN)
+    _, preview, summary = await _say(bot, BODY)
+    assert preview.params["text"] == texts.article(TITLE, BODY)
+    assert "несколькими" not in shown_text(summary)

@@ -174,8 +174,13 @@ async def _preview(
     close = similar if similar and similar.score >= settings.admin_similar_threshold else None
     await state.set_state(AddArticle.preview)
     await message.answer(admin_texts.ADD_PREVIEW)
-    await message.answer(user_texts.article(title, body, data.get("body_html")))
+    # Every message people will get, as they will get it.
+    parts = user_texts.article_parts(title, body, data.get("body_html"))
+    for part in parts:
+        await message.answer(part)
     lines = [admin_texts.add_summary(phrasings)]
+    if len(parts) > 1:
+        lines.append(admin_texts.add_several_messages(len(parts)))
     if close is not None:
         lines.append(admin_texts.similar(close.title, close.score))
     await message.answer(
