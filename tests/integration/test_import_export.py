@@ -195,3 +195,71 @@ def test_stats_prints_the_numbers_of_the_period(
     assert out.startswith("Last 3 days: 1 questions.\nanswered 100%, suggested 0%, unanswered 0%")
     assert len([line for line in out.splitlines() if line[:4].isdigit()]) == 3
     assert faqbot_in_process("stats", "--days", "0") == 1
+
+
+# An article as an admin formats it in Telegram: the HTML aiogram builds from the message's
+# entities, and its plain text.
+FORMATTED_HTML = (
+    '<b>Откройте портал</b> &amp; <a href="https://id.example.com/?a=1&b=2">нажмите</a> '
+    "«Сменить».\nКод &lt;b&gt; не нужен: <code>id-123</code>."
+)
+FORMATTED_BODY = "Откройте портал & нажмите «Сменить».\nКод <b> не нужен: id-123."
+
+
+def _stored(database_path: Path) -> list[tuple[object, ...]]:
+    """Every article and phrasing as stored (all but the times)."""
+    with closing(sqlite3.connect(database_path)) as database:
+        articles = database.execute(
+            "SELECT id, title, body, body_html, category, archived FROM articles ORDER BY id"
+        ).fetchall()
+        phrasings = database.execute(
+            "SELECT id, article_id, text, source FROM phrasings ORDER BY id"
+        ).fetchall()
+    return [*articles, *phrasings]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "yaml", "csv"])
+def test_export_then_import_into_an_empty_base_stores_the_same_bytes_formatting_included(
+    faqbot_in_process, tmp_path: Path, fmt: str
+) -> None:
+    database_path = tmp_path / "kb.sqlite3"
+    assert faqbot_in_process("import", str(SAMPLE_BASE)) == 0
+    with closing(sqlite3.connect(database_path)) as database, database:
+        database.execute(
+            "UPDATE articles SET body = ?, body_html = ? WHERE title = ?",
+            (FORMATTED_BODY, FORMATTED_HTML, "Инструкция по смене пароля"),
+        )
+    before = _stored(database_path)
+    exported = tmp_path / f"base.{fmt}"
+    assert faqbot_in_process("export", str(exported)) == 0
+    assert exported.read_bytes().startswith(b"\xef\xbb\xbf") == (fmt == "csv")
+    database_path.unlink()
+    assert faqbot_in_process("import", str(exported)) == 0
+    after = _stored(database_path)
+    assert after == before
+    assert (FORMATTED_BODY, FORMATTED_HTML) in [row[2:4] for row in after]
+
+
+def test_an_old_export_without_format_keeps_the_stored_formatting(
+    faqbot_in_process, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database_path = tmp_path / "kb.sqlite3"
+    assert faqbot_in_process("import", str(SAMPLE_BASE)) == 0
+    with closing(sqlite3.connect(database_path)) as database, database:
+        database.execute(
+            "UPDATE articles SET body = ?, body_html = ? WHERE title = ?",
+            (FORMATTED_BODY, FORMATTED_HTML, "Инструкция по смене пароля"),
+        )
+    before = _stored(database_path)
+    # A file written before exports carried formatting: the plain text only.
+    old = tmp_path / "old.jsonl"
+    assert faqbot_in_process("export", str(old)) == 0
+    records = _lines(old)
+    for record in records:
+        if record.pop("format", None) == "html":
+            record["body"] = FORMATTED_BODY
+    old.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), "utf-8")
+    capsys.readouterr()
+    assert faqbot_in_process("import", str(old)) == 0
+    assert "0 added, 0 updated, 50 unchanged" in capsys.readouterr().out
+    assert _stored(database_path) == before
