@@ -7,9 +7,11 @@ from html import escape
 
 import pytest
 
+from bot import keyboards
 from bot.app import create_bot
 from bot.keyboards import Pick
-from bot.notifications import tell_askers
+from bot.notifications import send_article, tell_askers
+from bot.runtime.journal import noting_replies
 from bot.texts import user as texts
 from bot.texts.admin import answer_found
 from knowledge_base.articles import ArticleService
@@ -157,3 +159,26 @@ async def test_a_person_told_their_question_got_a_long_article_gets_it_whole(
     assert shown_text(told) == message_as_sent(answer_found(question))
     assert len(parts) == 3
     _assert_whole_with_buttons_on_the_last(parts, body)
+
+
+async def test_a_long_answer_is_noted_as_handled_only_once_its_last_message_is_delivered(
+    launch_bot: LaunchBot,
+) -> None:
+    """A crash between two messages of an answer must send it again at the next start, not
+    leave it half sent: the update journal's note comes with the last message, not the first."""
+    body = _body(9_000)
+    bot = await launch_bot(FORCE_NOTHING, extra_articles=[ArticleDraft(TITLE, body)])
+    bot.stub.open_chat(bot.user_id)
+    async with bot.session_factory() as session:
+        article = await ArticleService(session).get(await bot.article_id(TITLE))
+    assert article is not None
+    sent_when_noted: list[int] = []
+    client = create_bot(bot.settings)
+    try:
+        with noting_replies(lambda: sent_when_noted.append(len(bot.stub.calls_of("sendMessage")))):
+            await send_article(
+                client, bot.user_id, article, keyboards.rating(1, article.id), as_reply=True
+            )
+    finally:
+        await client.session.close()
+    assert sent_when_noted and min(sent_when_noted) == 3
