@@ -189,3 +189,20 @@ async def test_the_preview_says_a_long_article_comes_in_several_messages(
     _, preview, summary = await _say(bot, BODY)
     assert preview.params["text"] == texts.article(TITLE, BODY)
     assert "несколькими" not in shown_text(summary)
+
+
+async def test_a_button_of_the_paused_draft_resumes_it(launch_bot: LaunchBot) -> None:
+    """The near-copy preview → open the original → a command: «Сохранить» still saves."""
+    bot = await launch_admin_bot(launch_bot)
+    await _say(bot, "/add")
+    await _say(bot, TITLE)
+    [ask_phrasings] = await _say(bot, BODY)
+    skip = _button(ask_phrasings, admin_texts.BUTTON_NO_PHRASINGS)
+    *_, summary = (await bot.press(ask_phrasings, skip, user_id=ADMIN)).replies
+    _, paused = await _say(bot, "/audit")
+    assert shown_text(paused) == admin_texts.add_paused(TITLE)
+    saved = await bot.press(summary, _button(summary, admin_texts.BUTTON_SAVE), user_id=ADMIN)
+    assert saved.alert is None
+    assert shown_text(saved.replies[0]) == f"Статья «{TITLE}» сохранена, поиск уже её находит."
+    [nothing] = await _say(bot, "/cancel")
+    assert shown_text(nothing) == admin_texts.NOTHING_TO_CANCEL

@@ -122,6 +122,26 @@ async def test_the_groups_survive_another_dialog(launch_bot: LaunchBot) -> None:
     assert shown_text(dismissed.replies[0]) == "Группа отклонена: 1 вопрос вне темы базы."
 
 
+async def test_create_from_a_group_offers_the_kept_draft_first(launch_bot: LaunchBot) -> None:
+    bot = await launch_bot(FORCE_NOTHING, admin_ids=frozenset({ADMIN}))
+    await _ask_all(bot)
+    gym, _ = await _groups(bot)
+    await bot.say("/add", user_id=ADMIN)
+    await bot.say("Черновик без конца", user_id=ADMIN)
+    create = TelegramStub.buttons(gym)[2][1]
+    [offer] = (await bot.press(gym, create, user_id=ADMIN)).replies
+    assert shown_text(offer) == admin_texts.add_draft_waits("Черновик без конца")
+    start_over = dict(TelegramStub.buttons(offer))[admin_texts.BUTTON_START_OVER]
+    [ask_title] = (await bot.press(offer, start_over, user_id=ADMIN)).replies
+    assert shown_text(ask_title) == admin_texts.ADD_TITLE
+    await bot.say("Корпоративный спортзал", user_id=ADMIN)
+    [ask_phrasings] = await bot.say("Спортзал на 3 этаже, вход по пропуску.", user_id=ADMIN)
+    skip = dict(TelegramStub.buttons(ask_phrasings))[admin_texts.BUTTON_NO_PHRASINGS]
+    *_, summary = (await bot.press(ask_phrasings, skip, user_id=ADMIN)).replies
+    # Still the group's article: its question is the first phrasing.
+    assert f"Фразы: {GYM[0][1]}" in shown_text(summary)
+
+
 async def test_none_fit_lands_in_the_inbox_and_others_cannot_see_it(
     launch_bot: LaunchBot,
 ) -> None:

@@ -66,6 +66,7 @@ async def start(
     paused = await paused_draft(state)
     if paused is not None:
         title = paused.get("title")
+        await state.update_data(pending_new=None)  # «Начать новую» here is a plain /add
         await message.answer(
             admin_texts.add_draft_waits(title),
             reply_markup=keyboards.add_resume(title, start_over=True),
@@ -242,8 +243,10 @@ async def on_button(
             await message.edit_text(admin_texts.ADD_HELD_QUESTION)
             return
         if action == "new":
+            # An /unanswered group's «Создать статью» leaves its question and its queries.
+            pending = dict((await state.get_data()).get("pending_new") or {})
             await drop_paused(state)
-            await begin_dialog(state, AddArticle.title)
+            await begin_dialog(state, AddArticle.title, **pending)
             await _ask(message, state, search, settings)
             return
         await _resume(state, paused)
@@ -255,6 +258,11 @@ async def on_button(
             await _ask(message, state, search, settings)
         return
     step = _step(await state.get_state())
+    paused = await paused_draft(state)
+    if step != callback_data.at and paused and _step(paused.get("state")) == callback_data.at:
+        # A button of the paused draft's step (say «Сохранить» after a command): resumed.
+        await _resume(state, paused)
+        step = callback_data.at
     if step is None or step != callback_data.at:
         await query.answer(admin_texts.ADD_STALE, show_alert=True)
         return

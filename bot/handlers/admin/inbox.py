@@ -17,6 +17,8 @@ from bot.handlers.admin.dialogs import (
     attach_and_tell,
     begin_dialog,
     expired,
+    pause_draft,
+    paused_draft,
 )
 from bot.keyboards import AdminInbox
 from bot.states import AddArticle, ChooseArticle
@@ -95,9 +97,19 @@ async def act_on_group(
         )
         return
     if callback_data.action == "create":
-        await begin_dialog(
-            state, AddArticle.title, seed=[str(group["first"])], inbox_queries=query_ids
-        )
+        seed = {"seed": [str(group["first"])], "inbox_queries": query_ids}
+        await pause_draft(state)
+        paused = await paused_draft(state)
+        if paused is not None:
+            # One draft at a time: continue the kept one, or start this group's article.
+            await state.update_data(pending_new=seed)
+            title = paused.get("title")
+            await message.answer(
+                admin_texts.add_draft_waits(title),
+                reply_markup=keyboards.add_resume(title, start_over=True),
+            )
+            return
+        await begin_dialog(state, AddArticle.title, **seed)
         await message.answer(admin_texts.ADD_TITLE, reply_markup=keyboards.add_step("title"))
         return
     if callback_data.action == "dismiss":
