@@ -24,7 +24,7 @@ from bot.texts import user as texts
 from knowledge_base.articles import ArticleService
 from knowledge_base.search.questions import clean_question
 from knowledge_base.search.service import SearchService
-from knowledge_base.types import Answer, Band
+from knowledge_base.types import Answer, Article, Band
 
 log = logging.getLogger("faqbot")
 
@@ -183,11 +183,16 @@ def _plain(html: str) -> str:
     return unescape(re.sub(r"</?[a-z]+>", "", html))
 
 
+def _whole(article: Article) -> str:
+    """An article as the terminal shows it: whole, as it has no message limit."""
+    return f"{article.title}\n\n{article.body}"
+
+
 def render_plain(answer: Answer) -> str:
     """The bot's reply as the terminal shows it, with the score and band for the operator."""
     meta = f"[{answer.band.value}, score {answer.score:.3f}]"
     if answer.band is Band.ANSWER and answer.article is not None:
-        return f"{_plain(texts.article(answer.article.title, answer.article.body))}\n{meta}"
+        return f"{_whole(answer.article)}\n{meta}"
     if answer.band is Band.SUGGEST:
         options = "\n".join(
             f"  {i}. {m.title} ({m.score:.3f})" for i, m in enumerate(answer.alternatives, 1)
@@ -223,7 +228,7 @@ async def _chat_loop(settings: Settings) -> int:
                             offered[int(line) - 1].article_id
                         )
                     if article is not None:
-                        print(_plain(texts.article(article.title, article.body)))
+                        print(_whole(article))
                 else:
                     print(texts.chat_no_such_choice(len(offered)))
                 continue

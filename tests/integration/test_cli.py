@@ -183,6 +183,18 @@ def test_ask_says_when_it_reads_only_the_start_of_a_long_question(faqbot_command
     assert json.loads(result.stdout)["band"] == "answer"
 
 
+def test_ask_prints_a_long_article_whole(faqbot_command, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Longer than one Telegram message: the terminal has no such limit and cuts nothing.
+    body = "\n\n".join(f"Абзац {n}:" + " подробности настройки" * 20 for n in range(20))
+    title = "Очень подробная инструкция по настройке стенда"
+    articles = tmp_path / "long.jsonl"
+    articles.write_text(json.dumps({"title": title, "body": body}, ensure_ascii=False) + "\n")
+    assert faqbot_command("import", str(articles)).returncode == 0
+    result = faqbot_command("ask", title, **ANSWER_ALL)
+    assert result.returncode == 0, result.stderr
+    assert len(body) > 4096 and f"{title}\n\n{body}\n[answer, score" in result.stdout
+
+
 def test_inbox_json_groups_the_unanswered_questions_by_meaning(  # type: ignore[no-untyped-def]
     faqbot_command, tmp_path: Path
 ) -> None:
