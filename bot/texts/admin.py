@@ -92,6 +92,13 @@ PHRASING_GONE = "Этой фразы уже нет."
 ALREADY_ARCHIVED = "Статья уже в архиве."
 ALREADY_RESTORED = "Статья уже в поиске."
 CANCELLED = "Отменено."
+# What /cancel left, by the step it was at (the article's title where there is one).
+CANCELLED_STEPS = {
+    "title": "Изменение заголовка статьи «{title}» отменено.",
+    "body": "Изменение текста статьи «{title}» отменено.",
+    "phrasings": "Добавление фраз к статье «{title}» отменено.",
+    "words": "Выбор статьи для группы вопросов отменён.",
+}
 NOTHING_TO_CANCEL = "Отменять нечего."
 NOT_FOR_YOU = "Эта кнопка только для администраторов."
 NO_CHANGES = "Изменений пока не было."
@@ -186,6 +193,14 @@ def done(template: str, **values: str) -> str:
 def alert(template: str, **values: str) -> str:
     """A callback answer: plain text (Telegram does not parse HTML there), at most 200."""
     return _clip(template.format(**values), 200)
+
+
+def cancelled(step: str, title: str | None) -> str:
+    """What /cancel says it left; «Отменено.» for a step it has no words for."""
+    template = CANCELLED_STEPS.get(step)
+    if template is None or ("{title}" in template and title is None):
+        return CANCELLED
+    return template.format(title=escape(title or ""))
 
 
 def phrasings_added(count: int) -> str:

@@ -190,7 +190,7 @@ async def test_cancel_leaves_an_edit_and_nothing_changes(launch_bot: LaunchBot) 
     rename = next(d for t, d in TelegramStub.buttons(card) if t == admin_texts.BUTTON_TITLE)
     await bot.press(card, rename, user_id=ADMIN)
     [cancelled] = await bot.say("/cancel", user_id=ADMIN)
-    assert shown_text(cancelled) == admin_texts.CANCELLED
+    assert shown_text(cancelled) == f"Изменение заголовка статьи «{PASSWORD_ARTICLE}» отменено."
     # The next text is a question again, not a title.
     reply = await bot.ask(PASSWORD_QUESTION, user_id=ADMIN)
     assert shown_text(reply).startswith(PASSWORD_ARTICLE)

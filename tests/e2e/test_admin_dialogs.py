@@ -206,3 +206,27 @@ async def test_a_button_of_the_paused_draft_resumes_it(launch_bot: LaunchBot) ->
     assert shown_text(saved.replies[0]) == f"Статья «{TITLE}» сохранена, поиск уже её находит."
     [nothing] = await _say(bot, "/cancel")
     assert shown_text(nothing) == admin_texts.NOTHING_TO_CANCEL
+
+
+async def test_editing_the_near_copy_pauses_the_draft_and_its_save_still_works(
+    launch_bot: LaunchBot,
+) -> None:
+    bot = await launch_admin_bot(launch_bot)
+    original = "Инструкция по смене пароля"
+    draft = "Инструкция по смене пароля."
+    await _say(bot, "/add")
+    await _say(bot, draft)
+    [ask_phrasings] = await _say(bot, "Как сменить пароль: откройте профиль.")
+    skip = _button(ask_phrasings, admin_texts.BUTTON_NO_PHRASINGS)
+    *_, summary = (await bot.press(ask_phrasings, skip, user_id=ADMIN)).replies
+    [card] = (await bot.press(summary, _button(summary, f"Открыть «{original}»"), ADMIN)).replies
+    rename = _button(card, admin_texts.BUTTON_TITLE)
+    paused, ask = (await bot.press(card, rename, user_id=ADMIN)).replies
+    assert shown_text(paused) == admin_texts.add_paused(draft)
+    assert shown_text(ask).startswith(f"Пришлите новый заголовок статьи «{original}»")
+    [cancelled] = await _say(bot, "/cancel")
+    assert shown_text(cancelled) == f"Изменение заголовка статьи «{original}» отменено."
+    save = _button(summary, admin_texts.BUTTON_SAVE_ANYWAY)
+    saved = await bot.press(summary, save, user_id=ADMIN)
+    assert shown_text(saved.replies[0]).startswith(f"Статья «{draft}» сохранена")
+    assert await bot.title_of(await bot.article_id(original)) == original

@@ -22,6 +22,7 @@ from bot.handlers.admin.dialogs import (
     need_text,
     pause_on_command,
     paused_draft,
+    tell_paused,
     typed_lines,
     typed_text,
     typed_title,
@@ -182,9 +183,10 @@ async def card_action(
         "add": (EditArticle.phrasings, admin_texts.ASK_PHRASINGS),
     }
     next_state, template = asks[action]
-    await begin_dialog(state, next_state, article_id=article_id)
+    paused = await begin_dialog(state, next_state, article_id=article_id)
     await query.answer()
     if isinstance(query.message, Message):
+        await tell_paused(query.message, paused)
         await query.message.answer(admin_texts.ask(template, title))
 
 
@@ -272,7 +274,7 @@ async def receive_phrasings(
     await message.answer(admin_texts.phrasings_added(added))
 
 
-async def cancel(message: Message, state: FSMContext) -> None:
+async def cancel(message: Message, state: FSMContext, editor: ArticleEditor) -> None:
     """/cancel: leaves whatever the admin was in the middle of, and says what: the open
     dialog, or else an /add draft paused by a command."""
     current = await state.get_state()
@@ -282,8 +284,11 @@ async def cancel(message: Message, state: FSMContext) -> None:
         await message.answer(admin_texts.add_cancelled(title))
         return
     if current is not None:
+        data = await state.get_data()
         await leave_dialog(state)
-        await message.answer(admin_texts.CANCELLED)
+        card = await editor.card(int(data["article_id"])) if "article_id" in data else None
+        title = card.article.title if card else None
+        await message.answer(admin_texts.cancelled(current.split(":", 1)[-1], title))
         return
     paused = await paused_draft(state)
     if paused is not None:

@@ -32,13 +32,22 @@ DRAFT_KEYS = ("started", "title", "body", "body_html", "phrasings", "seed", "inb
 EXPIRES_AFTER_SECONDS = 24 * 3600
 
 
-async def begin_dialog(state: FSMContext, step: State, **data: Any) -> None:
-    """Enter a dialog's first step, remembering when it began; an open /add draft is paused,
-    any other dialog left."""
-    await pause_draft(state)
+async def begin_dialog(state: FSMContext, step: State, **data: Any) -> dict[str, Any] | None:
+    """Enter a dialog's first step, remembering when it began; an open /add draft is paused
+    (and returned, for the caller to say so with tell_paused), any other dialog left."""
+    paused = await pause_draft(state)
     await leave_dialog(state)
     await state.set_state(step)
     await state.update_data({"started": time.time(), **data})
+    return paused
+
+
+async def tell_paused(message: Message, paused: dict[str, Any] | None) -> None:
+    """«Черновик «…» сохранён» with «Продолжить», if a draft was just paused."""
+    if paused is None:
+        return
+    title = paused.get("title")
+    await message.answer(admin_texts.add_paused(title), reply_markup=keyboards.add_resume(title))
 
 
 async def leave_dialog(state: FSMContext) -> None:
@@ -89,12 +98,9 @@ async def pause_on_command(
     if command != "cancel":
         paused = await pause_draft(state)
         if paused is not None and command != "add":
-            title = paused.get("title")
 
             async def tell() -> None:
-                await message.answer(
-                    admin_texts.add_paused(title), reply_markup=keyboards.add_resume(title)
-                )
+                await tell_paused(message, paused)
 
             if afterwards is None:
                 await tell()

@@ -19,6 +19,7 @@ from bot.handlers.admin.dialogs import (
     expired,
     pause_draft,
     paused_draft,
+    tell_paused,
 )
 from bot.keyboards import AdminInbox
 from bot.states import AddArticle, ChooseArticle
@@ -88,7 +89,8 @@ async def act_on_group(
     target = callback_data.article or group.get("article")
     if callback_data.action == "choose" or (callback_data.action == "attach" and not target):
         closest = await search.rank(str(group["first"]), admin_texts.CHOOSE_SHOWN)
-        await begin_dialog(state, ChooseArticle.words, choosing=callback_data.token)
+        paused = await begin_dialog(state, ChooseArticle.words, choosing=callback_data.token)
+        await tell_paused(message, paused)
         await message.answer(
             admin_texts.choose_article(str(group["first"])),
             reply_markup=keyboards.inbox_targets(
