@@ -3,6 +3,11 @@ a text meant for a paused draft is never searched silently."""
 
 from __future__ import annotations
 
+import time
+
+import pytest
+
+from bot.handlers.admin import dialogs as dialogs_module
 from bot.keyboards import AdminAdd
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
@@ -230,3 +235,18 @@ async def test_editing_the_near_copy_pauses_the_draft_and_its_save_still_works(
     saved = await bot.press(summary, save, user_id=ADMIN)
     assert shown_text(saved.replies[0]).startswith(f"Статья «{draft}» сохранена")
     assert await bot.title_of(await bot.article_id(original)) == original
+
+
+async def test_a_paused_draft_left_for_a_day_expires_when_resumed(
+    launch_bot: LaunchBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot = await launch_admin_bot(launch_bot)
+    await _say(bot, "/add")
+    await _say(bot, TITLE)
+    _, paused = await _say(bot, "/help")
+    now = time.time()
+    monkeypatch.setattr(dialogs_module.time, "time", lambda: now + 25 * 3600)
+    [expired] = (await bot.press(paused, TelegramStub.buttons(paused)[0][1], ADMIN)).replies
+    assert shown_text(expired) == admin_texts.DIALOG_EXPIRED
+    [nothing] = await _say(bot, "/cancel")
+    assert shown_text(nothing) == admin_texts.NOTHING_TO_CANCEL
