@@ -120,7 +120,7 @@ class AdminAdd(CallbackData, prefix="an"):
 
     step: Annotated[
         str,
-        Field(pattern="^(skip|save|cancel|back|title|body|resume|new|held|question)$"),
+        Field(pattern="^(skip|save|cancel|back|fix_title|fix_body|resume|new|held|question)$"),
     ]
     at: Annotated[str, Field(pattern="^(|title|body|phrasings|preview)$")] = ""
 
@@ -134,6 +134,16 @@ class AdminRollback(CallbackData, prefix="am"):
     current: Annotated[str, Field(pattern=r"^[\w.-]{1,48}$")]
 
 
+class AdminActivate(CallbackData, prefix="mv"):
+    """Make a model version the one that answers: «Включить …» under /model (ask, then do or
+    cancel), and «Включить всё равно» / «Оставить текущую» (do / keep) after a /retrain
+    judged on too few questions. A stale or forged name gets an answer, never a switch to
+    something the admin did not see."""
+
+    step: Annotated[str, Field(pattern="^(ask|do|cancel|keep)$")]
+    name: Annotated[str, Field(pattern=r"^[\w./-]{1,40}$")]
+
+
 class AdminInbox(CallbackData, prefix="au"):
     """Under a group of /unanswered: attach it to the closest article, create one, dismiss."""
 
@@ -141,6 +151,18 @@ class AdminInbox(CallbackData, prefix="au"):
     token: Annotated[str, Field(pattern="^[0-9a-f]{8}$")]
     # For "attach": the article chosen by the admin; 0: the group's closest one.
     article: Annotated[int, Field(ge=0)] = 0
+
+
+class AdminOpenInbox(CallbackData, prefix="ao"):
+    """«Открыть вопросы без ответа» under a digest: shows /unanswered."""
+
+    go: bool = True
+
+
+class AdminDigestToggle(CallbackData, prefix="as"):
+    """The toggle of /settings: `on` is what the digest becomes when pressed."""
+
+    on: bool
 
 
 # Callback prefixes of admin buttons, refused for anyone else.
@@ -151,7 +173,7 @@ class AdminLearned(CallbackData, prefix="al"):
     phrasing_id: int
 
 
-ADMIN_PREFIXES = ("ap:", "ac:", "aa:", "ad:", "ai:", "an:", "am:", "au:", "al:")
+ADMIN_PREFIXES = ("ap:", "ac:", "aa:", "ad:", "ai:", "an:", "am:", "au:", "al:", "ao:", "as:")
 
 
 def learned(phrasing_id: int) -> InlineKeyboardMarkup:
@@ -218,6 +240,53 @@ def rollback(confirm: bool, current: str) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
+def model_card(
+    current: str, can_roll_back: bool, earlier: list[str]
+) -> InlineKeyboardMarkup | None:
+    """Under /model: «Откатить» when a version served before, and «Включить …» for each
+    earlier version (the newest few)."""
+    builder = InlineKeyboardBuilder()
+    if can_roll_back:
+        builder.button(
+            text=admin_texts.BUTTON_ROLLBACK,
+            callback_data=AdminRollback(step="ask", current=current),
+        )
+    for name in earlier[: admin_texts.MODEL_VERSIONS_SHOWN]:
+        try:
+            data = AdminActivate(step="ask", name=name).pack()
+        except ValueError:  # a name a button cannot carry: `faqbot models activate` can
+            continue
+        builder.button(text=admin_texts.button_activate(name), callback_data=data)
+    builder.adjust(1)
+    markup = builder.as_markup()
+    return markup if markup.inline_keyboard else None
+
+
+def activate_confirm(name: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=admin_texts.BUTTON_ACTIVATE_CONFIRM, callback_data=AdminActivate(step="do", name=name)
+    )
+    builder.button(
+        text=admin_texts.BUTTON_CANCEL, callback_data=AdminActivate(step="cancel", name=name)
+    )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def held_model(name: str) -> InlineKeyboardMarkup:
+    """After a /retrain judged on too few questions: the admin chooses."""
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=admin_texts.BUTTON_ACTIVATE_ANYWAY, callback_data=AdminActivate(step="do", name=name)
+    )
+    builder.button(
+        text=admin_texts.BUTTON_KEEP_CURRENT, callback_data=AdminActivate(step="keep", name=name)
+    )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
 def add_step(at: str) -> InlineKeyboardMarkup:
     """Under a step of /add: «Без фраз» at the phrasings, «« Назад» after the title, «Отмена»."""
     builder = InlineKeyboardBuilder()
@@ -225,7 +294,7 @@ def add_step(at: str) -> InlineKeyboardMarkup:
         builder.button(
             text=admin_texts.BUTTON_NO_PHRASINGS, callback_data=AdminAdd(step="skip", at=at)
         )
-    if at != "title":
+    if at in ("body", "phrasings"):
         builder.button(text=admin_texts.BUTTON_ADD_BACK, callback_data=AdminAdd(step="back", at=at))
     builder.button(text=admin_texts.BUTTON_CANCEL, callback_data=AdminAdd(step="cancel", at=at))
     builder.adjust(1, 2) if at == "phrasings" else builder.adjust(2)
@@ -246,9 +315,11 @@ def add_preview(similar: tuple[int, str] | None) -> InlineKeyboardMarkup:
     at = "preview"
     builder.button(text=save, callback_data=AdminAdd(step="save", at=at))
     builder.button(
-        text=admin_texts.BUTTON_ADD_FIX_TITLE, callback_data=AdminAdd(step="title", at=at)
+        text=admin_texts.BUTTON_ADD_FIX_TITLE, callback_data=AdminAdd(step="fix_title", at=at)
     )
-    builder.button(text=admin_texts.BUTTON_ADD_FIX_BODY, callback_data=AdminAdd(step="body", at=at))
+    builder.button(
+        text=admin_texts.BUTTON_ADD_FIX_BODY, callback_data=AdminAdd(step="fix_body", at=at)
+    )
     builder.button(text=admin_texts.BUTTON_ADD_BACK, callback_data=AdminAdd(step="back", at=at))
     builder.button(text=admin_texts.BUTTON_CANCEL, callback_data=AdminAdd(step="cancel", at=at))
     builder.adjust(*([1] if similar else []), 1, 2, 2)
@@ -336,4 +407,21 @@ def phrasings(article_id: int, items: Sequence[tuple[int, str, str]]) -> InlineK
         text=admin_texts.BUTTON_BACK_TO_ARTICLE, callback_data=AdminCard(article_id=article_id)
     )
     builder.adjust(1)
+    return builder.as_markup()
+
+
+def open_inbox() -> InlineKeyboardMarkup:
+    """Under a digest."""
+    builder = InlineKeyboardBuilder()
+    builder.button(text=admin_texts.BUTTON_OPEN_INBOX, callback_data=AdminOpenInbox())
+    return builder.as_markup()
+
+
+def digest_settings(digest_on: bool) -> InlineKeyboardMarkup:
+    """Under /settings: one toggle."""
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=admin_texts.digest_toggle(digest_on),
+        callback_data=AdminDigestToggle(on=not digest_on),
+    )
     return builder.as_markup()

@@ -80,19 +80,20 @@ async def _ask(
     message: Message, state: FSMContext, search: SearchService, settings: Settings
 ) -> None:
     """The current step's question, its value so far shown, with its buttons."""
-    step = _step(await state.get_state())
+    current = await state.get_state()
+    step = _step(current)
     data = await state.get_data()
     title = data.get("title")
-    if step == "title":
+    if current == AddArticle.title.state:
         text = admin_texts.add_title_again(title) if title else admin_texts.ADD_TITLE
-    elif step == "body":
+    elif current == AddArticle.body.state:
         body = data.get("body")
         text = (
             admin_texts.add_body_again(str(title), str(body))
             if body
             else admin_texts.ask(admin_texts.ADD_BODY, str(title))
         )
-    elif step == "phrasings":
+    elif current == AddArticle.phrasings.state:
         phrasings = list(data.get("phrasings") or [])
         text = (
             admin_texts.add_phrasings_again(phrasings) if phrasings else admin_texts.ADD_PHRASINGS
@@ -100,7 +101,7 @@ async def _ask(
     else:
         await _preview(message, state, search, settings)
         return
-    await message.answer(text, reply_markup=keyboards.add_step(step))
+    await message.answer(text, reply_markup=keyboards.add_step(str(step)))
 
 
 async def _next(
@@ -136,8 +137,8 @@ async def _take(
 ) -> None:
     if await expired(message, state):
         return
-    step = _step(await state.get_state())
-    if step == "title":
+    current = await state.get_state()
+    if current == AddArticle.title.state:
         title = await typed_title(message, text)
         if title is None:
             return
@@ -145,12 +146,12 @@ async def _take(
             await message.answer(admin_texts.ADD_TITLE_TAKEN)
             return
         await state.update_data(title=title)
-    elif step == "body":
+    elif current == AddArticle.body.state:
         body = await typed_text(message, text)
         if body is None:
             return
         await state.update_data(body=body_beside(html, body), body_html=html)
-    elif step == "phrasings":
+    elif current == AddArticle.phrasings.state:
         phrasings = await typed_lines(message, text)
         if phrasings is None:
             return
@@ -278,8 +279,8 @@ async def on_button(
         await state.set_state(STEPS[BACK[step]])
         await _ask(message, state, search, settings)
         return
-    if action in ("title", "body") and step == "preview":
-        await state.set_state(STEPS[action])
+    if action in ("fix_title", "fix_body") and step == "preview":
+        await state.set_state(STEPS[action.removeprefix("fix_")])
         await _ask(message, state, search, settings)
         return
     if action == "skip" and step == "phrasings":
