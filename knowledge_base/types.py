@@ -142,6 +142,12 @@ class AuditAction(StrEnum):
     REJECT_PHRASING = "reject_phrasing"
     IMPORT = "import"
     ROLLBACK = "rollback"
+    # A model version was made the one that answers (from /model or «Включить всё равно»).
+    ACTIVATE = "activate"
+    # A /retrain ended: the new model answers, failed the check, or waits for the admin.
+    TRAIN_PROMOTED = "train_promoted"
+    TRAIN_REJECTED = "train_rejected"
+    TRAIN_HELD = "train_held"
     ATTACH = "attach"
     DISMISS = "dismiss"
 

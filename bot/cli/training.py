@@ -21,6 +21,7 @@ from knowledge_base.training.activation import ModelAdmin
 from knowledge_base.training.dataset import build_training_set
 from knowledge_base.training.finetune import Hyperparameters, default_threads
 from knowledge_base.training.pipeline import (
+    MIN_HELD_OUT_TO_JUDGE,
     TrainingOptions,
     TrainingOutcome,
     TrainingRefused,
@@ -48,6 +49,17 @@ def register(sub: Any) -> None:
     train.add_argument("--lr", type=float, help="learning rate (default 5e-5)")
     train.add_argument("--seed", type=int, help="seed of the split and the training (default 42)")
     train.add_argument("--json", action="store_true", help="print one JSON summary at the end")
+    train.add_argument(
+        "--hold-below",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with fewer than N held-out questions, do not promote a model that is not worse: "
+        "keep it for a person to activate (default 0: promote whatever the count)",
+    )
+    train.add_argument(
+        "--by", type=int, metavar="ID", help="the admin who asked: the result goes to the audit log"
+    )
     train.set_defaults(handler=_train)
 
     pairs = sub.add_parser(
@@ -104,6 +116,8 @@ def _train(settings: Settings, args: argparse.Namespace) -> int:
         progress=True,
         learned_top_k=settings.search.learned_top_k,
         lexical_weight=settings.search.lexical_weight,
+        hold_below=args.hold_below,
+        actor_id=args.by,
     )
     # Below the bot in the scheduler's eyes: on a shared machine the answers come first.
     os.nice(config.niceness)
@@ -145,6 +159,8 @@ def outcome_json(outcome: TrainingOutcome) -> dict[str, Any]:
         "path": str(outcome.version.path),
         "parent": outcome.parent,
         "promoted": outcome.promoted,
+        "held": outcome.held,
+        "too_few_to_judge": outcome.too_few_to_judge,
         "reason": outcome.reason,
         "before": asdict(outcome.before),
         "after": asdict(outcome.after),
@@ -181,9 +197,13 @@ def format_outcome(outcome: TrainingOutcome) -> str:
         lines.append(
             f"  {label:<{width - 2}}{metrics.top1:>7.3f} {metrics.top3:>7.3f} {metrics.mrr10:>7.3f}"
         )
-    lines += [
-        "",
-    ]
+    lines.append("")
+    if outcome.too_few_to_judge:
+        lines += [
+            f"Warning: too few held-out questions to judge ({data['held_out']}, fewer than "
+            f"{MIN_HELD_OUT_TO_JUDGE}): the comparison above proves little.",
+            "",
+        ]
     thresholds = outcome.thresholds
     if thresholds:
         source = (

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.config import Settings, child_environment
+from knowledge_base.training.readiness import MIN_HELD_OUT_TO_JUDGE
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,12 @@ class Finished:
     after: dict[str, float]
     held_out: int
     minutes: float
+    # Not worse, but judged on too few held-out questions to promote it: the admin decides.
+    held: bool = False
+
+    @property
+    def too_few_to_judge(self) -> bool:
+        return self.held_out < MIN_HELD_OUT_TO_JUDGE
 
 
 @dataclass(frozen=True)
@@ -95,8 +102,11 @@ class TrainingRun:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    def start(self, report: Callable[[TrainingEvent], Awaitable[None]]) -> None:
-        self._task = asyncio.create_task(self._run(report))
+    def start(self, report: Callable[[TrainingEvent], Awaitable[None]], by: int) -> None:
+        """Start `faqbot train` for admin `by` (its end is audited in their name). Below
+        MIN_HELD_OUT_TO_JUDGE held-out questions a new model is not promoted: it waits for
+        the admin's choice."""
+        self._task = asyncio.create_task(self._run(report, by))
 
     async def stop(self) -> None:
         """At the bot's shutdown: stop the training, then stop following it."""
@@ -109,9 +119,9 @@ class TrainingRun:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(self._task, STOP_WAIT_SECONDS)
 
-    async def _run(self, report: Callable[[TrainingEvent], Awaitable[None]]) -> None:
+    async def _run(self, report: Callable[[TrainingEvent], Awaitable[None]], by: int) -> None:
         try:
-            await self._follow(report)
+            await self._follow(report, by)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -120,7 +130,7 @@ class TrainingRun:
         finally:
             self._process = None
 
-    async def _follow(self, report: Callable[[TrainingEvent], Awaitable[None]]) -> None:
+    async def _follow(self, report: Callable[[TrainingEvent], Awaitable[None]], by: int) -> None:
         started = time.monotonic()
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -128,6 +138,10 @@ class TrainingRun:
             "bot",
             "train",
             "--json",
+            "--hold-below",
+            str(MIN_HELD_OUT_TO_JUDGE),
+            "--by",
+            str(by),
             env=child_environment(self._settings),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -153,6 +167,7 @@ class TrainingRun:
                     result["after"],
                     result["data"]["held_out"],
                     (time.monotonic() - started) / 60,
+                    held=bool(result.get("held")),
                 )
             )
         elif code == REFUSED:
@@ -174,9 +189,15 @@ async def _follow_progress(
     while chunk := await stderr.read(READ_SIZE):
         text = chunk.decode("utf-8", "replace")
         tail = (tail + text)[-TAIL_KEPT:]
-        found = PROGRESS.findall(text)
+        # Step 0 has no estimate yet ("<?"): the status keeps saying it prepares.
+        found = [(s, t, eta) for s, t, eta in PROGRESS.findall(text) if real_step(s, eta)]
         if found and time.monotonic() - last_reported >= STATUS_EVERY_SECONDS:
             step, total, eta = found[-1]
             last_reported = time.monotonic()
             await report(Progress(int(step), int(total), eta))
     return tail
+
+
+def real_step(step: str, eta: str) -> bool:
+    """A progress bar line worth showing: a step done and a time left that is known."""
+    return int(step) > 0 and "?" not in eta

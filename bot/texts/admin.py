@@ -20,6 +20,7 @@ HELP = (
     "/unanswered — вопросы без ответа, по группам\n"
     "/learned — выученные из отзывов фразы, ждущие проверки\n"
     "/stats [дней] — цифры и график\n"
+    "/settings — сводка для администратора: включить или выключить\n"
     "/cancel — прервать диалог"
 )
 
@@ -35,6 +36,7 @@ COMMANDS = {
     "unanswered": "Вопросы без ответа",
     "learned": "Фразы из отзывов на проверке",
     "stats": "Цифры и график за N дней",
+    "settings": "Сводка: включить или выключить",
     "cancel": "Прервать текущий диалог",
 }
 
@@ -122,6 +124,10 @@ ACTIONS = {
     "delete_phrasing": "удалена фраза",
     "import": "импорт файла",
     "rollback": "откат модели",
+    "activate": "включена другая модель",
+    "train_promoted": "обучена новая модель, она отвечает",
+    "train_rejected": "обучена новая модель, она хуже прежней и не включена",
+    "train_held": "обучена новая модель, ждёт решения: вопросов для проверки мало",
     "attach": "привязаны вопросы без ответа",
     "dismiss": "отклонены вопросы без ответа",
 }
@@ -168,8 +174,21 @@ def phrasings_header(title: str, count: int) -> str:
     )
 
 
+MODEL_ACTIONS = frozenset(
+    {
+        AuditAction.ROLLBACK,
+        AuditAction.ACTIVATE,
+        AuditAction.TRAIN_PROMOTED,
+        AuditAction.TRAIN_REJECTED,
+        AuditAction.TRAIN_HELD,
+    }
+)
+
+
 def audit_line(when: str, actor: int, action: str, title: str, before: str, after: str) -> str:
     change = ACTIONS.get(action, action)
+    if action in MODEL_ACTIONS:
+        before, after = model_name(before), model_name(after)
     if action in (AuditAction.ARCHIVE, AuditAction.RESTORE, AuditAction.ADD):
         detail = ""  # the action says it all
     elif before and after:
@@ -178,7 +197,10 @@ def audit_line(when: str, actor: int, action: str, title: str, before: str, afte
         detail = f": «{escape(_clip(before or after, 80))}»"
     else:
         detail = ""
-    subject = f"«{escape(title)}»" if title != "—" else "база"
+    if action in MODEL_ACTIONS:
+        subject = "модель"
+    else:
+        subject = f"«{escape(title)}»" if title != "—" else "база"
     return f"{when} · админ {actor} · {subject} — {change}{detail}"
 
 
@@ -436,28 +458,59 @@ ROLLBACK_CONFIRM = "Откатить модель с «{current}» на «{previ
 ROLLED_BACK = "Готово: теперь отвечает «{name}»."
 ROLLBACK_FAILED = "Откат не выполнен: папки прежней модели нет на диске. Подробности — в журнале."
 MODEL_CHANGED = "Модель уже сменилась. Откройте /model заново."
+# Earlier versions with a «Включить …» button under /model, newest first.
+MODEL_VERSIONS_SHOWN = 5
+BUTTON_ACTIVATE = "Включить {name}"
+BUTTON_ACTIVATE_CONFIRM = "Да, включить"
+BUTTON_ACTIVATE_ANYWAY = "Включить всё равно"
+BUTTON_KEEP_CURRENT = "Оставить текущую"
+ACTIVATE_CONFIRM = "Включить модель «{name}» вместо «{current}»? Поиск переключится сразу."
+ACTIVATED = "Готово: теперь отвечает «{name}»."
+ACTIVATE_ALREADY = "«{name}» уже отвечает."
+ACTIVATE_UNKNOWN = "Модели «{name}» нет среди сохранённых. Откройте /model заново."
+ACTIVATE_FAILED = "Модель «{name}» не включена: её файлов нет на диске. Подробности — в журнале."
+KEPT_CURRENT = "Оставили текущую модель «{current}». Новую «{name}» можно включить позже в /model."
+
+
+def model_name(name: str) -> str:
+    """A model's name as admins read it: no digest, no folder of the base models."""
+    return re.sub(r"-[0-9a-f]{10}$", "", name).removeprefix("base/")
+
+
+def button_activate(name: str) -> str:
+    return BUTTON_ACTIVATE.format(name=model_name(name))
+
+
+def model_text(template: str, **names: str) -> str:
+    return template.format(**{k: escape(model_name(v)) for k, v in names.items()})
 
 
 def rollback_confirm(current: str, previous: str) -> str:
-    return ROLLBACK_CONFIRM.format(current=escape(current), previous=escape(previous))
+    return model_text(ROLLBACK_CONFIRM, current=current, previous=previous)
 
 
 def rolled_back(name: str) -> str:
-    return ROLLED_BACK.format(name=escape(name))
+    return model_text(ROLLED_BACK, name=name)
 
 
-RETRAIN_STARTED = "Обучение запущено. Этот статус будет обновляться."
+RETRAIN_STARTED = "Обучение запущено: готовлю данные и модель…"
 RETRAIN_RUNNING = "Обучение уже идёт — дождитесь его окончания."
-RETRAIN_PROGRESS = "Обучение: шаг {step} из {total}, осталось примерно {eta}."
-RETRAIN_PREPARING = "Обучение: готовлю данные и модель…"
+RETRAIN_PROGRESS = "Обучение запущено: шаг {step} из {total}, осталось примерно {eta}."
+RETRAIN_PREPARING = RETRAIN_STARTED
 RETRAIN_REFUSED = "Обучение не запущено: {reason}"
-# Why `faqbot train` refused, by a word of its (English) reason.
+RETRAIN_TOO_LITTLE_DATA = (
+    "мало данных — для обучения нужно хотя бы {needed} пар «вопрос — статья», а есть {have}. "
+    "Пары дают 👍 и выбранные подсказки, а также фразы статей."
+)
+RETRAIN_NO_HELD_OUT = (
+    "не на чем проверить новую модель — нужно, чтобы люди задали хотя бы по два вопроса "
+    "к одной статье и отметили ответ (👍 или выбор подсказки)."
+)
+# Why `faqbot train` refused, by a word of its (English) reason: what it finds only once it
+# runs (the bot checks the data before it starts one).
 REFUSALS = {
     "too little data": "мало данных — нужно больше 👍 и выбранных подсказок или фраз у статей.",
-    "no held-out questions": (
-        "не на чем проверить новую модель — нужно, чтобы люди задали хотя бы по два вопроса "
-        "к одной статье и отметили ответ (👍 или выбор подсказки)."
-    ),
+    "no held-out questions": RETRAIN_NO_HELD_OUT,
     "another training": "уже идёт другое обучение, дождитесь его окончания.",
 }
 
@@ -465,6 +518,15 @@ REFUSALS = {
 def retrain_refused(reason: str) -> str:
     russian = next((text for key, text in REFUSALS.items() if key in reason), "см. журнал бота.")
     return RETRAIN_REFUSED.format(reason=russian)
+
+
+def retrain_cannot_start(blocker: str, have: int, needed: int) -> str:
+    """Why /retrain does not start, said before anything is started."""
+    if blocker == "too_little_data":
+        reason = RETRAIN_TOO_LITTLE_DATA.format(have=have, needed=needed)
+    else:
+        reason = RETRAIN_NO_HELD_OUT
+    return RETRAIN_REFUSED.format(reason=reason)
 
 
 RETRAIN_FAILED = "Обучение прервалось (код {code}). Подробности — в журнале бота."
@@ -478,7 +540,11 @@ def model_card(
     held_out: int | None,
     earlier: list[tuple[str, str, str]],
 ) -> str:
-    lines = [f"Отвечает модель <b>{escape(name)}</b>" + (f" (с {since})" if since else "") + "."]
+    lines = [
+        f"Отвечает модель <b>{escape(model_name(name))}</b>"
+        + (f" (с {since})" if since else "")
+        + "."
+    ]
     if before and after and held_out:
         lines += [
             "",
@@ -488,7 +554,8 @@ def model_card(
     if earlier:
         lines += ["", "Раньше:"]
         lines += [
-            f"• {escape(version)} — {STATUSES.get(status, status)}" + (f", {when}" if when else "")
+            f"• {escape(model_name(version))} — {STATUSES.get(status, status)}"
+            + (f", {when}" if when else "")
             for version, status, when in earlier
         ]
     return "\n".join(lines)
@@ -499,6 +566,7 @@ STATUSES = {
     "previous": "работала раньше",
     "rejected": "не прошла проверку",
     "rolled_back": "откачена",
+    "pruned": "файлы удалены",
 }
 
 
@@ -511,6 +579,12 @@ def _metric_rows(before: dict[str, float], after: dict[str, float]) -> list[str]
     ]
 
 
+RETRAIN_TOO_FEW_TO_JUDGE = (
+    "⚠️ Отложенных вопросов слишком мало, чтобы судить ({held_out}): нужно хотя бы {needed}. "
+    "Цифры выше почти ничего не доказывают."
+)
+
+
 def retrain_done(
     version: str,
     parent: str,
@@ -519,14 +593,28 @@ def retrain_done(
     after: dict[str, float],
     held_out: int,
     minutes: float,
+    *,
+    held: bool = False,
+    too_few_to_judge: bool = False,
+    needed: int = 0,
 ) -> str:
-    verdict = (
-        f"✅ Новая модель «{escape(version)}» не хуже прежней — она уже отвечает."
-        if promoted
-        else (
-            f"❌ Новая модель хуже на отложенных вопросах; отвечает прежняя «{escape(parent)}». "
+    new, old = escape(model_name(version)), escape(model_name(parent))
+    if promoted:
+        verdict = f"✅ Новая модель «{new}» не хуже прежней — она уже отвечает."
+    elif held:
+        verdict = (
+            f"Новая модель «{new}» не хуже прежней, но сама она не включается: пока отвечает "
+            f"«{old}». Включить новую?"
+        )
+    else:
+        verdict = (
+            f"❌ Новая модель хуже на отложенных вопросах; отвечает прежняя «{old}». "
             "Новая сохранена как отклонённая."
         )
+    warning = (
+        [RETRAIN_TOO_FEW_TO_JUDGE.format(held_out=held_out, needed=needed), ""]
+        if too_few_to_judge
+        else []
     )
     return "\n".join(
         [
@@ -534,6 +622,7 @@ def retrain_done(
             f"Было → стало на вопросах, отложенных при обучении ({held_out}):",
             *_metric_rows(before, after),
             "",
+            *warning,
             verdict,
         ]
     )
@@ -654,15 +743,15 @@ def stats_text(
     if inbox:
         lines += ["", "Больше всего ждут ответа (/unanswered):"]
         lines += [f"• {escape(_clip(t, 80))} — {plural.questions(n)}" for n, t in inbox]
-    lines += ["", f"Модель: {escape(model)}."]
+    lines += ["", f"Модель: {escape(model_name(model))}."]
     return "\n".join(lines)
 
 
-# --- learned phrasings waiting for approval (LEARNING__AUTO=false) -----------------------------
+# --- learned phrasings waiting for approval (when the bot does not learn on its own) ------------
 
 LEARNED_EMPTY = "Фраз на проверке нет."
 LEARNED_AUTO = (
-    "Фраз на проверке нет: бот учится сам (LEARNING__AUTO=true) — вопросы, подтверждённые 👍 "
+    "Фраз на проверке нет: бот учится сам — вопросы, подтверждённые 👍 "
     "или выбором статьи, сразу становятся её фразами. Их видно в карточке статьи, /articles."
 )
 LEARNED_GONE = "Эта фраза уже разобрана. Откройте /learned заново."
@@ -690,3 +779,50 @@ def approved(text: str, title: str) -> str:
 
 def rejected(text: str) -> str:
     return f"✕ Отклонено: «{escape(_clip(text, 200))}»."
+
+
+# --- the digest and /settings -----------------------------------------------------------------
+
+BUTTON_OPEN_INBOX = "Открыть вопросы без ответа"
+# Groups of the inbox the digest names, largest first.
+DIGEST_GROUPS = 3
+
+
+def digest(minutes: int, unanswered: int, not_helpful: int, groups: list[tuple[int, str]]) -> str:
+    """The periodic digest: what happened since the last one, and what waits longest."""
+    lines = [f"📋 <b>Сводка за {_period(minutes)}</b>"]
+    if unanswered:
+        lines.append(f"❓ Без ответа: {plural.questions(unanswered)}")
+    if not_helpful:
+        lines.append(f"👎 Не помогло: {plural.count_of(not_helpful, 'отзыв', 'отзыва', 'отзывов')}")
+    if groups:
+        lines += ["", "Больше всего ждут ответа:"]
+        lines += [
+            f"• {escape(_clip(text, 80))} — {plural.questions(size)}"
+            for size, text in groups[:DIGEST_GROUPS]
+        ]
+    return "\n".join(lines)
+
+
+def _period(minutes: int) -> str:
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return "час" if hours == 1 else plural.count_of(hours, "час", "часа", "часов")
+    return plural.count_of(minutes, "минуту", "минуты", "минут")
+
+
+def settings_screen(digest_on: bool, minutes: int) -> str:
+    if minutes <= 0:
+        how = "сразу, по одному сообщению на каждый вопрос без ответа и 👎"
+    else:
+        how = f"сводкой раз в {_period(minutes)}, если что-то произошло"
+    state = "включена" if digest_on else "выключена"
+    return (
+        "<b>Настройки</b>\n\n"
+        f"Сводка о вопросах без ответа и 👎: <b>{state}</b>.\n"
+        f"Когда включена, бот пишет {how}."
+    )
+
+
+def digest_toggle(digest_on: bool) -> str:
+    return f"Присылать сводку: {'вкл' if digest_on else 'выкл'}"

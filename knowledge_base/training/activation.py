@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from knowledge_base.audit import Actor
 from knowledge_base.storage.audit import AuditRepository
 from knowledge_base.storage.engine import read_only
+from knowledge_base.training.readiness import Readiness, training_readiness
 from knowledge_base.training.registry import ModelRegistry, delete_files, metrics_of
 from knowledge_base.types import AuditAction, ModelStatus, ModelVersion
 
@@ -29,6 +30,11 @@ class ModelOverview:
     # Other versions, newest first: (name, status, created).
     earlier: list[tuple[str, ModelStatus, datetime]]
     can_roll_back: bool
+
+    @property
+    def can_activate(self) -> list[str]:
+        """Earlier versions an admin may make the one that answers (their files are kept)."""
+        return [name for name, status, _ in self.earlier if status is not ModelStatus.PRUNED]
 
 
 class ModelAdmin:
@@ -66,12 +72,26 @@ class ModelAdmin:
         async with read_only(self._session):
             return await self._registry.all()
 
+    async def readiness(self, *, held_out_share: float, seed: int, min_pairs: int) -> Readiness:
+        """Whether `faqbot train` would train now, without loading a model."""
+        self._check("retrain")
+        async with read_only(self._session):
+            return await training_readiness(
+                self._session, held_out_share=held_out_share, seed=seed, min_pairs=min_pairs
+            )
+
     async def activate(self, name: str, configured: str) -> ModelVersion:
         """Make a registered version active (the operator's choice, even a rejected one).
-        RegistryError when it cannot be."""
+        RegistryError when it cannot be. The switch and its audit record are one
+        transaction."""
         self._check("activate")
         try:
+            left = await self._registry.active_model(configured)
             version = await self._registry.activate(name, configured)
+            if self._actor is not None:
+                await self._audit.add(
+                    self._actor.id, AuditAction.ACTIVATE, None, left.name, version.name
+                )
         except BaseException:
             await self._session.rollback()
             raise

@@ -32,6 +32,7 @@ from knowledge_base.search.fusion import LEXICAL_WEIGHT
 from knowledge_base.search.lexical import LexicalIndex
 from knowledge_base.search.vector_index import LEARNED_TOP_K
 from knowledge_base.storage.articles import ArticleRepository
+from knowledge_base.storage.audit import AuditRepository
 from knowledge_base.storage.embeddings import EmbeddingRepository
 from knowledge_base.training.dataset import (
     USER_SOURCES,
@@ -50,6 +51,11 @@ from knowledge_base.training.finetune import (
     TrainingRow,
     fine_tune,
 )
+from knowledge_base.training.readiness import (
+    MIN_HELD_OUT_TO_JUDGE,
+    TrainingRefused,
+    check_enough,
+)
 from knowledge_base.training.registry import (
     INCOMPLETE_PREFIX,
     UNREGISTERED_MARKER,
@@ -60,13 +66,9 @@ from knowledge_base.training.registry import (
     training_lock,
     version_name,
 )
-from knowledge_base.types import ModelVersion, PairSource, Phrasing, PhrasingSource
+from knowledge_base.types import AuditAction, ModelVersion, PairSource, Phrasing, PhrasingSource
 
 log = logging.getLogger(__name__)
-
-
-class TrainingRefused(RuntimeError):
-    """Training cannot start (too little data, another training running); says why."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,12 @@ class TrainingOptions:
     # ... and with the lexical channel the bot fuses in: SEARCH__LEXICAL_WEIGHT when set;
     # None: the new model's own recommendation, chosen here on the held-out questions.
     lexical_weight: float | None = None
+    # With fewer held-out questions than this, a model that is not worse is still not promoted:
+    # it waits for a person to choose (/retrain asks the admin). 0: promote whatever the count.
+    hold_below: int = 0
+    # The admin who started the training: its end goes to the audit trail in the registering
+    # transaction. None (the operator at the command line): nothing audited.
+    actor_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +116,10 @@ class TrainingOutcome:
     after: Metrics
     thresholds: dict[str, float]
     metrics: dict[str, Any]
+    # Fewer than MIN_HELD_OUT_TO_JUDGE held-out questions: the comparison proves little.
+    too_few_to_judge: bool = False
+    # Not promoted only because of that (TrainingOptions.hold_below): a person decides.
+    held: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,6 +174,8 @@ class _Decision:
     thresholds: dict[str, float]
     # False: too few held-out questions, so the parent's thresholds are kept.
     thresholds_chosen: bool
+    # Not worse, yet not promoted: too few held-out questions (TrainingOptions.hold_below).
+    held: bool = False
 
 
 @dataclass(frozen=True)
@@ -196,7 +210,7 @@ async def train_new_version(
         inputs = await _read_inputs(session_factory, models_dir, configured_model, extra_pairs)
         # 2. Held-out questions: a seeded, stratified share, or the given test set.
         questions = _held_out_questions(inputs, options, test_items)
-        _check_enough(questions.split, options.min_pairs)
+        check_enough(questions.split, options.min_pairs)
         # 3. The old model on the held-out questions (with its cached vectors where it has them),
         # loaded once: the same copy is then trained, judged again and exported.
         trainable = await asyncio.to_thread(TrainableModel, inputs.parent.path, options.hyper)
@@ -225,7 +239,7 @@ async def train_new_version(
             raise
         # 8. Register with its vectors in one transaction, promoted or kept as rejected.
         version = await _register(
-            session_factory, models_dir, target, inputs, after, metrics, decision.promoted
+            session_factory, models_dir, target, inputs, after, metrics, decision, options
         )
     return TrainingOutcome(
         version,
@@ -236,6 +250,8 @@ async def train_new_version(
         Metrics.of(after.report),
         decision.thresholds,
         metrics,
+        too_few_to_judge=len(questions.split.held_out) < MIN_HELD_OUT_TO_JUDGE,
+        held=decision.held,
     )
 
 
@@ -339,13 +355,20 @@ def _decide_promotion(
     before: _OldModel, after: _NewModel, options: TrainingOptions, parent: ActiveModel
 ) -> _Decision:
     promoted, reason = _decide(Metrics.of(before.report), Metrics.of(after.report), options)
+    held = promoted and after.report.n < options.hold_below
+    if held:
+        promoted = False
+        reason = (
+            f"{reason}; but only {after.report.n} held-out questions, too few to judge "
+            f"(fewer than {options.hold_below}): not promoted, a person decides"
+        )
     chosen = choose_thresholds(after.report, options.precision_target)
     thresholds = (
         {"answer": chosen[0], "suggest": chosen[1]}
         if chosen
         else recommended_thresholds(parent.path)
     )
-    return _Decision(promoted, reason, thresholds, chosen is not None)
+    return _Decision(promoted, reason, thresholds, chosen is not None, held)
 
 
 async def _write_version(
@@ -379,7 +402,8 @@ async def _register(
     inputs: _Inputs,
     after: _NewModel,
     metrics: dict[str, Any],
-    promoted: bool,
+    decision: _Decision,
+    options: TrainingOptions,
 ) -> ModelVersion:
     # Until the commit the directory carries a marker: if this process dies here, the next
     # training removes it.
@@ -394,8 +418,16 @@ async def _register(
                 path=target,
                 parent=inputs.parent,
                 metrics=metrics,
-                promote=promoted,
+                promote=decision.promoted,
             )
+            if options.actor_id is not None:
+                await AuditRepository(session).add(
+                    options.actor_id,
+                    _audit_action(decision),
+                    None,
+                    inputs.parent.name,
+                    target.name,
+                )
             await session.commit()
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
@@ -404,18 +436,10 @@ async def _register(
     return version
 
 
-def _check_enough(split: Split, min_pairs: int) -> None:
-    if len(split.train) < min_pairs:
-        raise TrainingRefused(
-            f"too little data to train: {len(split.train)} training pairs, at least "
-            f"{min_pairs} needed (TRAINING__MIN_PAIRS). Pairs come from 👍 and picked "
-            "suggestions, the articles' phrasings, and --pairs FILE."
-        )
-    if not split.held_out:
-        raise TrainingRefused(
-            "no held-out questions to prove the new model better: no article has two or more "
-            "questions from people (clicks or --pairs); add --pairs FILE or --test FILE."
-        )
+def _audit_action(decision: _Decision) -> AuditAction:
+    if decision.promoted:
+        return AuditAction.TRAIN_PROMOTED
+    return AuditAction.TRAIN_HELD if decision.held else AuditAction.TRAIN_REJECTED
 
 
 def _held_out_reports(
@@ -499,6 +523,7 @@ def _metrics(
         "thresholds_source": "held-out" if decision.thresholds_chosen else "parent",
         "precision_target": options.precision_target,
         "promoted": decision.promoted,
+        "held": decision.held,
         "reason": decision.reason,
         "train_seconds": round(fine_tuned.seconds, 1),
         "wall_seconds": round(wall_seconds, 1),

@@ -1,4 +1,5 @@
-"""/model shows and rolls back the model that answers; /retrain trains one, with a live status."""
+"""/model shows the model that answers, rolls it back or switches to an earlier version; /retrain
+trains one, with a live status, and leaves the choice to the admin when it proves too little."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from aiogram.types import CallbackQuery, Message
 from bot import keyboards
 from bot.config import Settings
 from bot.handlers import IndexUpdater
-from bot.keyboards import AdminRollback
+from bot.keyboards import AdminActivate, AdminRollback
 from bot.runtime.telegram_retry import TELEGRAM_ERRORS
 from bot.runtime.training import (
     Finished,
@@ -24,6 +25,7 @@ from bot.runtime.training import (
 from bot.texts import admin as admin_texts
 from knowledge_base.audit import Actor
 from knowledge_base.training.activation import ModelAdmin
+from knowledge_base.training.readiness import MIN_HELD_OUT_TO_JUDGE
 from knowledge_base.training.registry import RegistryError
 from knowledge_base.types import ModelStatus
 
@@ -42,10 +44,8 @@ async def show_model(message: Message, models: ModelAdmin, settings: Settings) -
             overview.held_out,
             [(name, status, when.strftime("%d.%m.%Y")) for name, status, when in overview.earlier],
         ),
-        reply_markup=(
-            keyboards.rollback(confirm=False, current=overview.name)
-            if overview.can_roll_back
-            else None
+        reply_markup=keyboards.model_card(
+            overview.name, overview.can_roll_back, overview.can_activate
         ),
     )
 
@@ -91,6 +91,53 @@ async def rollback(
     await message.edit_text(admin_texts.rolled_back(active.name))
 
 
+async def activate(
+    query: CallbackQuery,
+    callback_data: AdminActivate,
+    models: ModelAdmin,
+    settings: Settings,
+    index: IndexUpdater,
+) -> None:
+    """«Включить …» under /model asks first; «Да, включить» or «Включить всё равно» switches at
+    once; «Отмена» and «Оставить текущую» keep the model that answers."""
+    message = query.message if isinstance(query.message, Message) else None
+    await query.answer()
+    if message is None:
+        return
+    name = callback_data.name
+    overview = await models.overview(settings.model.resolved_path())
+    if callback_data.step == "cancel":
+        await message.edit_text(admin_texts.CANCELLED)
+        return
+    if callback_data.step == "keep":
+        await message.edit_reply_markup(reply_markup=None)
+        await message.answer(
+            admin_texts.model_text(admin_texts.KEPT_CURRENT, current=overview.name, name=name)
+        )
+        return
+    if overview.name == name:
+        await message.answer(admin_texts.model_text(admin_texts.ACTIVATE_ALREADY, name=name))
+        return
+    if name not in overview.can_activate:
+        await message.answer(admin_texts.model_text(admin_texts.ACTIVATE_UNKNOWN, name=name))
+        return
+    if callback_data.step == "ask":
+        await message.answer(
+            admin_texts.model_text(admin_texts.ACTIVATE_CONFIRM, name=name, current=overview.name),
+            reply_markup=keyboards.activate_confirm(name),
+        )
+        return
+    try:
+        await models.activate(name, settings.model.resolved_path())
+    except RegistryError as error:
+        log.warning("activation of %s refused: %s", name, error)
+        await message.answer(admin_texts.model_text(admin_texts.ACTIVATE_FAILED, name=name))
+        return
+    await index.refresh()
+    await message.edit_reply_markup(reply_markup=None)
+    await message.answer(admin_texts.model_text(admin_texts.ACTIVATED, name=name))
+
+
 class TrainingStatus:
     """The status message of one /retrain: each report of the training replaces its text."""
 
@@ -104,9 +151,13 @@ class TrainingStatus:
         if text == self._shown:
             return
         self._shown = text
+        held = event.version if isinstance(event, Finished) and event.held else None
         try:
             await self._bot.edit_message_text(
-                text, chat_id=self._status.chat.id, message_id=self._status.message_id
+                text,
+                chat_id=self._status.chat.id,
+                message_id=self._status.message_id,
+                reply_markup=keyboards.held_model(held) if held else None,
             )
         except TELEGRAM_ERRORS as error:
             log.warning("training status not updated: %s", error)
@@ -115,7 +166,7 @@ class TrainingStatus:
 def status_text(event: TrainingEvent) -> str:
     """What the status message says of a report of the training."""
     if isinstance(event, Preparing):
-        return admin_texts.RETRAIN_PREPARING
+        return admin_texts.RETRAIN_STARTED
     if isinstance(event, Progress):
         return admin_texts.retrain_progress(event.step, event.total, event.eta)
     if isinstance(event, Finished):
@@ -127,21 +178,42 @@ def status_text(event: TrainingEvent) -> str:
             event.after,
             event.held_out,
             event.minutes,
+            held=event.held,
+            too_few_to_judge=event.too_few_to_judge,
+            needed=MIN_HELD_OUT_TO_JUDGE,
         )
     if isinstance(event, Refused):
         return admin_texts.retrain_refused(event.reason)
     return admin_texts.RETRAIN_FAILED.format(code="?" if event.code is None else event.code)
 
 
-async def retrain(message: Message, bot: Bot, training: TrainingRun, actor: Actor) -> None:
-    """/retrain: starts `faqbot train` and answers at once with a status message."""
+async def retrain(
+    message: Message,
+    bot: Bot,
+    training: TrainingRun,
+    actor: Actor,
+    models: ModelAdmin,
+    settings: Settings,
+) -> None:
+    """/retrain: says why it cannot train, or starts `faqbot train` and answers at once with
+    one status message that is edited as the training goes."""
     if not actor.allowed:
         return
     if training.running:
         await message.answer(admin_texts.RETRAIN_RUNNING)
         return
+    ready = await models.readiness(
+        held_out_share=settings.training.held_out_share,
+        seed=settings.training.seed,
+        min_pairs=settings.training.min_pairs,
+    )
+    if ready.blocker is not None:
+        await message.answer(
+            admin_texts.retrain_cannot_start(ready.blocker, ready.train, ready.min_pairs)
+        )
+        return
     status = await message.answer(admin_texts.RETRAIN_STARTED)
-    training.start(TrainingStatus(bot, status))
+    training.start(TrainingStatus(bot, status), by=actor.id)
 
 
 def create_router() -> Router:
@@ -149,4 +221,5 @@ def create_router() -> Router:
     router.message.register(show_model, Command("model"))
     router.message.register(retrain, Command("retrain"))
     router.callback_query.register(rollback, AdminRollback.filter())
+    router.callback_query.register(activate, AdminActivate.filter())
     return router
