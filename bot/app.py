@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher, F
@@ -11,6 +13,7 @@ from aiogram.enums import ChatType, ParseMode
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.digest import AdminDigest
 from bot.handlers import admin
 from bot.handlers.user import common, feedback, questions
 from bot.middlewares import ServicesMiddleware
@@ -82,8 +85,11 @@ def create_bot(settings: Settings) -> Bot:
     return bot
 
 
-def create_dispatcher(resources: Resources) -> Dispatcher:
-    """The production wiring, shared by `faqbot run` and the end-to-end tests."""
+def create_dispatcher(
+    resources: Resources, digest_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+) -> Dispatcher:
+    """The production wiring, shared by `faqbot run` and the end-to-end tests (which wait
+    out the admins' digest period with `digest_sleep`, a fake clock's)."""
     dp = Dispatcher(settings=resources.settings)
     services = ServicesMiddleware(
         resources.session_factory,
@@ -107,6 +113,13 @@ def create_dispatcher(resources: Resources) -> Dispatcher:
     training = TrainingRun(resources.settings, refresher.refresh)
     dp["training"] = training
     dp.shutdown.register(training.stop)
+    # Admins hear of unanswered questions and 👎 in a periodic digest (or per event).
+    digest = AdminDigest(
+        resources.settings, resources.session_factory, resources.search, sleep=digest_sleep
+    )
+    dp["admin_digest"] = digest
+    dp.startup.register(digest.start)
+    dp.shutdown.register(digest.stop)
     # Order matters: admins first (one filter on their router), then the refusal of admin
     # commands to anyone else; the questions router takes every remaining text, so it is last.
     dp.include_routers(

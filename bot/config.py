@@ -143,6 +143,9 @@ class Settings(BaseSettings):
     admin_similar_threshold: float = Field(default=0.93, ge=0, le=1)
     # Largest article file (MB) an admin may send to the bot for import.
     admin_max_file_mb: int = Field(default=5, ge=1, le=20)
+    # Admins hear of unanswered questions and 👎 in one digest every this many minutes, and
+    # only if something happened; 0: one message per event, at once.
+    admin_digest_minutes: int = Field(default=60, ge=0, le=10_080)
     # Updates handled at once; more wait in the journal (Telegram hands over 100 at a time).
     max_concurrent_updates: int = Field(default=100, ge=1)
     # Messages on their way to Telegram at once: a kill -9 can send again only these (README,

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge_base.articles import ArticleEditor, ArticleService
 from knowledge_base.audit import Actor, AuditTrail
+from knowledge_base.digest import DigestService
 from knowledge_base.feedback import FeedbackService
 from knowledge_base.inbox import InboxService
 from knowledge_base.search.answer_log import AnswerLog
@@ -23,10 +24,10 @@ from knowledge_base.training.activation import ModelAdmin
 
 class ServicesMiddleware(BaseMiddleware):
     """Opens a session per update and hands handlers its use cases by name: `search`,
-    `feedback`, `articles`, and for admins `editor`, `inbox`, `stats`, `audit_trail`, `models`
-    (each checks the `actor` itself), plus the update's `message_key` and `afterwards`: what
-    a handler leaves to be said once the update's handler is done (a dialog paused by a
-    command says so after the command's own answer).
+    `feedback`, `articles`, `digests`, and for admins `editor`, `inbox`, `stats`,
+    `audit_trail`, `models` (each checks the `actor` itself), plus the update's `message_key`
+    and `afterwards`: what a handler leaves to be said once the update's handler is done (a
+    dialog paused by a command says so after the command's own answer).
 
     Each use case commits its own change; this only closes the session when the handler is
     done, which rolls back whatever a failed handler left unfinished.
@@ -68,6 +69,7 @@ class ServicesMiddleware(BaseMiddleware):
             data["articles"] = ArticleService(session)
             data["editor"] = ArticleEditor(session, actor)
             data["inbox"] = InboxService(session, actor, self._engine)
+            data["digests"] = DigestService(session)
             data["stats"] = StatsService(session, actor)
             data["audit_trail"] = AuditTrail(session, actor)
             data["models"] = ModelAdmin(session, self._models_dir, actor)

@@ -38,6 +38,19 @@ async def notify_admins(
     return delivered
 
 
+async def send_unasked(
+    bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+) -> bool:
+    """Send one message nobody asked for (a digest); False, logged, if Telegram refused it
+    even after the retries, so the caller can go on with the next person."""
+    try:
+        await bot.send_message(chat_id, text, reply_markup=markup)
+    except TELEGRAM_ERRORS as error:
+        log.warning("%d was not sent an unasked message: %s", chat_id, error)
+        return False
+    return True
+
+
 async def tell_askers(bot: Bot, people: Iterable[tuple[int, int, str]], article: Article) -> int:
     """Send each person (user, query, question) the article their question now has, with
     👍/👎 for that question; returns how many got it."""

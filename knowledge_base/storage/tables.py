@@ -196,3 +196,37 @@ class InboxResolutionRow(Base):
     article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
     actor_id: Mapped[int | None] = mapped_column(BigInteger)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class InboxNoticeRow(Base):
+    """The people to tell that their questions were attached to an article, waiting out the
+    admin's undo period; sent by whichever process marks it sent first."""
+
+    __tablename__ = "inbox_notices"
+    __table_args__ = (Index("ix_inbox_notices_status_due_at", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    # JSON: the attached query ids, the phrasings the attachment added (what an undo takes
+    # back), and [user, query, question] for each person to tell.
+    query_ids: Mapped[str] = mapped_column(Text)
+    phrasings: Mapped[str] = mapped_column(Text)
+    people: Mapped[str] = mapped_column(Text)
+    # pending | sent | cancelled
+    status: Mapped[str] = mapped_column(String(20))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AdminDigestRow(Base):
+    """An admin's digest: whether they want it, and the last question and feedback it covered
+    (ids, so a restart or a second process neither repeats nor loses an event)."""
+
+    __tablename__ = "admin_digests"
+
+    admin_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    muted: Mapped[bool] = mapped_column(Boolean, default=False)
+    seen_query_id: Mapped[int] = mapped_column(Integer, default=0)
+    seen_feedback_id: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

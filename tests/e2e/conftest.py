@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, suppress
 from pathlib import Path
 
@@ -49,6 +49,8 @@ async def launch_bot(
         async def launch(
             search: SearchSettings,
             extra_articles: Sequence[ArticleDraft] = (),
+            *,
+            digest_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
             **settings_overrides: object,
         ) -> BotHarness:
             assert not launched, "one bot per test: the test's database file is shared"
@@ -74,7 +76,7 @@ async def launch_bot(
             index_refreshes = IndexRefreshes()
             search = resources.search
             search.refresh_if_changed = index_refreshes.around(search.refresh_if_changed)  # type: ignore[method-assign]
-            dispatcher = create_dispatcher(resources)
+            dispatcher = create_dispatcher(resources, digest_sleep)
             tracker = UpdateTracker()
             dispatcher.update.outer_middleware(tracker)
             dispatcher.feed_update = tracker.around(dispatcher.feed_update)  # type: ignore[method-assign]

@@ -288,12 +288,15 @@ class BotHarness:
 
 
 class LaunchBot(Protocol):
-    """What the launch_bot fixture gives: starts the bot with these bands, articles, settings."""
+    """What the launch_bot fixture gives: starts the bot with these bands, articles, settings
+    (and how the admins' digest waits out its period: a fake clock's sleep in a digest test)."""
 
     def __call__(
         self,
         search: SearchSettings,
         extra_articles: Sequence[ArticleDraft] = (),
+        *,
+        digest_sleep: Callable[[float], Awaitable[None]] = ...,
         **settings_overrides: object,
     ) -> Awaitable[BotHarness]: ...
 

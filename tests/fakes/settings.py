@@ -17,6 +17,9 @@ def make_settings(tmp_path: Path, model_dir: Path | str = "", **overrides: objec
         "admin_ids": frozenset(),
         "model": ModelSettings(path=str(model_dir), models_dir=MODELS_DIR),
         "search": SearchSettings(),
+        # One notice per event, as tests written before the digest expect; a digest test
+        # sets its period.
+        "admin_digest_minutes": 0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[arg-type,call-arg]

@@ -8,7 +8,7 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
-from bot.handlers.admin import add, articles, files, inbox, learned, model, stats
+from bot.handlers.admin import add, articles, files, inbox, learned, model, settings, stats
 from bot.keyboards import ADMIN_PREFIXES
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
@@ -25,6 +25,7 @@ COMMANDS = (
     "learned",
     "model",
     "retrain",
+    "settings",
     "stats",
     "unanswered",
 )
@@ -45,6 +46,7 @@ def create_router(admin_ids: frozenset[int]) -> Router:
         inbox.create_router(),
         learned.create_router(),
         stats.create_router(),
+        settings.create_router(),
     )
     return router
 

@@ -21,7 +21,7 @@ from bot.handlers.admin.dialogs import (
     paused_draft,
     tell_paused,
 )
-from bot.keyboards import AdminInbox
+from bot.keyboards import AdminInbox, AdminOpenInbox
 from bot.states import AddArticle, ChooseArticle
 from bot.texts import admin as admin_texts
 from bot.texts import plural
@@ -158,9 +158,17 @@ async def choose_by_words(message: Message, editor: ArticleEditor, state: FSMCon
     )
 
 
+async def open_inbox(query: CallbackQuery, inbox: InboxService, state: FSMContext) -> None:
+    """«Открыть вопросы без ответа» under a digest: /unanswered, as if typed."""
+    await query.answer()
+    if isinstance(query.message, Message):
+        await show_inbox(query.message, inbox, state)
+
+
 def create_router() -> Router:
     router = Router(name="admin-inbox")
     router.message.register(show_inbox, Command("unanswered"))
+    router.callback_query.register(open_inbox, AdminOpenInbox.filter())
     router.message.register(choose_by_words, StateFilter(ChooseArticle.words), NOT_A_COMMAND)
     router.callback_query.register(act_on_group, AdminInbox.filter())
     return router

@@ -9,8 +9,9 @@ from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMark
 
 from bot import keyboards
 from bot.config import Settings
+from bot.digest import AdminDigest
 from bot.handlers import IndexUpdater
-from bot.notifications import edit_in_place, notify_admins, send_article
+from bot.notifications import edit_in_place, send_article
 from bot.runtime.telegram_retry import TELEGRAM_ERRORS
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
@@ -70,6 +71,7 @@ async def rate_article(
     settings: Settings,
     bot: Bot,
     index: IndexUpdater,
+    admin_digest: AdminDigest,
 ) -> None:
     """Stores 👍 or 👎 for the article shown and marks the message as rated; a 👍 teaches the
     question to the article; after a 👎 offers the next-closest articles, if any are close
@@ -100,15 +102,15 @@ async def rate_article(
     article = await articles.get(callback_data.article_id)
     question = await feedback.question_of(query_id) or ""
     alert = admin_texts.not_helpful(query_id, question, article.title if article else "")
-    await notify_admins(bot, settings.admin_ids, alert, author=query.from_user.id)
+    await admin_digest.event(bot, alert, author=query.from_user.id)
 
 
 async def none_fit(
     query: CallbackQuery,
     callback_data: keyboards.NoneFit,
     feedback: FeedbackService,
-    settings: Settings,
     bot: Bot,
+    admin_digest: AdminDigest,
 ) -> None:
     """Stores «Нет подходящего» as a negative click on the whole query."""
     outcome = await feedback.record(
@@ -121,7 +123,7 @@ async def none_fit(
     if outcome is FeedbackOutcome.RECORDED:
         question = await feedback.question_of(callback_data.query_id) or ""
         alert = admin_texts.none_fit(callback_data.query_id, question)
-        await notify_admins(bot, settings.admin_ids, alert, author=query.from_user.id)
+        await admin_digest.event(bot, alert, author=query.from_user.id)
 
 
 async def learn(

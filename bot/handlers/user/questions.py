@@ -7,7 +7,8 @@ from aiogram.types import Message
 
 from bot import keyboards
 from bot.config import Settings
-from bot.notifications import notify_admins, send_article
+from bot.digest import AdminDigest
+from bot.notifications import send_article
 from bot.runtime.journal import the_reply
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
@@ -21,6 +22,7 @@ async def question(
     search: SearchService,
     settings: Settings,
     bot: Bot,
+    admin_digest: AdminDigest,
     message_key: str | None = None,
 ) -> None:
     """Answers any other text as a question to the knowledge base."""
@@ -54,12 +56,7 @@ async def question(
         # question waits in /unanswered either way).
         with the_reply():
             await message.answer(texts.NOTHING_FOUND if answer.article else texts.EMPTY_BASE)
-        await notify_admins(
-            bot,
-            settings.admin_ids,
-            admin_texts.unanswered(answer.query_id, text),
-            author=user_id,
-        )
+        await admin_digest.event(bot, admin_texts.unanswered(answer.query_id, text), author=user_id)
 
 
 def create_router() -> Router:
