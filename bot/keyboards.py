@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from typing import Annotated
 
@@ -94,9 +95,30 @@ class AdminCard(CallbackData, prefix="ac"):
 
 
 class AdminAction(CallbackData, prefix="aa"):
-    """A button on a card: archive, restore, title, body, phrasings, add_phrasings."""
+    """A button on a card: archive, restore, title, body, phrasings, add (phrasings),
+    category (choose one), delete (asks first), purge (deletes, after the question)."""
 
-    action: Annotated[str, Field(pattern="^(archive|restore|title|body|phrasings|add)$")]
+    action: Annotated[
+        str,
+        Field(pattern="^(archive|restore|title|body|phrasings|add|category|delete|purge)$"),
+    ]
+    article_id: RowId
+
+
+class AdminTopic(CallbackData, prefix="at"):
+    """Give an article the category of article `like` (0: no category). A category name may
+    not fit in 64 bytes, so the button names an article holding it, and `tag` (the name's
+    CRC-32) tells whether that article still holds the category the button showed."""
+
+    article_id: RowId
+    like: Annotated[int, Field(ge=0, lt=2**63)]
+    tag: Annotated[str, Field(pattern="^[0-9a-f]{8}$")]
+
+
+class AdminEdit(CallbackData, prefix="ae"):
+    """Under an edit's preview: save it, type it again, or cancel."""
+
+    action: Annotated[str, Field(pattern="^(save|again|cancel)$")]
     article_id: RowId
 
 
@@ -145,12 +167,21 @@ class AdminActivate(CallbackData, prefix="mv"):
 
 
 class AdminInbox(CallbackData, prefix="au"):
-    """Under a group of /unanswered: attach it to the closest article, create one, dismiss."""
+    """Under a group of /unanswered: attach it to the closest article (asked, then confirm or
+    keep), create one, dismiss it (asked, then tell / quiet, or keep)."""
 
-    action: Annotated[str, Field(pattern="^(attach|choose|create|dismiss)$")]
+    action: Annotated[
+        str, Field(pattern="^(attach|confirm|keep|choose|create|dismiss|tell|quiet)$")
+    ]
     token: Annotated[str, Field(pattern="^[0-9a-f]{8}$")]
     # For "attach": the article chosen by the admin; 0: the group's closest one.
     article: Annotated[int, Field(ge=0)] = 0
+
+
+class AdminInboxUndo(CallbackData, prefix="ax"):
+    """«Отменить» under an attachment whose people are not told yet."""
+
+    notice: Annotated[int, Field(ge=1)]
 
 
 class AdminOpenInbox(CallbackData, prefix="ao"):
@@ -173,7 +204,10 @@ class AdminLearned(CallbackData, prefix="al"):
     phrasing_id: int
 
 
-ADMIN_PREFIXES = ("ap:", "ac:", "aa:", "ad:", "ai:", "an:", "am:", "au:", "al:", "ao:", "as:")
+ADMIN_PREFIXES = (
+    *("ap:", "ac:", "aa:", "ad:", "ai:", "an:", "am:", "au:", "al:", "ao:", "as:", "ax:"),
+    "mv:",
+)
 
 
 def learned(phrasing_id: int) -> InlineKeyboardMarkup:
@@ -204,6 +238,37 @@ def inbox_group(token: str, closest_title: str | None) -> InlineKeyboardMarkup:
     builder.button(
         text=admin_texts.BUTTON_DISMISS, callback_data=AdminInbox(action="dismiss", token=token)
     )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def inbox_attach_confirm(token: str, article_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=admin_texts.BUTTON_CONFIRM_ATTACH,
+        callback_data=AdminInbox(action="confirm", token=token, article=article_id),
+    )
+    builder.button(
+        text=admin_texts.BUTTON_CANCEL, callback_data=AdminInbox(action="keep", token=token)
+    )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def inbox_undo(notice_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=admin_texts.BUTTON_UNDO, callback_data=AdminInboxUndo(notice=notice_id))
+    return builder.as_markup()
+
+
+def inbox_dismiss(token: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for action, text in (
+        ("tell", admin_texts.BUTTON_DISMISS_TELL),
+        ("quiet", admin_texts.BUTTON_DISMISS_QUIET),
+        ("keep", admin_texts.BUTTON_CANCEL),
+    ):
+        builder.button(text=text, callback_data=AdminInbox(action=action, token=token))
     builder.adjust(1)
     return builder.as_markup()
 
@@ -374,20 +439,86 @@ def articles_page(
     return builder.as_markup()
 
 
-def article_card(article_id: int, archived: bool) -> InlineKeyboardMarkup:
+def topic_tag(category: str) -> str:
+    """What AdminTopic checks a category by: its CRC-32, 8 hex digits."""
+    return f"{zlib.crc32(category.encode()):08x}"
+
+
+def article_card(article_id: int, archived: bool, category: str = "") -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     buttons = [
         (admin_texts.BUTTON_TITLE, "title"),
         (admin_texts.BUTTON_BODY, "body"),
         (admin_texts.BUTTON_PHRASINGS, "phrasings"),
-        (admin_texts.BUTTON_RESTORE, "restore")
-        if archived
-        else (admin_texts.BUTTON_ARCHIVE, "archive"),
+        (_short(admin_texts.topic_button(category)), "category"),
+        *(
+            [(admin_texts.BUTTON_RESTORE, "restore"), (admin_texts.BUTTON_DELETE, "delete")]
+            if archived
+            else [(admin_texts.BUTTON_ARCHIVE, "archive")]
+        ),
     ]
     for text, action in buttons:
         builder.button(text=text, callback_data=AdminAction(action=action, article_id=article_id))
     builder.button(text=admin_texts.BUTTON_BACK, callback_data=AdminPage(page=0, archived=archived))
-    builder.adjust(2, 2, 1)
+    builder.adjust(2, 2, 2 if archived else 1, 1)
+    return builder.as_markup()
+
+
+# Categories offered as buttons at most (more are typed).
+TOPIC_BUTTONS = 30
+
+
+def topic_choice(
+    article_id: int, current: str, holders: Sequence[tuple[str, int]]
+) -> InlineKeyboardMarkup:
+    """The existing categories (each with an article holding it), «Без темы», «« К статье»."""
+    builder = InlineKeyboardBuilder()
+    offered = [(c, holder) for c, holder in holders if c and c != current][:TOPIC_BUTTONS]
+    for category, holder in offered:
+        builder.button(
+            text=_short(category),
+            callback_data=AdminTopic(article_id=article_id, like=holder, tag=topic_tag(category)),
+        )
+    if current:
+        builder.button(
+            text=admin_texts.BUTTON_NO_TOPIC,
+            callback_data=AdminTopic(article_id=article_id, like=0, tag=topic_tag("")),
+        )
+    builder.button(
+        text=admin_texts.BUTTON_BACK_TO_ARTICLE, callback_data=AdminCard(article_id=article_id)
+    )
+    builder.adjust(*([2] * (len(offered) // 2)), *([1] * (len(offered) % 2)), 1, 1)
+    return builder.as_markup()
+
+
+def delete_confirm(article_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=admin_texts.BUTTON_DELETE_CONFIRM,
+        callback_data=AdminAction(action="purge", article_id=article_id),
+    )
+    builder.button(text=admin_texts.BUTTON_CANCEL, callback_data=AdminCard(article_id=article_id))
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def back_to_archive() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=admin_texts.BUTTON_BACK_TO_ARCHIVE, callback_data=AdminPage(page=0, archived=True)
+    )
+    return builder.as_markup()
+
+
+def edit_preview(article_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for text, action in (
+        (admin_texts.BUTTON_SAVE, "save"),
+        (admin_texts.BUTTON_EDIT_AGAIN, "again"),
+        (admin_texts.BUTTON_CANCEL, "cancel"),
+    ):
+        builder.button(text=text, callback_data=AdminEdit(action=action, article_id=article_id))
+    builder.adjust(1, 2)
     return builder.as_markup()
 
 

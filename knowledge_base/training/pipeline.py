@@ -383,10 +383,11 @@ async def _write_version(
         json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     write_recommendations(scratch, decision.thresholds, after.recommended_weight)
-    # What the bot serves it with, built while the model is in memory. A rejected version
-    # serves nobody: it is exported on its first load if an admin ever activates it. A model
-    # ONNX Runtime cannot serve is served by PyTorch, so a failed export fails nothing here.
-    if decision.promoted:
+    # What the bot serves it with, built while the model is in memory (a held version too: the
+    # admin is asked to switch to it now). A rejected version serves nobody: it is exported on
+    # its first load if an admin ever activates it. A model ONNX Runtime cannot serve is served
+    # by PyTorch, so a failed export fails nothing here.
+    if decision.promoted or decision.held:
         try:
             await asyncio.to_thread(export_onnx, scratch, trainable.model)
         except Exception as error:  # the trained model is kept whatever the export does

@@ -1,16 +1,19 @@
 """/retrain and /model as an admin uses them: a real `faqbot train` process on a tiny run, its
-status message, and a rollback behind a confirmation."""
+one status message and the admin's choice when it proves too little; a rollback and a switch to
+any earlier version behind a confirmation."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from bot.config import ModelSettings, TrainingSettings
-from bot.keyboards import AdminRollback
+from bot.keyboards import AdminActivate, AdminRollback
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 from knowledge_base.encoders.onnx_encoder import OnnxEncoder
 from tests.fakes.harness import FORCE_ANSWER, BotHarness, LaunchBot
+from tests.fakes.model_versions import record_training, version_statuses
 from tests.fakes.people import ADMIN, USER_ID
 from tests.fakes.replies import shown_text
 from tests.fakes.telegram import Call, TelegramStub
@@ -38,76 +41,146 @@ async def _status_when_done(bot: BotHarness, status: Call, timeout: float = 240)
     )
 
 
-async def test_retrain_reports_progress_and_the_table_and_model_rolls_back(
+async def test_retrain_refuses_before_starting_and_too_few_questions_wait_for_the_admin(
     launch_bot: LaunchBot, tmp_path: Path, e5_onnx_encoder: OnnxEncoder
 ) -> None:
     bot = await launch_bot(
         FORCE_ANSWER,
         admin_ids=frozenset({ADMIN}),
-        # A tiny run into a models folder of the test's own; promoted whatever it scores.
+        # A tiny run into a models folder of the test's own; not worse whatever it scores.
         model=ModelSettings(path=str(e5_onnx_encoder.path), models_dir=tmp_path / "models"),
         training=TrainingSettings(epochs=0.05, promotion_margin=1.0),
     )
-    # Nobody has confirmed an answer yet: nothing to prove a new model on.
+    # Nobody has confirmed an answer yet: nothing to prove a new model on, said at once,
+    # without announcing a training first.
     [refused] = await bot.say("/retrain", user_id=ADMIN)
-    assert (await _status_when_done(bot, refused)).startswith(
-        "Обучение не запущено: не на чем проверить новую модель"
-    )
+    assert refused.method == "sendMessage"
+    assert shown_text(refused).startswith("Обучение не запущено: не на чем проверить новую модель")
+    assert not bot.stub.calls_of("editMessageText")
     for question in CONFIRMED:
         reply = await bot.ask(question)
         (_, helpful), _ = TelegramStub.buttons(reply)
         await bot.press(reply, helpful)
 
     [status] = await bot.say("/retrain", user_id=ADMIN)
-    assert shown_text(status) == admin_texts.RETRAIN_STARTED
+    assert (
+        shown_text(status)
+        == admin_texts.RETRAIN_STARTED
+        == "Обучение запущено: готовлю данные и модель…"
+    )
     # (The status is being edited meanwhile: only new messages count here.)
     [busy] = [c for c in await bot.say("/retrain", user_id=ADMIN) if c.method == "sendMessage"]
     assert shown_text(busy) == admin_texts.RETRAIN_RUNNING
     done = await _status_when_done(bot, status)
     lines = done.splitlines()
     assert lines[1].startswith("Было → стало на вопросах, отложенных при обучении (")
-    # One message, edited as the training went: preparing, then its steps, then the table.
+    held_out = int(lines[1].split("(")[1].split(")")[0])
+    assert held_out < 10
+    # One message, edited as the training went: never a step 0 or an unknown time left.
     edits = [
         str(c.params["text"])
         for c in bot.stub.calls_of("editMessageText")
         if (c.params.get("chat_id"), c.params.get("message_id"))
         == (ADMIN, status.result["message_id"])
     ]
-    assert edits[0] == admin_texts.RETRAIN_PREPARING
-    assert any(e.startswith("Обучение: шаг ") and " из " in e for e in edits), edits
+    progress = [e for e in edits if e.startswith("Обучение запущено: шаг ")]
+    assert not [e for e in progress if "шаг 0 " in e or "?" in e], edits
+    assert len(edits) == len(progress) + 1, edits
     assert [line.split()[0] for line in lines[2:5]] == ["top-1", "top-3", "MRR@10"]
-    assert all("→" in line for line in lines[2:5])
-    assert lines[-1].startswith("✅ Новая модель «ft-")
+    assert f"Отложенных вопросов слишком мало, чтобы судить ({held_out})" in done
     version = lines[-1].split("«")[1].split("»")[0]
+    assert version.startswith("ft-")
+    # Not promoted by itself: the base model still answers, and the admin chooses.
+    await bot.ask("как сбросить пароль?")
+    assert max(await bot.queries(), key=lambda q: q.id).model_version == e5_onnx_encoder.version
+    shown = bot.current(status)
+    anyway = AdminActivate(step="do", name=version).pack()
+    assert TelegramStub.buttons(shown) == [
+        (admin_texts.BUTTON_ACTIVATE_ANYWAY, anyway),
+        (admin_texts.BUTTON_KEEP_CURRENT, AdminActivate(step="keep", name=version).pack()),
+    ]
+    [log] = await bot.say("/audit", user_id=ADMIN)
+    assert f"админ {ADMIN} · модель — обучена новая модель, ждёт решения" in shown_text(log)
+
+    switched = await bot.press(status, anyway, user_id=ADMIN)
+    assert shown_text(switched.replies[-1]) == admin_texts.ACTIVATED.format(name=version)
     # The bot already answers with it: no restart, no periodic refresh waited for.
-    reply = await bot.ask("как сбросить пароль?")
-    [query] = [q for q in await bot.queries() if q.id == max(q.id for q in await bot.queries())]
-    assert query.model_version.startswith(version)
-    assert query.text == "как сбросить пароль?" and int(reply.params["chat_id"]) == query.user_id
+    await bot.ask("как сбросить пароль?")
+    assert max(await bot.queries(), key=lambda q: q.id).model_version.startswith(version)
+    [log] = await bot.say("/audit", user_id=ADMIN)
+    base = e5_onnx_encoder.path.name
+    assert f"модель — включена другая модель: «{base}» → «{version}»" in shown_text(log)
+
+
+async def test_model_rolls_back_and_switches_to_any_earlier_version(
+    launch_bot: LaunchBot, tmp_path: Path, e5_onnx_encoder: OnnxEncoder
+) -> None:
+    models = tmp_path / "models"
+    bot = await launch_bot(
+        FORCE_ANSWER,
+        admin_ids=frozenset({ADMIN}),
+        model=ModelSettings(path=str(e5_onnx_encoder.path), models_dir=models),
+    )
+    # Two versions trained earlier from models/base/e5, each a copy of the base model so that
+    # every one of them can serve.
+    shutil.copytree(e5_onnx_encoder.path, models / "base" / "e5")
+    for name in ("ft-20261207-153000", "ft-20261207-160000"):
+        await record_training(bot.session_factory, models, name, promote=True)
+        folder = models / name
+        shutil.rmtree(folder)
+        shutil.copytree(e5_onnx_encoder.path, folder)
+    older, newer = "ft-20261207-153000", "ft-20261207-160000"
+    # The base model is shown by its own name, without the folder of the base models.
+    base, shown_base = "base/e5", "e5"
 
     [card] = [c for c in await bot.say("/model", user_id=ADMIN) if c.method == "sendMessage"]
-    assert shown_text(card).startswith(f"Отвечает модель {version}")
+    assert shown_text(card).startswith(f"Отвечает модель {newer}")
     assert "работала раньше" in shown_text(card)
-    [(label, ask)] = TelegramStub.buttons(card)
-    assert (label, ask) == (
-        admin_texts.BUTTON_ROLLBACK,
-        AdminRollback(step="ask", current=version).pack(),
+    assert TelegramStub.buttons(card) == [
+        (admin_texts.BUTTON_ROLLBACK, AdminRollback(step="ask", current=newer).pack()),
+        (f"Включить {older}", AdminActivate(step="ask", name=older).pack()),
+        (f"Включить {shown_base}", AdminActivate(step="ask", name=base).pack()),
+    ]
+    # Back one step, behind a confirmation; a replay rolls nothing further back.
+    confirm = (
+        await bot.press(card, AdminRollback(step="ask", current=newer).pack(), user_id=ADMIN)
+    ).replies[0]
+    assert shown_text(confirm).startswith(f"Откатить модель с «{newer}» на «{older}»")
+    do = AdminRollback(step="do", current=newer).pack()
+    assert shown_text((await bot.press(confirm, do, user_id=ADMIN)).replies[0]) == (
+        admin_texts.ROLLED_BACK.format(name=older)
     )
-    confirm = (await bot.press(card, ask, user_id=ADMIN)).replies[0]
-    assert shown_text(confirm).startswith(f"Откатить модель с «{version}» на «")
-    do = AdminRollback(step="do", current=version).pack()
-    assert do in [d for _, d in TelegramStub.buttons(confirm)]
-    done_press = await bot.press(confirm, do, user_id=ADMIN)
-    base = e5_onnx_encoder.path.name
-    assert shown_text(done_press.replies[0]) == admin_texts.ROLLED_BACK.format(name=base)
-    # A second press (a double tap, a replay) rolls nothing further back.
     again = await bot.press(confirm, do, user_id=ADMIN)
     assert shown_text(again.replies[0]) == admin_texts.MODEL_CHANGED
+
+    # Any earlier version, the base model included, behind a confirmation.
+    ask = AdminActivate(step="ask", name=base).pack()
+    confirm = (await bot.press(card, ask, user_id=ADMIN)).replies[0]
+    assert shown_text(confirm) == (
+        f"Включить модель «{shown_base}» вместо «{older}»? Поиск переключится сразу."
+    )
+    do = AdminActivate(step="do", name=base).pack()
+    assert TelegramStub.buttons(confirm)[0] == (admin_texts.BUTTON_ACTIVATE_CONFIRM, do)
+    done = await bot.press(confirm, do, user_id=ADMIN)
+    assert shown_text(done.replies[-1]) == admin_texts.ACTIVATED.format(name=shown_base)
     await bot.ask("как сбросить пароль?")
-    latest = max(await bot.queries(), key=lambda q: q.id)
-    assert latest.model_version == e5_onnx_encoder.version
+    assert max(await bot.queries(), key=lambda q: q.id).model_version.startswith("e5-")
+    # A double tap, and a forged or stale name, switch nothing and say why.
+    again = await bot.press(confirm, do, user_id=ADMIN)
+    assert shown_text(again.replies[-1]) == admin_texts.ACTIVATE_ALREADY.format(name=shown_base)
+    forged = AdminActivate(step="do", name="ft-20991231-235900").pack()
+    press = await bot.press(confirm, forged, user_id=ADMIN)
+    assert shown_text(press.replies[-1]) == (
+        admin_texts.ACTIVATE_UNKNOWN.format(name="ft-20991231-235900")
+    )
+    assert (await version_statuses(bot.session_factory, models))[base] == "active"
+
     [log] = await bot.say("/audit", user_id=ADMIN)
-    assert "откат модели" in shown_text(log)
+    lines = shown_text(log).splitlines()
+    assert (
+        f"админ {ADMIN} · модель — включена другая модель: «{older}» → «{shown_base}»" in lines[0]
+    )
+    assert f"модель — откат модели: «{newer}» → «{older}»" in lines[1]
 
 
 async def test_nobody_else_sees_or_changes_the_model(launch_bot: LaunchBot) -> None:
@@ -118,5 +191,9 @@ async def test_nobody_else_sees_or_changes_the_model(launch_bot: LaunchBot) -> N
     message = await bot.ask("как сбросить пароль?")
     for step in ("ask", "do", "cancel"):
         forged = AdminRollback(step=step, current="multilingual-e5-small").pack()
+        press = await bot.press(message, forged, user_id=USER_ID)
+        assert press.alert == admin_texts.NOT_FOR_YOU
+    for step in ("ask", "do", "cancel", "keep"):
+        forged = AdminActivate(step=step, name="multilingual-e5-small").pack()
         press = await bot.press(message, forged, user_id=USER_ID)
         assert press.alert == admin_texts.NOT_FOR_YOU
