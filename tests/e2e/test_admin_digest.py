@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.config import SearchSettings
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
+from knowledge_base.digest import DigestService
 from tests.fakes.clock import FakeClock
 from tests.fakes.harness import STEP_TIMEOUT, BotHarness, LaunchBot
 from tests.fakes.people import ADMIN
@@ -168,3 +169,18 @@ async def test_with_digests_off_each_event_is_a_message_except_to_a_muted_admin(
         admin_texts.unanswered(query.id, "где взять пропуск?")
     ]
     assert _sent_to(bot.stub, ADMIN, mark) == []
+
+
+async def test_settings_and_the_digest_buttons_are_refused_to_anyone_else(
+    launch_bot: LaunchBot,
+) -> None:
+    clock = FakeClock()
+    bot = await _launch(launch_bot, clock)
+    reply = await bot.ask("/settings")
+    assert str(reply.params["text"]) == texts.UNKNOWN_COMMAND
+    for forged in ("as:0", "ao:1"):
+        press = await bot.press(reply, forged)
+        assert press.alert == admin_texts.NOT_FOR_YOU
+    async with bot.session_factory() as session:
+        muted = await DigestService(session).muted(frozenset({ADMIN, SECOND_ADMIN, bot.user_id}))
+    assert muted == frozenset()

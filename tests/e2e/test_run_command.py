@@ -65,7 +65,7 @@ async def test_run_serves_questions_and_stops_cleanly_on_sigterm(
             everyone = [c["command"] for c in menus[0].params["commands"]]
             theirs = [c["command"] for c in menus[1].params["commands"]]
             assert everyone == ["start", "help"]
-            assert theirs[:2] == everyone and {"add", "retrain", "model"} <= set(theirs)
+            assert theirs[:2] == everyone and {"add", "retrain", "model", "settings"} <= set(theirs)
             assert menus[1].params["scope"] == {"type": "chat", "chat_id": admin}
             mark = stub.mark()
             stub.push_text(USER, "Как получить доступ к логам?")
