@@ -153,6 +153,11 @@ async def test_model_rolls_back_and_switches_to_any_earlier_version(
     again = await bot.press(confirm, do, user_id=ADMIN)
     assert shown_text(again.replies[0]) == admin_texts.MODEL_CHANGED
 
+    # «Оставить текущую» switches nothing and says what answers.
+    keep = await bot.press(card, AdminActivate(step="keep", name=newer).pack(), user_id=ADMIN)
+    assert shown_text(keep.replies[-1]) == admin_texts.KEPT_CURRENT.format(
+        current=older, name=newer
+    )
     # Any earlier version, the base model included, behind a confirmation.
     ask = AdminActivate(step="ask", name=base).pack()
     confirm = (await bot.press(card, ask, user_id=ADMIN)).replies[0]

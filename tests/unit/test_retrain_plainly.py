@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.cli.training import format_outcome, outcome_json
 from bot.runtime.training import Progress, TrainingEvent, _follow_progress, real_step
 from bot.texts import admin as admin_texts
 from knowledge_base.articles import ArticleService
@@ -21,14 +23,16 @@ from knowledge_base.io import EvalItem
 from knowledge_base.training.activation import ModelAdmin
 from knowledge_base.training.finetune import Hyperparameters
 from knowledge_base.training.pipeline import (
+    Metrics,
     TrainingOptions,
+    TrainingOutcome,
     _decide_promotion,
     _NewModel,
     _OldModel,
 )
 from knowledge_base.training.readiness import MIN_HELD_OUT_TO_JUDGE, Blocker, training_readiness
 from knowledge_base.training.registry import ActiveModel
-from knowledge_base.types import ArticleDraft, AuditAction
+from knowledge_base.types import ArticleDraft, AuditAction, ModelStatus, ModelVersion
 
 DRAFTS = [
     ArticleDraft("Сброс пароля", "Откройте портал.", ("как сбросить пароль", "забыл пароль")),
@@ -169,3 +173,43 @@ def test_admins_are_shown_no_setting_names() -> None:
     ]
     assert shown
     assert not [text for text in shown if re.search(r"\b[A-Z]+__[A-Z_]+", text)]
+
+
+def test_faqbot_train_warns_when_too_few_questions_judge_the_model(tmp_path: Path) -> None:
+    metrics = {
+        "data": {
+            "pairs": 30,
+            "user_questions": 8,
+            "phrasings": 22,
+            "with_negatives": 0,
+            "unknown_titles": 0,
+            "train": 28,
+            "held_out": 2,
+        },
+        "steps": 2,
+        "train_seconds": 1.0,
+        "wall_seconds": 5.0,
+    }
+    outcome = TrainingOutcome(
+        ModelVersion(
+            "ft-20261207-153000",
+            tmp_path,
+            "e5",
+            ModelStatus.ACTIVE,
+            datetime.now(UTC),
+            None,
+            "{}",
+        ),
+        "e5",
+        True,
+        "not worse on the held-out questions",
+        Metrics(2, 1.0, 1.0, 1.0),
+        Metrics(2, 1.0, 1.0, 1.0),
+        {},
+        metrics,
+        too_few_to_judge=True,
+    )
+    assert "Warning: too few held-out questions to judge (2, fewer than 10)" in format_outcome(
+        outcome
+    )
+    assert outcome_json(outcome)["too_few_to_judge"] is True
