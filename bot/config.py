@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     index_refresh_seconds: float = Field(default=30.0, ge=0)
     # /add warns «Похоже на: …» when a new title or phrasing scores this close to an article.
     admin_similar_threshold: float = Field(default=0.93, ge=0, le=1)
+    # After an admin attaches /unanswered questions to an article, the people who asked are
+    # told only this many minutes later: until then «Отменить» takes it back; 0: at once.
+    inbox_undo_minutes: float = Field(default=5, ge=0, le=1440)
     # Largest article file (MB) an admin may send to the bot for import.
     admin_max_file_mb: int = Field(default=5, ge=1, le=20)
     # Admins hear of unanswered questions and 👎 in one digest every this many minutes, and

@@ -7,21 +7,24 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge_base.audit import Actor
 from knowledge_base.search.engine import SearchEngine
 from knowledge_base.storage.articles import ArticleRepository
 from knowledge_base.storage.audit import AuditRepository
 from knowledge_base.storage.engine import read_only
-from knowledge_base.storage.inbox import InboxRepository
+from knowledge_base.storage.inbox import InboxNoticeRepository, InboxRepository
 from knowledge_base.storage.queries import QueryRepository
 from knowledge_base.types import (
+    Article,
     AuditAction,
     InboxResolution,
     Match,
+    NoticeStatus,
     OpenQuestion,
     PhrasingSource,
 )
@@ -39,6 +42,8 @@ GROUP_THRESHOLD = 0.9
 class QuestionGroup:
     questions: list[OpenQuestion]
     closest: Match | None = None
+    # Whether the closest article scores as the bot's own answers do (else a guess).
+    confident: bool = False
     centroid: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
 
     @property
@@ -57,6 +62,25 @@ class Attached:
 
     count: int
     people: list[tuple[int, int, str]]
+    # The notice that tells them once the undo period is over (None: tell them now).
+    notice_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Dismissed:
+    """What dismissing a group did: how many questions closed, and each person who asked
+    (user, their first question), to tell if the admin wants to."""
+
+    count: int
+    people: list[tuple[int, str]]
+
+
+@dataclass(frozen=True)
+class Detached:
+    """An attachment undone: the article's title and how many questions are open again."""
+
+    title: str
+    count: int
 
 
 async def open_questions(session: AsyncSession) -> list[OpenQuestion]:
@@ -87,8 +111,12 @@ class InboxService:
         article."""
         return await group_questions(self._engine, await self.open_questions())
 
-    async def attach(self, query_ids: Sequence[int], article_id: int) -> Attached:
-        """The group's questions become phrasings of the article and leave the inbox."""
+    async def attach(
+        self, query_ids: Sequence[int], article_id: int, notify_at: datetime | None = None
+    ) -> Attached:
+        """The group's questions become phrasings of the article and leave the inbox. With
+        `notify_at`, the people to tell are kept in the same transaction as a notice sent at
+        that time (unless undone before)."""
         self._actor.check("attach")
         article = await self._articles.get(article_id)
         if article is None or article.archived:
@@ -96,13 +124,17 @@ class InboxService:
             return Attached(0, [])
         told: dict[int, tuple[int, int, str]] = {}
         texts: list[str] = []
+        added: list[str] = []
+        attached: list[int] = []
         for query_id in query_ids:
             record = await self._queries.get(query_id)
             if record is None or not await self._inbox.resolve(
                 query_id, InboxResolution.ATTACHED, article_id, self._actor.id
             ):
                 continue
-            await self._articles.add_phrasing(article_id, record.text, PhrasingSource.FEEDBACK)
+            if await self._articles.add_phrasing(article_id, record.text, PhrasingSource.FEEDBACK):
+                added.append(record.text)
+            attached.append(query_id)
             # Offered now: the person may rate it when it reaches them.
             await self._queries.add_offers(query_id, [article_id])
             texts.append(record.text)
@@ -112,26 +144,90 @@ class InboxService:
             await self._session.rollback()
             return Attached(0, [])
         await self._audit.add(self._actor.id, AuditAction.ATTACH, article_id, "", "\n".join(texts))
+        people = list(told.values())
+        notice_id = None
+        if notify_at is not None:
+            notice_id = await InboxNoticeRepository(self._session).add(
+                article_id, self._actor.id, attached, added, people, notify_at
+            )
         await self._session.commit()
         log.info(
             "admin %s: attached %d questions to article %s", self._actor.id, len(texts), article_id
         )
-        return Attached(len(texts), list(told.values()))
+        return Attached(len(texts), people, notice_id)
 
-    async def dismiss(self, query_ids: Sequence[int]) -> int:
-        """Close questions as out of scope; how many were still open."""
+    async def detach(self, notice_id: int) -> Detached | None:
+        """Undo an attachment whose people were not told yet: the questions are open again,
+        the phrasings it taught are gone, and nobody is told. None when it is too late (sent),
+        done already, or unknown."""
+        self._actor.check("detach")
+        notices = InboxNoticeRepository(self._session)
+        notice = await notices.get(notice_id)
+        if notice is None or not await notices.take(notice_id, NoticeStatus.CANCELLED, None):
+            await self._session.rollback()
+            return None
+        reopened = await self._inbox.reopen(notice.query_ids, notice.article_id)
+        await self._inbox.remove_learned(notice.article_id, notice.phrasings)
+        article = await self._articles.get(notice.article_id)
+        await self._audit.add(
+            self._actor.id, AuditAction.DETACH, notice.article_id, "", f"{reopened}"
+        )
+        await self._session.commit()
+        log.info("admin %s: undid attachment %s", self._actor.id, notice_id)
+        return Detached(article.title if article else "", reopened)
+
+    async def dismiss(self, query_ids: Sequence[int]) -> Dismissed:
+        """Close questions as out of scope: how many were still open, and who asked them."""
         self._actor.check("dismiss")
-        closed = [
-            q
-            for q in query_ids
-            if await self._inbox.resolve(q, InboxResolution.DISMISSED, None, self._actor.id)
-        ]
+        people: dict[int, str] = {}
+        closed = 0
+        for query_id in query_ids:
+            if not await self._inbox.resolve(
+                query_id, InboxResolution.DISMISSED, None, self._actor.id
+            ):
+                continue
+            closed += 1
+            record = await self._queries.get(query_id)
+            if record is not None and record.user_id is not None:
+                people.setdefault(record.user_id, record.text)
         if not closed:
             await self._session.rollback()
-            return 0
-        await self._audit.add(self._actor.id, AuditAction.DISMISS, None, "", f"{len(closed)}")
+            return Dismissed(0, [])
+        await self._audit.add(self._actor.id, AuditAction.DISMISS, None, "", f"{closed}")
         await self._session.commit()
-        return len(closed)
+        return Dismissed(closed, list(people.items()))
+
+
+class InboxNotices:
+    """The notices of attached groups, sent once their undo period is over. Each is marked
+    sent (committed) before anyone is messaged: a crash can cost a notice, never repeat it,
+    and of several processes only the one whose UPDATE took it sends."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._session_factory = session_factory
+
+    async def due(self, now: datetime) -> list[int]:
+        async with self._session_factory() as session, read_only(session):
+            return await InboxNoticeRepository(session).due(now)
+
+    async def claim(
+        self, notice_id: int, now: datetime
+    ) -> tuple[Article | None, list[tuple[int, int, str]]] | None:
+        """Mark a due notice sent; its article (None if gone meanwhile) and the people to
+        tell, or None if another process took it or it was undone."""
+        async with self._session_factory() as session:
+            notices = InboxNoticeRepository(session)
+            if not await notices.take(notice_id, NoticeStatus.SENT, now):
+                await session.rollback()
+                return None
+            notice = await notices.get(notice_id)
+            await session.commit()
+            if notice is None:
+                return None
+            article = await ArticleRepository(session).get(notice.article_id)
+            if article is not None and article.archived:
+                article = None
+            return article, list(notice.people)
 
 
 async def group_questions(
@@ -156,4 +252,5 @@ async def group_questions(
     for group in groups:
         ranked = await snapshot.rank(group.questions[0].text, 1)
         group.closest = ranked[0] if ranked else None
+        group.confident = bool(ranked) and ranked[0].score >= snapshot.thresholds.answer
     return groups

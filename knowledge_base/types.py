@@ -109,6 +109,15 @@ class InboxResolution(StrEnum):
     DISMISSED = "dismissed"
 
 
+class NoticeStatus(StrEnum):
+    """Where the message telling people of an attached group stands: it waits out the undo
+    period, went out (once: the database marks it before anyone is messaged), or was undone."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+
+
 class StoreFault(StrEnum):
     """Why the database refused a write that may succeed later."""
 
@@ -134,8 +143,11 @@ class AuditAction(StrEnum):
     ADD = "add"
     EDIT_TITLE = "edit_title"
     EDIT_BODY = "edit_body"
+    EDIT_CATEGORY = "edit_category"
     ARCHIVE = "archive"
     RESTORE = "restore"
+    # An archived article deleted for good (its title kept in `before`).
+    DELETE = "delete"
     ADD_PHRASING = "add_phrasing"
     DELETE_PHRASING = "delete_phrasing"
     APPROVE_PHRASING = "approve_phrasing"
@@ -150,6 +162,8 @@ class AuditAction(StrEnum):
     TRAIN_HELD = "train_held"
     ATTACH = "attach"
     DISMISS = "dismiss"
+    # An attachment undone within its grace period: the questions are open again.
+    DETACH = "detach"
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,15 @@ import logging
 import re
 import signal
 import sys
+from functools import partial
 from html import unescape
 from typing import Any
 
 from bot.app import Resources, build_resources, create_bot, create_dispatcher
 from bot.config import Settings
+from bot.notifications import tell_askers
 from bot.redaction import redact
+from bot.runtime.inbox_notices import InboxNoticeSender
 from bot.runtime.journal import JournalInUse, JournalUnwritable, UpdateJournal
 from bot.runtime.polling import DurablePolling
 from bot.runtime.sending import prefer_waiting_threads
@@ -128,6 +131,10 @@ async def _poll(settings: Settings, bot: Any, journal: UpdateJournal, name: str)
     resources = await build_resources(settings)
     try:
         dp = create_dispatcher(resources)
+        # People whose /unanswered questions were attached are told after the undo period.
+        notices = InboxNoticeSender(resources.session_factory, partial(tell_askers, bot))
+        dp.startup.register(notices.start)
+        dp.shutdown.register(notices.stop)
         await _set_command_menus(bot, settings.admin_ids)
         log.info("polling Telegram as @%s", name)
         stop = asyncio.Event()

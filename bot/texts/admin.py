@@ -6,12 +6,14 @@ import re
 from html import escape
 
 from bot.texts import plural
+from bot.texts import user as user_texts
+from bot.texts.message_parts import split_html, utf16_length, visible_text
 from knowledge_base.types import AuditAction
 
 HELP = (
     "\n\n<b>Для администраторов</b>\n"
     "/add — новая статья\n"
-    "/articles [слова] — статьи базы, правка, фразы, архив\n"
+    "/articles [слова | тема | номер] — статьи базы, правка, темы, фразы, архив\n"
     "/archive — статьи в архиве\n"
     "/audit [N] — последние изменения\n"
     "/export [jsonl|yaml|csv] — база файлом; файл .jsonl, .yaml или .csv — импорт\n"
@@ -27,7 +29,7 @@ HELP = (
 # The command menu admins see in Telegram, after the commands everyone sees.
 COMMANDS = {
     "add": "Новая статья",
-    "articles": "Статьи базы (можно со словами для поиска)",
+    "articles": "Статьи базы (слова, тема или номер статьи)",
     "archive": "Статьи в архиве",
     "audit": "Последние изменения базы",
     "export": "Выгрузить базу файлом (jsonl, yaml или csv)",
@@ -67,6 +69,13 @@ BUTTON_PHRASINGS = "Фразы"
 BUTTON_ADD_PHRASINGS = "Добавить фразы"
 BUTTON_BACK = "« К списку"
 BUTTON_BACK_TO_ARTICLE = "« К статье"
+BUTTON_TOPIC = "Тема: {category}"
+BUTTON_NO_TOPIC_SET = "Тема: не задана"
+BUTTON_NO_TOPIC = "Без темы"
+BUTTON_DELETE = "Удалить навсегда"
+BUTTON_DELETE_CONFIRM = "Да, удалить навсегда"
+BUTTON_BACK_TO_ARCHIVE = "« К архиву"
+BUTTON_EDIT_AGAIN = "Изменить ещё раз"
 BUTTON_PREVIOUS = "‹ Назад"
 BUTTON_NEXT = "Дальше ›"
 
@@ -74,6 +83,34 @@ NO_ARTICLES = "Статей не найдено."
 NO_ARTICLES_FOR = "По словам «{words}» статей не найдено."
 NO_ARCHIVED = "В архиве пусто."
 ARTICLE_MISSING = "Такой статьи уже нет."
+NO_SUCH_ID = "Статьи №{article_id} нет."
+NO_SUCH_ID_NOR_WORDS = "Статьи №{article_id} нет, и по словам «{article_id}» ничего не найдено."
+NO_CATEGORY_ARTICLES = "В теме «{category}» статей нет."
+ASK_CATEGORY = (
+    "Тема статьи «{title}»: {current}. Выберите тему кнопкой или пришлите новую одним "
+    "сообщением (/cancel — отмена)."
+)
+NO_CURRENT_CATEGORY = "не задана"
+CATEGORY_TOO_LONG = "Название темы длиннее 100 символов. Пришлите короче или /cancel."
+CATEGORY_SET = "Тема статьи «{title}»: {category}."
+CATEGORY_CLEARED = "У статьи «{title}» больше нет темы."
+STALE_TOPIC = "Эта тема уже не та, что на кнопке. Откройте выбор темы заново."
+DELETE_ONLY_ARCHIVED = (
+    "Удалить навсегда можно только статью из архива. Сначала отправьте её в архив."
+)
+DELETED = "Статья «{title}» удалена навсегда."
+PREVIEW_TITLE = "Новый заголовок. Так статью увидят сотрудники:"
+PREVIEW_BODY = "Новый текст. Так статью увидят сотрудники:"
+PREVIEW_SEVERAL = "\n\n<i>Статья длинная: сотрудники получат её несколькими сообщениями.</i>"
+PREVIEW_WAITING = "Нажмите «Сохранить», «Изменить ещё раз» или «Отмена» под предпросмотром."
+EDIT_STALE = "Этот предпросмотр устарел: изменение уже сохранено или отменено."
+EDIT_SAVED = "Сохранено: {what} статьи «{title}». Карточка выше обновлена."
+EDIT_SAVED_BELOW = "Сохранено: {what} статьи «{title}». Обновлённая карточка — ниже."
+SAVED_WHAT = {
+    "title": "новый заголовок",
+    "body": "новый текст",
+    "phrasings": "новые фразы",
+}
 ASK_TITLE = "Пришлите новый заголовок статьи «{title}» одним сообщением (/cancel — отмена)."
 ASK_BODY = "Пришлите новый текст статьи «{title}» одним сообщением (/cancel — отмена)."
 ASK_PHRASINGS = (
@@ -99,6 +136,7 @@ CANCELLED_STEPS = {
     "title": "Изменение заголовка статьи «{title}» отменено.",
     "body": "Изменение текста статьи «{title}» отменено.",
     "phrasings": "Добавление фраз к статье «{title}» отменено.",
+    "category": "Выбор темы статьи «{title}» отменён.",
     "words": "Выбор статьи для группы вопросов отменён.",
 }
 NOTHING_TO_CANCEL = "Отменять нечего."
@@ -118,8 +156,10 @@ ACTIONS = {
     "add": "создана",
     "edit_title": "новый заголовок",
     "edit_body": "новый текст",
+    "edit_category": "новая тема",
     "archive": "в архив",
     "restore": "из архива",
+    "delete": "удалена навсегда",
     "add_phrasing": "добавлены фразы",
     "delete_phrasing": "удалена фраза",
     "import": "импорт файла",
@@ -139,10 +179,85 @@ def articles_page(words: str, total: int, page: int, pages: int, archived: bool)
     return f"{found}: {plural.articles(total)}. Страница {page + 1} из {pages}."
 
 
+def categories_line(counts: list[tuple[str, int]]) -> str:
+    """Under /articles: the categories with their counts, and how to list one of them."""
+    named = [(c, n) for c, n in counts if c]
+    if not named:
+        return "Тем пока нет: задайте тему в карточке статьи кнопкой «Тема»."
+    parts = [f"{escape(c)} — {n}" for c, n in named]
+    parts += [f"без темы — {n}" for c, n in counts if not c]
+    return f"Темы: {', '.join(parts)}. Статьи одной темы: /articles {escape(named[0][0])}."
+
+
+def category_page(category: str, total: int, page: int, pages: int) -> str:
+    return f"Тема «{escape(category)}»: {plural.articles(total)}. Страница {page + 1} из {pages}."
+
+
+def topic_button(category: str) -> str:
+    return BUTTON_TOPIC.format(category=category) if category else BUTTON_NO_TOPIC_SET
+
+
+def ask_category(title: str, current: str) -> str:
+    shown = escape(current) if current else NO_CURRENT_CATEGORY
+    return ASK_CATEGORY.format(title=escape(title), current=shown)
+
+
+def category_set(title: str, category: str) -> str:
+    if not category:
+        return CATEGORY_CLEARED.format(title=escape(title))
+    return CATEGORY_SET.format(title=escape(title), category=escape(category))
+
+
+def confirm_delete(title: str, phrasings: int, votes: int, questions: int) -> str:
+    """The question before «Удалить навсегда»: what goes with the article and what stays."""
+    lines = [
+        f"Удалить статью «{escape(title)}» навсегда? Вернуть её будет нельзя.",
+        "",
+        f"Вместе с ней удалятся: {plural.phrasings(phrasings)} и отзывы 👍/👎 о ней ({votes}).",
+        f"Вопросы сотрудников, на которые она отвечала ({questions}), останутся в журнале "
+        "без ссылки на статью.",
+        "В журнале изменений (/audit) останется запись об удалении с её заголовком.",
+    ]
+    return "\n".join(lines)
+
+
+def preview(template: str, title: str, body: str, body_html: str | None) -> str:
+    """An edit before it is saved: the article as people will get it, formatting included."""
+    text = f"{template}\n\n{user_texts.article(title, body, body_html)}"
+    if user_texts.takes_several_messages(title, body, body_html):
+        text += PREVIEW_SEVERAL
+    return text
+
+
+def preview_phrasings(title: str, phrasings: list[str]) -> str:
+    lines = [f"Новые фразы для статьи «{escape(title)}» ({len(phrasings)}):"]
+    lines += [f"• {escape(_clip(p, 200))}" for p in phrasings[:CARD_PHRASINGS]]
+    if len(phrasings) > CARD_PHRASINGS:
+        lines.append(f"… и ещё {len(phrasings) - CARD_PHRASINGS}")
+    return "\n".join(lines)
+
+
+def edit_saved(kind: str, title: str, in_place: bool) -> str:
+    template = EDIT_SAVED if in_place else EDIT_SAVED_BELOW
+    return template.format(what=SAVED_WHAT.get(kind, "изменения"), title=escape(title))
+
+
+def card_body(body: str, body_html: str | None, limit: int = 1200) -> str:
+    """An article's text on its card as people see it (with its formatting), cut at `limit`
+    visible characters."""
+    if body_html is None:
+        return escape(_clip(body, limit))
+    if utf16_length(visible_text(body_html)) <= limit:
+        return body_html
+    first = split_html(body_html, limit, limit)[0]
+    return f"{first}…"
+
+
 def card(
     title: str,
     body: str,
     *,
+    body_html: str | None = None,
     category: str,
     archived: bool,
     phrasings: list[tuple[str, str]],
@@ -153,9 +268,8 @@ def card(
     lines = [f"<b>{escape(title)}</b>"]
     if archived:
         lines.append("<i>в архиве</i>")
-    if category:
-        lines.append(f"Категория: {escape(category)}")
-    lines += ["", escape(_clip(body, 1200)), ""]
+    lines.append(f"Тема: {escape(category) if category else NO_CURRENT_CATEGORY}")
+    lines += ["", card_body(body, body_html), ""]
     lines.append(f"{plural.phrasings(len(phrasings))}:")
     for text, source in phrasings[:CARD_PHRASINGS]:
         lines.append(f"• {escape(_clip(text, 70))} <i>({SOURCES.get(source, source)})</i>")
@@ -189,6 +303,11 @@ def audit_line(when: str, actor: int, action: str, title: str, before: str, afte
     change = ACTIONS.get(action, action)
     if action in MODEL_ACTIONS:
         before, after = model_name(before), model_name(after)
+    if action == AuditAction.EDIT_CATEGORY:
+        before, after = before or "без темы", after or "без темы"
+    if action == AuditAction.DELETE:
+        # The article is gone (its link in the trail is NULL): the record keeps its title.
+        title, before = before, ""
     if action in (AuditAction.ARCHIVE, AuditAction.RESTORE, AuditAction.ADD):
         detail = ""  # the action says it all
     elif before and after:
@@ -651,6 +770,26 @@ BUTTON_DISMISS = "Отклонить"
 REASONS = {"nothing": "нет ответа", "none_fit": "«Нет подходящего»", "not_helpful": "👎"}
 ANSWER_FOUND = "Нашёлся ответ на ваш вопрос «{question}»:"
 DISMISSED = "Группа отклонена: {questions} вне темы базы."
+# The closest article, in words: sure when it scores as the bot's own answers do.
+CLOSEST_SURE = "Похоже, ответ есть в статье «{title}»."
+CLOSEST_UNSURE = "Ближе всего статья «{title}», но я не уверен, что она подходит."
+ATTACH_CONFIRM = "Привязать {questions} к статье «{title}»? Спросившие ({people}) получат её так:"
+BUTTON_CONFIRM_ATTACH = "Да, привязать"
+ATTACHED_PENDING = (
+    "Привязано к «{title}»: {questions} стали фразами статьи, бот уже отвечает ими. "
+    "Ответ уйдёт спросившим ({people}) через {minutes} — до тех пор привязку можно отменить."
+)
+BUTTON_UNDO = "Отменить"
+UNDONE = (
+    "Привязка к «{title}» отменена: {questions} снова ждут в /unanswered, "
+    "никому ничего не отправлено."
+)
+UNDO_TOO_LATE = "Отменить уже нельзя: ответ отправлен спросившим или привязка уже снята."
+DISMISS_ASK = "Сообщить спросившим, что вопрос не по теме базы?"
+BUTTON_DISMISS_TELL = "Отклонить и сообщить"
+BUTTON_DISMISS_QUIET = "Отклонить молча"
+# «Отмена» under the question before attaching or dismissing a group.
+KEPT = "Ничего не сделано: группа по-прежнему ждёт в /unanswered."
 
 
 def inbox_header(total: int, groups: int) -> str:
@@ -661,7 +800,7 @@ def inbox_group(
     number: int,
     questions: list[tuple[str, str]],
     people: int,
-    closest: tuple[str, float] | None,
+    closest: tuple[str, bool] | None,
     sample: int = 3,
 ) -> str:
     lines = [
@@ -675,7 +814,8 @@ def inbox_group(
     if len(questions) > sample:
         lines.append(f"… и ещё {len(questions) - sample}")
     if closest:
-        lines.append(f"Ближе всего: «{escape(closest[0])}» ({closest[1]:.2f})")
+        title, confident = closest
+        lines.append((CLOSEST_SURE if confident else CLOSEST_UNSURE).format(title=escape(title)))
     return "\n".join(lines)
 
 
@@ -696,6 +836,43 @@ def attached(title: str, questions: int, told: int) -> str:
         f"Привязано к «{escape(title)}»: {plural.questions(questions)} стали фразами статьи, "
         f"ответ отправлен: {plural.count_of(told, 'человеку', 'людям', 'людям')}."
     )
+
+
+def attach_confirm(title: str, questions: int, people: int, start: str) -> str:
+    """The confirmation before attaching, with the article's start as people will see it
+    (`start` is Telegram HTML, rendered by bot.texts.user.article_start)."""
+    head = ATTACH_CONFIRM.format(
+        title=escape(title),
+        questions=plural.questions(questions),
+        people=plural.count_of(people, "человек", "человека", "человек"),
+    )
+    return f"{head}\n\n{start}"
+
+
+def attached_pending(title: str, questions: int, people: int, minutes: float) -> str:
+    whole = int(minutes)
+    wait = (
+        plural.count_of(whole, "минуту", "минуты", "минут")
+        if whole == minutes
+        else f"{minutes:g} мин."
+    )
+    return ATTACHED_PENDING.format(
+        title=escape(title),
+        questions=plural.questions(questions),
+        people=plural.count_of(people, "человек", "человека", "человек"),
+        minutes=wait,
+    )
+
+
+def undone(title: str, questions: int) -> str:
+    return UNDONE.format(title=escape(title), questions=plural.questions(questions))
+
+
+def dismissed(questions: int, told: int | None) -> str:
+    text = DISMISSED.format(questions=plural.questions(questions))
+    if told is None:
+        return text
+    return f"{text} Сообщили: {plural.count_of(told, 'человеку', 'людям', 'людям')}."
 
 
 def answer_found(question: str) -> str:

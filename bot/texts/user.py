@@ -111,6 +111,30 @@ def article_parts(title: str, body: str, body_html: str | None = None) -> list[s
     return [head + first, *rest]
 
 
+def article_start(title: str, body: str, body_html: str | None = None, room: int = 600) -> str:
+    """The first lines of an article as people get it (formatting kept, valid HTML), for an
+    admin's preview; "…" when there is more."""
+    head = f"<b>{escape(title)}</b>\n\n"
+    if body_html is not None:
+        parts = split_html(body_html, room, room)
+    else:
+        parts = split_plain(body, room, room)
+    first, *rest = parts or [""]
+    return head + first + ("\n…" if rest else "")
+
+
+OFF_TOPIC = (
+    "Ваш вопрос «{question}» посмотрели: он не по теме нашей базы знаний, поэтому ответа "
+    "здесь не будет. Лучше спросить у коллег или руководителя."
+)
+
+
+def off_topic(question: str) -> str:
+    """Told to a person whose question an admin dismissed as out of the base's scope."""
+    clipped = question if len(question) <= 200 else question[:199] + "…"
+    return OFF_TOPIC.format(question=escape(clipped))
+
+
 def takes_several_messages(title: str, body: str, body_html: str | None = None) -> bool:
     """Whether people get this article as more than one message (for the admin's preview)."""
     return len(article_parts(title, body, body_html)) > 1

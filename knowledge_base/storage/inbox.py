@@ -2,11 +2,43 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, exists, select
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from knowledge_base.storage.tables import FeedbackRow, InboxResolutionRow, QueryRow
-from knowledge_base.types import Band, InboxReason, InboxResolution, Label, OpenQuestion
+from knowledge_base.storage.tables import (
+    FeedbackRow,
+    InboxNoticeRow,
+    InboxResolutionRow,
+    PhrasingRow,
+    QueryRow,
+)
+from knowledge_base.types import (
+    Band,
+    InboxReason,
+    InboxResolution,
+    Label,
+    NoticeStatus,
+    OpenQuestion,
+    PhrasingSource,
+)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """An attached group's notice: its questions, what it taught the article, whom to tell."""
+
+    id: int
+    article_id: int
+    actor_id: int | None
+    query_ids: tuple[int, ...]
+    phrasings: tuple[str, ...]
+    people: tuple[tuple[int, int, str], ...]
+    status: NoticeStatus
 
 
 class InboxRepository:
@@ -79,3 +111,89 @@ class InboxRepository:
         )
         await self._session.flush()
         return True
+
+    async def reopen(self, query_ids: Sequence[int], article_id: int) -> int:
+        """Put questions attached to the article back into the inbox; how many were."""
+        result = await self._session.execute(
+            delete(InboxResolutionRow).where(
+                InboxResolutionRow.query_id.in_(list(query_ids)),
+                InboxResolutionRow.article_id == article_id,
+                InboxResolutionRow.status == InboxResolution.ATTACHED,
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def remove_learned(self, article_id: int, texts: Sequence[str]) -> None:
+        """Take back phrasings an attachment added (never the title's or an admin's)."""
+        await self._session.execute(
+            delete(PhrasingRow).where(
+                PhrasingRow.article_id == article_id,
+                PhrasingRow.text.in_(list(texts)),
+                PhrasingRow.source == PhrasingSource.FEEDBACK,
+            )
+        )
+
+
+class InboxNoticeRepository:
+    """Notices to the people whose questions were attached, waiting out the undo period. The
+    status changes only by a conditional UPDATE: the database decides, once, whether a notice
+    is sent or undone, however many processes try."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(
+        self,
+        article_id: int,
+        actor_id: int,
+        query_ids: Sequence[int],
+        phrasings: Sequence[str],
+        people: Sequence[tuple[int, int, str]],
+        due_at: datetime,
+    ) -> int:
+        row = InboxNoticeRow(
+            article_id=article_id,
+            actor_id=actor_id,
+            query_ids=json.dumps(list(query_ids)),
+            phrasings=json.dumps(list(phrasings), ensure_ascii=False),
+            people=json.dumps([list(p) for p in people], ensure_ascii=False),
+            status=NoticeStatus.PENDING,
+            due_at=due_at,
+        )
+        self._session.add(row)
+        await self._session.flush()
+        return row.id
+
+    async def due(self, now: datetime) -> list[int]:
+        """Pending notices whose undo period is over, oldest first."""
+        rows = await self._session.scalars(
+            select(InboxNoticeRow.id)
+            .where(InboxNoticeRow.status == NoticeStatus.PENDING, InboxNoticeRow.due_at <= now)
+            .order_by(InboxNoticeRow.id)
+        )
+        return list(rows)
+
+    async def take(self, notice_id: int, status: NoticeStatus, now: datetime | None) -> bool:
+        """Move a pending notice to `status` (sent: only once due); False if another process
+        or an earlier press did first, or it is not due."""
+        condition = [InboxNoticeRow.id == notice_id, InboxNoticeRow.status == NoticeStatus.PENDING]
+        if now is not None:
+            condition.append(InboxNoticeRow.due_at <= now)
+        result = await self._session.execute(
+            update(InboxNoticeRow).where(*condition).values(status=status)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def get(self, notice_id: int) -> Notice | None:
+        row = await self._session.get(InboxNoticeRow, notice_id)
+        if row is None:
+            return None
+        return Notice(
+            id=row.id,
+            article_id=row.article_id,
+            actor_id=row.actor_id,
+            query_ids=tuple(int(q) for q in json.loads(row.query_ids)),
+            phrasings=tuple(str(t) for t in json.loads(row.phrasings)),
+            people=tuple((int(u), int(q), str(t)) for u, q, t in json.loads(row.people)),
+            status=NoticeStatus(row.status),
+        )

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from bot.keyboards import AdminAdd, AdminInbox
+from datetime import UTC, datetime, timedelta
+
+from bot.keyboards import AdminAdd, AdminInbox, AdminInboxUndo
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 from knowledge_base.storage.articles import ArticleRepository
+from knowledge_base.types import ArticleDraft
 from tests.fakes.harness import FORCE_ANSWER, FORCE_NOTHING, BotHarness, LaunchBot
+from tests.fakes.inbox_notices import send_notices_at
 from tests.fakes.people import ADMIN, USER_ID
-from tests.fakes.replies import shown_text
+from tests.fakes.replies import sent_text, shown_text
 from tests.fakes.telegram import Call, TelegramStub
 
 GYM = [
@@ -33,6 +37,17 @@ async def _groups(bot: BotHarness) -> list[Call]:
     return groups
 
 
+async def _confirm(bot: BotHarness, group: Call, choice: str) -> tuple[Call, str]:
+    """Press a group's attach button, then «Да, привязать»: the confirmation's final text and
+    the data of its «Отменить»."""
+    [ask] = (await bot.press(group, choice, user_id=ADMIN)).replies
+    yes = dict(TelegramStub.buttons(ask))[admin_texts.BUTTON_CONFIRM_ATTACH]
+    [done] = (await bot.press(ask, yes, user_id=ADMIN)).replies
+    [(undo_label, undo)] = TelegramStub.buttons(done)
+    assert undo_label == admin_texts.BUTTON_UNDO
+    return done, undo
+
+
 async def test_a_group_attached_to_an_article_reaches_each_asker_once(
     launch_bot: LaunchBot,
 ) -> None:
@@ -52,10 +67,9 @@ async def test_a_group_attached_to_an_article_reaches_each_asker_once(
     assert attach_label.startswith("Привязать к «")
     title = attach_label.removeprefix("Привязать к «").removesuffix("»")
     mark = bot.stub.mark()
-    press = await bot.press(gym, attach, user_id=ADMIN)
-    assert shown_text(press.replies[-1]).startswith(
-        f"Привязано к «{title}»: 3 вопроса стали фразами"
-    )
+    done, _ = await _confirm(bot, gym, attach)
+    assert shown_text(done).startswith(f"Привязано к «{title}»: 3 вопроса стали фразами")
+    assert await send_notices_at(bot, datetime.now(UTC) + timedelta(minutes=6)) == 2
     # Two people asked (one of them twice): each gets the note and the article, once.
     for user in (101, 102):
         note, article = [c for c in bot.replies(after=mark, user_id=user)]
@@ -64,9 +78,11 @@ async def test_a_group_attached_to_an_article_reaches_each_asker_once(
         (_, helpful), _ = TelegramStub.buttons(article)
         rated = await bot.press(article, helpful, user_id=user)
         assert rated.answer.params.get("text") == texts.THANKS_HELPFUL  # accepted: offered now
-    # Dismiss the other group; the inbox is then empty.
+    # Dismiss the other group quietly; the inbox is then empty.
     [(_, _), (_, _), (_, _), (_, dismiss)] = TelegramStub.buttons(canteen)
-    dismissed = await bot.press(canteen, dismiss, user_id=ADMIN)
+    [ask] = (await bot.press(canteen, dismiss, user_id=ADMIN)).replies
+    quiet = dict(TelegramStub.buttons(ask))[admin_texts.BUTTON_DISMISS_QUIET]
+    dismissed = await bot.press(ask, quiet, user_id=ADMIN)
     assert shown_text(dismissed.replies[0]) == "Группа отклонена: 1 вопрос вне темы базы."
     [empty] = await bot.say("/unanswered", user_id=ADMIN)
     assert shown_text(empty) == admin_texts.INBOX_EMPTY
@@ -117,7 +133,9 @@ async def test_the_groups_survive_another_dialog(launch_bot: LaunchBot) -> None:
     [gone] = await bot.say("/cancel", user_id=ADMIN)
     assert shown_text(gone) == admin_texts.ADD_CANCELLED_UNTITLED
     dismiss = TelegramStub.buttons(canteen)[-1][1]
-    dismissed = await bot.press(canteen, dismiss, user_id=ADMIN)
+    [ask] = (await bot.press(canteen, dismiss, user_id=ADMIN)).replies
+    quiet = dict(TelegramStub.buttons(ask))[admin_texts.BUTTON_DISMISS_QUIET]
+    dismissed = await bot.press(ask, quiet, user_id=ADMIN)
     assert dismissed.alert is None
     assert shown_text(dismissed.replies[0]) == "Группа отклонена: 1 вопрос вне темы базы."
 
@@ -157,8 +175,10 @@ async def test_none_fit_lands_in_the_inbox_and_others_cannot_see_it(
     assert "«Нет подходящего»" in shown_text(group)
     [refused] = await bot.say("/unanswered", user_id=USER_ID)
     assert shown_text(refused) == texts.UNKNOWN_COMMAND
-    for action in ("attach", "create", "dismiss"):
-        forged = AdminInbox(action=action, token="0badc0de").pack()
+    for forged in [
+        *(AdminInbox(action=a, token="0badc0de").pack() for a in ("attach", "confirm", "tell")),
+        AdminInboxUndo(notice=1).pack(),
+    ]:
         pressed = await bot.press(reply, forged, user_id=USER_ID)
         assert pressed.alert == admin_texts.NOT_FOR_YOU
 
@@ -184,14 +204,16 @@ async def test_a_group_attached_to_an_article_the_admin_chose(launch_bot: Launch
     # A forged article id in the button: refused, nothing attached, the group still open.
     forged = AdminInbox.unpack(data).model_copy(update={"article": 99999}).pack()
     refused = await bot.press(found, forged, user_id=ADMIN)
+    assert shown_text(refused.replies[-1]) == admin_texts.ARTICLE_MISSING
+    forged_yes = AdminInbox.unpack(data).model_copy(update={"action": "confirm", "article": 99999})
+    refused = await bot.press(found, forged_yes.pack(), user_id=ADMIN)
     assert shown_text(refused.replies[-1]) == admin_texts.INBOX_GONE
 
     mark = bot.stub.mark()
-    press = await bot.press(found, data, user_id=ADMIN)
+    done, _ = await _confirm(bot, found, data)
 
-    assert shown_text(press.replies[-1]).startswith(
-        f"Привязано к «{title}»: 3 вопроса стали фразами"
-    )
+    assert shown_text(done).startswith(f"Привязано к «{title}»: 3 вопроса стали фразами")
+    assert await send_notices_at(bot, datetime.now(UTC) + timedelta(minutes=6)) == 2
     for user in (101, 102):
         note, article = bot.replies(after=mark, user_id=user)
         assert shown_text(note).startswith("Нашёлся ответ на ваш вопрос «")
@@ -199,3 +221,157 @@ async def test_a_group_attached_to_an_article_the_admin_chose(launch_bot: Launch
     # The typed words no longer search: the dialog ended with the attachment.
     [unanswered] = await bot.say("ДМС", user_id=ADMIN)
     assert unanswered.params["text"] != "По словам «ДМС»:"
+
+
+async def test_attaching_asks_first_showing_the_start_of_the_article(
+    launch_bot: LaunchBot,
+) -> None:
+    body = "Спортзал на 3 этаже.\n\n" + "Вход по пропуску, душевые рядом. " * 60
+    bot = await launch_bot(
+        FORCE_NOTHING,
+        [ArticleDraft("Корпоративный спортзал", body, ("есть ли корпоративный спортзал",))],
+        admin_ids=frozenset({ADMIN}),
+    )
+    await _ask_all(bot)
+    gym, _ = await _groups(bot)
+    # No raw score: words instead.
+    assert "0." not in shown_text(gym).split("\n")[-1]
+    attach = TelegramStub.buttons(gym)[0][1]
+    target = await bot.article_id("Корпоративный спортзал")
+    choice = AdminInbox.unpack(attach).model_copy(update={"article": target}).pack()
+    mark = bot.stub.mark()
+    [ask] = (await bot.press(gym, choice, user_id=ADMIN)).replies
+    shown = shown_text(ask)
+    assert shown.startswith(
+        "Привязать 3 вопроса к статье «Корпоративный спортзал»? "
+        "Спросившие (2 человека) получат её так:\n\nКорпоративный спортзал\n\n"
+        "Спортзал на 3 этаже."
+    )
+    assert shown.endswith("…") and len(shown) < 1000  # the start, not the whole article
+    assert "<b>Корпоративный спортзал</b>" in str(ask.params["text"])  # formatted as people see
+    assert [label for label, _ in TelegramStub.buttons(ask)] == [
+        admin_texts.BUTTON_CONFIRM_ATTACH,
+        admin_texts.BUTTON_CANCEL,
+    ]
+    cancel = dict(TelegramStub.buttons(ask))[admin_texts.BUTTON_CANCEL]
+    kept = await bot.press(ask, cancel, user_id=ADMIN)
+    assert shown_text(kept.replies[-1]) == admin_texts.KEPT
+    # Nothing attached, nobody told: the group still waits.
+    assert await send_notices_at(bot, datetime.now(UTC) + timedelta(days=1)) == 0
+    assert bot.replies(after=mark, user_id=101) == []
+    await _groups(bot)
+
+
+async def test_askers_are_told_once_after_the_undo_period_even_across_a_restart(
+    launch_bot: LaunchBot,
+) -> None:
+    bot = await launch_bot(FORCE_NOTHING, admin_ids=frozenset({ADMIN}), inbox_undo_minutes=5)
+    await _ask_all(bot)
+    gym, _ = await _groups(bot)
+    mark = bot.stub.mark()
+    before = datetime.now(UTC)
+    done, _ = await _confirm(bot, gym, TelegramStub.buttons(gym)[0][1])
+    after = datetime.now(UTC)
+    assert "через 5 минут" in shown_text(done)
+    # Attached at once: the questions are phrasings the base serves now.
+    async with bot.session_factory() as session:
+        phrasings = await ArticleRepository(session).active_phrasings()
+    assert {q for _, q in GYM} <= {p.text for p in phrasings}
+    # Within the period nobody hears a thing (the bot "restarts": a new sender each look).
+    assert await send_notices_at(bot, before + timedelta(minutes=4, seconds=59)) == 0
+    assert [bot.replies(after=mark, user_id=u) for u in (101, 102)] == [[], []]
+    # After it, each asker exactly once, however many processes look.
+    assert await send_notices_at(bot, after + timedelta(minutes=5, seconds=1)) == 2
+    assert await send_notices_at(bot, after + timedelta(minutes=6)) == 0
+    assert await send_notices_at(bot, after + timedelta(days=1)) == 0
+    for user in (101, 102):
+        note, article = bot.replies(after=mark, user_id=user)
+        assert shown_text(note).startswith("Нашёлся ответ на ваш вопрос «")
+        assert TelegramStub.buttons(article)  # 👍/👎 under it
+    # Too late to undo now.
+    undo = TelegramStub.buttons(bot.current(done))[0][1]
+    late = await bot.press(done, undo, user_id=ADMIN)
+    assert late.alert == admin_texts.UNDO_TOO_LATE
+
+
+async def test_undo_within_the_period_detaches_and_tells_nobody(launch_bot: LaunchBot) -> None:
+    bot = await launch_bot(FORCE_NOTHING, admin_ids=frozenset({ADMIN}))
+    await _ask_all(bot)
+    gym, _ = await _groups(bot)
+    attach_label, attach = TelegramStub.buttons(gym)[0]
+    title = attach_label.removeprefix("Привязать к «").removesuffix("»")
+    mark = bot.stub.mark()
+    done, undo = await _confirm(bot, gym, attach)
+    undone = await bot.press(done, undo, user_id=ADMIN)
+    assert undone.alert is None
+    assert shown_text(undone.replies[-1]) == (
+        f"Привязка к «{title}» отменена: 3 вопроса снова ждут в /unanswered, "
+        "никому ничего не отправлено."
+    )
+    again = await bot.press(done, undo, user_id=ADMIN)
+    assert again.alert == admin_texts.UNDO_TOO_LATE
+    assert await send_notices_at(bot, datetime.now(UTC) + timedelta(days=1)) == 0
+    assert [bot.replies(after=mark, user_id=u) for u in (101, 102)] == [[], []]
+    # The questions wait again and taught the article nothing.
+    gym_again, _ = await _groups(bot)
+    assert shown_text(gym_again).startswith("1. 3 вопроса, 2 человека")
+    async with bot.session_factory() as session:
+        phrasings = await ArticleRepository(session).active_phrasings()
+    assert not {q for _, q in GYM} & {p.text for p in phrasings}
+    # A forged notice: a clear answer, nothing changes.
+    forged = await bot.press(done, AdminInboxUndo(notice=99999).pack(), user_id=ADMIN)
+    assert forged.alert == admin_texts.UNDO_TOO_LATE
+
+
+async def test_dismiss_and_tell_messages_each_asker_once_quietly_nobody(
+    launch_bot: LaunchBot,
+) -> None:
+    bot = await launch_bot(FORCE_NOTHING, admin_ids=frozenset({ADMIN}))
+    await _ask_all(bot)
+    gym, canteen = await _groups(bot)
+    [ask] = (await bot.press(gym, TelegramStub.buttons(gym)[-1][1], user_id=ADMIN)).replies
+    assert shown_text(ask) == admin_texts.DISMISS_ASK
+    options = dict(TelegramStub.buttons(ask))
+    assert list(options) == [
+        admin_texts.BUTTON_DISMISS_TELL,
+        admin_texts.BUTTON_DISMISS_QUIET,
+        admin_texts.BUTTON_CANCEL,
+    ]
+    mark = bot.stub.mark()
+    told = await bot.press(ask, options[admin_texts.BUTTON_DISMISS_TELL], user_id=ADMIN)
+    assert shown_text(told.replies[-1]) == (
+        "Группа отклонена: 3 вопроса вне темы базы. Сообщили: 2 людям."
+    )
+    [note] = bot.replies(after=mark, user_id=101)
+    assert sent_text(note) == texts.off_topic(GYM[0][1])
+    [note] = bot.replies(after=mark, user_id=102)
+    assert sent_text(note) == texts.off_topic(GYM[1][1])
+    # Pressed again (a double tap): the group is gone, nobody is told twice.
+    stale = await bot.press(ask, options[admin_texts.BUTTON_DISMISS_TELL], user_id=ADMIN)
+    assert stale.alert == admin_texts.INBOX_GONE
+    assert len(bot.replies(after=mark, user_id=101)) == 1
+
+    [ask] = (await bot.press(canteen, TelegramStub.buttons(canteen)[-1][1], user_id=ADMIN)).replies
+    mark = bot.stub.mark()
+    quiet = dict(TelegramStub.buttons(ask))[admin_texts.BUTTON_DISMISS_QUIET]
+    await bot.press(ask, quiet, user_id=ADMIN)
+    assert bot.replies(after=mark, user_id=CANTEEN[0]) == []
+    [empty] = await bot.say("/unanswered", user_id=ADMIN)
+    assert shown_text(empty) == admin_texts.INBOX_EMPTY
+
+
+async def test_an_article_titled_as_the_words_typed_is_offered_first(
+    launch_bot: LaunchBot,
+) -> None:
+    bot = await launch_bot(
+        FORCE_NOTHING,
+        [ArticleDraft("Корпоратив", "Новогодний вечер для всей компании в пятницу.")],
+        admin_ids=frozenset({ADMIN}),
+    )
+    await _ask_all(bot)
+    gym, _ = await _groups(bot)
+    await bot.press(gym, TelegramStub.buttons(gym)[1][1], user_id=ADMIN)
+    [found] = await bot.say("корпоратив", user_id=ADMIN)
+    offered = [label for label, _ in TelegramStub.buttons(found)]
+    assert len(offered) > 1
+    assert offered[0] == "→ Корпоратив"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiogram import Bot, Router
@@ -11,6 +12,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards
+from bot.config import Settings
 from bot.handlers import IndexUpdater
 from bot.handlers.admin.dialogs import (
     NOT_A_COMMAND,
@@ -21,10 +23,11 @@ from bot.handlers.admin.dialogs import (
     paused_draft,
     tell_paused,
 )
-from bot.keyboards import AdminInbox, AdminOpenInbox
+from bot.keyboards import AdminInbox, AdminInboxUndo, AdminOpenInbox
+from bot.notifications import edit_in_place, send_unasked
 from bot.states import AddArticle, ChooseArticle
 from bot.texts import admin as admin_texts
-from bot.texts import plural
+from bot.texts import user as user_texts
 from knowledge_base.articles import ArticleEditor
 from knowledge_base.inbox import InboxService
 from knowledge_base.search.service import SearchService
@@ -52,13 +55,14 @@ async def show_inbox(message: Message, inbox: InboxService, state: FSMContext) -
             "article": closest.article_id if closest else None,
             "title": closest.title if closest else None,
             "first": group.questions[0].text,
+            "people": len(group.askers),
         }
         await message.answer(
             admin_texts.inbox_group(
                 number,
                 [(q.text, q.reason) for q in group.questions],
                 len(group.askers),
-                (closest.title, closest.score) if closest else None,
+                (closest.title, group.confident) if closest else None,
             ),
             reply_markup=keyboards.inbox_group(token, closest.title if closest else None),
         )
@@ -75,9 +79,11 @@ async def act_on_group(
     bot: Bot,
     index: IndexUpdater,
     search: SearchService,
+    settings: Settings,
 ) -> None:
-    """A group's button: attach (to the closest article or a chosen one), choose another
-    article, create an article from the group, or dismiss it."""
+    """A group's button: attach (to the closest article or a chosen one: asked first, then
+    confirmed or kept), choose another article, create an article from the group, or dismiss
+    it (asked first: tell the askers, quietly, or keep it)."""
     groups = dict((await state.get_data()).get("groups", {}))
     group = groups.get(callback_data.token)
     message = query.message if isinstance(query.message, Message) else None
@@ -115,20 +121,90 @@ async def act_on_group(
         await message.answer(admin_texts.ADD_TITLE, reply_markup=keyboards.add_step("title"))
         return
     if callback_data.action == "dismiss":
-        closed = await inbox.dismiss(query_ids)
-        await _forget_group(state, callback_data.token)
-        if not closed:
-            await message.edit_text(admin_texts.INBOX_GONE)
-            return
-        await message.edit_text(admin_texts.DISMISSED.format(questions=plural.questions(closed)))
+        await message.answer(
+            admin_texts.DISMISS_ASK, reply_markup=keyboards.inbox_dismiss(callback_data.token)
+        )
         return
-    # The group is forgotten only once attached: an article archived meanwhile, or a forged
-    # one, leaves it to be attached elsewhere.
-    attached = await attach_and_tell(
-        message, query_ids, int(target), inbox=inbox, editor=editor, bot=bot, index=index
-    )
-    if attached:
+    if callback_data.action == "keep":
+        await edit_in_place(message, admin_texts.KEPT, None)
+        return
+    if callback_data.action in ("tell", "quiet"):
+        dismissed = await inbox.dismiss(query_ids)
         await _forget_group(state, callback_data.token)
+        if not dismissed.count:
+            await edit_in_place(message, admin_texts.INBOX_GONE, None)
+            return
+        told = None
+        if callback_data.action == "tell":
+            told = 0
+            for user_id, question in dismissed.people:
+                told += await send_unasked(bot, user_id, user_texts.off_topic(question))
+        await edit_in_place(message, admin_texts.dismissed(dismissed.count, told), None)
+        return
+    if callback_data.action == "attach":
+        await _ask_to_attach(message, callback_data.token, group, int(target), editor)
+        return
+    # «Да, привязать». The group is forgotten only once attached: an article archived
+    # meanwhile, or a forged one, leaves it to be attached elsewhere.
+    target = callback_data.article
+    minutes = settings.inbox_undo_minutes
+    if not minutes:
+        if await attach_and_tell(
+            message, query_ids, target, inbox=inbox, editor=editor, bot=bot, index=index
+        ):
+            await _forget_group(state, callback_data.token)
+        return
+    notify_at = datetime.now(UTC) + timedelta(minutes=minutes)
+    attached = await inbox.attach(query_ids, target, notify_at=notify_at)
+    if not attached.count or attached.notice_id is None:
+        await edit_in_place(message, admin_texts.INBOX_GONE, None)
+        return
+    await _forget_group(state, callback_data.token)
+    await index.serve_changes()
+    card = await editor.card(target)
+    title = card.article.title if card is not None else ""
+    await edit_in_place(
+        message,
+        admin_texts.attached_pending(title, attached.count, len(attached.people), minutes),
+        keyboards.inbox_undo(attached.notice_id),
+    )
+
+
+async def _ask_to_attach(
+    message: Message, token: str, group: dict[str, Any], article_id: int, editor: ArticleEditor
+) -> None:
+    """«Привязать к …»: the article's start as people will see it, «Да, привязать» /
+    «Отмена»."""
+    card = await editor.card(article_id)
+    if card is None or card.article.archived:
+        await message.answer(admin_texts.ARTICLE_MISSING)
+        return
+    article = card.article
+    start = user_texts.article_start(article.title, article.body, article.body_html)
+    await message.answer(
+        admin_texts.attach_confirm(
+            article.title, len(group["queries"]), int(group.get("people", 0)), start
+        ),
+        reply_markup=keyboards.inbox_attach_confirm(token, article.id),
+    )
+
+
+async def undo_attach(
+    query: CallbackQuery,
+    callback_data: AdminInboxUndo,
+    *,
+    inbox: InboxService,
+    index: IndexUpdater,
+) -> None:
+    """«Отменить» under an attachment: detached, nobody told; too late once they were."""
+    detached = await inbox.detach(callback_data.notice)
+    if detached is None:
+        await query.answer(admin_texts.UNDO_TOO_LATE, show_alert=True)
+        return
+    await query.answer()
+    await index.serve_changes()
+    if isinstance(query.message, Message):
+        await edit_in_place(query.message, admin_texts.undone(detached.title, detached.count), None)
 
 
 async def _forget_group(state: FSMContext, token: str) -> None:
@@ -148,6 +224,7 @@ async def choose_by_words(message: Message, editor: ArticleEditor, state: FSMCon
     if not words:
         await message.answer(admin_texts.choose_none(""))
         return
+    # Most relevant first: an exact title, then as the lexical search scores them.
     found, _ = await editor.page(words, 0, admin_texts.CHOOSE_SHOWN)
     if not found:
         await message.answer(admin_texts.choose_none(words))
@@ -171,4 +248,5 @@ def create_router() -> Router:
     router.callback_query.register(open_inbox, AdminOpenInbox.filter())
     router.message.register(choose_by_words, StateFilter(ChooseArticle.words), NOT_A_COMMAND)
     router.callback_query.register(act_on_group, AdminInbox.filter())
+    router.callback_query.register(undo_attach, AdminInboxUndo.filter())
     return router

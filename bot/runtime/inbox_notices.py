@@ -1,0 +1,86 @@
+"""The inbox's pending notices: people whose questions were attached are told once the
+admin's undo period is over, by whichever process takes the notice in the database first."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from knowledge_base.inbox import InboxNotices
+from knowledge_base.types import Article
+
+log = logging.getLogger(__name__)
+
+# How often the database is asked for notices whose undo period is over.
+CHECK_SECONDS = 15.0
+
+# Sends each person (user, query, question) the article; how many got it (a refusal for one
+# person must not skip the others): bot.notifications.tell_askers with the bot.
+Tell = Callable[[list[tuple[int, int, str]], Article], Awaitable[int]]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class InboxNoticeSender:
+    """Sends due notices while the bot runs. A notice is marked sent (committed) before the
+    first message goes out, so a restart or a second replica never tells anyone twice; a
+    person Telegram refuses is logged and the others are still told."""
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        tell: Tell,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        interval: float = CHECK_SECONDS,
+    ) -> None:
+        self._notices = InboxNotices(session_factory)
+        self._tell = tell
+        # The time and the waiting between looks (a test passes a fake clock's).
+        self._clock = clock
+        self._sleep = sleep
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.send_due()
+            except Exception:  # a locked database is no reason to stop looking
+                log.exception("sending the inbox notices failed; trying again later")
+            await self._sleep(self._interval)
+
+    async def send_due(self) -> int:
+        """Tell the people of every notice due now; how many people were reached."""
+        now = self._clock()
+        reached = 0
+        for notice_id in await self._notices.due(now):
+            claimed = await self._notices.claim(notice_id, now)
+            if claimed is None:
+                continue  # another process took it, or the admin undid it meanwhile
+            article, people = claimed
+            if article is None:
+                log.warning("inbox notice %d: its article is gone; nobody told", notice_id)
+                continue
+            told = await self._tell(people, article)
+            log.info("inbox notice %d: %d of %d people told", notice_id, told, len(people))
+            reached += told
+        return reached
