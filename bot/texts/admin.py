@@ -891,6 +891,17 @@ def chart_title(days: int) -> str:
     return f"Вопросы за {days} {plural.plural(days, 'день', 'дня', 'дней')}"
 
 
+def stats_usage(max_days: int) -> str:
+    """/stats with something other than a number of days."""
+    return f"/stats или /stats 30 — за сколько дней показать цифры, от 1 до {max_days}."
+
+
+def stats_clamped(asked: int, days: int, max_days: int) -> str:
+    """/stats with a number of days out of range: what is shown instead."""
+    shown = plural.count_of(days, "день", "дня", "дней")
+    return f"<i>/stats {asked}: можно от 1 до {max_days} дней — показываю за {shown}.</i>"
+
+
 def stats_text(
     days: int,
     *,

@@ -35,3 +35,31 @@ async def test_nobody_else_gets_the_stats(launch_bot: LaunchBot) -> None:
     [refused] = await bot.say("/stats", user_id=USER_ID)
     assert shown_text(refused) == texts.UNKNOWN_COMMAND
     assert bot.stub.calls_of("sendPhoto") == []
+
+
+async def test_stats_with_a_word_says_what_it_accepts_and_sends_no_chart(
+    launch_bot: LaunchBot,
+) -> None:
+    bot = await launch_bot(FORCE_ANSWER, admin_ids=frozenset({ADMIN}))
+    [reply] = await bot.say("/stats неделя", user_id=ADMIN)
+    assert shown_text(reply) == "/stats или /stats 30 — за сколько дней показать цифры, от 1 до 90."
+    assert bot.stub.calls_of("sendPhoto") == []
+
+
+async def test_stats_out_of_range_is_brought_into_it_and_says_so(launch_bot: LaunchBot) -> None:
+    bot = await launch_bot(FORCE_ANSWER, admin_ids=frozenset({ADMIN}))
+    text, _ = await bot.say("/stats 1000", user_id=ADMIN)
+    assert shown_text(text).startswith(
+        "/stats 1000: можно от 1 до 90 дней — показываю за 90 дней.\n\nЗа 90 дней:"
+    )
+    text, _ = await bot.say("/stats 0", user_id=ADMIN)
+    assert shown_text(text).startswith(
+        "/stats 0: можно от 1 до 90 дней — показываю за 1 день.\n\nЗа 1 день:"
+    )
+
+
+async def test_stats_names_the_model_without_its_digest(launch_bot: LaunchBot) -> None:
+    bot = await launch_bot(FORCE_ANSWER, admin_ids=frozenset({ADMIN}))
+    text, _ = await bot.say("/stats", user_id=ADMIN)
+    [model_line] = [line for line in shown_text(text).splitlines() if line.startswith("Модель")]
+    assert model_line == "Модель: multilingual-e5-small."

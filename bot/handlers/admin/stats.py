@@ -25,11 +25,15 @@ async def show_stats(
     inbox: InboxService,
     search: SearchService,
 ) -> None:
-    """/stats [дней]: questions, bands, 👍/👎, top articles, the inbox, the model; a chart."""
-    try:
-        days = min(max(int(command.args or DEFAULT_DAYS), 1), MAX_DAYS)
-    except ValueError:
-        days = DEFAULT_DAYS
+    """/stats [дней]: questions, bands, 👍/👎, top articles, the inbox, the model; a chart.
+    Anything but a number is answered with what the command accepts; a number out of range
+    is brought into it, and the reply says so."""
+    wanted = (command.args or "").strip()
+    if wanted and not wanted.isdecimal():
+        await message.answer(admin_texts.stats_usage(MAX_DAYS))
+        return
+    asked = int(wanted) if wanted else DEFAULT_DAYS
+    days = min(max(asked, 1), MAX_DAYS)
     found = await stats.last_days(days)
     groups = await inbox.groups()
     text = admin_texts.stats_text(
@@ -43,6 +47,8 @@ async def show_stats(
         inbox=[(g.size, g.questions[0].text) for g in groups[:3]],
         model=search.model_version,
     )
+    if days != asked:
+        text = admin_texts.stats_clamped(asked, days, MAX_DAYS) + "\n\n" + text
     await message.answer(text)
     picture = await asyncio.to_thread(daily_chart, found)  # matplotlib takes a while
     await message.answer_photo(BufferedInputFile(picture, filename="stats.png"))
