@@ -207,6 +207,7 @@ class AdminLearned(CallbackData, prefix="al"):
 ADMIN_PREFIXES = (
     *("ap:", "ac:", "aa:", "ad:", "ai:", "an:", "am:", "au:", "al:", "ao:", "as:", "ax:"),
     "mv:",
+    *("at:", "ae:"),
 )
 
 

@@ -15,11 +15,14 @@ class AddArticle(StatesGroup):
 
 
 class EditArticle(StatesGroup):
-    """Waiting for the admin's next message: a new title, a new body, or phrasings."""
+    """Waiting for the admin's next message: a new title, a new body, phrasings or a new
+    category; then (title, body, phrasings) for «Сохранить» under the preview."""
 
     title = State()
     body = State()
     phrasings = State()
+    category = State()
+    preview = State()
 
 
 class ChooseArticle(StatesGroup):

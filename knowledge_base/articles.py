@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge_base.audit import Actor
+from knowledge_base.search.lexical import LexicalIndex
 from knowledge_base.storage.articles import ArticleRepository, changes_article
 from knowledge_base.storage.audit import AuditRepository
 from knowledge_base.storage.engine import read_only
@@ -113,6 +114,29 @@ def _report(outcomes: Counter[ImportOutcome]) -> ImportReport:
     )
 
 
+def by_relevance(words: str, found: Sequence[tuple[Article, Sequence[str]]]) -> list[Article]:
+    """The articles found for `words`, most relevant first: a title equal to the words (case
+    aside), then by the best character-3-gram TF-IDF cosine of the words with the title or a
+    phrasing (the lexical channel's measure: word forms and typos still count), then by
+    title."""
+    texts: list[str] = []
+    owner: list[int] = []
+    for position, (article, phrasings) in enumerate(found):
+        for text in (article.title, *phrasings):
+            texts.append(text)
+            owner.append(position)
+    best = [0.0] * len(found)
+    if texts:
+        for position, score in zip(owner, LexicalIndex(texts).scores([words])[0], strict=True):
+            best[position] = max(best[position], float(score))
+    wanted = " ".join(words.split()).casefold()
+    order = sorted(
+        range(len(found)),
+        key=lambda i: (found[i][0].title.casefold() != wanted, -best[i], found[i][0].title),
+    )
+    return [found[i][0] for i in order]
+
+
 @dataclass(frozen=True)
 class ArticleCard:
     """An article as an admin inspects it: phrasings with their source, and its numbers."""
@@ -149,11 +173,77 @@ class ArticleEditor:
         return ArticleCard(article, phrasings, answered, helpful, not_helpful)
 
     async def page(
-        self, words: str, page: int, per_page: int, archived: bool = False
+        self,
+        words: str,
+        page: int,
+        per_page: int,
+        archived: bool = False,
+        category: str | None = None,
     ) -> tuple[list[Article], int]:
+        """A page of the articles holding every word (in the title, text or a phrasing), most
+        relevant first (see `by_relevance`), or by title when no words are given; and how
+        many match in all. `category` (exact) narrows them first."""
         self._actor.check("list")
         async with read_only(self._session):
-            return await self._articles.page(words, page * per_page, per_page, archived)
+            found = await self._articles.matching(words, archived, category)
+        ranked = by_relevance(words, found) if words.strip() else [a for a, _ in found]
+        start = page * per_page
+        return ranked[start : start + per_page], len(ranked)
+
+    async def categories(self, archived: bool = False) -> list[tuple[str, int]]:
+        """Each category with its number of articles, largest first ("" for none)."""
+        self._actor.check("list")
+        async with read_only(self._session):
+            return await self._articles.category_counts(archived)
+
+    async def category_holders(self) -> list[tuple[str, int]]:
+        """Each category in use, largest first, with the id of an article that has it."""
+        self._actor.check("list")
+        async with read_only(self._session):
+            return await self._articles.category_holders()
+
+    async def category_named(self, name: str) -> str | None:
+        """The existing category (of any article) spelled `name`, case aside; None if none."""
+        self._actor.check("list")
+        wanted = " ".join(name.split()).casefold()
+        async with read_only(self._session):
+            known = [
+                c
+                for archived in (False, True)
+                for c, _ in await self._articles.category_counts(archived)
+            ]
+        return next((c for c in known if c and c.casefold() == wanted), None)
+
+    async def ties(self, article_id: int) -> tuple[int, int, int]:
+        """Phrasings, 👍/👎 and logged questions pointing at the article (before deleting)."""
+        self._actor.check("view")
+        async with read_only(self._session):
+            return await self._articles.ties(article_id)
+
+    async def set_category(self, article_id: int, category: str) -> bool:
+        """False when the article is gone; True also when the category was already this."""
+        self._actor.check("edit_category")
+        before = await self._articles.set_category(article_id, category)
+        if before is None or before == category:
+            await self._session.rollback()
+            return before is not None
+        await self._note(AuditAction.EDIT_CATEGORY, article_id, before, category)
+        await self._session.commit()
+        return True
+
+    async def delete(self, article_id: int) -> Article | None:
+        """Delete an archived article for good, with its phrasings and the votes given to it;
+        the audit records it by title. None when there is no such archived article."""
+        self._actor.check("delete")
+        deleted = await self._articles.delete_archived(article_id)
+        if deleted is None:
+            await self._session.rollback()
+            return None
+        # The article is gone: the record names it by its title, not by a link.
+        await self._audit.add(self._actor.id, AuditAction.DELETE, None, deleted.title, "")
+        await self._session.commit()
+        log.info("admin %s: deleted article %s", self._actor.id, article_id)
+        return deleted
 
     async def title_taken(self, title: str) -> bool:
         self._actor.check("add")

@@ -238,21 +238,97 @@ class ArticleRepository:
         await self._session.flush()
         return deleted
 
-    async def page(
-        self, words: str, offset: int, limit: int, archived: bool = False
-    ) -> tuple[list[Article], int]:
-        """A page of articles, by title, whose title or body contains every word; and how
-        many match in all. Matched in Python: SQLite's lower() knows only ASCII letters."""
-        rows = (
-            await self._session.scalars(
-                select(ArticleRow)
-                .where(ArticleRow.archived.is_(archived))
-                .order_by(ArticleRow.title)
+    async def matching(
+        self, words: str, archived: bool = False, category: str | None = None
+    ) -> list[tuple[Article, list[str]]]:
+        """Articles (by title) whose title, text or a served phrasing contains every word,
+        each with its served phrasings; `category` (exact) narrows them first. Matched in
+        Python: SQLite's lower() knows only ASCII letters."""
+        query = select(ArticleRow).where(ArticleRow.archived.is_(archived))
+        if category is not None:
+            query = query.where(ArticleRow.category == category)
+        rows = (await self._session.scalars(query.order_by(ArticleRow.title))).all()
+        served = await self._session.execute(
+            select(PhrasingRow.article_id, PhrasingRow.text)
+            .where(
+                PhrasingRow.article_id.in_([r.id for r in rows]),
+                PhrasingRow.source.not_in((PhrasingSource.TITLE, *NOT_SERVED)),
             )
-        ).all()
+            .order_by(PhrasingRow.id)
+        )
+        phrasings: dict[int, list[str]] = {}
+        for article_id, text in served:
+            phrasings.setdefault(article_id, []).append(text)
         wanted = words.casefold().split()
-        found = [r for r in rows if all(w in f"{r.title}\n{r.body}".casefold() for w in wanted)]
-        return [_article(r, ()) for r in found[offset : offset + limit]], len(found)
+        found = []
+        for row in rows:
+            own = phrasings.get(row.id, [])
+            haystack = "\n".join((row.title, row.body, *own)).casefold()
+            if all(w in haystack for w in wanted):
+                found.append((_article(row, ()), own))
+        return found
+
+    async def category_counts(self, archived: bool = False) -> list[tuple[str, int]]:
+        """Each category with its number of articles, largest first; "" for those without."""
+        count = func.count(ArticleRow.id)
+        rows = await self._session.execute(
+            select(ArticleRow.category, count)
+            .where(ArticleRow.archived.is_(archived))
+            .group_by(ArticleRow.category)
+            .order_by(count.desc(), ArticleRow.category)
+        )
+        return [(category, int(n)) for category, n in rows.all()]
+
+    async def category_holders(self) -> list[tuple[str, int]]:
+        """Each category in use (archived articles too), largest first, with the id of an
+        article that has it."""
+        count = func.count(ArticleRow.id)
+        rows = await self._session.execute(
+            select(ArticleRow.category, func.min(ArticleRow.id))
+            .where(ArticleRow.category != "")
+            .group_by(ArticleRow.category)
+            .order_by(count.desc(), ArticleRow.category)
+        )
+        return [(category, int(holder)) for category, holder in rows.all()]
+
+    async def set_category(self, article_id: int, category: str) -> str | None:
+        """The category it had, or None if there is no such article."""
+        row = await self._session.get(ArticleRow, article_id)
+        if row is None:
+            return None
+        before, row.category = row.category, category
+        await self._session.flush()
+        return before
+
+    async def ties(self, article_id: int) -> tuple[int, int, int]:
+        """What points at the article: its phrasings, the 👍/👎 given to it, and the logged
+        questions it answered or was offered for."""
+        phrasings = await self._session.scalar(
+            select(func.count(PhrasingRow.id)).where(PhrasingRow.article_id == article_id)
+        )
+        votes = await self._session.scalar(
+            select(func.count(FeedbackRow.id)).where(FeedbackRow.article_id == article_id)
+        )
+        questions = await self._session.scalar(
+            select(func.count(QueryRow.id)).where(QueryRow.article_id == article_id)
+        )
+        return int(phrasings or 0), int(votes or 0), int(questions or 0)
+
+    async def delete_archived(self, article_id: int) -> Article | None:
+        """Delete an archived article for good; what was deleted, or None (no such article, or
+        not archived). Its phrasings (and their vectors) and the offers naming it go with it;
+        the 👍/👎 given to it are deleted too, because a vote with no article would read as
+        «Нет подходящего» (label -1 has a NULL article) and would reopen its question in the
+        inbox; the logged questions and the audit trail stay, their link set to NULL by the
+        foreign keys (ON DELETE SET NULL)."""
+        row = await self._session.get(ArticleRow, article_id)
+        if row is None or not row.archived:
+            return None
+        deleted = _article(row, ())
+        await self._session.execute(delete(FeedbackRow).where(FeedbackRow.article_id == article_id))
+        await self._session.execute(delete(ArticleRow).where(ArticleRow.id == article_id))
+        await self._session.flush()
+        return deleted
 
     async def usage(self, article_id: int) -> tuple[int, int, int]:
         """Questions answered with the article, and its 👍 and 👎."""

@@ -5,10 +5,18 @@ from __future__ import annotations
 
 from aiogram.fsm.storage.base import StorageKey  # noqa: F401 - documents where state lives
 
-from bot.keyboards import AdminAction, AdminCard, AdminDeletePhrasing, AdminPage
+from bot.keyboards import (
+    AdminAction,
+    AdminCard,
+    AdminDeletePhrasing,
+    AdminEdit,
+    AdminPage,
+    AdminTopic,
+    topic_tag,
+)
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
-from tests.fakes.harness import BotHarness, LaunchBot, launch_admin_bot
+from tests.fakes.harness import BotHarness, LaunchBot, Press, launch_admin_bot
 from tests.fakes.people import ADMIN, USER_ID
 from tests.fakes.replies import shown_text
 from tests.fakes.samples import PASSWORD_ARTICLE, PASSWORD_QUESTION
@@ -24,6 +32,12 @@ async def _card(bot: BotHarness, title_words: str, title: str) -> Call:
     return card
 
 
+async def _save(bot: BotHarness, preview: Call) -> Press:
+    """«Сохранить» under an edit's preview."""
+    save = next(d for t, d in TelegramStub.buttons(preview) if t == admin_texts.BUTTON_SAVE)
+    return await bot.press(preview, save, user_id=ADMIN)
+
+
 async def _answered_title(bot: BotHarness, question: str) -> str:
     reply = await bot.ask(question)
     return str(reply.result["text"]).split("\n", 1)[0]
@@ -32,7 +46,8 @@ async def _answered_title(bot: BotHarness, question: str) -> str:
 async def test_the_list_pages_through_the_base_ten_at_a_time(launch_bot: LaunchBot) -> None:
     bot = await launch_admin_bot(launch_bot)
     [first] = await bot.say("/articles", user_id=ADMIN)
-    assert shown_text(first) == "В базе: 50 статей. Страница 1 из 5."
+    topics = "Темы: IT — 25, HR — 15, Офис — 10. Статьи одной темы: /articles IT."
+    assert shown_text(first) == f"В базе: 50 статей. Страница 1 из 5.\n\n{topics}"
     buttons = TelegramStub.buttons(first)
     assert len(buttons) == 11 and buttons[-1] == (
         admin_texts.BUTTON_NEXT,
@@ -40,7 +55,7 @@ async def test_the_list_pages_through_the_base_ten_at_a_time(launch_bot: LaunchB
     )
     press = await bot.press(first, buttons[-1][1], user_id=ADMIN)
     [second] = press.replies
-    assert shown_text(second) == "В базе: 50 статей. Страница 2 из 5."
+    assert shown_text(second) == f"В базе: 50 статей. Страница 2 из 5.\n\n{topics}"
     assert [t for t, _ in TelegramStub.buttons(second)][-2:] == [
         admin_texts.BUTTON_PREVIOUS,
         admin_texts.BUTTON_NEXT,
@@ -69,6 +84,7 @@ async def test_a_card_shows_phrasings_with_their_source_and_the_numbers(
         admin_texts.BUTTON_TITLE,
         admin_texts.BUTTON_BODY,
         admin_texts.BUTTON_PHRASINGS,
+        "Тема: IT",
         admin_texts.BUTTON_ARCHIVE,
         admin_texts.BUTTON_BACK,
     ]
@@ -112,8 +128,9 @@ async def test_a_new_text_is_what_the_next_person_reads(launch_bot: LaunchBot) -
     body = next(d for t, d in TelegramStub.buttons(card) if t == admin_texts.BUTTON_BODY)
     press = await bot.press(card, body, user_id=ADMIN)
     assert shown_text(press.replies[0]).startswith("Пришлите новый текст статьи")
-    [saved] = await bot.say("Пароль меняют на портале id.example.com <за минуту>.", user_id=ADMIN)
-    assert shown_text(saved) == admin_texts.SAVED
+    [preview] = await bot.say("Пароль меняют на портале id.example.com <за минуту>.", user_id=ADMIN)
+    assert shown_text(preview).startswith(admin_texts.PREVIEW_BODY)
+    await _save(bot, preview)
     reply = await bot.ask(PASSWORD_QUESTION)
     assert (
         shown_text(reply)
@@ -129,8 +146,9 @@ async def test_a_renamed_article_is_found_by_its_new_title(launch_bot: LaunchBot
     taken = "Инструкция по получению логов"
     [refused] = await bot.say(taken, user_id=ADMIN)
     assert shown_text(refused) == admin_texts.TITLE_TAKEN
-    [saved] = await bot.say("Смена пароля в корпоративной учётной записи", user_id=ADMIN)
-    assert shown_text(saved) == admin_texts.SAVED
+    [preview] = await bot.say("Смена пароля в корпоративной учётной записи", user_id=ADMIN)
+    assert shown_text(preview).startswith(admin_texts.PREVIEW_TITLE)
+    await _save(bot, preview)
     title = await _answered_title(bot, "смена пароля в корпоративной учётной записи")
     assert title == "Смена пароля в корпоративной учётной записи"
 
@@ -146,10 +164,11 @@ async def test_phrasings_are_added_and_a_wrong_one_deleted(launch_bot: LaunchBot
     assert shown_text(screen).startswith(f"Фразы статьи «{PASSWORD_ARTICLE}»")
     add = next(d for t, d in TelegramStub.buttons(screen) if t == admin_texts.BUTTON_ADD_PHRASINGS)
     await bot.press(screen, add, user_id=ADMIN)
-    [saved] = await bot.say(
+    [preview] = await bot.say(
         "забыл пароль от почты\n\nзабыл пароль от почты\nпароль протух", user_id=ADMIN
     )
-    assert shown_text(saved) == f"{admin_texts.SAVED} Новых фраз: 2."
+    assert shown_text(preview).startswith(f"Новые фразы для статьи «{PASSWORD_ARTICLE}» (2):")
+    await _save(bot, preview)
     screen_data = AdminAction(action="phrasings", article_id=article_id).pack()
     card = await _card(bot, "пароль", PASSWORD_ARTICLE)
     [screen] = (await bot.press(card, screen_data, user_id=ADMIN)).replies
@@ -171,7 +190,8 @@ async def test_a_deleted_phrasing_is_no_longer_served(launch_bot: LaunchBot) -> 
     [screen] = (await bot.press(card, phrasings, user_id=ADMIN)).replies
     add = next(d for t, d in TelegramStub.buttons(screen) if t == admin_texts.BUTTON_ADD_PHRASINGS)
     await bot.press(screen, add, user_id=ADMIN)
-    await bot.say(odd, user_id=ADMIN)
+    [preview] = await bot.say(odd, user_id=ADMIN)
+    await _save(bot, preview)
     assert await _answered_title(bot, odd) == PASSWORD_ARTICLE
     card = await _card(bot, "пароль", PASSWORD_ARTICLE)
     [screen] = (await bot.press(card, phrasings, user_id=ADMIN)).replies
@@ -213,9 +233,21 @@ async def test_nobody_else_can_use_an_admin_command_or_button(launch_bot: Launch
         AdminCard(article_id=article_id).pack(),
         *(
             AdminAction(action=action, article_id=article_id).pack()
-            for action in ("archive", "restore", "title", "body", "phrasings", "add")
+            for action in (
+                "archive",
+                "restore",
+                "title",
+                "body",
+                "phrasings",
+                "add",
+                "category",
+                "delete",
+                "purge",
+            )
         ),
         AdminDeletePhrasing(phrasing_id=phrasing_id).pack(),
+        AdminTopic(article_id=article_id, like=0, tag=topic_tag("")).pack(),
+        AdminEdit(action="save", article_id=article_id).pack(),
     ]
     for data in forged:
         press = await bot.press(message, data, user_id=USER_ID)
@@ -248,8 +280,10 @@ async def test_formatting_written_in_telegram_is_kept_and_typed_html_is_not(
         message = bot.stub.message_from(user, text=text, entities=[bold, link, code])
         return bot.stub.push_update({"message": message})
 
-    [saved] = await bot.send(push, ADMIN)
-    assert shown_text(saved) == admin_texts.SAVED
+    [preview] = await bot.send(push, ADMIN)
+    # The preview shows the formatting as people will get it.
+    assert '<a href="https://id.example.com/">нажмите</a>' in str(preview.params["text"])
+    await _save(bot, preview)
     reply = await bot.ask(PASSWORD_QUESTION)
     sent = str(reply.params["text"])
     assert "<b>Откройте портал</b>" in sent
@@ -268,7 +302,7 @@ async def test_repeated_presses_and_old_lists_behave(launch_bot: LaunchBot) -> N
     [everything] = await bot.say("/articles", user_id=ADMIN)
     await bot.say("/articles пароль", user_id=ADMIN)
     press = await bot.press(everything, AdminPage(page=1).pack(), user_id=ADMIN)
-    assert shown_text(press.replies[0]) == "В базе: 50 статей. Страница 2 из 5."
+    assert shown_text(press.replies[0]).startswith("В базе: 50 статей. Страница 2 из 5.")
     # A second «В архив» says so instead of archiving (and announcing) again.
     card = await _card(bot, "пароль", PASSWORD_ARTICLE)
     archive = AdminAction(action="archive", article_id=await bot.article_id(PASSWORD_ARTICLE))
