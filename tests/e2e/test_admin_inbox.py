@@ -375,3 +375,19 @@ async def test_an_article_titled_as_the_words_typed_is_offered_first(
     offered = [label for label, _ in TelegramStub.buttons(found)]
     assert len(offered) > 1
     assert offered[0] == "→ Корпоратив"
+
+
+async def test_a_person_telegram_refuses_does_not_cost_the_others(launch_bot: LaunchBot) -> None:
+    bot = await launch_bot(FORCE_NOTHING, admin_ids=frozenset({ADMIN}))
+    await _ask_all(bot)
+    gym, _ = await _groups(bot)
+    await _confirm(bot, gym, TelegramStub.buttons(gym)[0][1])
+    bot.stub.blocked_chats.add(101)
+    bot.expected_errors.append("bot was blocked by the user")
+    mark = bot.stub.mark()
+    assert await send_notices_at(bot, datetime.now(UTC) + timedelta(minutes=6)) == 1
+    note, _ = bot.replies(after=mark, user_id=102)
+    assert shown_text(note).startswith("Нашёлся ответ на ваш вопрос «")
+    # Sent is sent: the refused person is not retried into a second message for the others.
+    assert await send_notices_at(bot, datetime.now(UTC) + timedelta(minutes=7)) == 0
+    assert len(bot.replies(after=mark, user_id=102)) == 2
