@@ -15,9 +15,15 @@ from tests.fakes.telegram import Call, TelegramStub
 
 SECOND_ADMIN = 778
 HOUR = 3600.0
-# An article's own title is answered (e5: 0.954 for LOGS_ARTICLE); the other questions here
-# (0.88-0.92) are «не знаю».
-TITLE_ONLY = SearchSettings(answer_threshold=0.94, suggest_threshold=0.94)
+# An article's own title is answered (e5: 0.954 for LOGS_ARTICLE) and questions off the base's
+# topics are «не знаю» (e5: 0.80-0.83 for these): both far from 0.92, so a model change that
+# moves scores by a few hundredths breaks nothing here.
+TITLE_ONLY = SearchSettings(answer_threshold=0.92, suggest_threshold=0.92)
+OFF_TOPIC = (
+    "рецепт борща со сметаной",
+    "Рецепт борща со сметаной?",
+    "кто выиграл чемпионат мира по футболу",
+)
 
 
 def _sent_to(stub: TelegramStub, chat_id: int, after: int = 0) -> list[Call]:
@@ -48,7 +54,7 @@ async def _period_passes(bot: BotHarness, clock: FakeClock) -> None:
 
 
 async def _unanswered_and_thumbs_down(bot: BotHarness) -> None:
-    for question in ("где взять пропуск?", "как получить пропуск", "где столовая?"):
+    for question in OFF_TOPIC:
         assert str((await bot.ask(question)).params["text"]) == texts.NOTHING_FOUND
     answer = await bot.ask(LOGS_ARTICLE)
     assert str(answer.params["text"]).startswith(f"<b>{LOGS_ARTICLE}</b>")
@@ -119,7 +125,7 @@ async def test_an_admin_who_muted_the_digest_gets_none_and_can_turn_it_back_on(
     [(toggle, data)] = TelegramStub.buttons(again)
     assert toggle == "Присылать сводку: выкл"
     await bot.press(again, data, user_id=ADMIN)
-    await bot.ask("где парковка для гостей?")
+    await bot.ask("как приготовить плов")  # off the base too (e5: 0.85)
     mark = bot.stub.mark()
     await _period_passes(bot, clock)
     [digest] = _sent_to(bot.stub, ADMIN, mark)
@@ -133,7 +139,7 @@ async def test_an_admin_telegram_refuses_gets_the_digest_later_and_the_others_ge
     bot = await _launch(launch_bot, clock)
     bot.stub.blocked_chats.add(ADMIN)
     bot.expected_errors.append("bot was blocked by the user")
-    await bot.ask("где взять пропуск?")
+    await bot.ask(OFF_TOPIC[0])
     await _period_passes(bot, clock)
     assert len(_sent_to(bot.stub, SECOND_ADMIN)) == 1
     assert [c.error for c in _sent_to(bot.stub, ADMIN)] == [
@@ -157,8 +163,8 @@ async def test_with_digests_off_each_event_is_a_message_except_to_a_muted_admin(
     [(_, data)] = TelegramStub.buttons(screen)
     await bot.press(screen, data, user_id=ADMIN)
     mark = bot.stub.mark()
-    await bot.ask("где взять пропуск?")
-    [query] = [q for q in await bot.queries() if q.text == "где взять пропуск?"]
+    await bot.ask(OFF_TOPIC[0])
+    [query] = [q for q in await bot.queries() if q.text == OFF_TOPIC[0]]
     await bot.stub.wait_for(
         "sendMessage",
         lambda call: call.params.get("chat_id") == SECOND_ADMIN,
@@ -166,7 +172,7 @@ async def test_with_digests_off_each_event_is_a_message_except_to_a_muted_admin(
         after=mark,
     )
     assert [str(c.params["text"]) for c in _sent_to(bot.stub, SECOND_ADMIN, mark)] == [
-        admin_texts.unanswered(query.id, "где взять пропуск?")
+        admin_texts.unanswered(query.id, OFF_TOPIC[0])
     ]
     assert _sent_to(bot.stub, ADMIN, mark) == []
 
