@@ -9,7 +9,7 @@ from tests.fakes.harness import BotHarness, LaunchBot, launch_admin_bot
 from tests.fakes.people import ADMIN
 from tests.fakes.replies import sent_text, shown_text
 from tests.fakes.samples import PASSWORD_ARTICLE, PASSWORD_QUESTION
-from tests.fakes.telegram import Call, TelegramStub
+from tests.fakes.telegram import Call, Fault, TelegramStub
 
 LOGS_ARTICLE = "Инструкция по получению логов"
 VPN_ARTICLE = "Подключение к корпоративному VPN"
@@ -245,3 +245,27 @@ async def test_stale_forged_and_odd_input_get_a_clear_answer(launch_bot: LaunchB
     assert shown_text(long) == admin_texts.CATEGORY_TOO_LONG
     set_, _ = await bot.say("Доступы", user_id=ADMIN)
     assert shown_text(set_) == "Тема статьи «Смена пароля за минуту»: Доступы."
+
+
+async def test_a_card_that_cannot_be_edited_is_sent_afresh_after_saving(
+    launch_bot: LaunchBot,
+) -> None:
+    bot = await launch_admin_bot(launch_bot)
+    card = await _open(bot, PASSWORD_ARTICLE)
+    await bot.press(card, _data(card, admin_texts.BUTTON_PHRASINGS), user_id=ADMIN)
+    screen = bot.current(card)
+    await bot.press(card, _data(screen, admin_texts.BUTTON_ADD_PHRASINGS), user_id=ADMIN)
+    [preview] = await bot.say("пароль протух\nне пускает в почту", user_id=ADMIN)
+    # The card message is gone (deleted in the chat, say): Telegram refuses to edit it.
+    bot.stub.fail_next(
+        "editMessageText", Fault("bad_request", description="message to edit not found")
+    )
+    bot.expected_errors.append("message to edit not found")
+    saved = await bot.press(preview, _data(preview, admin_texts.BUTTON_SAVE), user_id=ADMIN)
+    [fresh] = [c for c in saved.replies if c.method == "sendMessage"]
+    assert shown_text(fresh).startswith(PASSWORD_ARTICLE)
+    assert "• пароль протух (админ)" in shown_text(fresh)
+    assert admin_texts.BUTTON_BODY in dict(TelegramStub.buttons(fresh))
+    assert shown_text(bot.current(preview)) == (
+        f"Сохранено: новые фразы статьи «{PASSWORD_ARTICLE}». Обновлённая карточка — ниже."
+    )
