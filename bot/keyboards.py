@@ -200,15 +200,63 @@ class AdminDigestToggle(CallbackData, prefix="as"):
 class AdminLearned(CallbackData, prefix="al"):
     """Approve or reject a learned phrasing waiting for an admin."""
 
-    action: str  # approve | reject
+    # approve | reject one phrasing; ask_approve_all | ask_reject_all | approve_all |
+    # reject_all | keep for all of them, where `phrasing_id` is the newest one the admin was
+    # counted: a phrasing queued after it is not decided unseen.
+    action: str
     phrasing_id: int
 
 
+class AuditDetail(CallbackData, prefix="av"):
+    """«Подробнее» under /audit: one entry's whole before and after."""
+
+    entry_id: int
+
+
+def audit_details(entry_ids: list[int]) -> InlineKeyboardMarkup | None:
+    if not entry_ids:
+        return None
+    builder = InlineKeyboardBuilder()
+    for entry_id in entry_ids:
+        builder.button(
+            text=admin_texts.AUDIT_BUTTON.format(number=entry_id),
+            callback_data=AuditDetail(entry_id=entry_id),
+        )
+    builder.adjust(3)
+    return builder.as_markup()
+
+
 ADMIN_PREFIXES = (
+    "av:",
     *("ap:", "ac:", "aa:", "ad:", "ai:", "an:", "am:", "au:", "al:", "ao:", "as:", "ax:"),
     "mv:",
     *("at:", "ae:"),
 )
+
+
+def learned_all(newest_id: int) -> InlineKeyboardMarkup:
+    """Under the /learned header: decide every waiting phrasing at once (after a question)."""
+    builder = InlineKeyboardBuilder()
+    for action, text in (
+        ("ask_approve_all", admin_texts.BUTTON_APPROVE_ALL),
+        ("ask_reject_all", admin_texts.BUTTON_REJECT_ALL),
+    ):
+        builder.button(text=text, callback_data=AdminLearned(action=action, phrasing_id=newest_id))
+    return builder.as_markup()
+
+
+def learned_all_confirm(approve: bool, newest_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    yes = (
+        admin_texts.BUTTON_APPROVE_ALL_CONFIRM if approve else admin_texts.BUTTON_REJECT_ALL_CONFIRM
+    )
+    action = "approve_all" if approve else "reject_all"
+    builder.button(text=yes, callback_data=AdminLearned(action=action, phrasing_id=newest_id))
+    builder.button(
+        text=admin_texts.BUTTON_CANCEL,
+        callback_data=AdminLearned(action="keep", phrasing_id=newest_id),
+    )
+    return builder.as_markup()
 
 
 def learned(phrasing_id: int) -> InlineKeyboardMarkup:

@@ -4,6 +4,7 @@ one transaction with its audit record."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -38,6 +39,9 @@ class ImportReport:
     added: int
     updated: int
     unchanged: int
+    # The titles added and updated, in the file's order (the audit names them).
+    added_titles: tuple[str, ...] = ()
+    updated_titles: tuple[str, ...] = ()
 
 
 class ArticleService:
@@ -58,6 +62,7 @@ class ArticleService:
         again, since an upsert of what is already there changes nothing.
         """
         outcomes: Counter[ImportOutcome] = Counter()
+        titles: dict[ImportOutcome, list[str]] = {o: [] for o in ImportOutcome}
         try:
             for start in range(0, len(drafts), IMPORT_BATCH):
                 if start:
@@ -67,11 +72,12 @@ class ArticleService:
                 for draft in drafts[start : start + IMPORT_BATCH]:
                     _, outcome = await self._articles.upsert(draft, source=source)
                     outcomes[outcome] += 1
+                    titles[outcome].append(draft.title)
                 await self._session.commit()
         except BaseException:
             await self._session.rollback()
             raise
-        return _report(outcomes)
+        return _report(outcomes, titles)
 
     async def preview_import(self, drafts: Sequence[ArticleDraft]) -> ImportReport:
         """What `import_drafts` would do with these drafts, without writing anything."""
@@ -108,9 +114,16 @@ class ArticleService:
             return await self._articles.get(article_id)
 
 
-def _report(outcomes: Counter[ImportOutcome]) -> ImportReport:
+def _report(
+    outcomes: Counter[ImportOutcome], titles: dict[ImportOutcome, list[str]] | None = None
+) -> ImportReport:
+    titles = titles or {}
     return ImportReport(
-        outcomes[ImportOutcome.ADDED], outcomes[ImportOutcome.UPDATED], outcomes[ImportOutcome.SAME]
+        outcomes[ImportOutcome.ADDED],
+        outcomes[ImportOutcome.UPDATED],
+        outcomes[ImportOutcome.SAME],
+        tuple(titles.get(ImportOutcome.ADDED, ())),
+        tuple(titles.get(ImportOutcome.UPDATED, ())),
     )
 
 
@@ -240,7 +253,9 @@ class ArticleEditor:
             await self._session.rollback()
             return None
         # The article is gone: the record names it by its title, not by a link.
-        await self._audit.add(self._actor.id, AuditAction.DELETE, None, deleted.title, "")
+        await self._audit.add(
+            self._actor.id, AuditAction.DELETE, None, deleted.title, "", **self._actor.audit_name
+        )
         await self._session.commit()
         log.info("admin %s: deleted article %s", self._actor.id, article_id)
         return deleted
@@ -362,18 +377,51 @@ class ArticleEditor:
         await self._session.commit()
         return rejected
 
+    async def decide_all_pending(self, approve: bool, up_to: int) -> list[Phrasing]:
+        """Every question waiting for approval, up to the id `up_to` (those the admin was
+        counted), accepted (or rejected) in one transaction with one audit record of how many;
+        [] when none of them waits any more (a second press)."""
+        self._actor.check("approve_phrasing" if approve else "reject_phrasing")
+        waiting = [p for p in await self._articles.pending_phrasings() if p.id <= up_to]
+        decide = self._articles.approve_phrasing if approve else self._articles.reject_phrasing
+        decided = [d for p in waiting if (d := await decide(p.id)) is not None]
+        if not decided:
+            await self._session.rollback()
+            return []
+        action = AuditAction.APPROVE_ALL if approve else AuditAction.REJECT_ALL
+        await self._audit.add(self._actor.id, action, None, "", str(len(decided)))
+        await self._session.commit()
+        log.info("admin %s: %s of %d phrasings", self._actor.id, action, len(decided))
+        return decided
+
     async def import_file(self, drafts: Sequence[ArticleDraft], name: str) -> ImportReport:
         """The same import as `faqbot import` (in its short transactions), then its audit
         record."""
         self._actor.check("import")
         report = await ArticleService(self._session).import_drafts(drafts)
         summary = f"{name}: +{report.added} ~{report.updated} ={report.unchanged}"
-        await self._audit.add(self._actor.id, AuditAction.IMPORT, None, "", summary)
+        # The entry names the file and the articles; /audit shows them by name.
+        record = {
+            "file": name,
+            "added": list(report.added_titles),
+            "updated": list(report.updated_titles),
+            "unchanged": report.unchanged,
+        }
+        await self._audit.add(
+            self._actor.id,
+            AuditAction.IMPORT,
+            None,
+            "",
+            json.dumps(record, ensure_ascii=False),
+            **self._actor.audit_name,
+        )
         await self._session.commit()
         log.info("admin %s imported %s", self._actor.id, summary)
         return report
 
     async def _note(self, action: AuditAction, article_id: int, before: str, after: str) -> None:
         """The audit record of a change, in the change's own transaction."""
-        await self._audit.add(self._actor.id, action, article_id, before, after)
+        await self._audit.add(
+            self._actor.id, action, article_id, before, after, **self._actor.audit_name
+        )
         log.info("admin %s: %s of article %s", self._actor.id, action, article_id)

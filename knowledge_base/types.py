@@ -152,6 +152,9 @@ class AuditAction(StrEnum):
     DELETE_PHRASING = "delete_phrasing"
     APPROVE_PHRASING = "approve_phrasing"
     REJECT_PHRASING = "reject_phrasing"
+    # Every question waiting for approval accepted (or rejected) at once; `after` holds how many.
+    APPROVE_ALL = "approve_all"
+    REJECT_ALL = "reject_all"
     IMPORT = "import"
     ROLLBACK = "rollback"
     # A model version was made the one that answers (from /model or «Включить всё равно»).
@@ -253,10 +256,19 @@ class AuditEntry:
     id: int
     actor_id: int
     at: datetime
-    action: AuditAction
+    # A plain string only for an action a newer version wrote.
+    action: AuditAction | str
     article_id: int | None
     before: str
     after: str
+    # The admin's first name and @username as Telegram gave them when they acted; None in
+    # entries older than the names.
+    actor_name: str | None = None
+    actor_username: str | None = None
+    # The article's title when the act was recorded; None in older entries, which have only
+    # `current_title` (the title now, None if the article is gone).
+    title: str | None = None
+    current_title: str | None = None
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import UTC, datetime
 from html import escape
+from zoneinfo import ZoneInfo
 
 from bot.texts import plural
 from bot.texts import user as user_texts
-from bot.texts.message_parts import split_html, utf16_length, visible_text
-from knowledge_base.types import AuditAction
+from bot.texts.message_parts import split_html, split_plain, utf16_length, visible_text
+from knowledge_base.types import AuditAction, AuditEntry
 
 HELP = (
     "\n\n<b>Для администраторов</b>\n"
@@ -162,6 +165,10 @@ ACTIONS = {
     "delete": "удалена навсегда",
     "add_phrasing": "добавлены фразы",
     "delete_phrasing": "удалена фраза",
+    "approve_phrasing": "одобрен вопрос для обучения",
+    "reject_phrasing": "отклонён вопрос для обучения",
+    "approve_all": "одобрены все вопросы для обучения",
+    "reject_all": "отклонены все вопросы для обучения",
     "import": "импорт файла",
     "rollback": "откат модели",
     "activate": "включена другая модель",
@@ -170,7 +177,10 @@ ACTIONS = {
     "train_held": "обучена новая модель, ждёт решения: вопросов для проверки мало",
     "attach": "привязаны вопросы без ответа",
     "dismiss": "отклонены вопросы без ответа",
+    "detach": "отменена привязка вопросов без ответа",
 }
+# An action written by a newer version of the bot: readable, never its internal name.
+UNKNOWN_ACTION = "изменение (эта версия бота не знает, какое именно)"
 
 
 def articles_page(words: str, total: int, page: int, pages: int, archived: bool) -> str:
@@ -222,16 +232,24 @@ def confirm_delete(title: str, phrasings: int, votes: int, questions: int) -> st
 
 
 def preview(template: str, title: str, body: str, body_html: str | None) -> str:
-    """An edit before it is saved: the article as people will get it, formatting included."""
-    text = f"{template}\n\n{user_texts.article(title, body, body_html)}"
-    if user_texts.takes_several_messages(title, body, body_html):
-        text += PREVIEW_SEVERAL
-    return text
+    """An edit before it is saved: the article as people will get it, formatting included.
+    One that people get in several messages is shown up to where the first one ends, with
+    a note saying so, all within one message."""
+    if not user_texts.takes_several_messages(title, body, body_html):
+        return f"{template}\n\n{user_texts.article(title, body, body_html)}"
+    around = f"{template}\n\n{title}\n\n{user_texts.CUT_MARK}{visible_text(PREVIEW_SEVERAL)}"
+    room = user_texts.MESSAGE_LIMIT - utf16_length(around)
+    if body_html is not None:
+        first = split_html(body_html, room, room)[0]
+    else:
+        first = split_plain(body, room, room)[0]
+    return f"{template}\n\n<b>{escape(title)}</b>\n\n{first}{user_texts.CUT_MARK}{PREVIEW_SEVERAL}"
 
 
 def preview_phrasings(title: str, phrasings: list[str]) -> str:
     lines = [f"Новые фразы для статьи «{escape(title)}» ({len(phrasings)}):"]
-    lines += [f"• {escape(_clip(p, 200))}" for p in phrasings[:CARD_PHRASINGS]]
+    # 25 lines of 120 characters and the header stay within one message.
+    lines += [f"• {escape(_clip(p, 120))}" for p in phrasings[:CARD_PHRASINGS]]
     if len(phrasings) > CARD_PHRASINGS:
         lines.append(f"… и ещё {len(phrasings) - CARD_PHRASINGS}")
     return "\n".join(lines)
@@ -299,28 +317,131 @@ MODEL_ACTIONS = frozenset(
 )
 
 
-def audit_line(when: str, actor: int, action: str, title: str, before: str, after: str) -> str:
-    change = ACTIONS.get(action, action)
-    if action in MODEL_ACTIONS:
-        before, after = model_name(before), model_name(after)
-    if action == AuditAction.EDIT_CATEGORY:
-        before, after = before or "без темы", after or "без темы"
-    if action == AuditAction.DELETE:
+def local_time(at: datetime, zone: ZoneInfo, pattern: str = "%d.%m %H:%M") -> str:
+    """A stored time (UTC; SQLite gives it back without a zone) as the admins' clock shows it
+    (TIMEZONE)."""
+    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return aware.astimezone(zone).strftime(pattern)
+
+
+AUDIT_CLIP = 80
+AUDIT_IMPORT_NAMES = 5
+AUDIT_USAGE = (
+    "Не понял, сколько показать. /audit или /audit 20 — сколько последних изменений "
+    "показать (от 1 до {limit})."
+)
+AUDIT_BUTTON = "Подробнее: №{number}"
+AUDIT_GONE = "Этой записи в журнале нет."
+
+
+def audit_clamped(asked: int, shown: int) -> str:
+    if asked > shown:
+        return f"Больше {shown} за раз не показываю — вот последние {shown}."
+    return f"Показываю хотя бы одно — последнее изменение (просили {asked})."
+
+
+def audit_actor(actor_id: int, name: str | None, username: str | None) -> str:
+    """The admin as Telegram named them when they acted; old entries only have the id."""
+    if name and username:
+        return f"{escape(name)} (@{escape(username)})"
+    if name or username:
+        return escape(name or f"@{username}")
+    return f"админ {actor_id}"
+
+
+def audit_action(action: str) -> str:
+    return ACTIONS.get(action, UNKNOWN_ACTION)
+
+
+def _audit_subject(entry: AuditEntry) -> str:
+    if entry.action in MODEL_ACTIONS:
+        return "модель"
+    if entry.action == AuditAction.DELETE:
         # The article is gone (its link in the trail is NULL): the record keeps its title.
-        title, before = before, ""
-    if action in (AuditAction.ARCHIVE, AuditAction.RESTORE, AuditAction.ADD):
-        detail = ""  # the action says it all
+        return f"«{escape(entry.before)}»"
+    if entry.title is not None:
+        return f"«{escape(entry.title)}»"
+    if entry.current_title is not None:  # an entry older than the kept titles
+        return f"«{escape(entry.current_title)}» (заголовок сейчас)"
+    if entry.article_id is not None:
+        return f"статья №{entry.article_id}"
+    return "база"
+
+
+def _import_names(titles: list[str]) -> str:
+    shown = ", ".join(f"«{escape(t)}»" for t in titles[:AUDIT_IMPORT_NAMES])
+    more = len(titles) - AUDIT_IMPORT_NAMES
+    return shown + (f" и ещё {more}" if more > 0 else "")
+
+
+def _import_detail(after: str) -> str:
+    """The import entry: the file, and the articles added and updated by name. Entries older
+    than the names keep their «файл: +1 ~1 =51» summary, said in words."""
+    try:
+        record = json.loads(after)
+    except ValueError:
+        old = re.fullmatch(r"(.*): \+(\d+) ~(\d+) =(\d+)", after)
+        if old is None:
+            return f": {escape(after)}" if after else ""
+        name, added, updated, same = old.groups()
+        return f" «{escape(name)}»: добавлено {added}, обновлено {updated}, без изменений {same}"
+    added, updated = record.get("added", []), record.get("updated", [])
+    parts = []
+    if added:
+        parts.append(f"добавлено {len(added)} — {_import_names(added)}")
+    if updated:
+        parts.append(f"обновлено {len(updated)} — {_import_names(updated)}")
+    parts.append(f"без изменений {record.get('unchanged', 0)}")
+    return f" «{escape(str(record.get('file', '')))}»: " + "; ".join(parts)
+
+
+def _audit_values(entry: AuditEntry) -> tuple[str, str]:
+    before, after = entry.before, entry.after
+    if entry.action in MODEL_ACTIONS:
+        before, after = model_name(before), model_name(after)
+    if entry.action == AuditAction.EDIT_CATEGORY:
+        before, after = before or "без темы", after or "без темы"
+    if entry.action == AuditAction.DELETE:
+        before = ""
+    return before, after
+
+
+def audit_line(entry: AuditEntry, when: str) -> tuple[str, bool]:
+    """One entry of /audit, and whether a text in it was cut (then «Подробнее» shows it)."""
+    head = (
+        f"{when} · {audit_actor(entry.actor_id, entry.actor_name, entry.actor_username)} · "
+        f"{_audit_subject(entry)} — {audit_action(entry.action)}"
+    )
+    if entry.action == AuditAction.IMPORT:
+        return head + _import_detail(entry.after), False
+    before, after = _audit_values(entry)
+    cut = len(before) > AUDIT_CLIP or len(after) > AUDIT_CLIP
+    if entry.action in (AuditAction.ARCHIVE, AuditAction.RESTORE, AuditAction.ADD):
+        detail, cut = "", False  # the action says it all
+    elif entry.action in (AuditAction.APPROVE_ALL, AuditAction.REJECT_ALL) and after.isdecimal():
+        detail = f": {plural.phrasings(int(after))}"  # one record of how many
     elif before and after:
-        detail = f": «{escape(_clip(before, 80))}» → «{escape(_clip(after, 80))}»"
+        detail = f": «{escape(_clip(before, AUDIT_CLIP))}» → «{escape(_clip(after, AUDIT_CLIP))}»"
     elif before or after:
-        detail = f": «{escape(_clip(before or after, 80))}»"
+        detail = f": «{escape(_clip(before or after, AUDIT_CLIP))}»"
     else:
         detail = ""
-    if action in MODEL_ACTIONS:
-        subject = "модель"
-    else:
-        subject = f"«{escape(title)}»" if title != "—" else "база"
-    return f"{when} · админ {actor} · {subject} — {change}{detail}"
+    return f"{head}{detail}" + (f" [№{entry.id}]" if cut else ""), cut
+
+
+def audit_full(entry: AuditEntry, when: str) -> list[str]:
+    """A change whole, before and after, in as many messages as it takes."""
+    head = (
+        f"№{entry.id} · {when} · "
+        f"{audit_actor(entry.actor_id, entry.actor_name, entry.actor_username)} · "
+        f"{_audit_subject(entry)} — {audit_action(entry.action)}\n\n"
+    )
+    before, after = _audit_values(entry)
+    text = f"Было:\n{before or '—'}\n\nСтало:\n{after or '—'}"
+    room = user_texts.PART_ROOM
+    parts = split_plain(text, room - utf16_length(visible_text(head)), room)
+    first, *rest = parts or [""]
+    return [head + first, *rest]
 
 
 def ask(template: str, title: str) -> str:
@@ -955,6 +1076,38 @@ def learned_header(total: int) -> str:
         f"На проверке: {plural.count_of(total, 'фраза', 'фразы', 'фраз')}. Люди подтвердили, "
         f"что статья ответила на их вопрос; принятая фраза сразу помогает поиску.{more}"
     )
+
+
+BUTTON_APPROVE_ALL = "✓ Принять всё"
+BUTTON_REJECT_ALL = "✕ Отклонить всё"
+BUTTON_APPROVE_ALL_CONFIRM = "Да, принять всё"
+BUTTON_REJECT_ALL_CONFIRM = "Да, отклонить всё"
+LEARNED_ALL_GONE = "Эти фразы уже разобраны. Откройте /learned заново."
+LEARNED_ALL_KEPT = "Хорошо, ничего не меняю: фразы ждут проверки в /learned."
+
+
+def _phrasings_for(phrasings: int, articles: int) -> str:
+    """«5 фраз для 3 статей»."""
+    of = plural.plural(articles, "статьи", "статей", "статей")
+    return f"{plural.phrasings(phrasings)} для {articles} {of}"
+
+
+def learned_all_confirm(approve: bool, phrasings: int, articles: int) -> str:
+    """The question before «Принять всё» / «Отклонить всё» changes anything."""
+    what = _phrasings_for(phrasings, articles)
+    if approve:
+        return f"Принять все фразы на проверке — {what}? Поиск сразу начнёт их учитывать."
+    return (
+        f"Отклонить все фразы на проверке — {what}? Поиск не будет их учитывать, "
+        "и новые 👍 не вернут их на проверку."
+    )
+
+
+def learned_all_done(approve: bool, phrasings: int, articles: int) -> str:
+    what = _phrasings_for(phrasings, articles)
+    if approve:
+        return f"✓ Принято: {what}. Поиск уже их учитывает."
+    return f"✕ Отклонено: {what}."
 
 
 def learned_item(text: str, title: str) -> str:
