@@ -239,6 +239,15 @@ async def test_stale_forged_and_odd_input_get_a_clear_answer(launch_bot: LaunchB
     assert await bot.title_of(article_id) == "Смена пароля за минуту"
     assert shown_text(bot.current(card)).startswith("Смена пароля за минуту")
 
+    # A text of 10 000 characters: previewed within one message, saying it comes in several.
+    await bot.press(card, _data(bot.current(card), admin_texts.BUTTON_BODY), user_id=ADMIN)
+    long_body = "Очень длинная инструкция. " * 385
+    [preview] = await bot.say(long_body, user_id=ADMIN)
+    assert shown_text(preview).startswith(f"{admin_texts.PREVIEW_BODY}\n\nСмена пароля за минуту")
+    assert shown_text(preview).endswith("сотрудники получат её несколькими сообщениями.")
+    await bot.press(preview, _data(preview, admin_texts.BUTTON_SAVE), user_id=ADMIN)
+    assert await bot.body_of(article_id) == long_body.strip()
+
     # A category of 101 characters is refused, and the dialog waits for a shorter one.
     await bot.press(card, _data(bot.current(card), "Тема: IT"), user_id=ADMIN)
     [long] = await bot.say("Т" * 101, user_id=ADMIN)
