@@ -111,12 +111,46 @@ async def test_create_an_article_from_a_group(launch_bot: LaunchBot) -> None:
     mark = bot.stub.mark()
     save = next(d for t, d in TelegramStub.buttons(summary) if t.startswith("Сохранить"))
     saved = await bot.press(summary, save, user_id=ADMIN)
-    assert any(
-        shown_text(c).startswith("Привязано к «Корпоративный спортзал»") for c in saved.replies
-    )
+    # As an attach does: the people who asked are told after the undo period, not at once.
+    [done] = [
+        c
+        for c in saved.replies
+        if shown_text(c).startswith("Привязано к «Корпоративный спортзал»: 3 вопроса")
+    ]
+    assert [label for label, _ in TelegramStub.buttons(done)] == [admin_texts.BUTTON_UNDO]
+    assert bot.replies(after=mark, user_id=102) == []
+    assert await send_notices_at(bot, datetime.now(UTC) + timedelta(minutes=6)) == 2
     assert [shown_text(c) for c in bot.replies(after=mark, user_id=102)][1].startswith(
         "Корпоративный спортзал"
     )
+
+
+async def test_an_article_created_from_a_group_can_be_undone_before_anyone_is_told(
+    launch_bot: LaunchBot,
+) -> None:
+    bot = await launch_bot(FORCE_NOTHING, admin_ids=frozenset({ADMIN}))
+    await _ask_all(bot)
+    gym, _ = await _groups(bot)
+    create = TelegramStub.buttons(gym)[2][1]
+    await bot.press(gym, create, user_id=ADMIN)
+    await bot.say("Корпоративный спортзал", user_id=ADMIN)
+    [ask_phrasings] = await bot.say("Спортзал на 3 этаже, вход по пропуску.", user_id=ADMIN)
+    press = await bot.press(
+        ask_phrasings, AdminAdd(step="skip", at="phrasings").pack(), user_id=ADMIN
+    )
+    *_, summary = press.replies
+    mark = bot.stub.mark()
+    save = next(d for t, d in TelegramStub.buttons(summary) if t.startswith("Сохранить"))
+    saved = await bot.press(summary, save, user_id=ADMIN)
+    [done] = [c for c in saved.replies if TelegramStub.buttons(c)]
+    [(_, undo)] = TelegramStub.buttons(done)
+    undone = await bot.press(done, undo, user_id=ADMIN)
+    assert "никому ничего не отправлено" in shown_text(undone.replies[-1])
+    assert await send_notices_at(bot, datetime.now(UTC) + timedelta(days=1)) == 0
+    assert [bot.replies(after=mark, user_id=u) for u in (101, 102)] == [[], []]
+    # The article stays (the admin wrote it); its questions wait in the inbox again.
+    gym_again, _ = await _groups(bot)
+    assert shown_text(gym_again).startswith("1. 3 вопроса, 2 человека")
 
 
 async def test_the_groups_survive_another_dialog(launch_bot: LaunchBot) -> None:

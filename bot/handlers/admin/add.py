@@ -288,7 +288,7 @@ async def on_button(
         await _preview(message, state, search, settings)
         return
     if action == "save" and step == "preview":
-        await _save(message, state, editor, inbox, index, bot)
+        await _save(message, state, editor, inbox, index, bot, settings.inbox_undo_minutes)
 
 
 async def _save(
@@ -298,8 +298,10 @@ async def _save(
     inbox: InboxService,
     index: IndexUpdater,
     bot: Bot,
+    undo_minutes: float,
 ) -> None:
-    """«Сохранить» (or «Сохранить всё равно») stores the article."""
+    """«Сохранить» (or «Сохранить всё равно») stores the article; started from an
+    /unanswered group, the group's people get it after the undo period, as an attach does."""
     data = await state.get_data()
     await leave_dialog(state)
     draft = ArticleDraft(
@@ -318,7 +320,14 @@ async def _save(
         # Started from an /unanswered group: its people get the new article.
         queries = [int(q) for q in data["inbox_queries"]]
         await attach_and_tell(
-            message, queries, article.id, inbox=inbox, editor=editor, bot=bot, index=index
+            message,
+            queries,
+            article.id,
+            inbox=inbox,
+            editor=editor,
+            bot=bot,
+            index=index,
+            undo_minutes=undo_minutes,
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiogram import Bot, F
@@ -178,17 +179,29 @@ async def attach_and_tell(
     editor: ArticleEditor,
     bot: Bot,
     index: IndexUpdater,
+    undo_minutes: float = 0,
 ) -> bool:
-    """Attach the questions, serve them at once, and send the article to each person who
-    asked (once, however many of the questions were theirs); False if nothing was attached."""
-    attached = await inbox.attach(query_ids, article_id)
-    if not attached.count:
+    """Attach the questions and serve them at once; False if nothing was attached. The people
+    who asked get the article (once, however many of the questions were theirs) after
+    `undo_minutes` (INBOX_UNDO_MINUTES), during which «Отменить» under the answer detaches it
+    all and tells nobody; at once when it is 0."""
+    notify_at = datetime.now(UTC) + timedelta(minutes=undo_minutes) if undo_minutes else None
+    attached = await inbox.attach(query_ids, article_id, notify_at=notify_at)
+    if not attached.count or (notify_at is not None and attached.notice_id is None):
         await message.answer(admin_texts.INBOX_GONE)
         return False
     await index.serve_changes()
     card = await editor.card(article_id)
     if card is None:
         await message.answer(admin_texts.ARTICLE_MISSING)
+        return True
+    if attached.notice_id is not None:
+        await message.answer(
+            admin_texts.attached_pending(
+                card.article.title, attached.count, len(attached.people), undo_minutes
+            ),
+            reply_markup=keyboards.inbox_undo(attached.notice_id),
+        )
         return True
     reached = await tell_askers(bot, attached.people, card.article)
     await message.answer(admin_texts.attached(card.article.title, attached.count, reached))
