@@ -248,6 +248,15 @@ async def test_stale_forged_and_odd_input_get_a_clear_answer(launch_bot: LaunchB
     await bot.press(preview, _data(preview, admin_texts.BUTTON_SAVE), user_id=ADMIN)
     assert await bot.body_of(article_id) == long_body.strip()
 
+    # /cancel during a preview names the edit and stores nothing.
+    await bot.press(card, _data(bot.current(card), admin_texts.BUTTON_TITLE), user_id=ADMIN)
+    [preview] = await bot.say("Другой заголовок", user_id=ADMIN)
+    [cancelled] = await bot.say("/cancel", user_id=ADMIN)
+    assert shown_text(cancelled) == "Изменение заголовка статьи «Смена пароля за минуту» отменено."
+    assert await bot.title_of(article_id) == "Смена пароля за минуту"
+    late = await bot.press(preview, _data(preview, admin_texts.BUTTON_SAVE), user_id=ADMIN)
+    assert late.alert == admin_texts.EDIT_STALE
+
     # A category of 101 characters is refused, and the dialog waits for a shorter one.
     await bot.press(card, _data(bot.current(card), "Тема: IT"), user_id=ADMIN)
     [long] = await bot.say("Т" * 101, user_id=ADMIN)
