@@ -4,11 +4,13 @@ one transaction with its audit record."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +36,16 @@ IMPORT_BATCH = 50
 IMPORT_PAUSE_SECONDS = 0.1
 
 
+class ImportChange(StrEnum):
+    """What an import changes in an article that is already there (the preview says it)."""
+
+    BODY = "body"
+    QUESTIONS = "questions"
+    CATEGORY = "category"
+    FORMATTING = "formatting"
+    RESTORED = "restored"
+
+
 @dataclass(frozen=True)
 class ImportReport:
     added: int
@@ -42,6 +54,8 @@ class ImportReport:
     # The titles added and updated, in the file's order (the audit names them).
     added_titles: tuple[str, ...] = ()
     updated_titles: tuple[str, ...] = ()
+    # In a preview: what changes in each of `updated_titles`, in the same order.
+    changes: tuple[frozenset[ImportChange], ...] = ()
 
 
 class ArticleService:
@@ -84,17 +98,23 @@ class ArticleService:
         async with read_only(self._session):
             existing = {a.title: a for a in await self._articles.all(include_archived=True)}
         outcomes: Counter[ImportOutcome] = Counter()
+        titles: dict[ImportOutcome, list[str]] = {o: [] for o in ImportOutcome}
+        changes: list[frozenset[ImportChange]] = []
         for draft in drafts:
             article = existing.get(draft.title)
             if article is None:
-                outcomes[ImportOutcome.ADDED] += 1
+                outcome = ImportOutcome.ADDED
             elif changes_article(
                 draft, article.body, article.body_html, article.category, article.archived
             ) or set(draft.questions) - set(article.questions) - {article.title}:
-                outcomes[ImportOutcome.UPDATED] += 1
+                outcome = ImportOutcome.UPDATED
+                changes.append(_changes(draft, article))
             else:
-                outcomes[ImportOutcome.SAME] += 1
-        return _report(outcomes)
+                outcome = ImportOutcome.SAME
+            outcomes[outcome] += 1
+            titles[outcome].append(draft.title)
+        report = _report(outcomes, titles)
+        return dataclasses.replace(report, changes=tuple(changes))
 
     async def all(self, include_archived: bool = False) -> list[Article]:
         async with read_only(self._session):
@@ -125,6 +145,23 @@ def _report(
         tuple(titles.get(ImportOutcome.ADDED, ())),
         tuple(titles.get(ImportOutcome.UPDATED, ())),
     )
+
+
+def _changes(draft: ArticleDraft, article: Article) -> frozenset[ImportChange]:
+    """What upserting `draft` changes in `article`, named for the preview (a file's questions
+    are only ever added; a draft without formatting keeps the stored one)."""
+    found: set[ImportChange] = set()
+    if draft.body != article.body:
+        found.add(ImportChange.BODY)
+    if set(draft.questions) - set(article.questions) - {article.title}:
+        found.add(ImportChange.QUESTIONS)
+    if draft.category != article.category:
+        found.add(ImportChange.CATEGORY)
+    if draft.body_html is not None and draft.body_html != article.body_html:
+        found.add(ImportChange.FORMATTING)
+    if article.archived:
+        found.add(ImportChange.RESTORED)
+    return frozenset(found)
 
 
 def by_relevance(words: str, found: Sequence[tuple[Article, Sequence[str]]]) -> list[Article]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from html import escape
 from zoneinfo import ZoneInfo
@@ -574,14 +575,50 @@ EXPORT_FORMATS = "Формат: /export jsonl, /export yaml или /export csv."
 EXPORT_EMPTY = "В базе нет статей — выгружать нечего."
 
 
-def file_preview(name: str, total: int, added: int, updated: int, unchanged: int) -> str:
-    return FILE_PREVIEW.format(
-        name=escape(name),
-        articles=plural.articles(total),
-        added=added,
-        updated=updated,
-        unchanged=unchanged,
-    )
+# Titles the import preview names of those added, and of those updated.
+PREVIEW_NAMED = 10
+IMPORT_CHANGES = {
+    "body": "текст",
+    "questions": "фразы",
+    "category": "тема",
+    "formatting": "оформление",
+    "restored": "вернётся из архива",
+}
+
+
+def file_preview(
+    name: str,
+    total: int,
+    report: tuple[int, int, int],
+    added: Sequence[str] = (),
+    updated: Sequence[tuple[str, Collection[str]]] = (),
+) -> str:
+    """The preview of an import: the counts (added, updated, unchanged), then the first
+    articles added and updated by title, each updated one with what changes in it."""
+    lines = [
+        FILE_PREVIEW.format(
+            name=escape(name),
+            articles=plural.articles(total),
+            added=report[0],
+            updated=report[1],
+            unchanged=report[2],
+        )
+    ]
+    if added:
+        lines += ["", "Добавятся:"]
+        lines += [f"• {escape(_clip(t, 80))}" for t in added[:PREVIEW_NAMED]]
+        lines += _and_more(len(added))
+    if updated:
+        lines += ["", "Обновятся:"]
+        for title, changes in updated[:PREVIEW_NAMED]:
+            what = ", ".join(IMPORT_CHANGES[c] for c in IMPORT_CHANGES if c in changes)
+            lines.append(f"• {escape(_clip(title, 80))}" + (f" — {what}" if what else ""))
+        lines += _and_more(len(updated))
+    return "\n".join(lines)
+
+
+def _and_more(count: int) -> list[str]:
+    return [f"… и ещё {count - PREVIEW_NAMED}"] if count > PREVIEW_NAMED else []
 
 
 def imported(added: int, updated: int, unchanged: int) -> str:

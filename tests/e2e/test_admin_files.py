@@ -59,7 +59,8 @@ async def test_a_good_file_is_previewed_then_imported_and_served(launch_bot: Lau
     )
     preview = await _send_file(bot, content, "guests.jsonl")
     assert shown_text_or_caption(preview) == (
-        "Файл «guests.jsonl»: 2 статьи.\nБудет добавлено 1, обновлено 1, без изменений 0."
+        "Файл «guests.jsonl»: 2 статьи.\nБудет добавлено 1, обновлено 1, без изменений 0.\n\n"
+        f"Добавятся:\n• {NEW_TITLE}\n\nОбновятся:\n• {changed.title} — текст, тема"
     )
     assert [t for t, _ in TelegramStub.buttons(preview)] == [
         admin_texts.BUTTON_IMPORT,
@@ -71,8 +72,7 @@ async def test_a_good_file_is_previewed_then_imported_and_served(launch_bot: Lau
     assert shown_text_or_caption(press.replies[0]) == admin_texts.imported(1, 1, 0)
     reply = await bot.ask(NEW_QUESTION)
     assert shown_text_or_caption(reply).startswith(NEW_TITLE)
-    [log] = await bot.say("/audit", user_id=ADMIN)
-    assert "guests.jsonl: +1 ~1 =0" in shown_text_or_caption(log)
+    # Its /audit entry: tests/e2e/test_admin_audit.py.
 
 
 async def test_a_cancelled_preview_imports_nothing(launch_bot: LaunchBot) -> None:
@@ -246,7 +246,10 @@ async def test_an_export_restores_every_article_byte_for_byte_formatting_include
             )
             await session.commit()
         preview, result = await _import(bot, content, name)
-        assert preview.endswith("Будет добавлено 0, обновлено 1, без изменений 50."), fmt
+        assert preview.endswith(
+            "Будет добавлено 0, обновлено 1, без изменений 50.\n\n"
+            f"Обновятся:\n• {FORMATTED_TITLE} — текст, оформление"
+        ), fmt
         assert result == admin_texts.imported(0, 1, 50)
         assert await _stored(bot) == before, fmt
     reply = await bot.ask(FORMATTED_QUESTION)
@@ -290,7 +293,8 @@ async def test_a_csv_saved_by_russian_excel_imports(launch_bot: LaunchBot) -> No
     ).encode("cp1251")
     preview, result = await _import(bot, content, "guests.csv")
     assert preview == (
-        "Файл «guests.csv»: 1 статья.\nБудет добавлено 1, обновлено 0, без изменений 0."
+        "Файл «guests.csv»: 1 статья.\nБудет добавлено 1, обновлено 0, без изменений 0.\n\n"
+        f"Добавятся:\n• {NEW_TITLE}"
     )
     assert result == admin_texts.imported(1, 0, 0)
     assert await bot.body_of(await bot.article_id(NEW_TITLE)) == (
@@ -316,3 +320,40 @@ async def test_a_formatted_body_telegram_would_refuse_is_named_with_its_line(
         "теги вложены неправильно.",
     )
     assert TelegramStub.buttons(reply) == []
+
+
+async def test_the_preview_names_the_articles_added_and_updated_and_what_changes(
+    launch_bot: LaunchBot,
+) -> None:
+    bot = await launch_admin_bot(launch_bot)
+    body, questions, topic, both, same = read_articles(SAMPLE_BASE)[:5]
+    new = [{"title": f"Новая статья {n:02}", "body": "Текст."} for n in range(1, 13)]
+    content = _jsonl(
+        *new,
+        {"title": body.title, "body": body.body + " Дополнено.", "category": body.category},
+        {
+            "title": questions.title,
+            "body": questions.body,
+            "questions": ["совсем новый вопрос"],
+            "category": questions.category,
+        },
+        {"title": topic.title, "body": topic.body, "category": "Другая тема"},
+        {"title": both.title, "body": "Новый текст.", "questions": ["ещё один вопрос"]},
+        {"title": same.title, "body": same.body, "category": same.category},
+    )
+    preview = shown_text_or_caption(await _send_file(bot, content, "big.jsonl"))
+    shown_new = "\n".join(f"• Новая статья {n:02}" for n in range(1, 11))
+    assert preview == (
+        "Файл «big.jsonl»: 17 статей.\nБудет добавлено 12, обновлено 4, без изменений 1.\n\n"
+        f"Добавятся:\n{shown_new}\n… и ещё 2\n\n"
+        "Обновятся:\n"
+        f"• {body.title} — текст\n"
+        f"• {questions.title} — фразы\n"
+        f"• {topic.title} — тема\n"
+        f"• {both.title} — текст, фразы" + (", тема" if both.category else "")
+    )
+    async with bot.session_factory() as session:
+        assert (
+            await session.scalar(select(ArticleRow.id).where(ArticleRow.title == new[0]["title"]))
+            is None
+        )

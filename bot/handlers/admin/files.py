@@ -64,7 +64,13 @@ async def receive_file(
     previews[token] = {"file_id": document.file_id, "name": name, "at": time.time()}
     await state.update_data(imports=_fresh(previews))
     await message.answer(
-        admin_texts.file_preview(name, len(drafts), report.added, report.updated, report.unchanged),
+        admin_texts.file_preview(
+            name,
+            len(drafts),
+            (report.added, report.updated, report.unchanged),
+            report.added_titles,
+            list(zip(report.updated_titles, report.changes, strict=True)),
+        ),
         reply_markup=keyboards.import_preview(token),
     )
 
