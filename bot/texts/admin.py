@@ -24,7 +24,7 @@ HELP = (
     "/model — модель поиска и откат\n"
     "/retrain — дообучить модель на отзывах\n"
     "/unanswered — вопросы без ответа, по группам\n"
-    "/learned — выученные из отзывов фразы, ждущие проверки\n"
+    "/learned — фразы из отзывов, которые ждут проверки\n"
     "/stats [дней] — цифры и график\n"
     "/settings — сводка для администратора: включить или выключить\n"
     "/cancel — прервать диалог"
@@ -509,9 +509,9 @@ FILE_ERRORS = (
         _HTML + "разметка, которую Telegram не примет (атрибуты или вложенность тегов)",
     ),
     (r"body contains a control character", "в тексте управляющий символ — удалите его"),
-    (r"not valid JSON", "строка — не корректный JSON"),
+    (r"not valid JSON", "не читается как JSON — проверьте кавычки, скобки и запятые"),
     (r"nested too deeply", "слишком глубокая вложенность"),
-    (r"not valid YAML", "файл — не корректный YAML"),
+    (r"not valid YAML", "не читается как YAML — проверьте отступы и двоеточия"),
     (
         r"(a YAML file must be a list|not a list of articles)",
         "YAML-файл должен быть списком статей",
@@ -556,10 +556,10 @@ def _clip(text: str, limit: int) -> str:
 
 BUTTON_IMPORT = "Импортировать"
 BUTTON_CANCEL = "Отмена"
-FILE_TOO_BIG = "Файл больше {limit} МБ — такой не принимаю. Разбейте его на части."
+FILE_TOO_BIG = "Файлы больше {limit} МБ я не принимаю. Разбейте этот на части."
 FILE_UNREADABLE = "Не удалось скачать файл из Telegram. Пришлите его ещё раз."
 FILE_REFUSED = "Файл «{name}» не импортирован, в базе ничего не изменилось.\n{reason}"
-FILE_KIND = "Такой файл не импортировать: пришлите .jsonl, .yaml или .csv."
+FILE_KIND = "Файлы такого типа я не импортирую: пришлите .jsonl, .yaml или .csv."
 FILE_PREVIEW = (
     "Файл «{name}»: {articles}.\nБудет добавлено {added}, обновлено {updated}, "
     "без изменений {unchanged}."
@@ -666,7 +666,8 @@ ADD_PAUSED = (
 )
 ADD_DRAFT_WAITS = "У вас есть незаконченный черновик «{title}». Продолжить его или начать новую?"
 ADD_HELD = (
-    "Это сообщение — для черновика «{title}» ({step})? Я не искал его в базе, пока вы не ответите."
+    "Это сообщение — для черновика «{title}» ({step})? Искать его в базе я не буду, "
+    "пока вы не ответите."
 )
 ADD_HELD_QUESTION = (
     "Хорошо, черновик ждёт (кнопка выше или /add). Пришлите вопрос ещё раз — теперь я поищу "
@@ -829,7 +830,7 @@ def model_card(
             *_metric_rows(before, after),
         ]
     if earlier:
-        lines += ["", "Раньше:"]
+        lines += ["", "Другие версии:"]
         lines += [
             f"• {escape(model_name(version))} — {STATUSES.get(status, status)}"
             + (f", {when}" if when else "")
@@ -840,7 +841,7 @@ def model_card(
 
 STATUSES = {
     "active": "отвечает",
-    "previous": "работала раньше",
+    "previous": "отвечала раньше",
     "rejected": "не прошла проверку",
     "rolled_back": "откачена",
     "pruned": "файлы удалены",

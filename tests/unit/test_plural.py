@@ -48,5 +48,5 @@ def test_import_errors_reach_an_admin_in_russian_with_their_line() -> None:
         "Ошибка в строке 7: такой заголовок уже есть в строке 2."
     )
     assert admin.file_error("line 2: not valid JSON (Expecting ',' delimiter)") == (
-        "Ошибка в строке 2: строка — не корректный JSON."
+        "Ошибка в строке 2: не читается как JSON — проверьте кавычки, скобки и запятые."
     )
