@@ -61,7 +61,12 @@ class ServicesMiddleware(BaseMiddleware):
             # The same update handled again after a crash logs nothing twice.
             data["message_key"] = f"telegram:{bot.id}:{update.update_id}"
         user = data.get("event_from_user")
-        actor = Actor(user.id if user else 0, self._admin_ids)
+        actor = Actor(
+            user.id if user else 0,
+            self._admin_ids,
+            first_name=(user.first_name or "") if user else "",
+            username=(user.username or "") if user else "",
+        )
         async with self._session_factory() as session:
             data["actor"] = actor
             data["search"] = SearchService(self._engine, self._answer_log, session)

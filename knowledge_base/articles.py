@@ -426,7 +426,9 @@ class ArticleEditor:
             await self._session.rollback()
             return []
         action = AuditAction.APPROVE_ALL if approve else AuditAction.REJECT_ALL
-        await self._audit.add(self._actor.id, action, None, "", str(len(decided)))
+        await self._audit.add(
+            self._actor.id, action, None, "", str(len(decided)), **self._actor.audit_name
+        )
         await self._session.commit()
         log.info("admin %s: %s of %d phrasings", self._actor.id, action, len(decided))
         return decided

@@ -25,6 +25,14 @@ class Actor:
 
     id: int
     admins: frozenset[int]
+    # As Telegram gives them with the update, for the audit trail ("" when there is none).
+    first_name: str = ""
+    username: str = ""
+
+    @property
+    def audit_name(self) -> dict[str, str | None]:
+        """The name arguments of `AuditRepository.add`."""
+        return {"actor_name": self.first_name or None, "actor_username": self.username or None}
 
     @property
     def allowed(self) -> bool:
@@ -48,3 +56,9 @@ class AuditTrail:
         self._actor.check("audit")
         async with read_only(self._session):
             return await self._audit.latest(limit)
+
+    async def entry(self, entry_id: int) -> AuditEntry | None:
+        """One change, whole; None if there is no such entry."""
+        self._actor.check("audit")
+        async with read_only(self._session):
+            return await self._audit.entry(entry_id)

@@ -143,7 +143,14 @@ class InboxService:
         if not texts:
             await self._session.rollback()
             return Attached(0, [])
-        await self._audit.add(self._actor.id, AuditAction.ATTACH, article_id, "", "\n".join(texts))
+        await self._audit.add(
+            self._actor.id,
+            AuditAction.ATTACH,
+            article_id,
+            "",
+            "\n".join(texts),
+            **self._actor.audit_name,
+        )
         people = list(told.values())
         notice_id = None
         if notify_at is not None:
@@ -170,7 +177,12 @@ class InboxService:
         await self._inbox.remove_learned(notice.article_id, notice.phrasings)
         article = await self._articles.get(notice.article_id)
         await self._audit.add(
-            self._actor.id, AuditAction.DETACH, notice.article_id, "", f"{reopened}"
+            self._actor.id,
+            AuditAction.DETACH,
+            notice.article_id,
+            "",
+            f"{reopened}",
+            **self._actor.audit_name,
         )
         await self._session.commit()
         log.info("admin %s: undid attachment %s", self._actor.id, notice_id)
@@ -193,7 +205,9 @@ class InboxService:
         if not closed:
             await self._session.rollback()
             return Dismissed(0, [])
-        await self._audit.add(self._actor.id, AuditAction.DISMISS, None, "", f"{closed}")
+        await self._audit.add(
+            self._actor.id, AuditAction.DISMISS, None, "", f"{closed}", **self._actor.audit_name
+        )
         await self._session.commit()
         return Dismissed(closed, list(people.items()))
 

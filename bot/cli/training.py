@@ -60,6 +60,8 @@ def register(sub: Any) -> None:
     train.add_argument(
         "--by", type=int, metavar="ID", help="the admin who asked: the result goes to the audit log"
     )
+    train.add_argument("--by-name", default="", help="their first name, for the audit log")
+    train.add_argument("--by-username", default="", help="their @username, for the audit log")
     train.set_defaults(handler=_train)
 
     pairs = sub.add_parser(
@@ -118,6 +120,8 @@ def _train(settings: Settings, args: argparse.Namespace) -> int:
         lexical_weight=settings.search.lexical_weight,
         hold_below=args.hold_below,
         actor_id=args.by,
+        actor_name=args.by_name or None,
+        actor_username=args.by_username or None,
     )
     # Below the bot in the scheduler's eyes: on a shared machine the answers come first.
     os.nice(config.niceness)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.config import Settings, child_environment
+from knowledge_base.audit import Actor
 from knowledge_base.training.readiness import MIN_HELD_OUT_TO_JUDGE
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ class TrainingRun:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    def start(self, report: Callable[[TrainingEvent], Awaitable[None]], by: int) -> None:
+    def start(self, report: Callable[[TrainingEvent], Awaitable[None]], by: Actor) -> None:
         """Start `faqbot train` for admin `by` (its end is audited in their name). Below
         MIN_HELD_OUT_TO_JUDGE held-out questions a new model is not promoted: it waits for
         the admin's choice."""
@@ -119,7 +120,7 @@ class TrainingRun:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(self._task, STOP_WAIT_SECONDS)
 
-    async def _run(self, report: Callable[[TrainingEvent], Awaitable[None]], by: int) -> None:
+    async def _run(self, report: Callable[[TrainingEvent], Awaitable[None]], by: Actor) -> None:
         try:
             await self._follow(report, by)
         except asyncio.CancelledError:
@@ -130,7 +131,7 @@ class TrainingRun:
         finally:
             self._process = None
 
-    async def _follow(self, report: Callable[[TrainingEvent], Awaitable[None]], by: int) -> None:
+    async def _follow(self, report: Callable[[TrainingEvent], Awaitable[None]], by: Actor) -> None:
         started = time.monotonic()
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -141,7 +142,12 @@ class TrainingRun:
             "--hold-below",
             str(MIN_HELD_OUT_TO_JUDGE),
             "--by",
-            str(by),
+            str(by.id),
+            # The name as Telegram gave it with /retrain, for the audit trail.
+            "--by-name",
+            by.first_name,
+            "--by-username",
+            by.username,
             env=child_environment(self._settings),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

@@ -167,6 +167,11 @@ class AuditRow(Base):
     )
     before: Mapped[str] = mapped_column(Text, default="")
     after: Mapped[str] = mapped_column(Text, default="")
+    # Who acted and the article's title, as they were at the time; NULL in rows written before
+    # the names were kept.
+    actor_name: Mapped[str | None] = mapped_column(String(200))
+    actor_username: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(Text)
 
 
 class QueryOfferRow(Base):

@@ -90,7 +90,12 @@ class ModelAdmin:
             version = await self._registry.activate(name, configured)
             if self._actor is not None:
                 await self._audit.add(
-                    self._actor.id, AuditAction.ACTIVATE, None, left.name, version.name
+                    self._actor.id,
+                    AuditAction.ACTIVATE,
+                    None,
+                    left.name,
+                    version.name,
+                    **self._actor.audit_name,
                 )
         except BaseException:
             await self._session.rollback()
@@ -106,7 +111,12 @@ class ModelAdmin:
             left, active = await self._registry.rollback()
             if self._actor is not None:
                 await self._audit.add(
-                    self._actor.id, AuditAction.ROLLBACK, None, left.name, active.name
+                    self._actor.id,
+                    AuditAction.ROLLBACK,
+                    None,
+                    left.name,
+                    active.name,
+                    **self._actor.audit_name,
                 )
         except BaseException:
             await self._session.rollback()

@@ -92,6 +92,9 @@ class TrainingOptions:
     # The admin who started the training: its end goes to the audit trail in the registering
     # transaction. None (the operator at the command line): nothing audited.
     actor_id: int | None = None
+    # Their first name and @username as Telegram gave them, kept in the audit entry.
+    actor_name: str | None = None
+    actor_username: str | None = None
 
 
 @dataclass(frozen=True)
@@ -428,6 +431,8 @@ async def _register(
                     None,
                     inputs.parent.name,
                     target.name,
+                    actor_name=options.actor_name,
+                    actor_username=options.actor_username,
                 )
             await session.commit()
     except BaseException:
