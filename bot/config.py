@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -155,6 +156,24 @@ class Settings(BaseSettings):
     # "What a crash … costs"). One carries 10-20 a second at Telegram's 50-100 ms a call.
     max_sends_in_flight: int = Field(default=1, ge=1)
     log_level: str = "INFO"
+    # The IANA time zone every time shown to admins is in (/audit, /model).
+    timezone: str = "Europe/Moscow"
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_is_known(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(
+                f"TIMEZONE={value!r} is not an IANA time zone name (e.g. Europe/Moscow, "
+                "Asia/Yekaterinburg, UTC)"
+            ) from error
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @field_validator("bot_token")
     @classmethod

@@ -81,3 +81,15 @@ def test_every_setting_in_env_example_has_a_comment_above_it() -> None:
     for number, line in enumerate(lines):
         if "=" in line and not line.startswith("#"):
             assert number > 0 and lines[number - 1].startswith("# "), line
+
+
+def test_timezone_is_moscow_unless_told_and_an_unknown_name_is_refused_plainly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TIMEZONE", raising=False)
+    assert Settings(_env_file=None).timezone == "Europe/Moscow"  # type: ignore[call-arg]
+    monkeypatch.setenv("TIMEZONE", "Asia/Yekaterinburg")
+    assert str(Settings(_env_file=None).zone) == "Asia/Yekaterinburg"  # type: ignore[call-arg]
+    monkeypatch.setenv("TIMEZONE", "Moscow")
+    with pytest.raises(ValidationError, match="TIMEZONE='Moscow' is not an IANA time zone"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
