@@ -8,7 +8,17 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
-from bot.handlers.admin import add, articles, files, inbox, learned, model, settings, stats
+from bot.handlers.admin import (
+    add,
+    articles,
+    audit,
+    files,
+    inbox,
+    learned,
+    model,
+    settings,
+    stats,
+)
 from bot.keyboards import ADMIN_PREFIXES
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
@@ -41,6 +51,7 @@ def create_router(admin_ids: frozenset[int]) -> Router:
     router.include_routers(
         articles.create_router(),
         add.create_router(),
+        audit.create_router(),
         files.create_router(),
         model.create_router(),
         inbox.create_router(),

@@ -38,11 +38,16 @@ async def show_model(message: Message, models: ModelAdmin, settings: Settings) -
     await message.answer(
         admin_texts.model_card(
             overview.name,
-            overview.since.strftime("%d.%m.%Y %H:%M") if overview.since else "",
+            admin_texts.local_time(overview.since, settings.zone, "%d.%m.%Y %H:%M")
+            if overview.since
+            else "",
             overview.before,
             overview.after,
             overview.held_out,
-            [(name, status, when.strftime("%d.%m.%Y")) for name, status, when in overview.earlier],
+            [
+                (name, status, admin_texts.local_time(when, settings.zone, "%d.%m.%Y"))
+                for name, status, when in overview.earlier
+            ],
         ),
         reply_markup=keyboards.model_card(
             overview.name, overview.can_roll_back, overview.can_activate
@@ -213,7 +218,7 @@ async def retrain(
         )
         return
     status = await message.answer(admin_texts.RETRAIN_STARTED)
-    training.start(TrainingStatus(bot, status), by=actor.id)
+    training.start(TrainingStatus(bot, status), by=actor)
 
 
 def create_router() -> Router:
