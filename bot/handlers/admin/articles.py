@@ -1,4 +1,4 @@
-"""/articles, /archive and /audit: the base page by page, each article's card, its category,
+"""/articles and /archive: the base page by page, each article's card, its category,
 its edits (previewed before they are saved) and, once archived, its deletion for good."""
 
 from __future__ import annotations
@@ -44,10 +44,8 @@ from bot.notifications import edit_in_place
 from bot.states import AddArticle, EditArticle
 from bot.texts import admin as admin_texts
 from knowledge_base.articles import ArticleEditor
-from knowledge_base.audit import AuditTrail
 from knowledge_base.telegram_html import body_beside
 
-AUDIT_DEFAULT, AUDIT_MAX = 10, 50
 # Filters of this many recent lists are remembered (per admin).
 LISTS_KEPT = 20
 # "/articles 42" and "/articles #42" open article 42.
@@ -578,42 +576,6 @@ async def cancel(message: Message, state: FSMContext, editor: ArticleEditor) -> 
     await message.answer(admin_texts.NOTHING_TO_CANCEL)
 
 
-async def audit(
-    message: Message, command: CommandObject, audit_trail: AuditTrail, editor: ArticleEditor
-) -> None:
-    """/audit [N]: the last N changes to the base (10 by default), newest first."""
-    try:
-        limit = min(max(int(command.args or AUDIT_DEFAULT), 1), AUDIT_MAX)
-    except ValueError:
-        limit = AUDIT_DEFAULT
-    entries = await audit_trail.latest(limit)
-    if not entries:
-        await message.answer(admin_texts.NO_CHANGES)
-        return
-    titles = {}
-    for entry in entries:
-        if entry.article_id is not None and entry.article_id not in titles:
-            card = await editor.card(entry.article_id)
-            titles[entry.article_id] = card.article.title if card else "?"
-    lines = [
-        admin_texts.audit_line(
-            entry.at.strftime("%d.%m %H:%M UTC"),
-            entry.actor_id,
-            entry.action,
-            titles.get(entry.article_id or 0, "—"),
-            entry.before,
-            entry.after,
-        )
-        for entry in entries
-    ]
-    shown: list[str] = []
-    for line in lines:  # whole lines, newest first, as many as one message holds
-        if sum(len(x) + 1 for x in shown) + len(line) > 3900:
-            break
-        shown.append(line)
-    await message.answer("\n".join(shown))
-
-
 def create_router() -> Router:
     router = Router(name="admin-articles")
     # First of all admin handlers: a command during /add pauses the draft, then runs.
@@ -623,7 +585,6 @@ def create_router() -> Router:
     router.message.register(cancel, Command("cancel"))
     router.message.register(list_articles, Command("articles"))
     router.message.register(list_archive, Command("archive"))
-    router.message.register(audit, Command("audit"))
     router.message.register(receive_title, StateFilter(EditArticle.title), NOT_A_COMMAND)
     router.message.register(receive_body, StateFilter(EditArticle.body), NOT_A_COMMAND)
     router.message.register(receive_phrasings, StateFilter(EditArticle.phrasings), NOT_A_COMMAND)
