@@ -148,3 +148,20 @@ async def test_arguments_it_does_not_take_are_answered(launch_bot: LaunchBot) ->
         first, *entries = shown_text(reply).splitlines()
         assert first == note, command
         assert len(entries) == lines, command
+
+
+async def test_a_change_longer_than_a_few_messages_comes_as_a_file(launch_bot: LaunchBot) -> None:
+    bot = await launch_admin_bot(launch_bot)
+    article_id, _ = await _first_article(bot)
+    before, after = "Старый текст. " * 700, "Новый текст. " * 700 + "КОНЕЦ"
+    async with bot.session_factory() as session:
+        await AuditRepository(session).add(ADMIN, AuditAction.EDIT_BODY, article_id, before, after)
+        await session.commit()
+    [log] = await bot.say("/audit", user_id=ADMIN)
+    [(_, more)] = buttons(log)
+    pressed = await bot.press(log, more, user_id=ADMIN)
+    [document] = pressed.replies
+    assert document.method == "sendDocument"
+    assert shown_text_or_caption(document).endswith(" — новый текст")
+    file = bot.stub.file(document.result["document"]["file_id"])
+    assert file.content.decode() == f"Было:\n{before}\n\nСтало:\n{after}\n"
