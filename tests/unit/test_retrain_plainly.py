@@ -32,7 +32,7 @@ from knowledge_base.training.pipeline import (
 )
 from knowledge_base.training.readiness import MIN_HELD_OUT_TO_JUDGE, Blocker, training_readiness
 from knowledge_base.training.registry import ActiveModel
-from knowledge_base.types import ArticleDraft, AuditAction, ModelStatus, ModelVersion
+from knowledge_base.types import ArticleDraft, AuditAction, AuditEntry, ModelStatus, ModelVersion
 
 DRAFTS = [
     ArticleDraft("Сброс пароля", "Откройте портал.", ("как сбросить пароль", "забыл пароль")),
@@ -158,11 +158,18 @@ def test_model_names_are_shown_without_digests_or_the_base_folder() -> None:
 def test_training_and_activation_read_as_russian_in_the_audit(
     action: AuditAction, words: str
 ) -> None:
-    line = admin_texts.audit_line(
-        "08.12 10:00 UTC", 42, action, "—", "base/e5", "ft-20261207-153000"
+    entry = AuditEntry(
+        id=1,
+        actor_id=42,
+        at=datetime(2026, 12, 8, 10, 0, tzinfo=UTC),
+        action=action,
+        article_id=None,
+        before="base/e5",
+        after="ft-20261207-153000",
     )
-    assert line.startswith(f"08.12 10:00 UTC · админ 42 · {words}")
-    assert line.endswith("«e5» → «ft-20261207-153000»")
+    line, cut = admin_texts.audit_line(entry, "08.12 10:00")
+    assert line.startswith(f"08.12 10:00 · админ 42 · {words}")
+    assert line.endswith("«e5» → «ft-20261207-153000»") and not cut
 
 
 def test_admins_are_shown_no_setting_names() -> None:

@@ -435,9 +435,9 @@ async def _preview(
     article = card.article
     if "phrasings" in pending:
         text = admin_texts.preview_phrasings(article.title, list(pending["phrasings"]))
-    elif "title" in pending:
+    elif "new_title" in pending:
         text = admin_texts.preview(
-            admin_texts.PREVIEW_TITLE, pending["title"], article.body, article.body_html
+            admin_texts.PREVIEW_TITLE, pending["new_title"], article.body, article.body_html
         )
     else:
         text = admin_texts.preview(
@@ -460,7 +460,7 @@ async def receive_title(message: Message, editor: ArticleEditor, state: FSMConte
     if card is not None and title != card.article.title and await editor.title_taken(title):
         await message.answer(admin_texts.TITLE_TAKEN)
         return
-    await _preview(message, editor, state, {"title": title})
+    await _preview(message, editor, state, {"new_title": title})
 
 
 async def receive_body(message: Message, editor: ArticleEditor, state: FSMContext) -> None:
@@ -531,8 +531,8 @@ async def edit_choice(
         await query.answer()
         await edit_in_place(message, admin_texts.ask(ASKS[kind], title), None)
         return
-    if "title" in pending:
-        title = str(pending["title"])
+    if "new_title" in pending:
+        title = str(pending["new_title"])
         if not await editor.rename(article_id, title):
             await state.set_state(EditArticle.title)
             await query.answer(admin_texts.TITLE_TAKEN, show_alert=True)
