@@ -75,6 +75,30 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _serve(settings: Settings) -> int:
+    """`faqbot run`, stopped by Ctrl+C (exit 130) or SIGTERM (exit 0) at any moment. Until
+    polling begins (and takes the signals over to let the updates in hand finish), a signal
+    cancels the start-up from the event loop: Python's own handler would raise wherever the
+    main thread is, even inside aiohttp reading a response, and print a traceback."""
+    loop = asyncio.get_running_loop()
+    starting = asyncio.current_task()
+    received: list[int] = []
+
+    def stop_starting(signal_number: int) -> None:
+        received.append(signal_number)
+        if starting is not None:
+            starting.cancel()
+
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stop_starting, signal_number)
+    try:
+        return await _start_and_serve(settings)
+    except asyncio.CancelledError:
+        if not received:
+            raise
+        return 130 if received[0] == signal.SIGINT else 0
+
+
+async def _start_and_serve(settings: Settings) -> int:
     """Start-up checks cheapest first, each failure one line with its fix: the token, Telegram,
     the update journal (a second instance is refused here), and only then the model."""
     from aiogram.exceptions import TelegramUnauthorizedError

@@ -122,6 +122,23 @@ async def test_ctrl_c_at_any_moment_exits_130_without_a_traceback(
         assert "polling Telegram" not in output, "Ctrl+C came later than the moment named"
 
 
+async def test_sigterm_while_the_model_loads_stops_cleanly_with_exit_0(
+    tmp_path: Path, sample_base_file: Path
+) -> None:
+    # A service manager stopping the bot during its start-up: exit 0, no traceback, and the
+    # model never served (the stand-in takes seconds to load, as the real one does).
+    copy_database(sample_base_file, tmp_path / "kb.sqlite3")
+    async with TelegramStub() as stub:
+        env = _environment(tmp_path, stub, True, **{LOAD_SECONDS_ENV: "5"})
+        process = await start_faqbot(env, tmp_path, "run")
+        await stub.wait_for("getMe", timeout=START_TIMEOUT)
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = await asyncio.wait_for(process.communicate(), START_TIMEOUT)
+    output = (stdout + stderr).decode()
+    assert process.returncode == 0, output
+    assert "Traceback" not in output and "polling Telegram" not in output, output
+
+
 async def test_a_damaged_journal_is_set_aside_before_the_model_loads_and_the_bot_starts(
     tmp_path: Path, sample_base_file: Path
 ) -> None:

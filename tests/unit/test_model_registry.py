@@ -113,7 +113,7 @@ async def test_a_rollback_and_its_audit_record_are_one_transaction(
     await _train(session_factory, models, "ft-1", promote=True)
     admin = Actor(ADMIN, frozenset({ADMIN}))
 
-    async def broken_audit(*_args: object) -> None:
+    async def broken_audit(*_args: object, **_names: object) -> None:
         raise OSError("the audit record could not be written")
 
     monkeypatch.setattr(AuditRepository, "add", broken_audit)
