@@ -396,8 +396,64 @@ def _import_detail(after: str) -> str:
     return f" «{escape(str(record.get('file', '')))}»: " + "; ".join(parts)
 
 
+INBOX_ACTIONS = (AuditAction.ATTACH, AuditAction.DISMISS, AuditAction.DETACH)
+
+
+def _inbox_record(after: str) -> tuple[list[str], bool | None] | None:
+    """The questions of an attach, dismissal or undo, and whether the people were told (None:
+    not said); None for an older record that holds only how many there were."""
+    if after.isdecimal():
+        return None
+    try:
+        record = json.loads(after)
+    except ValueError:
+        return [line for line in after.split("\n") if line], None  # an attach: one per line
+    if not isinstance(record, dict):
+        return [after], None
+    told = record.get("told")
+    return [str(q) for q in record.get("questions", [])], told if isinstance(told, bool) else None
+
+
+def questions_list(texts: list[str], names: int = AUDIT_IMPORT_NAMES) -> tuple[str, bool]:
+    """«где…» ×2; «…»; «…» — repeats counted, at most `names` shown (then «и ещё N»); and
+    whether any was left out or clipped."""
+    counts: dict[str, int] = {}
+    for text in texts:
+        counts[text] = counts.get(text, 0) + 1
+    shown, cut = [], len(counts) > names
+    for text, count in list(counts.items())[:names]:
+        one_line = " ".join(text.split())
+        cut = cut or one_line != text or len(one_line) > AUDIT_CLIP
+        shown.append(
+            f"«{escape(_clip(one_line, AUDIT_CLIP))}»" + (f" ×{count}" if count > 1 else "")
+        )
+    more = len(counts) - names
+    return "; ".join(shown) + (f" и ещё {more}" if more > 0 else ""), cut
+
+
+def _inbox_detail(entry: AuditEntry) -> tuple[str, bool]:
+    record = _inbox_record(entry.after)
+    if record is None:
+        return f": {plural.questions(int(entry.after))}", False
+    texts, told = record
+    shown, cut = questions_list(texts)
+    detail = f": {shown}" if texts else ""
+    if told is not None:
+        detail += " — " + (AUDIT_TOLD if told else AUDIT_NOT_TOLD)
+    return detail, cut
+
+
+AUDIT_TOLD = "спросившим сообщили"
+AUDIT_NOT_TOLD = "молча"
+
+
 def _audit_values(entry: AuditEntry) -> tuple[str, str]:
     before, after = entry.before, entry.after
+    if entry.action in INBOX_ACTIONS and (record := _inbox_record(after)) is not None:
+        texts, told = record
+        after = "\n".join(f"«{text}»" for text in texts)
+        if told is not None:
+            after += "\n\n" + (AUDIT_TOLD if told else AUDIT_NOT_TOLD).capitalize() + "."
     if entry.action in MODEL_ACTIONS:
         before, after = model_name(before), model_name(after)
     if entry.action == AuditAction.EDIT_CATEGORY:
@@ -415,6 +471,9 @@ def audit_line(entry: AuditEntry, when: str) -> tuple[str, bool]:
     )
     if entry.action == AuditAction.IMPORT:
         return head + _import_detail(entry.after), False
+    if entry.action in INBOX_ACTIONS:
+        detail, cut = _inbox_detail(entry)
+        return f"{head}{detail}" + (f" [№{entry.id}]" if cut else ""), cut
     before, after = _audit_values(entry)
     cut = len(before) > AUDIT_CLIP or len(after) > AUDIT_CLIP
     if entry.action in (AuditAction.ARCHIVE, AuditAction.RESTORE, AuditAction.ADD):
@@ -935,12 +994,12 @@ CLOSEST_UNSURE = "Ближе всего статья «{title}», но я не �
 ATTACH_CONFIRM = "Привязать {questions} к статье «{title}»? Спросившие ({people}) получат её так:"
 BUTTON_CONFIRM_ATTACH = "Да, привязать"
 ATTACHED_PENDING = (
-    "Привязано к «{title}»: {questions} стали фразами статьи, бот уже отвечает ими. "
+    "Привязано к «{title}»: {questions} {became}, бот уже отвечает {them}. "
     "Ответ уйдёт спросившим ({people}) через {minutes} — до тех пор привязку можно отменить."
 )
 BUTTON_UNDO = "Отменить"
 UNDONE = (
-    "Привязка к «{title}» отменена: {questions} снова ждут в /unanswered, "
+    "Привязка к «{title}» отменена: {questions} снова {wait} в /unanswered, "
     "никому ничего не отправлено."
 )
 UNDO_TOO_LATE = "Отменить уже нельзя: ответ отправлен спросившим или привязка уже снята."
@@ -949,6 +1008,11 @@ BUTTON_DISMISS_TELL = "Отклонить и сообщить"
 BUTTON_DISMISS_QUIET = "Отклонить молча"
 # «Отмена» under the question before attaching or dismissing a group.
 KEPT = "Ничего не сделано: группа по-прежнему ждёт в /unanswered."
+
+
+def _became_phrasings(questions: int) -> str:
+    """«1 вопрос» + «стал фразой статьи» / «2 вопроса» + «стали фразами статьи»."""
+    return plural.agree(questions, "стал фразой статьи", "стали фразами статьи")
 
 
 def inbox_header(total: int, groups: int) -> str:
@@ -992,7 +1056,8 @@ def choose_none(words: str) -> str:
 
 def attached(title: str, questions: int, told: int) -> str:
     return (
-        f"Привязано к «{escape(title)}»: {plural.questions(questions)} стали фразами статьи, "
+        f"Привязано к «{escape(title)}»: {plural.questions(questions)} "
+        f"{_became_phrasings(questions)}, "
         f"ответ отправлен: {plural.count_of(told, 'человеку', 'людям', 'людям')}."
     )
 
@@ -1018,13 +1083,19 @@ def attached_pending(title: str, questions: int, people: int, minutes: float) ->
     return ATTACHED_PENDING.format(
         title=escape(title),
         questions=plural.questions(questions),
+        became=_became_phrasings(questions),
+        them=plural.agree(questions, "ею", "ими"),
         people=plural.count_of(people, "человек", "человека", "человек"),
         minutes=wait,
     )
 
 
 def undone(title: str, questions: int) -> str:
-    return UNDONE.format(title=escape(title), questions=plural.questions(questions))
+    return UNDONE.format(
+        title=escape(title),
+        questions=plural.questions(questions),
+        wait=plural.agree(questions, "ждёт", "ждут"),
+    )
 
 
 def dismissed(questions: int, told: int | None) -> str:
@@ -1144,7 +1215,8 @@ def learned_all_confirm(approve: bool, phrasings: int, articles: int) -> str:
 def learned_all_done(approve: bool, phrasings: int, articles: int) -> str:
     what = _phrasings_for(phrasings, articles)
     if approve:
-        return f"✓ Принято: {what}. Поиск уже их учитывает."
+        them = plural.agree(phrasings, "её", "их")
+        return f"✓ Принято: {what}. Поиск уже {them} учитывает."
     return f"✕ Отклонено: {what}."
 
 

@@ -29,3 +29,10 @@ def questions(count: int) -> str:
 
 def phrasings(count: int) -> str:
     return count_of(count, "фраза", "фразы", "фраз")
+
+
+def agree(count: int, one: str, other: str) -> str:
+    """A verb, adjective or pronoun agreeing with `count` of something: «1 вопрос стал»,
+    «21 вопрос стал», but «2 вопроса стали», «5 вопросов стали». Russian takes the singular
+    exactly where the noun does (1, 21, 101 …) and the plural everywhere else."""
+    return one if plural(count, "one", "few", "many") == "one" else other

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
+from bot.texts import plural
 from bot.texts.message_parts import split_html, split_plain, utf16_length, visible_text
 
 GREETING = (
@@ -35,7 +36,7 @@ NOTHING_FOUND = (
 EMPTY_BASE = "База знаний пока пуста. Я передал ваш вопрос администраторам."
 TEXT_ONLY = "Я понимаю только текст. Напишите, пожалуйста, вопрос словами."
 EMPTY_QUESTION = "Похоже, сообщение пустое. Напишите, пожалуйста, вопрос словами."
-QUESTION_TRUNCATED = "Вопрос очень длинный — я прочитал только первые {limit} символов."
+QUESTION_TRUNCATED = "Вопрос очень длинный — я прочитал только {first} {limit}."
 UNKNOWN_COMMAND = "Такой команды я не знаю. Список команд — /help, а вопрос можно просто написать."
 SEARCH_FAILED = "Не получилось найти ответ из-за внутренней ошибки. Попробуйте ещё раз чуть позже."
 
@@ -157,4 +158,7 @@ def chat_no_such_choice(offered: int) -> str:
 
 
 def truncated(limit: int) -> str:
-    return QUESTION_TRUNCATED.format(limit=limit)
+    return QUESTION_TRUNCATED.format(
+        first=plural.agree(limit, "первый", "первые"),
+        limit=plural.count_of(limit, "символ", "символа", "символов"),
+    )
