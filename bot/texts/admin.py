@@ -8,6 +8,7 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from html import escape
 from zoneinfo import ZoneInfo
+from typing import Any
 
 from bot.texts import plural
 from bot.texts import user as user_texts
@@ -25,7 +26,7 @@ HELP = (
     "/retrain — дообучить модель на отзывах\n"
     "/unanswered — вопросы без ответа, по группам\n"
     "/learned — фразы из отзывов, которые ждут проверки\n"
-    "/stats [дней] — цифры и график\n"
+    "/stats [дней | неделя | месяц] — цифры и график\n"
     "/settings — сводка для администратора: включить или выключить\n"
     "/cancel — прервать диалог"
 )
@@ -690,6 +691,10 @@ def imported(added: int, updated: int, unchanged: int) -> str:
 # --- /add ---------------------------------------------------------------------------------
 
 ADD_TITLE = "Новая статья. Пришлите её заголовок (/cancel — отмена в любой момент)."
+ADD_TITLE_FOR_GROUP = (
+    "Новая статья для вопросов: «{question}»{more}. Когда вы её сохраните, эти вопросы "
+    "к ней привяжутся.\n\nПришлите заголовок статьи (/cancel — отмена в любой момент)."
+)
 ADD_BODY = "Заголовок: «{title}». Теперь пришлите текст статьи."
 ADD_PHRASINGS = (
     "Пришлите другие формулировки вопроса, по одной на строку — так статью найдут и по ним. "
@@ -991,6 +996,14 @@ DISMISSED = "Группа отклонена: {questions} вне темы баз
 # The closest article, in words: sure when it scores as the bot's own answers do.
 CLOSEST_SURE = "Похоже, ответ есть в статье «{title}»."
 CLOSEST_UNSURE = "Ближе всего статья «{title}», но я не уверен, что она подходит."
+# Below what the bot would suggest to an employee.
+CLOSEST_WEAK = "Подходящей статьи в базе нет: даже ближайшая, «{title}», — о другом."
+CLOSEST_NONE = "Подходящей статьи в базе нет."
+REJECTED = "Человек ответил 👎 на статью «{title}»."
+# What became of a group, added to its card once it is handled (the buttons go).
+CARD_ATTACHED = "✅ Привязано к «{title}»."
+CARD_CREATED = "✅ Создана статья «{title}», вопросы привязаны к ней."
+CARD_DISMISSED = "✅ Отклонено: вне темы базы."
 ATTACH_CONFIRM = "Привязать {questions} к статье «{title}»? Спросившие ({people}) получат её так:"
 BUTTON_CONFIRM_ATTACH = "Да, привязать"
 ATTACHED_PENDING = (
@@ -1016,7 +1029,21 @@ def _became_phrasings(questions: int) -> str:
 
 
 def inbox_header(total: int, groups: int) -> str:
-    return f"Без ответа: {plural.questions(total)}, похожие собраны в группы ({groups})."
+    return (
+        f"Без ответа: {plural.questions(total)} "
+        f"в {plural.count_of(groups, 'группе', 'группах', 'группах')}."
+    )
+
+
+def card_done(card: str, outcome: str, title: str = "") -> str:
+    """A group's card (Telegram HTML as sent) with what was done to it: one of CARD_*."""
+    return f"{card}\n\n{outcome.format(title=escape(title))}"
+
+
+def create_from_group(question: str, questions: int) -> str:
+    """«Создать статью» under a group: which questions the article is for, and the title."""
+    more = f" ({questions})" if questions > 1 else ""
+    return ADD_TITLE_FOR_GROUP.format(question=escape(_clip(question, 120)), more=more)
 
 
 def inbox_group(
@@ -1025,20 +1052,36 @@ def inbox_group(
     people: int,
     closest: tuple[str, bool] | None,
     sample: int = 3,
+    *,
+    weak: bool = False,
+    rejected: str | None = None,
 ) -> str:
+    """A group's card: its questions (identical ones once, ×N), who asked, an article 👎'd by
+    an asker (`rejected`), and the closest other article: sure, unsure, or `weak` (none fits)."""
     lines = [
         f"<b>{number}.</b> {plural.questions(len(questions))}, "
         f"{plural.count_of(people, 'человек', 'человека', 'человек')}"
     ]
-    lines += [
-        f"• {escape(_clip(text, 120))} <i>({REASONS.get(reason, reason)})</i>"
-        for text, reason in questions[:sample]
-    ]
-    if len(questions) > sample:
-        lines.append(f"… и ещё {len(questions) - sample}")
+    # Identical questions (case and spaces aside) once, with the first one's reason.
+    same: dict[str, list[Any]] = {}
+    for text, reason in questions:
+        same.setdefault(" ".join(text.casefold().split()), [text, reason, 0])[2] += 1
+    distinct = list(same.values())
+    for text, reason, count in distinct[:sample]:
+        times = f" ×{count}" if count > 1 else ""
+        lines.append(
+            f"• {escape(_clip(text, 120))}{times} <i>({REASONS.get(reason, reason)})</i>"
+        )
+    if len(distinct) > sample:
+        lines.append(f"… и ещё {sum(count for _, _, count in distinct[sample:])}")
+    if rejected is not None:
+        lines.append(REJECTED.format(title=escape(rejected)))
     if closest:
         title, confident = closest
-        lines.append((CLOSEST_SURE if confident else CLOSEST_UNSURE).format(title=escape(title)))
+        phrase = CLOSEST_WEAK if weak else CLOSEST_SURE if confident else CLOSEST_UNSURE
+        lines.append(phrase.format(title=escape(title)))
+    elif rejected is not None:
+        lines.append(CLOSEST_NONE)
     return "\n".join(lines)
 
 
@@ -1121,9 +1164,16 @@ def chart_title(days: int) -> str:
     return f"Вопросы за {days} {plural.plural(days, 'день', 'дня', 'дней')}"
 
 
-def stats_usage(max_days: int) -> str:
-    """/stats with something other than a number of days."""
-    return f"/stats или /stats 30 — за сколько дней показать цифры, от 1 до {max_days}."
+# Words /stats takes for a number of days («/stats неделя»), lower case.
+STATS_PERIODS = {"неделя": 7, "неделю": 7, "месяц": 30}
+
+
+def stats_usage(wanted: str, max_days: int) -> str:
+    """/stats with something that is neither a number of days nor a word of STATS_PERIODS."""
+    return (
+        f"Не понял «{escape(_clip(wanted, 40))}». "
+        f"Напишите число дней: /stats 7 (от 1 до {max_days})."
+    )
 
 
 def stats_clamped(asked: int, days: int, max_days: int) -> str:
@@ -1239,20 +1289,40 @@ BUTTON_OPEN_INBOX = "Открыть вопросы без ответа"
 DIGEST_GROUPS = 3
 
 
-def digest(minutes: int, unanswered: int, not_helpful: int, groups: list[tuple[int, str]]) -> str:
-    """The periodic digest: what happened since the last one, and what waits longest."""
+def digest(
+    minutes: int,
+    unanswered: int,
+    not_helpful: int,
+    groups: list[tuple[int, str, int]],
+    none_fit: int = 0,
+) -> str:
+    """The periodic digest: what happened since the last one, each count under its own label
+    (👎 as /stats counts them, «Нет подходящего» apart), then what waits in /unanswered:
+    `groups` are (questions, the first one's text, how many of them are new this period),
+    in the order to show."""
     lines = [f"📋 <b>Сводка за {_period(minutes)}</b>"]
     if unanswered:
-        lines.append(f"❓ Без ответа: {plural.questions(unanswered)}")
+        lines.append(f"❓ Бот не знал ответа: {plural.questions(unanswered)}")
     if not_helpful:
         lines.append(f"👎 Не помогло: {plural.count_of(not_helpful, 'отзыв', 'отзыва', 'отзывов')}")
+    if none_fit:
+        lines.append(f"🤷 «Нет подходящего»: {plural.count_of(none_fit, 'раз', 'раза', 'раз')}")
     if groups:
-        lines += ["", "Больше всего ждут ответа:"]
+        waiting = sum(size for size, _, _ in groups)
+        lines += ["", f"В /unanswered ждут ответа: {plural.questions(waiting)}. Больше всего:"]
         lines += [
-            f"• {escape(_clip(text, 80))} — {plural.questions(size)}"
-            for size, text in groups[:DIGEST_GROUPS]
+            f"• {escape(_clip(text, 80))} — {plural.questions(size)}{_new_in_group(size, new)}"
+            for size, text, new in groups[:DIGEST_GROUPS]
         ]
     return "\n".join(lines)
+
+
+def _new_in_group(size: int, new: int) -> str:
+    if not new:
+        return ""
+    if new == size:
+        return ", новый" if size == 1 else ", все новые"
+    return f", из них новых: {new}"
 
 
 def _period(minutes: int) -> str:

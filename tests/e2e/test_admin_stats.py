@@ -41,9 +41,22 @@ async def test_stats_with_a_word_says_what_it_accepts_and_sends_no_chart(
     launch_bot: LaunchBot,
 ) -> None:
     bot = await launch_bot(FORCE_ANSWER, admin_ids=frozenset({ADMIN}))
-    [reply] = await bot.say("/stats неделя", user_id=ADMIN)
-    assert shown_text(reply) == "/stats или /stats 30 — за сколько дней показать цифры, от 1 до 90."
+    [reply] = await bot.say("/stats квартал", user_id=ADMIN)
+    assert shown_text(reply) == "Не понял «квартал». Напишите число дней: /stats 7 (от 1 до 90)."
     assert bot.stub.calls_of("sendPhoto") == []
+
+
+async def test_stats_takes_a_week_and_a_month_in_words(launch_bot: LaunchBot) -> None:
+    bot = await launch_bot(FORCE_ANSWER, admin_ids=frozenset({ADMIN}))
+    await bot.ask("как сбросить пароль?")
+    for word, heading in (("неделя", "За 7 дней: 1 вопрос."), ("Месяц", "За 30 дней: 1 вопрос.")):
+        text, photo = [
+            c
+            for c in await bot.say(f"/stats {word}", user_id=ADMIN)
+            if c.method != "editMessageText"
+        ]
+        assert shown_text(text).startswith(heading)
+        assert photo.method == "sendPhoto"
 
 
 async def test_stats_out_of_range_is_brought_into_it_and_says_so(launch_bot: LaunchBot) -> None:

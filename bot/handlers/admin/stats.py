@@ -25,14 +25,15 @@ async def show_stats(
     inbox: InboxService,
     search: SearchService,
 ) -> None:
-    """/stats [дней]: questions, bands, 👍/👎, top articles, the inbox, the model; a chart.
-    Anything but a number is answered with what the command accepts; a number out of range
-    is brought into it, and the reply says so."""
+    """/stats [дней | неделя | месяц]: questions, bands, 👍/👎, top articles, the inbox, the
+    model; a chart. Anything else is answered with what the command accepts; a number out of
+    range is brought into it, and the reply says so."""
     wanted = (command.args or "").strip()
-    if wanted and not wanted.isdecimal():
-        await message.answer(admin_texts.stats_usage(MAX_DAYS))
+    period = admin_texts.STATS_PERIODS.get(wanted.lower())
+    if wanted and not wanted.isdecimal() and period is None:
+        await message.answer(admin_texts.stats_usage(wanted, MAX_DAYS))
         return
-    asked = int(wanted) if wanted else DEFAULT_DAYS
+    asked = period or (int(wanted) if wanted else DEFAULT_DAYS)
     days = min(max(asked, 1), MAX_DAYS)
     found = await stats.last_days(days)
     groups = await inbox.groups()
