@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
@@ -99,12 +101,17 @@ async def test_a_file_over_the_limit_or_of_another_kind_is_refused(launch_bot: L
 
 
 async def test_the_exported_base_comes_back_unchanged(launch_bot: LaunchBot) -> None:
-    bot = await launch_admin_bot(launch_bot)
+    # UTC+14: most of the day its date is not UTC's, so the name shows whose date it is.
+    zone = ZoneInfo("Pacific/Kiritimati")
+    bot = await launch_admin_bot(launch_bot, timezone=zone.key)
     for fmt in ("jsonl", "yaml", "csv"):
+        before = datetime.now(zone).date()
         [sent] = await bot.say(f"/export {fmt}", user_id=ADMIN)
+        after = datetime.now(zone).date()
         assert sent.method == "sendDocument"
         file = bot.stub.file(sent.result["document"]["file_id"])
-        assert file.file_name == f"faqbot-base.{fmt}"
+        # Named with the admin's date of today: a second export does not overwrite the first.
+        assert file.file_name in {f"faqbot-base-{day.isoformat()}.{fmt}" for day in (before, after)}
         drafts = parse_articles(file.content.decode("utf-8"), fmt)
         assert file.content.startswith(b"\xef\xbb\xbf") == (fmt == "csv")
         assert [(d.title, d.body) for d in drafts] == [

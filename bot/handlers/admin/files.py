@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from datetime import datetime
 from html import escape
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
@@ -134,8 +136,11 @@ async def confirm_import(
     await message.edit_text(admin_texts.imported(report.added, report.updated, report.unchanged))
 
 
-async def export(message: Message, command: CommandObject, articles: ArticleService) -> None:
-    """/export [jsonl|yaml|csv]: the whole base as a file that imports back unchanged."""
+async def export(
+    message: Message, command: CommandObject, articles: ArticleService, settings: Settings
+) -> None:
+    """/export [jsonl|yaml|csv]: the whole base as a file that imports back unchanged, named
+    with the admin's local date, so a second export beside the first does not overwrite it."""
     fmt = (command.args or "jsonl").strip().lower()
     if fmt not in FORMATS:
         await message.answer(admin_texts.EXPORT_FORMATS)
@@ -151,9 +156,14 @@ async def export(message: Message, command: CommandObject, articles: ArticleServ
         await message.answer(admin_texts.EXPORT_CSV_PIPE)
         return
     await message.answer_document(
-        BufferedInputFile(content.encode("utf-8"), filename=f"faqbot-base.{fmt}"),
+        BufferedInputFile(content.encode("utf-8"), filename=export_name(fmt, settings.zone)),
         caption=admin_texts.EXPORT_CAPTION.format(articles=plural.articles(len(everything))),
     )
+
+
+def export_name(fmt: str, zone: ZoneInfo) -> str:
+    """«faqbot-base-2026-12-08.csv»: the date of today where the admins are (TIMEZONE)."""
+    return f"faqbot-base-{datetime.now(zone).date().isoformat()}.{fmt}"
 
 
 def create_router() -> Router:
