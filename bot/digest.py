@@ -120,11 +120,19 @@ class AdminDigest:
         finally:
             await session.rollback()
         events = pending.events
+        seen = pending.mark.seen_query_id
+        shown = [g for g in groups if g.questions]
+        # Largest first; of equal ones the newest first (a question of this period is news).
+        shown.sort(key=lambda g: (-g.size, -max(q.query_id for q in g.questions)))
         return admin_texts.digest(
             self.minutes,
             events.unanswered,
             events.not_helpful,
-            [(g.size, g.questions[0].text) for g in groups if g.questions],
+            [
+                (g.size, g.questions[0].text, sum(q.query_id > seen for q in g.questions))
+                for g in shown
+            ],
+            none_fit=events.none_fit,
         )
 
     async def event(self, bot: Bot, text: str, *, author: int | None) -> int:

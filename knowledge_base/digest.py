@@ -68,7 +68,7 @@ class DigestService:
             if mark is None or mark.muted:
                 return None
             events = await self._digests.events(mark)
-        if not events.unanswered and not events.not_helpful:
+        if not events.any:
             return None
         return PendingDigest(mark, events)
 

@@ -7,8 +7,8 @@ import re
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from html import escape
-from zoneinfo import ZoneInfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.texts import plural
 from bot.texts import user as user_texts
@@ -273,10 +273,17 @@ def card_body(body: str, body_html: str | None, limit: int = 1200) -> str:
     return f"{first}…"
 
 
+def listed(article_id: int, title: str) -> str:
+    """An article in the /articles list: «№5 · Инструкция по смене пароля» (the number is the
+    one `/articles 5` opens)."""
+    return f"№{article_id} · {title}"
+
+
 def card(
     title: str,
     body: str,
     *,
+    number: int | None = None,
     body_html: str | None = None,
     category: str,
     archived: bool,
@@ -288,7 +295,9 @@ def card(
     lines = [f"<b>{escape(title)}</b>"]
     if archived:
         lines.append("<i>в архиве</i>")
-    lines.append(f"Тема: {escape(category) if category else NO_CURRENT_CATEGORY}")
+    # The number `/articles 5` opens, so the admin can find the article again by it.
+    prefix = f"№{number} · " if number is not None else ""
+    lines.append(f"{prefix}Тема: {escape(category) if category else NO_CURRENT_CATEGORY}")
     lines += ["", card_body(body, body_html), ""]
     lines.append(f"{plural.phrasings(len(phrasings))}:")
     for text, source in phrasings[:CARD_PHRASINGS]:
@@ -1069,9 +1078,7 @@ def inbox_group(
     distinct = list(same.values())
     for text, reason, count in distinct[:sample]:
         times = f" ×{count}" if count > 1 else ""
-        lines.append(
-            f"• {escape(_clip(text, 120))}{times} <i>({REASONS.get(reason, reason)})</i>"
-        )
+        lines.append(f"• {escape(_clip(text, 120))}{times} <i>({REASONS.get(reason, reason)})</i>")
     if len(distinct) > sample:
         lines.append(f"… и ещё {sum(count for _, _, count in distinct[sample:])}")
     if rejected is not None:
@@ -1332,18 +1339,25 @@ def _period(minutes: int) -> str:
     return plural.count_of(minutes, "минуту", "минуты", "минут")
 
 
+DIGEST_WHAT = "вопросы без ответа, 👎 и «Нет подходящего»"
+
+
 def settings_screen(digest_on: bool, minutes: int) -> str:
-    if minutes <= 0:
-        how = "сразу, по одному сообщению на каждый вопрос без ответа и 👎"
-    else:
-        how = f"сводкой раз в {_period(minutes)}, если что-то произошло"
+    """/settings: the digest's state, and what it does (or would do once switched on)."""
     state = "включена" if digest_on else "выключена"
-    return (
-        "<b>Настройки</b>\n\n"
-        f"Сводка о вопросах без ответа и 👎: <b>{state}</b>.\n"
-        f"Когда включена, бот пишет {how}."
-    )
+    if minutes <= 0:
+        how = "сразу, отдельным сообщением о каждом событии"
+        does = f"Бот пишет {how}." if digest_on else f"Когда она включена, бот пишет {how}."
+    else:
+        when = f"раз в {_period(minutes)}, если что-то произошло"
+        does = (
+            f"Бот присылает её {when}."
+            if digest_on
+            else f"Когда она включена, бот присылает её {when}."
+        )
+    return f"<b>Настройки</b>\n\nСводка ({DIGEST_WHAT}): <b>{state}</b>. {does}"
 
 
 def digest_toggle(digest_on: bool) -> str:
-    return f"Присылать сводку: {'вкл' if digest_on else 'выкл'}"
+    """The button says what it does."""
+    return "Выключить сводку" if digest_on else "Включить сводку"

@@ -26,10 +26,18 @@ class DigestMark:
 class DigestEvents:
     """What happened after a mark, by people other than the admin, and up to which rows."""
 
+    # Questions the bot answered "don't know" (the band /stats calls «без ответа»).
     unanswered: int
+    # 👎 on an article, as /stats counts them.
     not_helpful: int
     last_query_id: int
     last_feedback_id: int
+    # «Нет подходящего» under the suggestions.
+    none_fit: int = 0
+
+    @property
+    def any(self) -> bool:
+        return bool(self.unanswered or self.not_helpful or self.none_fit)
 
 
 class DigestRepository:
@@ -75,15 +83,25 @@ class DigestRepository:
                 someone_else,
             )
         )
-        not_helpful = await self._session.scalar(
-            select(func.count()).where(
+        clicks = (
+            select(FeedbackRow.article_id.is_(None), func.count())
+            .where(
                 FeedbackRow.id > mark.seen_feedback_id,
                 FeedbackRow.id <= last_feedback,
                 FeedbackRow.label == Label.NOT_HELPFUL,
                 or_(FeedbackRow.user_id.is_(None), FeedbackRow.user_id != mark.admin_id),
             )
+            .group_by(FeedbackRow.article_id.is_(None))
         )
-        return DigestEvents(unanswered or 0, not_helpful or 0, last_query, last_feedback)
+        # A 👎 names its article; «Нет подходящего» has none.
+        counts = {bool(none): int(count) for none, count in await self._session.execute(clicks)}
+        return DigestEvents(
+            unanswered or 0,
+            counts.get(False, 0),
+            last_query,
+            last_feedback,
+            none_fit=counts.get(True, 0),
+        )
 
     async def move(
         self, mark: DigestMark, query_id: int, feedback_id: int, sent_at: datetime | None

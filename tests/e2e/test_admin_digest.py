@@ -75,9 +75,11 @@ async def test_questions_and_a_thumbs_down_come_in_one_digest_per_admin_with_the
     for admin in (ADMIN, SECOND_ADMIN):
         [digest] = _sent_to(bot.stub, admin, mark)
         text = str(digest.params["text"])
-        assert text.startswith("📋 <b>Сводка за час</b>\n❓ Без ответа: 3 вопроса\n"), text
+        assert text.startswith("📋 <b>Сводка за час</b>\n❓ Бот не знал ответа: 3 вопроса\n"), text
         assert "👎 Не помогло: 1 отзыв" in text
-        assert "Больше всего ждут ответа:" in text
+        assert "Нет подходящего" not in text  # a 👎 is not counted twice
+        # The count /unanswered shows (the 👎 question waits there too).
+        assert "В /unanswered ждут ответа: 4 вопроса. Больше всего:" in text
     [(button, data)] = TelegramStub.buttons(digest)
     assert button == admin_texts.BUTTON_OPEN_INBOX
 
@@ -106,13 +108,18 @@ async def test_an_admin_who_muted_the_digest_gets_none_and_can_turn_it_back_on(
     clock = FakeClock()
     bot = await _launch(launch_bot, clock)
     screen = await bot.ask("/settings", user_id=ADMIN)
-    assert "Сводка о вопросах без ответа и 👎: <b>включена</b>" in str(screen.params["text"])
+    assert str(screen.params["text"]) == (
+        "<b>Настройки</b>\n\nСводка (вопросы без ответа, 👎 и «Нет подходящего»): "
+        "<b>включена</b>. Бот присылает её раз в час, если что-то произошло."
+    )
     [(toggle, data)] = TelegramStub.buttons(screen)
-    assert toggle == "Присылать сводку: вкл"
+    assert toggle == "Выключить сводку"
     await bot.press(screen, data, user_id=ADMIN)
     shown = bot.current(screen)
-    assert "Сводка о вопросах без ответа и 👎: выключена." in str(shown["text"])
-    assert TelegramStub.buttons(shown)[0][0] == "Присылать сводку: выкл"
+    assert "«Нет подходящего»): выключена. Когда она включена, бот присылает её" in str(
+        shown["text"]
+    )
+    assert TelegramStub.buttons(shown)[0][0] == "Включить сводку"
 
     mark = bot.stub.mark()
     await _unanswered_and_thumbs_down(bot)
@@ -123,13 +130,13 @@ async def test_an_admin_who_muted_the_digest_gets_none_and_can_turn_it_back_on(
     # Back on: the next digest counts from then on.
     again = await bot.ask("/settings", user_id=ADMIN)
     [(toggle, data)] = TelegramStub.buttons(again)
-    assert toggle == "Присылать сводку: выкл"
+    assert toggle == "Включить сводку"
     await bot.press(again, data, user_id=ADMIN)
     await bot.ask("как приготовить плов")  # off the base too (e5: 0.85)
     mark = bot.stub.mark()
     await _period_passes(bot, clock)
     [digest] = _sent_to(bot.stub, ADMIN, mark)
-    assert "❓ Без ответа: 1 вопрос\n" in str(digest.params["text"]) + "\n"
+    assert "❓ Бот не знал ответа: 1 вопрос\n" in str(digest.params["text"]) + "\n"
 
 
 async def test_an_admin_telegram_refuses_gets_the_digest_later_and_the_others_get_theirs(
@@ -149,7 +156,7 @@ async def test_an_admin_telegram_refuses_gets_the_digest_later_and_the_others_ge
     mark = bot.stub.mark()
     await _period_passes(bot, clock)
     [late] = _sent_to(bot.stub, ADMIN, mark)
-    assert "❓ Без ответа: 1 вопрос" in str(late.params["text"])
+    assert "❓ Бот не знал ответа: 1 вопрос" in str(late.params["text"])
     assert _sent_to(bot.stub, SECOND_ADMIN, mark) == []
 
 
@@ -159,7 +166,7 @@ async def test_with_digests_off_each_event_is_a_message_except_to_a_muted_admin(
     clock = FakeClock()
     bot = await _launch(launch_bot, clock, minutes=0)
     screen = await bot.ask("/settings", user_id=ADMIN)
-    assert "сразу, по одному сообщению" in str(screen.params["text"])
+    assert "Бот пишет сразу, отдельным сообщением о каждом событии." in str(screen.params["text"])
     [(_, data)] = TelegramStub.buttons(screen)
     await bot.press(screen, data, user_id=ADMIN)
     mark = bot.stub.mark()
@@ -190,3 +197,20 @@ async def test_settings_and_the_digest_buttons_are_refused_to_anyone_else(
     async with bot.session_factory() as session:
         muted = await DigestService(session).muted(frozenset({ADMIN, SECOND_ADMIN, bot.user_id}))
     assert muted == frozenset()
+
+
+async def test_the_newest_of_equal_groups_comes_first_and_is_named_new(
+    launch_bot: LaunchBot,
+) -> None:
+    clock = FakeClock()
+    bot = await _launch(launch_bot, clock)
+    await bot.ask(OFF_TOPIC[2])
+    await _period_passes(bot, clock)
+    await bot.ask("как приготовить плов")  # off the base too (e5: 0.85)
+    mark = bot.stub.mark()
+    await _period_passes(bot, clock)
+    [digest] = _sent_to(bot.stub, ADMIN, mark)
+    assert str(digest.params["text"]).splitlines()[-2:] == [
+        "• как приготовить плов — 1 вопрос, новый",
+        f"• {OFF_TOPIC[2]} — 1 вопрос",
+    ]

@@ -13,7 +13,7 @@ from bot.texts import admin as admin_texts
 from knowledge_base.digest import DigestService
 from knowledge_base.search.engine import SearchEngine
 from knowledge_base.search.snapshot import Thresholds
-from knowledge_base.storage.tables import FeedbackRow, QueryRow
+from knowledge_base.storage.tables import ArticleRow, FeedbackRow, QueryRow
 from knowledge_base.types import Band, Label
 from tests.fakes.clock import FakeClock
 from tests.fakes.encoders import FakeEncoder
@@ -48,10 +48,21 @@ async def _ask(sessions: Sessions, text: str, band: Band = Band.NOTHING) -> int:
         return row.id
 
 
-async def _thumbs_down(sessions: Sessions, text: str) -> None:
+async def _thumbs_down(sessions: Sessions, text: str, *, none_fit: bool = False) -> None:
+    """A 👎 under an article the bot answered with, or «Нет подходящего» (no article)."""
     query_id = await _ask(sessions, text, Band.ANSWER)
     async with sessions() as session:
-        session.add(FeedbackRow(query_id=query_id, label=Label.NOT_HELPFUL, user_id=PERSON))
+        article_id = None
+        if not none_fit:
+            article = ArticleRow(title=f"Статья про {text}", body="Текст.")
+            session.add(article)
+            await session.flush()
+            article_id = article.id
+        session.add(
+            FeedbackRow(
+                query_id=query_id, article_id=article_id, label=Label.NOT_HELPFUL, user_id=PERSON
+            )
+        )
         await session.commit()
 
 
@@ -81,15 +92,21 @@ async def test_a_digest_comes_once_the_period_passes_with_the_counts_and_top_gro
         await _ask(session_factory, "где пропуск?")
         await _ask(session_factory, "где взять пропуск?")
         await _thumbs_down(session_factory, "как сбросить пароль?")
+        await _thumbs_down(session_factory, "где парковка?", none_fit=True)
+        await _thumbs_down(session_factory, "где душ?", none_fit=True)
         clock.advance(HOUR - 1)
         assert bot.sent == []
         await _round(clock, 1)
-        # Every open question reads the same to the fake encoder: one group of three.
-        expected = admin_texts.digest(60, 2, 1, [(3, "где пропуск?")])
+        # Every open question reads the same to the fake encoder: one group of five, all new.
+        expected = admin_texts.digest(60, 2, 1, [(5, "где пропуск?", 5)], none_fit=2)
         assert bot.to(FIRST) == bot.to(SECOND) == [expected]
         assert "Сводка за час" in expected
-        assert "Без ответа: 2 вопроса" in expected
-        assert "Не помогло: 1 отзыв" in expected
+        assert "❓ Бот не знал ответа: 2 вопроса" in expected
+        # 👎 as /stats counts them; «Нет подходящего» under its own label.
+        assert "👎 Не помогло: 1 отзыв\n" in expected
+        assert "🤷 «Нет подходящего»: 2 раза" in expected
+        # The same count as /unanswered's.
+        assert "В /unanswered ждут ответа: 5 вопросов." in expected
         markup = bot.sent[0][2]
         assert markup.inline_keyboard[0][0].text == admin_texts.BUTTON_OPEN_INBOX
     finally:
@@ -113,7 +130,7 @@ async def test_a_quiet_period_sends_nothing_and_nothing_is_told_twice(
         assert len(bot.to(FIRST)) == 1
         await _ask(session_factory, "где столовая?")
         await _round(clock, HOUR)
-        assert "Без ответа: 1 вопрос\n" in bot.to(FIRST)[-1]
+        assert "Бот не знал ответа: 1 вопрос\n" in bot.to(FIRST)[-1]
         assert len(bot.to(FIRST)) == 2
     finally:
         await digest.stop()
@@ -134,7 +151,7 @@ async def test_what_happened_before_a_restart_comes_in_the_next_digest(
         await clock.until_sleeping()
         await _round(clock, HOUR)
         assert len(bot.to(FIRST)) == 1
-        assert "Без ответа: 1 вопрос" in bot.to(FIRST)[0]
+        assert "Бот не знал ответа: 1 вопрос" in bot.to(FIRST)[0]
     finally:
         await after.stop()
 
@@ -185,7 +202,19 @@ def test_the_digest_names_its_period(minutes: int, period: str) -> None:
 
 
 def test_the_digest_escapes_questions_and_leaves_out_what_did_not_happen() -> None:
-    text = admin_texts.digest(60, 0, 5, [(2, "<b>пропуск</b> & ключи")])
-    assert "Без ответа" not in text
+    text = admin_texts.digest(60, 0, 5, [(2, "<b>пропуск</b> & ключи", 0)])
+    assert "не знал ответа" not in text
+    assert "Нет подходящего" not in text
     assert "Не помогло: 5 отзывов" in text
     assert "&lt;b&gt;пропуск&lt;/b&gt; &amp; ключи — 2 вопроса" in text
+
+
+def test_the_digest_names_the_new_questions_of_its_period() -> None:
+    text = admin_texts.digest(
+        60, 1, 0, [(2, "где пропуск?", 1), (1, "как заказать такси", 1), (1, "где душ?", 0)]
+    )
+    assert text.splitlines()[-3:] == [
+        "• где пропуск? — 2 вопроса, из них новых: 1",
+        "• как заказать такси — 1 вопрос, новый",
+        "• где душ? — 1 вопрос",
+    ]

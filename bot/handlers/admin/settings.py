@@ -31,8 +31,8 @@ async def toggle_digest(
     digests: DigestService,
     settings: Settings,
 ) -> None:
-    """«Присылать сводку: вкл/выкл»: sets it to what the button said (a double tap or an old
-    screen sets the same state again, never flips it back)."""
+    """«Выключить сводку» / «Включить сводку»: sets it to what the button said (a double tap
+    or an old screen sets the same state again, never flips it back)."""
     await digests.set_muted(query.from_user.id, not callback_data.on)
     await query.answer()
     if query.message is not None and isinstance(query.message, Message):
