@@ -3,6 +3,8 @@ relevance, edits previewed and the card refreshed in place, deletion for good af
 
 from __future__ import annotations
 
+import re
+
 from bot.keyboards import AdminAction, AdminCard, AdminEdit, AdminTopic, topic_tag
 from bot.texts import admin as admin_texts
 from tests.fakes.harness import BotHarness, LaunchBot, launch_admin_bot
@@ -31,7 +33,10 @@ async def _open(bot: BotHarness, title: str) -> Call:
 
 async def _titles_listed(bot: BotHarness, words: str) -> list[str]:
     [listing] = await bot.say(f"/articles {words}", user_id=ADMIN)
-    return [t for t, d in TelegramStub.buttons(listing) if d.startswith("ac:")]
+    labels = [t for t, d in TelegramStub.buttons(listing) if d.startswith("ac:")]
+    # Each is «№<id> · <title>»: the number `/articles <id>` opens.
+    assert all(re.match(r"№\d+ · ", label) for label in labels), labels
+    return [re.sub(r"^№\d+ · ", "", label) for label in labels]
 
 
 async def test_a_category_is_chosen_typed_and_cleared_and_lists_its_articles(
@@ -56,7 +61,8 @@ async def test_a_category_is_chosen_typed_and_cleared_and_lists_its_articles(
     # «/articles hr»: a category's name (any case) lists that category, not the text search.
     [hr] = await bot.say("/articles hr", user_id=ADMIN)
     assert shown_text(hr) == "Тема «HR»: 16 статей. Страница 1 из 2."
-    assert PASSWORD_ARTICLE in [t for t, _ in TelegramStub.buttons(hr)]
+    password_id = await bot.article_id(PASSWORD_ARTICLE)
+    assert f"№{password_id} · {PASSWORD_ARTICLE}" in [t for t, _ in TelegramStub.buttons(hr)]
     assert PASSWORD_ARTICLE not in await _titles_listed(bot, "IT")
 
     # A new category is typed; /start lists the topics there are.

@@ -3,6 +3,8 @@ and nobody else can."""
 
 from __future__ import annotations
 
+import re
+
 from aiogram.fsm.storage.base import StorageKey  # noqa: F401 - documents where state lives
 
 from bot.keyboards import (
@@ -23,10 +25,18 @@ from tests.fakes.samples import PASSWORD_ARTICLE, PASSWORD_QUESTION
 from tests.fakes.telegram import Call, TelegramStub
 
 
+def _titles(listing: Call) -> list[str]:
+    """The titles of a list's articles, their «№<id> · » taken off."""
+    return [
+        re.sub(r"^№\d+ · ", "", t) for t, d in TelegramStub.buttons(listing) if d.startswith("ac:")
+    ]
+
+
 async def _card(bot: BotHarness, title_words: str, title: str) -> Call:
     """/articles <words>, then the card of `title` from the list."""
     [listing] = await bot.say(f"/articles {title_words}", user_id=ADMIN)
-    data = next(d for text, d in TelegramStub.buttons(listing) if text == title)
+    label = f"№{await bot.article_id(title)} · {title}"
+    data = next(d for text, d in TelegramStub.buttons(listing) if text == label)
     press = await bot.press(listing, data, user_id=ADMIN)
     [card] = press.replies
     return card
@@ -62,7 +72,7 @@ async def test_the_list_pages_through_the_base_ten_at_a_time(launch_bot: LaunchB
     ]
     [found] = await bot.say("/articles ПАРОЛ", user_id=ADMIN)
     assert shown_text(found).startswith("По словам «ПАРОЛ» найдено:")
-    assert PASSWORD_ARTICLE in [t for t, _ in TelegramStub.buttons(found)]
+    assert PASSWORD_ARTICLE in _titles(found)
     [none] = await bot.say("/articles абракадабра", user_id=ADMIN)
     assert shown_text(none) == "По словам «абракадабра» статей не найдено."
 
@@ -77,6 +87,11 @@ async def test_a_card_shows_phrasings_with_their_source_and_the_numbers(
     card = await _card(bot, "пароль", PASSWORD_ARTICLE)
     shown = shown_text(card)
     assert shown.startswith(PASSWORD_ARTICLE)
+    # The number `/articles 5` opens: the card says it, and opening by it gives this card.
+    number = await bot.article_id(PASSWORD_ARTICLE)
+    assert shown.splitlines()[1] == f"№{number} · Тема: IT"
+    [by_number] = await bot.say(f"/articles {number}", user_id=ADMIN)
+    assert shown_text(by_number) == shown
     assert f"{PASSWORD_ARTICLE} (заголовок)" in shown
     assert "(импорт)" in shown
     assert "Ответов этой статьёй: 1; 👍 1, 👎 0." in shown
@@ -107,7 +122,7 @@ async def test_archiving_hides_an_article_at_once_and_restoring_brings_it_back(
     [archived] = await bot.say("/archive", user_id=ADMIN)
     assert shown_text(archived) == "В архиве: 1 статья. Страница 1 из 1."
     [(title, data)] = TelegramStub.buttons(archived)
-    assert title == PASSWORD_ARTICLE
+    assert title == f"№{await bot.article_id(PASSWORD_ARTICLE)} · {PASSWORD_ARTICLE}"
     opened = await bot.press(archived, data, user_id=ADMIN)
     [card] = opened.replies
     assert "в архиве" in shown_text(card)

@@ -143,7 +143,8 @@ async def _show_page(
         text = admin_texts.articles_page(words, total, page, pages, archived)
     if not words and not archived:
         text += "\n\n" + admin_texts.categories_line(await editor.categories())
-    markup = keyboards.articles_page([(a.id, a.title) for a in items], page, pages, archived)
+    listed = [(a.id, admin_texts.listed(a.id, a.title)) for a in items]
+    markup = keyboards.articles_page(listed, page, pages, archived)
     if edit:
         await edit_in_place(message, text, markup)
         return
@@ -166,6 +167,7 @@ async def _card_view(
     text = admin_texts.card(
         article.title,
         article.body,
+        number=article.id,
         body_html=article.body_html,
         category=article.category,
         archived=article.archived,
