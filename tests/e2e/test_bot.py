@@ -345,6 +345,29 @@ async def test_non_text_message_gets_the_text_only_reply(
     assert await bot.queries() == []
 
 
+async def test_a_greeting_or_thanks_is_answered_briefly_and_not_sent_to_the_admins(
+    launch_bot: LaunchBot,
+) -> None:
+    # «Не знаю» for every question, and the admins hear of each one at once (no digest): a
+    # greeting taken for a question would reach them.
+    bot = await launch_bot(FORCE_NOTHING, admin_ids=frozenset({ADMIN}), admin_digest_minutes=0)
+    mark = bot.stub.mark()
+    for greeting in ("привет", "Здравствуйте!", "добрый день", "Привет 🙂"):
+        assert sent_text(await bot.ask(greeting)) == texts.HELLO, greeting
+    for thanks in ("спасибо", "Спасибо большое!", "ок"):
+        assert sent_text(await bot.ask(thanks)) == texts.YOU_ARE_WELCOME, thanks
+    await bot.settle()
+    assert await bot.queries() == []
+    assert bot.replies(after=mark, user_id=ADMIN) == []
+    # A greeting with a question in it is a question: searched, logged, passed on.
+    reply = await bot.ask("привет, как сменить пароль?")
+    assert sent_text(reply) == texts.NOTHING_FOUND
+    assert [q.text for q in await bot.queries()] == ["привет, как сменить пароль?"]
+    await bot.settle()
+    [notice] = bot.replies(after=mark, user_id=ADMIN)
+    assert "привет, как сменить пароль?" in shown_text(notice)
+
+
 @pytest.mark.parametrize(
     "invisible",
     ["   \n\t  ", "\u200b\u200b\u200b", "\u2060\ufeff \u200d"],

@@ -12,7 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from knowledge_base.articles import ArticleService
 from knowledge_base.search.answer_log import AnswerLog
 from knowledge_base.search.engine import SearchEngine
-from knowledge_base.search.questions import clean_question, question_key
+from knowledge_base.search.questions import (
+    clean_question,
+    is_greeting,
+    is_thanks,
+    question_key,
+)
 from knowledge_base.search.service import SearchService
 from knowledge_base.search.snapshot import Thresholds
 from knowledge_base.search.vector_index import VectorIndex
@@ -274,3 +279,24 @@ async def test_a_new_title_reaches_the_index_even_when_its_row_reuses_the_old_id
 def test_a_message_of_invisible_characters_is_an_empty_question(text: str) -> None:
     assert clean_question(text) == ""
     assert clean_question(f"{text}впн{text}").strip("\u200b\u2060\ufeff\u200d\x00 ") == "впн"
+
+
+@pytest.mark.parametrize(
+    ("text", "greeting", "thanks"),
+    [
+        ("Привет!!", True, False),
+        ("добрый день", True, False),
+        ("Здравствуйте 🙂", True, False),
+        ("Спасибо большое)", False, True),
+        ("ОК", False, True),
+        ("привет, как сменить пароль?", False, False),
+        ("Здравствуйте. Не работает VPN", False, False),
+        ("ок, а где логи?", False, False),
+        ("спасибо за пароль, а где взять VPN?", False, False),
+        ("пароль", False, False),
+    ],
+)
+def test_only_a_whole_greeting_or_thanks_is_courtesy(
+    text: str, greeting: bool, thanks: bool
+) -> None:
+    assert (is_greeting(text), is_thanks(text)) == (greeting, thanks)

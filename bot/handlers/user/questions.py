@@ -12,7 +12,7 @@ from bot.notifications import send_article
 from bot.runtime.journal import the_reply
 from bot.texts import admin as admin_texts
 from bot.texts import user as texts
-from knowledge_base.search.questions import clean_question
+from knowledge_base.search.questions import clean_question, is_greeting, is_thanks
 from knowledge_base.search.service import SearchService
 from knowledge_base.types import Band
 
@@ -25,10 +25,16 @@ async def question(
     admin_digest: AdminDigest,
     message_key: str | None = None,
 ) -> None:
-    """Answers any other text as a question to the knowledge base."""
+    """Answers any other text as a question to the knowledge base; a message that is only a
+    greeting or a thanks gets a word on how to ask, and goes neither to the log nor to the
+    admins."""
     text = clean_question(message.text or "")
     if not text:
         await message.answer(texts.EMPTY_QUESTION)
+        return
+    if is_greeting(text) or is_thanks(text):
+        with the_reply():
+            await message.answer(texts.HELLO if is_greeting(text) else texts.YOU_ARE_WELCOME)
         return
     limit = settings.max_question_chars
     if len(text) > limit:
