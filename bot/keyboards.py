@@ -271,19 +271,28 @@ def learned(phrasing_id: int) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def inbox_group(token: str, closest_title: str | None) -> InlineKeyboardMarkup:
+def inbox_group(
+    token: str, closest_title: str | None, *, weak: bool = False
+) -> InlineKeyboardMarkup:
+    """A group's buttons: attach to the closest article first, unless it is `weak` (below
+    the suggest band): then choosing another or creating one comes first."""
     builder = InlineKeyboardBuilder()
-    if closest_title is not None:
-        builder.button(
-            text=_short(admin_texts.BUTTON_ATTACH.format(title=closest_title)),
-            callback_data=AdminInbox(action="attach", token=token),
-        )
-    builder.button(
-        text=admin_texts.BUTTON_CHOOSE, callback_data=AdminInbox(action="choose", token=token)
+    attach = (
+        []
+        if closest_title is None
+        else [
+            (
+                _short(admin_texts.BUTTON_ATTACH.format(title=closest_title)),
+                AdminInbox(action="attach", token=token),
+            )
+        ]
     )
-    builder.button(
-        text=admin_texts.BUTTON_CREATE, callback_data=AdminInbox(action="create", token=token)
-    )
+    others = [
+        (admin_texts.BUTTON_CHOOSE, AdminInbox(action="choose", token=token)),
+        (admin_texts.BUTTON_CREATE, AdminInbox(action="create", token=token)),
+    ]
+    for text, data in others + attach if weak else attach + others:
+        builder.button(text=text, callback_data=data)
     builder.button(
         text=admin_texts.BUTTON_DISMISS, callback_data=AdminInbox(action="dismiss", token=token)
     )

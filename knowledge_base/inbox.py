@@ -4,8 +4,9 @@ attaching them to an article or dismissing them."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -44,6 +45,10 @@ class QuestionGroup:
     closest: Match | None = None
     # Whether the closest article scores as the bot's own answers do (else a guess).
     confident: bool = False
+    # Whether it scores below what the bot would even suggest: no article fits.
+    weak: bool = False
+    # The title of an article someone in the group rated 👎 (never offered as the closest).
+    rejected: str | None = None
     centroid: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
 
     @property
@@ -109,7 +114,24 @@ class InboxService:
     async def groups(self) -> list[QuestionGroup]:
         """The open questions grouped by meaning, largest first, each with its closest
         article."""
-        return await group_questions(self._engine, await self.open_questions())
+        questions = await self.open_questions()
+        async with read_only(self._session):
+            rejected = await self._inbox.rejected([q.query_id for q in questions])
+        return await group_questions(self._engine, questions, rejected=rejected)
+
+    async def still_open(self, query_ids: Sequence[int]) -> list[int]:
+        """Those of the questions nobody attached or dismissed yet. A read."""
+        self._actor.check("inbox")
+        async with read_only(self._session):
+            return await self._inbox.still_open(query_ids)
+
+    async def remember_confirmation(self, notice_id: int, chat_id: int, message_id: int) -> None:
+        """Where the admin's «Отменить» is, to edit it once the people are told."""
+        self._actor.check("attach")
+        await InboxNoticeRepository(self._session).remember_confirmation(
+            notice_id, chat_id, message_id
+        )
+        await self._session.commit()
 
     async def attach(
         self, query_ids: Sequence[int], article_id: int, notify_at: datetime | None = None
@@ -181,17 +203,19 @@ class InboxService:
             AuditAction.DETACH,
             notice.article_id,
             "",
-            f"{reopened}",
+            json.dumps({"questions": await self._texts(notice.query_ids)}, ensure_ascii=False),
             **self._actor.audit_name,
         )
         await self._session.commit()
         log.info("admin %s: undid attachment %s", self._actor.id, notice_id)
         return Detached(article.title if article else "", reopened)
 
-    async def dismiss(self, query_ids: Sequence[int]) -> Dismissed:
-        """Close questions as out of scope: how many were still open, and who asked them."""
+    async def dismiss(self, query_ids: Sequence[int], *, tell: bool | None = None) -> Dismissed:
+        """Close questions as out of scope: how many were still open, and who asked them.
+        `tell`: whether the admin chose to tell the people (kept in the audit record)."""
         self._actor.check("dismiss")
         people: dict[int, str] = {}
+        texts: list[str] = []
         closed = 0
         for query_id in query_ids:
             if not await self._inbox.resolve(
@@ -200,16 +224,25 @@ class InboxService:
                 continue
             closed += 1
             record = await self._queries.get(query_id)
+            if record is not None:
+                texts.append(record.text)
             if record is not None and record.user_id is not None:
                 people.setdefault(record.user_id, record.text)
         if not closed:
             await self._session.rollback()
             return Dismissed(0, [])
+        # The questions and whether people were told, as the audit trail shows them.
+        after = json.dumps({"questions": texts, "told": tell}, ensure_ascii=False)
         await self._audit.add(
-            self._actor.id, AuditAction.DISMISS, None, "", f"{closed}", **self._actor.audit_name
+            self._actor.id, AuditAction.DISMISS, None, "", after, **self._actor.audit_name
         )
         await self._session.commit()
         return Dismissed(closed, list(people.items()))
+
+    async def _texts(self, query_ids: Sequence[int]) -> list[str]:
+        """The questions' texts, for an audit record."""
+        records = [await self._queries.get(query_id) for query_id in query_ids]
+        return [record.text for record in records if record is not None]
 
 
 class InboxNotices:
@@ -243,12 +276,28 @@ class InboxNotices:
                 article = None
             return article, list(notice.people)
 
+    async def confirmation(self, notice_id: int) -> tuple[int, int, int] | None:
+        """The admin's confirmation of a notice: (chat, message, questions attached), or None
+        if it was never recorded."""
+        async with self._session_factory() as session, read_only(session):
+            notice = await InboxNoticeRepository(session).get(notice_id)
+        if notice is None or notice.confirmation is None:
+            return None
+        chat_id, message_id = notice.confirmation
+        return chat_id, message_id, len(notice.query_ids)
+
 
 async def group_questions(
-    engine: SearchEngine, questions: Sequence[OpenQuestion], threshold: float = GROUP_THRESHOLD
+    engine: SearchEngine,
+    questions: Sequence[OpenQuestion],
+    threshold: float = GROUP_THRESHOLD,
+    *,
+    rejected: Mapping[int, Sequence[tuple[int, str]]] | None = None,
 ) -> list[QuestionGroup]:
     """Groups of questions with close embeddings, largest first, each with the existing
-    article closest to its first question (what an admin would attach it to)."""
+    article closest to its first question (what an admin would attach it to), leaving out
+    the articles its askers rated 👎 (`rejected`: query id → (article id, title))."""
+    rejected = rejected or {}
     if not questions:
         return []
     snapshot = engine.snapshot
@@ -264,7 +313,13 @@ async def group_questions(
             groups.append(QuestionGroup([question], centroid=np.asarray(vector, np.float32)))
     groups.sort(key=lambda g: (-g.size, g.questions[0].query_id))
     for group in groups:
-        ranked = await snapshot.rank(group.questions[0].text, 1)
-        group.closest = ranked[0] if ranked else None
-        group.confident = bool(ranked) and ranked[0].score >= snapshot.thresholds.answer
+        refused = [a for q in group.questions for a in rejected.get(q.query_id, ())]
+        ranked = await snapshot.rank(group.questions[0].text, 1 + len(refused))
+        refused_ids = {article_id for article_id, _ in refused}
+        kept = [m for m in ranked if m.article_id not in refused_ids]
+        group.closest = kept[0] if kept else None
+        group.rejected = refused[0][1] if refused else None
+        if group.closest is not None:
+            group.confident = group.closest.score >= snapshot.thresholds.answer
+            group.weak = group.closest.score < snapshot.thresholds.suggest
     return groups

@@ -18,7 +18,7 @@ from bot.app import Resources, build_resources, create_bot, create_dispatcher
 from bot.config import Settings
 from bot.notifications import tell_askers
 from bot.redaction import redact
-from bot.runtime.inbox_notices import InboxNoticeSender
+from bot.runtime.inbox_notices import InboxNoticeSender, edit_message
 from bot.runtime.journal import JournalInUse, JournalUnwritable, UpdateJournal
 from bot.runtime.polling import DurablePolling
 from bot.runtime.sending import prefer_waiting_threads
@@ -156,7 +156,9 @@ async def _poll(settings: Settings, bot: Any, journal: UpdateJournal, name: str)
     try:
         dp = create_dispatcher(resources)
         # People whose /unanswered questions were attached are told after the undo period.
-        notices = InboxNoticeSender(resources.session_factory, partial(tell_askers, bot))
+        notices = InboxNoticeSender(
+            resources.session_factory, partial(tell_askers, bot), edit=partial(edit_message, bot)
+        )
         dp.startup.register(notices.start)
         dp.shutdown.register(notices.stop)
         await _set_command_menus(bot, settings.admin_ids)

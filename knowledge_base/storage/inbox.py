@@ -11,6 +11,7 @@ from sqlalchemy import and_, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge_base.storage.tables import (
+    ArticleRow,
     FeedbackRow,
     InboxNoticeRow,
     InboxResolutionRow,
@@ -39,6 +40,8 @@ class Notice:
     phrasings: tuple[str, ...]
     people: tuple[tuple[int, int, str], ...]
     status: NoticeStatus
+    # The admin's confirmation (chat, message) with «Отменить»; None if never recorded.
+    confirmation: tuple[int, int] | None = None
 
 
 class InboxRepository:
@@ -97,6 +100,34 @@ class InboxRepository:
             )
             for row in rows
         ]
+
+    async def still_open(self, query_ids: Sequence[int]) -> list[int]:
+        """Those of the questions neither attached nor dismissed yet."""
+        closed = set(
+            await self._session.scalars(
+                select(InboxResolutionRow.query_id).where(
+                    InboxResolutionRow.query_id.in_(list(query_ids))
+                )
+            )
+        )
+        return [q for q in query_ids if q not in closed]
+
+    async def rejected(self, query_ids: Sequence[int]) -> dict[int, list[tuple[int, str]]]:
+        """For each question, the articles (id, title) its asker rated 👎, oldest first."""
+        rows = await self._session.execute(
+            select(FeedbackRow.query_id, ArticleRow.id, ArticleRow.title)
+            .join(ArticleRow, ArticleRow.id == FeedbackRow.article_id)
+            .where(
+                FeedbackRow.query_id.in_(list(query_ids)),
+                FeedbackRow.label == Label.NOT_HELPFUL,
+            )
+            .order_by(FeedbackRow.id)
+        )
+        found: dict[int, list[tuple[int, str]]] = {}
+        for query_id, article_id, title in rows:
+            if (article_id, title) not in found.setdefault(query_id, []):
+                found[query_id].append((article_id, title))
+        return found
 
     async def resolve(
         self, query_id: int, status: InboxResolution, article_id: int | None, actor_id: int
@@ -184,6 +215,13 @@ class InboxNoticeRepository:
         )
         return bool(getattr(result, "rowcount", 0))
 
+    async def remember_confirmation(self, notice_id: int, chat_id: int, message_id: int) -> None:
+        await self._session.execute(
+            update(InboxNoticeRow)
+            .where(InboxNoticeRow.id == notice_id)
+            .values(confirm_chat_id=chat_id, confirm_message_id=message_id)
+        )
+
     async def get(self, notice_id: int) -> Notice | None:
         row = await self._session.get(InboxNoticeRow, notice_id)
         if row is None:
@@ -196,4 +234,7 @@ class InboxNoticeRepository:
             phrasings=tuple(str(t) for t in json.loads(row.phrasings)),
             people=tuple((int(u), int(q), str(t)) for u, q, t in json.loads(row.people)),
             status=NoticeStatus(row.status),
+            confirmation=(row.confirm_chat_id, row.confirm_message_id)
+            if row.confirm_chat_id is not None and row.confirm_message_id is not None
+            else None,
         )

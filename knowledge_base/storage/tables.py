@@ -222,6 +222,9 @@ class InboxNoticeRow(Base):
     status: Mapped[str] = mapped_column(String(20))
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The admin's confirmation with «Отменить», edited once the people are told.
+    confirm_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    confirm_message_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class AdminDigestRow(Base):

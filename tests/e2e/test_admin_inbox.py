@@ -9,7 +9,7 @@ from bot.texts import admin as admin_texts
 from bot.texts import user as texts
 from knowledge_base.storage.articles import ArticleRepository
 from knowledge_base.types import ArticleDraft
-from tests.fakes.harness import FORCE_ANSWER, FORCE_NOTHING, BotHarness, LaunchBot
+from tests.fakes.harness import FORCE_ANSWER, FORCE_NOTHING, FORCE_SUGGEST, BotHarness, LaunchBot
 from tests.fakes.inbox_notices import send_notices_at
 from tests.fakes.people import ADMIN, USER_ID
 from tests.fakes.replies import sent_text, shown_text
@@ -33,8 +33,14 @@ async def _groups(bot: BotHarness) -> list[Call]:
     header, *groups = [
         c for c in await bot.say("/unanswered", user_id=ADMIN) if c.method == "sendMessage"
     ]
-    assert shown_text(header) == "Без ответа: 4 вопроса, похожие собраны в группы (2)."
+    assert shown_text(header) == "Без ответа: 4 вопроса в 2 группах."
     return groups
+
+
+def _action(card: Call, action: str) -> str:
+    """The data of a card's button doing `action` (attach, choose, create, dismiss)."""
+    [data] = [d for _, d in TelegramStub.buttons(card) if AdminInbox.unpack(d).action == action]
+    return data
 
 
 async def _confirm(bot: BotHarness, group: Call, choice: str) -> tuple[Call, str]:
@@ -42,7 +48,9 @@ async def _confirm(bot: BotHarness, group: Call, choice: str) -> tuple[Call, str
     the data of its «Отменить»."""
     [ask] = (await bot.press(group, choice, user_id=ADMIN)).replies
     yes = dict(TelegramStub.buttons(ask))[admin_texts.BUTTON_CONFIRM_ATTACH]
-    [done] = (await bot.press(ask, yes, user_id=ADMIN)).replies
+    replies = (await bot.press(ask, yes, user_id=ADMIN)).replies
+    # The confirmation replaces the question; the group's card is edited too.
+    [done] = [c for c in replies if c.params.get("message_id") == ask.result["message_id"]]
     [(undo_label, undo)] = TelegramStub.buttons(done)
     assert undo_label == admin_texts.BUTTON_UNDO
     return done, undo
@@ -56,7 +64,8 @@ async def test_a_group_attached_to_an_article_reaches_each_asker_once(
     gym, canteen = await _groups(bot)
     assert shown_text(gym).startswith("1. 3 вопроса, 2 человека")
     assert shown_text(canteen).startswith("2. 1 вопрос, 1 человек")
-    [(attach_label, attach), (choose_label, _), (create_label, _), (dismiss_label, dismiss)] = (
+    # Nothing scores even as a suggestion (FORCE_NOTHING): the closest article comes third.
+    [(choose_label, _), (create_label, _), (attach_label, attach), (dismiss_label, dismiss)] = (
         TelegramStub.buttons(gym)
     )
     assert (choose_label, create_label, dismiss_label) == (
@@ -66,10 +75,22 @@ async def test_a_group_attached_to_an_article_reaches_each_asker_once(
     )
     assert attach_label.startswith("Привязать к «")
     title = attach_label.removeprefix("Привязать к «").removesuffix("»")
+    assert f"Подходящей статьи в базе нет: даже ближайшая, «{title}», — о другом." in (
+        shown_text(gym)
+    )
     mark = bot.stub.mark()
     done, _ = await _confirm(bot, gym, attach)
     assert shown_text(done).startswith(f"Привязано к «{title}»: 3 вопроса стали фразами")
+    # The card says what became of the group, and its buttons are gone.
+    card = bot.current(gym)
+    assert shown_text(card).endswith(f"\n\n✅ Привязано к «{title}».")
+    assert TelegramStub.buttons(card) == []
     assert await send_notices_at(bot, datetime.now(UTC) + timedelta(minutes=6)) == 2
+    # Once the answer went out, the confirmation says so, with no «Отменить».
+    confirmation = bot.current(done)
+    assert shown_text(confirmation) == admin_texts.attached(title, 3, 2)
+    assert "ответ отправлен: 2 людям" in shown_text(confirmation)
+    assert TelegramStub.buttons(confirmation) == []
     # Two people asked (one of them twice): each gets the note and the article, once.
     for user in (101, 102):
         note, article = [c for c in bot.replies(after=mark, user_id=user)]
@@ -84,6 +105,9 @@ async def test_a_group_attached_to_an_article_reaches_each_asker_once(
     quiet = dict(TelegramStub.buttons(ask))[admin_texts.BUTTON_DISMISS_QUIET]
     dismissed = await bot.press(ask, quiet, user_id=ADMIN)
     assert shown_text(dismissed.replies[0]) == "Группа отклонена: 1 вопрос вне темы базы."
+    card = bot.current(canteen)
+    assert shown_text(card).endswith("\n\n✅ Отклонено: вне темы базы.")
+    assert TelegramStub.buttons(card) == []
     [empty] = await bot.say("/unanswered", user_id=ADMIN)
     assert shown_text(empty) == admin_texts.INBOX_EMPTY
     # The questions are now phrasings of the article, served at once.
@@ -98,9 +122,13 @@ async def test_create_an_article_from_a_group(launch_bot: LaunchBot) -> None:
     bot = await launch_bot(FORCE_NOTHING, admin_ids=frozenset({ADMIN}))
     await _ask_all(bot)
     gym, _ = await _groups(bot)
-    create = TelegramStub.buttons(gym)[2][1]
+    create = _action(gym, "create")
     [ask_title] = (await bot.press(gym, create, user_id=ADMIN)).replies
-    assert shown_text(ask_title) == admin_texts.ADD_TITLE
+    # Which questions the article is for, and that they will be attached.
+    assert shown_text(ask_title).startswith(
+        f"Новая статья для вопросов: «{GYM[0][1]}» (3). Когда вы её сохраните, эти вопросы "
+        "к ней привяжутся."
+    )
     await bot.say("Корпоративный спортзал", user_id=ADMIN)
     [ask_phrasings] = await bot.say("Спортзал на 3 этаже, вход по пропуску.", user_id=ADMIN)
     press = await bot.press(
@@ -119,10 +147,21 @@ async def test_create_an_article_from_a_group(launch_bot: LaunchBot) -> None:
     ]
     assert [label for label, _ in TelegramStub.buttons(done)] == [admin_texts.BUTTON_UNDO]
     assert bot.replies(after=mark, user_id=102) == []
+    # The group's card says so and loses its buttons; a stale «Создать статью» is refused
+    # at once, not after a whole second article.
+    card = bot.current(gym)
+    assert shown_text(card).endswith(
+        "\n\n✅ Создана статья «Корпоративный спортзал», вопросы привязаны к ней."
+    )
+    assert TelegramStub.buttons(card) == []
+    again = await bot.press(gym, create, user_id=ADMIN)
+    assert again.alert == admin_texts.INBOX_GONE and again.replies == []
     assert await send_notices_at(bot, datetime.now(UTC) + timedelta(minutes=6)) == 2
     assert [shown_text(c) for c in bot.replies(after=mark, user_id=102)][1].startswith(
         "Корпоративный спортзал"
     )
+    assert shown_text(bot.current(done)) == admin_texts.attached("Корпоративный спортзал", 3, 2)
+    assert TelegramStub.buttons(bot.current(done)) == []
 
 
 async def test_an_article_created_from_a_group_can_be_undone_before_anyone_is_told(
@@ -131,7 +170,7 @@ async def test_an_article_created_from_a_group_can_be_undone_before_anyone_is_to
     bot = await launch_bot(FORCE_NOTHING, admin_ids=frozenset({ADMIN}))
     await _ask_all(bot)
     gym, _ = await _groups(bot)
-    create = TelegramStub.buttons(gym)[2][1]
+    create = _action(gym, "create")
     await bot.press(gym, create, user_id=ADMIN)
     await bot.say("Корпоративный спортзал", user_id=ADMIN)
     [ask_phrasings] = await bot.say("Спортзал на 3 этаже, вход по пропуску.", user_id=ADMIN)
@@ -158,7 +197,7 @@ async def test_the_groups_survive_another_dialog(launch_bot: LaunchBot) -> None:
     bot = await launch_bot(FORCE_NOTHING, admin_ids=frozenset({ADMIN}))
     await _ask_all(bot)
     gym, canteen = await _groups(bot)
-    create = TelegramStub.buttons(gym)[2][1]
+    create = _action(gym, "create")
     [ask_title] = (await bot.press(gym, create, user_id=ADMIN)).replies
     cancel = dict(TelegramStub.buttons(ask_title))[admin_texts.BUTTON_CANCEL]
     cancelled = await bot.press(ask_title, cancel, user_id=ADMIN)
@@ -180,12 +219,12 @@ async def test_create_from_a_group_offers_the_kept_draft_first(launch_bot: Launc
     gym, _ = await _groups(bot)
     await bot.say("/add", user_id=ADMIN)
     await bot.say("Черновик без конца", user_id=ADMIN)
-    create = TelegramStub.buttons(gym)[2][1]
+    create = _action(gym, "create")
     [offer] = (await bot.press(gym, create, user_id=ADMIN)).replies
     assert shown_text(offer) == admin_texts.add_draft_waits("Черновик без конца")
     start_over = dict(TelegramStub.buttons(offer))[admin_texts.BUTTON_START_OVER]
     [ask_title] = (await bot.press(offer, start_over, user_id=ADMIN)).replies
-    assert shown_text(ask_title) == admin_texts.ADD_TITLE
+    assert shown_text(ask_title).startswith(f"Новая статья для вопросов: «{GYM[0][1]}» (3).")
     await bot.say("Корпоративный спортзал", user_id=ADMIN)
     [ask_phrasings] = await bot.say("Спортзал на 3 этаже, вход по пропуску.", user_id=ADMIN)
     skip = dict(TelegramStub.buttons(ask_phrasings))[admin_texts.BUTTON_NO_PHRASINGS]
@@ -221,7 +260,7 @@ async def test_a_group_attached_to_an_article_the_admin_chose(launch_bot: Launch
     bot = await launch_bot(FORCE_NOTHING, admin_ids=frozenset({ADMIN}))
     await _ask_all(bot)
     gym, _ = await _groups(bot)
-    choose = TelegramStub.buttons(gym)[1][1]
+    choose = _action(gym, "choose")
 
     [closest] = (await bot.press(gym, choose, user_id=ADMIN)).replies
     assert shown_text(closest).startswith("К какой статье привязать «есть ли у компании")
@@ -270,7 +309,7 @@ async def test_attaching_asks_first_showing_the_start_of_the_article(
     gym, _ = await _groups(bot)
     # No raw score: words instead.
     assert "0." not in shown_text(gym).split("\n")[-1]
-    attach = TelegramStub.buttons(gym)[0][1]
+    attach = _action(gym, "attach")
     target = await bot.article_id("Корпоративный спортзал")
     choice = AdminInbox.unpack(attach).model_copy(update={"article": target}).pack()
     mark = bot.stub.mark()
@@ -304,7 +343,7 @@ async def test_askers_are_told_once_after_the_undo_period_even_across_a_restart(
     gym, _ = await _groups(bot)
     mark = bot.stub.mark()
     before = datetime.now(UTC)
-    done, _ = await _confirm(bot, gym, TelegramStub.buttons(gym)[0][1])
+    done, undo = await _confirm(bot, gym, _action(gym, "attach"))
     after = datetime.now(UTC)
     assert "через 5 минут" in shown_text(done)
     # Attached at once: the questions are phrasings the base serves now.
@@ -322,8 +361,8 @@ async def test_askers_are_told_once_after_the_undo_period_even_across_a_restart(
         note, article = bot.replies(after=mark, user_id=user)
         assert shown_text(note).startswith("Нашёлся ответ на ваш вопрос «")
         assert TelegramStub.buttons(article)  # 👍/👎 under it
-    # Too late to undo now.
-    undo = TelegramStub.buttons(bot.current(done))[0][1]
+    # Too late to undo now: the button is gone, and a stale press says so.
+    assert TelegramStub.buttons(bot.current(done)) == []
     late = await bot.press(done, undo, user_id=ADMIN)
     assert late.alert == admin_texts.UNDO_TOO_LATE
 
@@ -332,7 +371,9 @@ async def test_undo_within_the_period_detaches_and_tells_nobody(launch_bot: Laun
     bot = await launch_bot(FORCE_NOTHING, admin_ids=frozenset({ADMIN}))
     await _ask_all(bot)
     gym, _ = await _groups(bot)
-    attach_label, attach = TelegramStub.buttons(gym)[0]
+    [(attach_label, attach)] = [
+        (t, d) for t, d in TelegramStub.buttons(gym) if AdminInbox.unpack(d).action == "attach"
+    ]
     title = attach_label.removeprefix("Привязать к «").removesuffix("»")
     mark = bot.stub.mark()
     done, undo = await _confirm(bot, gym, attach)
@@ -373,7 +414,7 @@ async def test_dismiss_and_tell_messages_each_asker_once_quietly_nobody(
     ]
     mark = bot.stub.mark()
     told = await bot.press(ask, options[admin_texts.BUTTON_DISMISS_TELL], user_id=ADMIN)
-    assert shown_text(told.replies[-1]) == (
+    assert shown_text(told.replies[0]) == (
         "Группа отклонена: 3 вопроса вне темы базы. Сообщили: 2 людям."
     )
     [note] = bot.replies(after=mark, user_id=101)
@@ -404,7 +445,7 @@ async def test_an_article_titled_as_the_words_typed_is_offered_first(
     )
     await _ask_all(bot)
     gym, _ = await _groups(bot)
-    await bot.press(gym, TelegramStub.buttons(gym)[1][1], user_id=ADMIN)
+    await bot.press(gym, _action(gym, "choose"), user_id=ADMIN)
     [found] = await bot.say("корпоратив", user_id=ADMIN)
     offered = [label for label, _ in TelegramStub.buttons(found)]
     assert len(offered) > 1
@@ -415,7 +456,7 @@ async def test_a_person_telegram_refuses_does_not_cost_the_others(launch_bot: La
     bot = await launch_bot(FORCE_NOTHING, admin_ids=frozenset({ADMIN}))
     await _ask_all(bot)
     gym, _ = await _groups(bot)
-    await _confirm(bot, gym, TelegramStub.buttons(gym)[0][1])
+    await _confirm(bot, gym, _action(gym, "attach"))
     bot.stub.blocked_chats.add(101)
     bot.expected_errors.append("bot was blocked by the user")
     mark = bot.stub.mark()
@@ -425,3 +466,51 @@ async def test_a_person_telegram_refuses_does_not_cost_the_others(launch_bot: La
     # Sent is sent: the refused person is not retried into a second message for the others.
     assert await send_notices_at(bot, datetime.now(UTC) + timedelta(minutes=7)) == 0
     assert len(bot.replies(after=mark, user_id=102)) == 2
+
+
+async def test_an_article_rejected_with_thumbs_down_is_not_offered_back(
+    launch_bot: LaunchBot,
+) -> None:
+    bot = await launch_bot(FORCE_ANSWER, admin_ids=frozenset({ADMIN}))
+    reply = await bot.ask("как сбросить пароль?")
+    _, (_, not_helpful) = TelegramStub.buttons(reply)
+    await bot.press(reply, not_helpful)
+    [rated] = await bot.feedback()
+    assert rated.article_id is not None
+    rejected = await bot.title_of(rated.article_id)
+    _, group = [c for c in await bot.say("/unanswered", user_id=ADMIN) if c.method == "sendMessage"]
+    assert f"Человек ответил 👎 на статью «{rejected}»." in shown_text(group)
+    labels = [label for label, _ in TelegramStub.buttons(group)]
+    assert f"Привязать к «{rejected}»" not in labels
+    assert labels[0].startswith("Привязать к «")  # another article, close enough to answer
+
+
+async def test_a_closest_article_in_the_suggest_band_is_offered_first(
+    launch_bot: LaunchBot,
+) -> None:
+    bot = await launch_bot(FORCE_SUGGEST, admin_ids=frozenset({ADMIN}))
+    offer = await bot.ask("как сбросить пароль?")
+    none_fit = TelegramStub.buttons(offer)[-1][1]
+    await bot.press(offer, none_fit)
+    _, group = [c for c in await bot.say("/unanswered", user_id=ADMIN) if c.method == "sendMessage"]
+    [first, *_] = TelegramStub.buttons(group)
+    assert AdminInbox.unpack(first[1]).action == "attach"
+    title = first[0].removeprefix("Привязать к «").removesuffix("»")
+    assert f"Ближе всего статья «{title}», но я не уверен, что она подходит." in shown_text(group)
+
+
+async def test_identical_questions_are_listed_once_with_their_count(
+    launch_bot: LaunchBot,
+) -> None:
+    bot = await launch_bot(FORCE_NOTHING, admin_ids=frozenset({ADMIN}))
+    for user in (101, 102):
+        bot.stub.open_chat(user)
+        await bot.say(CANTEEN[1], user_id=user)
+    header, group = [
+        c for c in await bot.say("/unanswered", user_id=ADMIN) if c.method == "sendMessage"
+    ]
+    assert shown_text(header) == "Без ответа: 2 вопроса в 1 группе."
+    assert shown_text(group).splitlines()[:2] == [
+        "1. 2 вопроса, 2 человека",
+        f"• {CANTEEN[1]} ×2 (нет ответа)",
+    ]

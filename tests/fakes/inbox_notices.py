@@ -7,7 +7,7 @@ from functools import partial
 
 from bot.app import create_bot
 from bot.notifications import tell_askers
-from bot.runtime.inbox_notices import InboxNoticeSender
+from bot.runtime.inbox_notices import InboxNoticeSender, edit_message
 from tests.fakes.harness import BotHarness
 
 
@@ -17,7 +17,10 @@ async def send_notices_at(harness: BotHarness, moment: datetime) -> int:
     bot = create_bot(harness.settings)
     try:
         sender = InboxNoticeSender(
-            harness.session_factory, partial(tell_askers, bot), clock=lambda: moment
+            harness.session_factory,
+            partial(tell_askers, bot),
+            edit=partial(edit_message, bot),
+            clock=lambda: moment,
         )
         return await sender.send_due()
     finally:

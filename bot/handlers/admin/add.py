@@ -85,7 +85,13 @@ async def _ask(
     data = await state.get_data()
     title = data.get("title")
     if current == AddArticle.title.state:
-        text = admin_texts.add_title_again(title) if title else admin_texts.ADD_TITLE
+        if title:
+            text = admin_texts.add_title_again(title)
+        elif data.get("inbox_queries") and data.get("seed"):
+            # Started from an /unanswered group: which questions the article is for.
+            text = admin_texts.create_from_group(str(data["seed"][0]), len(data["inbox_queries"]))
+        else:
+            text = admin_texts.ADD_TITLE
     elif current == AddArticle.body.state:
         body = data.get("body")
         text = (
@@ -328,6 +334,8 @@ async def _save(
             bot=bot,
             index=index,
             undo_minutes=undo_minutes,
+            card=data.get("inbox_card"),
+            outcome=admin_texts.CARD_CREATED,
         )
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiogram import Bot, F
 from aiogram.dispatcher.event.bases import SkipHandler
+from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State
 from aiogram.types import Message
@@ -28,7 +30,16 @@ NOT_A_COMMAND = F.text & ~F.text.startswith("/")
 # /unanswered groups on screen, and an /add draft paused by a command.
 KEPT_ACROSS_DIALOGS = ("lists", "imports", "groups", "paused")
 # An /add draft's values: what a pause keeps and a resume brings back (all JSON).
-DRAFT_KEYS = ("started", "title", "body", "body_html", "phrasings", "seed", "inbox_queries")
+DRAFT_KEYS = (
+    "started",
+    "title",
+    "body",
+    "body_html",
+    "phrasings",
+    "seed",
+    "inbox_queries",
+    "inbox_card",
+)
 # A dialog left alone this long is dropped at its next step.
 EXPIRES_AFTER_SECONDS = 24 * 3600
 
@@ -170,6 +181,21 @@ def formatted(message: Message) -> str | None:
     return message.html_text.strip()
 
 
+async def mark_card(bot: Bot, card: Any, outcome: str, title: str = "") -> None:
+    """A handled group's card says what was done to it and loses its buttons (`card`: the
+    group's "card" entry; an old or deleted card is left as it is)."""
+    if not card:
+        return
+    chat_id, message_id, text = card
+    with suppress(TelegramAPIError):
+        await bot.edit_message_text(
+            text=admin_texts.card_done(str(text), outcome, title),
+            chat_id=int(chat_id),
+            message_id=int(message_id),
+            reply_markup=None,
+        )
+
+
 async def attach_and_tell(
     message: Message,
     query_ids: list[int],
@@ -180,29 +206,34 @@ async def attach_and_tell(
     bot: Bot,
     index: IndexUpdater,
     undo_minutes: float = 0,
+    card: Any = None,
+    outcome: str = admin_texts.CARD_ATTACHED,
 ) -> bool:
     """Attach the questions and serve them at once; False if nothing was attached. The people
     who asked get the article (once, however many of the questions were theirs) after
     `undo_minutes` (INBOX_UNDO_MINUTES), during which «Отменить» under the answer detaches it
-    all and tells nobody; at once when it is 0."""
+    all and tells nobody; at once when it is 0. The group's `card` (see mark_card) then
+    says so (`outcome`: one of admin_texts.CARD_*)."""
     notify_at = datetime.now(UTC) + timedelta(minutes=undo_minutes) if undo_minutes else None
     attached = await inbox.attach(query_ids, article_id, notify_at=notify_at)
     if not attached.count or (notify_at is not None and attached.notice_id is None):
         await message.answer(admin_texts.INBOX_GONE)
         return False
     await index.serve_changes()
-    card = await editor.card(article_id)
-    if card is None:
+    article = await editor.card(article_id)
+    if article is None:
         await message.answer(admin_texts.ARTICLE_MISSING)
         return True
+    title = article.article.title
     if attached.notice_id is not None:
-        await message.answer(
-            admin_texts.attached_pending(
-                card.article.title, attached.count, len(attached.people), undo_minutes
-            ),
+        sent = await message.answer(
+            admin_texts.attached_pending(title, attached.count, len(attached.people), undo_minutes),
             reply_markup=keyboards.inbox_undo(attached.notice_id),
         )
-        return True
-    reached = await tell_askers(bot, attached.people, card.article)
-    await message.answer(admin_texts.attached(card.article.title, attached.count, reached))
+        # Edited by the sender once the people are told.
+        await inbox.remember_confirmation(attached.notice_id, sent.chat.id, sent.message_id)
+    else:
+        reached = await tell_askers(bot, attached.people, article.article)
+        await message.answer(admin_texts.attached(title, attached.count, reached))
+    await mark_card(bot, card, outcome, title)
     return True

@@ -19,6 +19,7 @@ from bot.handlers.admin.dialogs import (
     attach_and_tell,
     begin_dialog,
     expired,
+    mark_card,
     pause_draft,
     paused_draft,
     tell_paused,
@@ -57,15 +58,22 @@ async def show_inbox(message: Message, inbox: InboxService, state: FSMContext) -
             "first": group.questions[0].text,
             "people": len(group.askers),
         }
-        await message.answer(
-            admin_texts.inbox_group(
-                number,
-                [(q.text, q.reason) for q in group.questions],
-                len(group.askers),
-                (closest.title, group.confident) if closest else None,
-            ),
-            reply_markup=keyboards.inbox_group(token, closest.title if closest else None),
+        text = admin_texts.inbox_group(
+            number,
+            [(q.text, q.reason) for q in group.questions],
+            len(group.askers),
+            (closest.title, group.confident) if closest else None,
+            weak=group.weak,
+            rejected=group.rejected,
         )
+        card = await message.answer(
+            text,
+            reply_markup=keyboards.inbox_group(
+                token, closest.title if closest else None, weak=group.weak
+            ),
+        )
+        # The card, edited once the group is handled: (chat, message, its text).
+        shown[token]["card"] = [card.chat.id, card.message_id, text]
     await state.update_data(groups=shown)
 
 
@@ -90,8 +98,12 @@ async def act_on_group(
     if group is None or message is None:
         await query.answer(admin_texts.INBOX_GONE, show_alert=True)
         return
-    await query.answer()
     query_ids = [int(q) for q in group["queries"]]
+    if callback_data.action == "create" and not await inbox.still_open(query_ids):
+        # Handled meanwhile (an article already created from it): no second article.
+        await query.answer(admin_texts.INBOX_GONE, show_alert=True)
+        return
+    await query.answer()
     target = callback_data.article or group.get("article")
     if callback_data.action == "choose" or (callback_data.action == "attach" and not target):
         closest = await search.rank(str(group["first"]), admin_texts.CHOOSE_SHOWN)
@@ -105,7 +117,11 @@ async def act_on_group(
         )
         return
     if callback_data.action == "create":
-        seed = {"seed": [str(group["first"])], "inbox_queries": query_ids}
+        seed = {
+            "seed": [str(group["first"])],
+            "inbox_queries": query_ids,
+            "inbox_card": group.get("card"),
+        }
         await pause_draft(state)
         paused = await paused_draft(state)
         if paused is not None:
@@ -118,7 +134,10 @@ async def act_on_group(
             )
             return
         await begin_dialog(state, AddArticle.title, **seed)
-        await message.answer(admin_texts.ADD_TITLE, reply_markup=keyboards.add_step("title"))
+        await message.answer(
+            admin_texts.create_from_group(str(group["first"]), len(query_ids)),
+            reply_markup=keyboards.add_step("title"),
+        )
         return
     if callback_data.action == "dismiss":
         await message.answer(
@@ -129,7 +148,7 @@ async def act_on_group(
         await edit_in_place(message, admin_texts.KEPT, None)
         return
     if callback_data.action in ("tell", "quiet"):
-        dismissed = await inbox.dismiss(query_ids)
+        dismissed = await inbox.dismiss(query_ids, tell=callback_data.action == "tell")
         await _forget_group(state, callback_data.token)
         if not dismissed.count:
             await edit_in_place(message, admin_texts.INBOX_GONE, None)
@@ -140,6 +159,7 @@ async def act_on_group(
             for user_id, question in dismissed.people:
                 told += await send_unasked(bot, user_id, user_texts.off_topic(question))
         await edit_in_place(message, admin_texts.dismissed(dismissed.count, told), None)
+        await mark_card(bot, group.get("card"), admin_texts.CARD_DISMISSED)
         return
     if callback_data.action == "attach":
         await _ask_to_attach(message, callback_data.token, group, int(target), editor)
@@ -150,7 +170,14 @@ async def act_on_group(
     minutes = settings.inbox_undo_minutes
     if not minutes:
         if await attach_and_tell(
-            message, query_ids, target, inbox=inbox, editor=editor, bot=bot, index=index
+            message,
+            query_ids,
+            target,
+            inbox=inbox,
+            editor=editor,
+            bot=bot,
+            index=index,
+            card=group.get("card"),
         ):
             await _forget_group(state, callback_data.token)
         return
@@ -168,6 +195,9 @@ async def act_on_group(
         admin_texts.attached_pending(title, attached.count, len(attached.people), minutes),
         keyboards.inbox_undo(attached.notice_id),
     )
+    # Edited by the sender once the people are told.
+    await inbox.remember_confirmation(attached.notice_id, message.chat.id, message.message_id)
+    await mark_card(bot, group.get("card"), admin_texts.CARD_ATTACHED, title)
 
 
 async def _ask_to_attach(
