@@ -14,10 +14,10 @@ from bot.texts import admin as admin_texts
 from knowledge_base.storage.audit import AuditRepository
 from knowledge_base.storage.tables import ArticleRow, AuditRow
 from knowledge_base.types import AuditAction
-from tests.fakes.harness import BotHarness, LaunchBot, launch_admin_bot
+from tests.fakes.harness import FORCE_NOTHING, BotHarness, LaunchBot, launch_admin_bot
 from tests.fakes.people import ADMIN
 from tests.fakes.replies import buttons, shown_text, shown_text_or_caption
-from tests.fakes.telegram import TelegramStub
+from tests.fakes.telegram import Call, TelegramStub
 
 NEW_TITLE = "Как заказать пропуск для гостя"
 # The stand-in's name for a person (tests/fakes/telegram.py, user_object).
@@ -165,3 +165,44 @@ async def test_a_change_longer_than_a_few_messages_comes_as_a_file(launch_bot: L
     assert shown_text_or_caption(document).endswith(" — новый текст")
     file = bot.stub.file(document.result["document"]["file_id"])
     assert file.content.decode() == f"Было:\n{before}\n\nСтало:\n{after}\n"
+
+
+async def test_inbox_entries_name_the_questions_and_whether_people_were_told(
+    launch_bot: LaunchBot,
+) -> None:
+    """An attach, its undo and two dismissals show the questions (a repeat counted once),
+    not how many there were; a dismissal says whether the people were told."""
+    gym, canteen = "есть ли у компании корпоративный спортзал", "какое меню в столовой"
+    bot = await launch_bot(FORCE_NOTHING, admin_ids=frozenset({ADMIN}))
+    for user, question in [(101, gym), (102, gym), (103, canteen)]:
+        bot.stub.open_chat(user)
+        await bot.say(question, user_id=user)
+
+    async def groups() -> list[Call]:
+        calls = await bot.say("/unanswered", user_id=ADMIN)
+        return [c for c in calls if c.method == "sendMessage"][1:]
+
+    async def press(message: Call, label: str, then: str | None = None) -> Call:
+        """Press the button; of the messages the bot sent or edited in answer, the one with
+        the button `then` (the last one without it)."""
+        replies = (await bot.press(message, dict(buttons(message))[label], user_id=ADMIN)).replies
+        return [r for r in replies if then is None or then in dict(buttons(r))][-1]
+
+    first, _ = await groups()
+    # The closest article's button, wherever the card puts it (a weak match puts it lower).
+    [attach] = [data for label, data in buttons(first) if label.startswith("Привязать к «")]
+    [ask] = (await bot.press(first, attach, user_id=ADMIN)).replies
+    done = await press(ask, admin_texts.BUTTON_CONFIRM_ATTACH, admin_texts.BUTTON_UNDO)
+    await press(done, admin_texts.BUTTON_UNDO)
+    first, second = await groups()
+    tell, quiet = admin_texts.BUTTON_DISMISS_TELL, admin_texts.BUTTON_DISMISS_QUIET
+    await press(await press(first, admin_texts.BUTTON_DISMISS, tell), tell)
+    await press(await press(second, admin_texts.BUTTON_DISMISS, quiet), quiet)
+    [log] = await bot.say("/audit", user_id=ADMIN)
+    quiet, told, undone, attached = [
+        line.split(" · ", 2)[2] for line in shown_text(log).splitlines()
+    ]
+    assert quiet == f"база — отклонены вопросы без ответа: «{canteen}» — молча"
+    assert told == f"база — отклонены вопросы без ответа: «{gym}» ×2 — спросившим сообщили"
+    assert undone.endswith(f"— отменена привязка вопросов без ответа: «{gym}» ×2")
+    assert attached.endswith(f"— привязаны вопросы без ответа: «{gym}» ×2")
