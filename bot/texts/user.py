@@ -59,6 +59,10 @@ ARTICLE_GONE = "Эта статья больше недоступна. Зада�
 FEEDBACK_HELPFUL_NOTE = "\n\n<i>Отмечено: помогло.</i>"
 FEEDBACK_NOT_HELPFUL_NOTE = "\n\n<i>Отмечено: не то. Вопрос передан администраторам.</i>"
 FEEDBACK_NONE_FIT_NOTE = "\n\n<i>Отмечено: нет подходящего. Вопрос передан администраторам.</i>"
+# Under «Возможно, вы имели в виду:» once a suggestion is picked (the buttons go).
+FEEDBACK_PICKED_NOTE = "\n\n<i>Отмечено: «{title}».</i>"
+# A press on a message marked already: nothing is recorded again.
+ALREADY_MARKED = "Уже отмечено."
 
 COMMANDS = {
     "start": "Что умеет бот",
@@ -168,3 +172,7 @@ def truncated(limit: int) -> str:
         first=plural.agree(limit, "первый", "первые"),
         limit=plural.count_of(limit, "символ", "символа", "символов"),
     )
+
+
+def picked_note(title: str) -> str:
+    return FEEDBACK_PICKED_NOTE.format(title=escape(title))

@@ -210,8 +210,10 @@ async def test_not_helpful_offers_the_next_closest_articles(answer_band_bot: Bot
     assert rated.article_id not in {p.article_id for p in picked}
     # Picking one of them shows it and counts it as the right article for the same question.
     chosen = await bot.press(offer, picks[0][1])
-    [shown] = chosen.replies
+    shown, marked = chosen.replies
     assert sent_text(shown).startswith(f"<b>{picks[0][0]}</b>")
+    assert marked.method == "editMessageText"
+    assert bot.current(offer)["text"].endswith(f"Отмечено: «{picks[0][0]}».")
     stored = [(f.query_id, f.article_id, f.label) for f in await bot.feedback()]
     assert stored == [
         (rated.query_id, rated.article_id, -1),
@@ -250,12 +252,19 @@ async def test_picked_suggestion_is_shown_with_rating_buttons_and_counted_helpfu
     title, data = buttons(reply)[1]
     pick = Pick.unpack(data)
 
+    none_fit = buttons(reply)[-1][1]
+
     press = await bot.press(reply, data)
 
     assert press.alert is None
-    [shown] = press.replies
+    shown, marked = press.replies
     assert shown.method == "sendMessage"
     assert sent_text(shown).startswith(f"<b>{title}</b>\n\n")
+    # The suggestions say what was picked and lose their buttons, like any other press.
+    assert marked.method == "editMessageText"
+    message = bot.current(reply)
+    assert message["text"] == f"Возможно, вы имели в виду:\n\nОтмечено: «{title}»."
+    assert TelegramStub.buttons(message) == []
     assert buttons(shown) == [
         ("👍 Помогло", Rate(query_id=pick.query_id, article_id=pick.article_id, label=1).pack()),
         ("👎 Не то", Rate(query_id=pick.query_id, article_id=pick.article_id, label=-1).pack()),
@@ -269,6 +278,13 @@ async def test_picked_suggestion_is_shown_with_rating_buttons_and_counted_helpfu
     assert thumbs_up.answer.params.get("text") == texts.THANKS_HELPFUL
     assert [(f.query_id, f.article_id, f.label) for f in await bot.feedback()] == stored
     assert TelegramStub.buttons(bot.current(shown)) == []
+
+    # «Нет подходящего» pressed on the marked suggestions (a tap that raced the edit): said
+    # so, nothing stored, the mark kept.
+    late = await bot.press(reply, none_fit)
+    assert late.answer.params.get("text") == texts.ALREADY_MARKED
+    assert [(f.query_id, f.article_id, f.label) for f in await bot.feedback()] == stored
+    assert bot.current(reply)["text"] == message["text"]
 
 
 async def test_none_fit_stores_a_negative_click_without_an_article(
@@ -295,6 +311,12 @@ async def test_none_fit_stores_a_negative_click_without_an_article(
         "Возможно, вы имели в виду:\n\nОтмечено: нет подходящего. Вопрос передан администраторам."
     )
     assert TelegramStub.buttons(message) == []
+
+    # Pressed again (a tap that raced the edit): «Уже отмечено», nothing stored twice.
+    again = await bot.press(reply, data)
+    assert again.answer.params.get("text") == texts.ALREADY_MARKED
+    assert [f.id for f in await bot.feedback()] == [stored.id]
+    assert bot.current(reply)["text"] == message["text"]
 
 
 # --- nothing band --------------------------------------------------------------------------
@@ -401,7 +423,8 @@ async def test_very_long_question_is_cut_and_still_searched(launch_bot: LaunchBo
     assert query.text == question[:limit]
     assert query.band == "suggest"
     press = await bot.press(suggestions, offered[LOGS_ARTICLE])
-    [shown] = press.replies
+    shown, marked = press.replies  # the article, then the suggestions marked
+    assert marked.method == "editMessageText"
     assert sent_text(shown).startswith(f"<b>{LOGS_ARTICLE}</b>\n\n")
 
 

@@ -105,8 +105,9 @@ async def pick_logs(
     data = offered[LOGS_ARTICLE]
     press = await bot.press(seen.reply, data, user_id=user_id)
     assert press.alert is None
-    [shown] = press.replies
+    shown, marked = press.replies  # the article, then the suggestions marked with it
     assert sent_text(shown).startswith(f"<b>{LOGS_ARTICLE}</b>\n\n")
+    assert sent_text(marked).endswith(f"<i>Отмечено: «{LOGS_ARTICLE}».</i>")
     pick = Pick.unpack(data)
     assert pick.article_id == await bot.article_id(LOGS_ARTICLE)
     return pick

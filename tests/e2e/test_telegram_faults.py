@@ -111,8 +111,10 @@ async def test_a_pick_shows_the_article_even_when_the_press_cannot_be_acknowledg
     mark = bot.stub.mark()
     bot.stub.push_callback(bot.user_id, reply.result["message_id"], pick)
     await bot.settle()
-    [article] = bot.replies(after=mark)
+    # The article, then the suggestions marked with it.
+    article, marked = bot.replies(after=mark)
     assert sent_texts([article])[0].startswith("<b>")
+    assert marked.method == "editMessageText"
     [click] = await bot.feedback()
     assert (click.article_id, click.label) == (Pick.unpack(pick).article_id, 1)
     [(method, error)] = [(c.method, c.error) for c in bot.stub.calls if c.error]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from aiogram import Bot, Router
 from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup
@@ -57,6 +58,8 @@ async def pick_suggestion(
             keyboards.rating(callback_data.query_id, article.id),
         )
     await answer_callback(query)
+    # Like any other press, the suggestions say what was chosen and lose their buttons.
+    await _mark(query, texts.picked_note(article.title))
     if outcome is FeedbackOutcome.RECORDED:
         await learn(feedback, settings, index, callback_data.query_id, article.id)
 
@@ -112,13 +115,20 @@ async def none_fit(
     bot: Bot,
     admin_digest: AdminDigest,
 ) -> None:
-    """Stores «Нет подходящего» as a negative click on the whole query."""
+    """Stores «Нет подходящего» as a negative click on the whole query; on suggestions marked
+    already (a pick, or this press before) says so and records nothing."""
+    if _marked(query):
+        await answer_callback(query, texts.ALREADY_MARKED)
+        return
     outcome = await feedback.record(
         query_id=callback_data.query_id,
         user_id=query.from_user.id,
         article_id=None,
         label=Label.NOT_HELPFUL,
     )
+    if outcome is FeedbackOutcome.ALREADY_RECORDED:
+        await answer_callback(query, texts.ALREADY_MARKED)
+        return
     await _acknowledge(query, outcome, texts.THANKS_NONE_FIT, texts.FEEDBACK_NONE_FIT_NOTE)
     if outcome is FeedbackOutcome.RECORDED:
         question = await feedback.question_of(callback_data.query_id) or ""
@@ -174,34 +184,51 @@ async def _acknowledge(
     # ALREADY_RECORDED: a 👍 after picking that suggestion (the pick counted already) is
     # thanked like a new one; the stored pair is the same.
     await answer_callback(query, thanks)
+    await _mark(query, note)
+
+
+async def _mark(query: CallbackQuery, note: str) -> None:
+    """Keep the message, drop the buttons, say what was recorded: the chat shows the vote or
+    the pick. A press that comes with the message marked already (a second tap that reached
+    Telegram after the first one's edit) shows one note, the latest, not one more."""
     message = query.message
     if message is None or isinstance(message, InaccessibleMessage) or message.html_text is None:
         return
-    # Keep the article, drop the buttons, say what was recorded: the chat shows the vote. A
-    # press that comes with the message rated already (a second tap that reached Telegram
-    # after the first one's edit) shows one note, the latest, not one more.
     shown = _without_note(message.html_text) + note
     if shown == message.html_text:
         return
     try:
         await edit_in_place(message, shown, InlineKeyboardMarkup(inline_keyboard=[]))
     except TELEGRAM_ERRORS as error:
-        # The vote is stored once already; a refusal (a message too old to edit) must not
+        # The press is stored once already; a refusal (a message too old to edit) must not
         # skip what follows it.
-        log.warning("rated message not updated: %s", error)
+        log.warning("pressed message not updated: %s", error)
+
+
+def _marked(query: CallbackQuery) -> bool:
+    """The message carries a note of a press already."""
+    message = query.message
+    if message is None or isinstance(message, InaccessibleMessage) or message.html_text is None:
+        return False
+    return _without_note(message.html_text) != message.html_text
 
 
 def _without_note(html_text: str) -> str:
     for earlier in _NOTES:
         if html_text.endswith(earlier):
             return html_text[: -len(earlier)]
-    return html_text
+    picked = _PICKED_NOTE.search(html_text)
+    return html_text[: picked.start()] if picked else html_text
 
 
 _NOTES = (
     texts.FEEDBACK_HELPFUL_NOTE,
     texts.FEEDBACK_NOT_HELPFUL_NOTE,
     texts.FEEDBACK_NONE_FIT_NOTE,
+)
+# texts.FEEDBACK_PICKED_NOTE with any title, at the very end of the message.
+_PICKED_NOTE = re.compile(
+    re.escape(texts.FEEDBACK_PICKED_NOTE).replace(re.escape("{title}"), "[^\n]*") + r"\Z"
 )
 
 
