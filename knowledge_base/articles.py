@@ -11,6 +11,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from html import escape
+from html.parser import HTMLParser
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -157,11 +159,49 @@ def _changes(draft: ArticleDraft, article: Article) -> frozenset[ImportChange]:
         found.add(ImportChange.QUESTIONS)
     if draft.category != article.category:
         found.add(ImportChange.CATEGORY)
-    if draft.body_html is not None and draft.body_html != article.body_html:
+    if draft.body_html is not None and _formatting_changed(draft, article):
         found.add(ImportChange.FORMATTING)
     if article.archived:
         found.add(ImportChange.RESTORED)
     return frozenset(found)
+
+
+class _Markup(HTMLParser):
+    """An article's HTML as its tags with their attributes, in order, and the text between."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, ...]] = []
+        self.text: list[str] = []
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, *(f"{name}={value or ''}" for name, value in sorted(attrs))))
+        self.text.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        self.tags.append((f"/{tag}",))
+        self.text.append("")
+
+    def handle_data(self, data: str) -> None:
+        if self.text:
+            self.text[-1] += data
+        else:
+            self.text.append(data)
+
+
+def _formatting_changed(draft: ArticleDraft, article: Article) -> bool:
+    """Whether the draft's formatting differs from the stored one, compared as structure (the
+    tags and their attributes), not as an HTML string: new words inside a bold span change the
+    text, not the formatting. With the text the same, the tags must also wrap the same words."""
+    if draft.body_html == article.body_html:
+        return False
+    new = _Markup(draft.body_html or "")
+    old = _Markup(article.body_html if article.body_html is not None else escape(article.body))
+    if new.tags != old.tags:
+        return True
+    return draft.body == article.body and new.text != old.text
 
 
 def by_relevance(words: str, found: Sequence[tuple[Article, Sequence[str]]]) -> list[Article]:
