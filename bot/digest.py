@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
 from datetime import UTC, datetime
 
 from aiogram import Bot
@@ -15,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import keyboards
 from bot.config import Settings
 from bot.notifications import notify_admins, send_unasked
+from bot.runtime.periodic import Periodic
 from bot.texts import admin as admin_texts
 from knowledge_base.audit import Actor
 from knowledge_base.digest import DigestService, PendingDigest
@@ -48,7 +48,7 @@ class AdminDigest:
         # How the period is waited out (a test passes a fake clock's).
         self._sleep = sleep
         self._now = now
-        self._task: asyncio.Task[None] | None = None
+        self._periodic: Periodic | None = None
 
     @property
     def minutes(self) -> int:
@@ -64,22 +64,19 @@ class AdminDigest:
                 await DigestService(session).track(admins)
         except Exception:  # the first digest will try again; the bot must start regardless
             log.exception("could not mark where the admins' digests begin")
-        self._task = asyncio.create_task(self._run(bot))
+        self._periodic = Periodic(
+            lambda: self.send_due(bot),
+            lambda: self.minutes * 60,
+            "digest round failed; the next one covers its events",
+            log,
+            sleep=self._sleep,
+        )
+        self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self, bot: Bot) -> None:
-        while True:
-            await self._sleep(self.minutes * 60)
-            try:
-                await self.send_due(bot)
-            except Exception:  # a locked database is no reason to stop the digests for good
-                log.exception("digest round failed; the next one covers its events")
+        if self._periodic is not None:
+            await self._periodic.stop()
+            self._periodic = None
 
     async def send_due(self, bot: Bot) -> int:
         """One round: a digest to each admin with something new; returns how many got one."""

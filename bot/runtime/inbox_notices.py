@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
 from datetime import UTC, datetime
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.runtime.periodic import Periodic
 from bot.texts import admin as admin_texts
 from knowledge_base.inbox import InboxNotices
 from knowledge_base.types import Article
@@ -65,27 +65,20 @@ class InboxNoticeSender:
         self._edit = edit
         # The time and the waiting between looks (a test passes a fake clock's).
         self._clock = clock
-        self._sleep = sleep
-        self._interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic(
+            self.send_due,
+            lambda: interval,
+            "sending the inbox notices failed; trying again later",
+            log,
+            sleep=sleep,
+            pause_first=False,
+        )
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
+        self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.send_due()
-            except Exception:  # a locked database is no reason to stop looking
-                log.exception("sending the inbox notices failed; trying again later")
-            await self._sleep(self._interval)
+        await self._periodic.stop()
 
     async def send_due(self) -> int:
         """Tell the people of every notice due now; how many people were reached."""

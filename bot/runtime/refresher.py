@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
 from pathlib import Path
 from typing import Protocol
 
@@ -18,6 +17,7 @@ from bot.runtime.model_choice import (
     resolve_lexical_weight,
     resolve_thresholds,
 )
+from bot.runtime.periodic import Periodic
 from knowledge_base.encoders.base import model_version
 from knowledge_base.search.engine import SearchEngine
 from knowledge_base.training.registry import ActiveModel
@@ -48,31 +48,23 @@ class IndexRefresher:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._resources = resources
-        # How the interval between looks is waited out (a test passes a fake clock's).
-        self._sleep = sleep
-        self._task: asyncio.Task[None] | None = None
+        # Looks every INDEX_REFRESH_SECONDS; a test passes a fake clock's `sleep`.
+        self._periodic = Periodic(
+            self.refresh,
+            lambda: resources.settings.index_refresh_seconds,
+            "refresh failed; the previous model and index keep serving",
+            log,
+            sleep=sleep,
+        )
         self._failed_version: str | None = None
         self._missing: Path | None = None
 
     async def start(self) -> None:
         if self._resources.settings.index_refresh_seconds > 0:
-            self._task = asyncio.create_task(self._run())
+            self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        resources = self._resources
-        while True:
-            await self._sleep(resources.settings.index_refresh_seconds)
-            try:
-                await self.refresh()
-            except Exception:  # a locked database or a broken model is no reason to stop serving
-                log.exception("refresh failed; the previous model and index keep serving")
+        await self._periodic.stop()
 
     async def serve_changes(self) -> None:
         """An admin changed the base: serve it now, not at the next periodic look (a new text
