@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
@@ -142,9 +142,19 @@ class AdminAdd(CallbackData, prefix="an"):
 
     step: Annotated[
         str,
-        Field(pattern="^(skip|save|cancel|back|fix_title|fix_body|resume|new|held|question)$"),
+        Field(
+            pattern="^(skip|save|cancel|back|fix_title|fix_body|topic|resume|new|held|question)$"
+        ),
     ]
-    at: Annotated[str, Field(pattern="^(|title|body|phrasings|preview)$")] = ""
+    at: Annotated[str, Field(pattern="^(|title|body|phrasings|preview|category)$")] = ""
+
+
+class AdminAddTopic(CallbackData, prefix="aq"):
+    """A category pressed in /add's «Выбрать тему»: the category of article `like` (0: none),
+    checked by `tag` as AdminTopic does (the draft has no article id yet)."""
+
+    like: Annotated[int, Field(ge=0, lt=2**63)]
+    tag: Annotated[str, Field(pattern="^[0-9a-f]{8}$")]
 
 
 class AdminRollback(CallbackData, prefix="am"):
@@ -385,10 +395,12 @@ def model_card(
     return markup if markup.inline_keyboard else None
 
 
-def activate_confirm(name: str) -> InlineKeyboardMarkup:
+def activate_confirm(name: str, anyway: bool = False) -> InlineKeyboardMarkup:
+    """«Да, включить» (or «Включить всё равно» for a version that failed its check) / «Отмена»."""
     builder = InlineKeyboardBuilder()
     builder.button(
-        text=admin_texts.BUTTON_ACTIVATE_CONFIRM, callback_data=AdminActivate(step="do", name=name)
+        text=admin_texts.BUTTON_ACTIVATE_ANYWAY if anyway else admin_texts.BUTTON_ACTIVATE_CONFIRM,
+        callback_data=AdminActivate(step="do", name=name),
     )
     builder.button(
         text=admin_texts.BUTTON_CANCEL, callback_data=AdminActivate(step="cancel", name=name)
@@ -443,9 +455,10 @@ def add_preview(similar: tuple[int, str] | None) -> InlineKeyboardMarkup:
     builder.button(
         text=admin_texts.BUTTON_ADD_FIX_BODY, callback_data=AdminAdd(step="fix_body", at=at)
     )
+    builder.button(text=admin_texts.BUTTON_ADD_TOPIC, callback_data=AdminAdd(step="topic", at=at))
     builder.button(text=admin_texts.BUTTON_ADD_BACK, callback_data=AdminAdd(step="back", at=at))
     builder.button(text=admin_texts.BUTTON_CANCEL, callback_data=AdminAdd(step="cancel", at=at))
-    builder.adjust(*([1] if similar else []), 1, 2, 2)
+    builder.adjust(*([1] if similar else []), 1, 2, 1, 2)
     return builder.as_markup()
 
 
@@ -531,22 +544,48 @@ def topic_choice(
 ) -> InlineKeyboardMarkup:
     """The existing categories (each with an article holding it), «Без темы», «« К статье»."""
     builder = InlineKeyboardBuilder()
-    offered = [(c, holder) for c, holder in holders if c and c != current][:TOPIC_BUTTONS]
-    for category, holder in offered:
-        builder.button(
-            text=_short(category),
-            callback_data=AdminTopic(article_id=article_id, like=holder, tag=topic_tag(category)),
-        )
-    if current:
-        builder.button(
-            text=admin_texts.BUTTON_NO_TOPIC,
-            callback_data=AdminTopic(article_id=article_id, like=0, tag=topic_tag("")),
-        )
+    offered = _topic_buttons(
+        builder,
+        current,
+        holders,
+        lambda like, tag: AdminTopic(article_id=article_id, like=like, tag=tag),
+        no_topic=bool(current),
+    )
     builder.button(
         text=admin_texts.BUTTON_BACK_TO_ARTICLE, callback_data=AdminCard(article_id=article_id)
     )
-    builder.adjust(*([2] * (len(offered) // 2)), *([1] * (len(offered) % 2)), 1, 1)
+    builder.adjust(*([2] * (offered // 2)), *([1] * (offered % 2)), 1, 1)
     return builder.as_markup()
+
+
+def add_topic_choice(current: str, holders: Sequence[tuple[str, int]]) -> InlineKeyboardMarkup:
+    """/add's «Выбрать тему»: the existing categories, «Без темы», «« Назад», «Отмена»."""
+    builder = InlineKeyboardBuilder()
+    offered = _topic_buttons(
+        builder, current, holders, lambda like, tag: AdminAddTopic(like=like, tag=tag)
+    )
+    at = "category"
+    builder.button(text=admin_texts.BUTTON_ADD_BACK, callback_data=AdminAdd(step="back", at=at))
+    builder.button(text=admin_texts.BUTTON_CANCEL, callback_data=AdminAdd(step="cancel", at=at))
+    builder.adjust(*([2] * (offered // 2)), *([1] * (offered % 2)), 1, 2)
+    return builder.as_markup()
+
+
+def _topic_buttons(
+    builder: InlineKeyboardBuilder,
+    current: str,
+    holders: Sequence[tuple[str, int]],
+    data: Callable[[int, str], CallbackData],
+    no_topic: bool = True,
+) -> int:
+    """The categories other than `current` (each pressed as the article holding it), then
+    «Без темы» when `no_topic`; how many categories were offered."""
+    offered = [(c, holder) for c, holder in holders if c and c != current][:TOPIC_BUTTONS]
+    for category, holder in offered:
+        builder.button(text=_short(category), callback_data=data(holder, topic_tag(category)))
+    if no_topic:
+        builder.button(text=admin_texts.BUTTON_NO_TOPIC, callback_data=data(0, topic_tag("")))
+    return len(offered)
 
 
 def delete_confirm(article_id: int) -> InlineKeyboardMarkup:

@@ -6,12 +6,14 @@ from aiogram.fsm.state import State, StatesGroup
 
 
 class AddArticle(StatesGroup):
-    """/add: the new article's title, its text, other phrasings, then the preview."""
+    """/add: the new article's title, its text, other phrasings, then the preview (from which
+    «Выбрать тему» waits for a category pressed or typed)."""
 
     title = State()
     body = State()
     phrasings = State()
     preview = State()
+    category = State()
 
 
 class EditArticle(StatesGroup):

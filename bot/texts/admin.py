@@ -6,14 +6,14 @@ import json
 import re
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
-from html import escape
+from html import escape, unescape
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.texts import plural
 from bot.texts import user as user_texts
 from bot.texts.message_parts import split_html, split_plain, utf16_length, visible_text
-from knowledge_base.types import AuditAction, AuditEntry
+from knowledge_base.types import AuditAction, AuditEntry, formatted_body
 
 HELP = (
     "\n\n<b>Для администраторов</b>\n"
@@ -470,7 +470,44 @@ def _audit_values(entry: AuditEntry) -> tuple[str, str]:
         before, after = before or "без темы", after or "без темы"
     if entry.action == AuditAction.DELETE:
         before = ""
+    if entry.action == AuditAction.EDIT_BODY:
+        before, after = _plain_body(before), _plain_body(after)
     return before, after
+
+
+def _formatted_edit(entry: AuditEntry) -> bool:
+    return entry.action == AuditAction.EDIT_BODY and any(
+        formatted_body(value) is not None for value in (entry.before, entry.after)
+    )
+
+
+def audit_file(entry: AuditEntry) -> str:
+    """A change too long for messages, as the text of a file: a formatted body as its
+    Telegram HTML."""
+    before, after = entry.before, entry.after
+    if _formatted_edit(entry):
+        before, after = (formatted_body(v) or escape(v) for v in (before, after))
+    return f"Было:\n{before}\n\nСтало:\n{after}\n"
+
+
+def _plain_body(recorded: str) -> str:
+    html = formatted_body(recorded)
+    return recorded if html is None else visible_text(html)
+
+
+_LINK = re.compile(r"""<a\s[^>]*?href\s*=\s*(?:"([^"]*)"|'([^']*)')[^>]*>[\s\S]*?</a\s*>""", re.I)
+
+
+def _shown_body(recorded: str) -> str:
+    """A recorded body as «Подробнее» shows it: its formatting kept (Telegram HTML), each
+    link's target written out after it, so a change of only a target shows."""
+    html = formatted_body(recorded)
+    if html is None:
+        return escape(recorded)
+    return _LINK.sub(
+        lambda link: f"{link.group(0)} ({escape(unescape(link.group(1) or link.group(2) or ''))})",
+        html,
+    )
 
 
 def audit_line(entry: AuditEntry, when: str) -> tuple[str, bool]:
@@ -485,7 +522,8 @@ def audit_line(entry: AuditEntry, when: str) -> tuple[str, bool]:
         detail, cut = _inbox_detail(entry)
         return f"{head}{detail}" + (f" [№{entry.id}]" if cut else ""), cut
     before, after = _audit_values(entry)
-    cut = len(before) > AUDIT_CLIP or len(after) > AUDIT_CLIP
+    # A formatted body shows its formatting and link targets only in «Подробнее».
+    cut = len(before) > AUDIT_CLIP or len(after) > AUDIT_CLIP or _formatted_edit(entry)
     if entry.action in (AuditAction.ARCHIVE, AuditAction.RESTORE, AuditAction.ADD):
         detail, cut = "", False  # the action says it all
     elif entry.action in (AuditAction.APPROVE_ALL, AuditAction.REJECT_ALL) and after.isdecimal():
@@ -506,10 +544,16 @@ def audit_full(entry: AuditEntry, when: str) -> list[str]:
         f"{audit_actor(entry.actor_id, entry.actor_name, entry.actor_username)} · "
         f"{_audit_subject(entry)} — {audit_action(entry.action)}\n\n"
     )
+    room = user_texts.PART_ROOM
+    first_room = room - utf16_length(visible_text(head))
+    if _formatted_edit(entry):
+        was, now = _shown_body(entry.before), _shown_body(entry.after)
+        html = f"Было:\n{was or '—'}\n\nСтало:\n{now or '—'}"
+        first, *rest = split_html(html, first_room, room) or [""]
+        return [head + first, *rest]
     before, after = _audit_values(entry)
     text = f"Было:\n{before or '—'}\n\nСтало:\n{after or '—'}"
-    room = user_texts.PART_ROOM
-    parts = split_plain(text, room - utf16_length(visible_text(head)), room)
+    parts = split_plain(text, first_room, room)
     first, *rest = parts or [""]
     return [head + first, *rest]
 
@@ -723,6 +767,7 @@ BUTTON_OPEN = "Открыть «{title}»"
 BUTTON_ADD_BACK = "« Назад"
 BUTTON_ADD_FIX_TITLE = "Изменить заголовок"
 BUTTON_ADD_FIX_BODY = "Изменить текст"
+BUTTON_ADD_TOPIC = "Выбрать тему"
 BUTTON_RESUME = "Продолжить: {what}"
 BUTTON_START_OVER = "Начать новую статью"
 BUTTON_HELD_FOR_DRAFT = "Да, это для черновика"
@@ -796,6 +841,11 @@ def add_summary(phrasings: list[str]) -> str:
     return ADD_PHRASINGS_LIST.format(phrasings="; ".join(escape(p) for p in phrasings))
 
 
+def add_topic(category: str) -> str:
+    """The /add preview's line with the draft's category (or that it has none)."""
+    return BUTTON_TOPIC.format(category=escape(category) if category else NO_CURRENT_CATEGORY)
+
+
 def similar(title: str, score: float) -> str:
     return ADD_SIMILAR.format(title=escape(title), score=score)
 
@@ -834,6 +884,39 @@ def button_activate(name: str) -> str:
 
 def model_text(template: str, **names: str) -> str:
     return template.format(**{k: escape(model_name(v)) for k, v in names.items()})
+
+
+# «Включить …» for a version that did not pass its check after training.
+ACTIVATE_REJECTED_WORSE = (
+    "⚠️ Модель «{name}» не прошла проверку: на вопросах, отложенных при обучении "
+    "({held_out}), она хуже той, от которой училась (было → стало):"
+)
+ACTIVATE_REJECTED_TOO_FEW = (
+    "⚠️ Модель «{name}» не прошла проверку: отложенных вопросов было слишком мало ({held_out}), "
+    "чтобы судить, лучше ли она (было → стало):"
+)
+ACTIVATE_ANYWAY_CONFIRM = "Всё равно включить? Вместо «{current}» сразу начнёт отвечать «{name}»."
+
+
+def activate_rejected_confirm(
+    name: str,
+    current: str,
+    before: dict[str, float],
+    after: dict[str, float],
+    held_out: int,
+    *,
+    held: bool,
+) -> str:
+    """The confirmation of «Включить …» for a rejected version: why it was not switched on."""
+    why = ACTIVATE_REJECTED_TOO_FEW if held else ACTIVATE_REJECTED_WORSE
+    return "\n".join(
+        [
+            why.format(name=escape(model_name(name)), held_out=held_out),
+            *_metric_rows(before, after),
+            "",
+            model_text(ACTIVATE_ANYWAY_CONFIRM, name=name, current=current),
+        ]
+    )
 
 
 def rollback_confirm(current: str, previous: str) -> str:
@@ -883,6 +966,39 @@ def retrain_cannot_start(blocker: str, have: int, needed: int) -> str:
 RETRAIN_FAILED = "Обучение прервалось (код {code}). Подробности — в журнале бота."
 
 
+# What /retrain would do now, one line of the /model card.
+RETRAIN_WOULD_TRAIN = "/retrain обучит новую модель на {pairs} и проверит её на {held_out}."
+RETRAIN_WOULD_HOLD = (
+    "/retrain обучит новую модель на {pairs} и проверит её на {held_out} — этого мало, "
+    "чтобы судить, так что включать её или нет, решите вы."
+)
+RETRAIN_WOULD_NOT_START = "/retrain сейчас не запустится: {reason}"
+RETRAIN_WOULD_NEED_PAIRS = "нужно хотя бы {needed} пар «вопрос — статья», а есть {have}."
+RETRAIN_WOULD_NEED_HELD_OUT = (
+    "не на чем проверить новую модель — нужны хотя бы два отмеченных вопроса к одной статье."
+)
+
+
+def retrain_preview(
+    blocker: str | None, train: int, held_out: int, needed: int, judge_from: int
+) -> str:
+    """/retrain in one line, as the data stands: what it would train and judge on, or why it
+    would not start."""
+    if blocker == "too_little_data":
+        return RETRAIN_WOULD_NOT_START.format(
+            reason=RETRAIN_WOULD_NEED_PAIRS.format(needed=needed, have=train)
+        )
+    if blocker is not None:
+        return RETRAIN_WOULD_NOT_START.format(reason=RETRAIN_WOULD_NEED_HELD_OUT)
+    template = RETRAIN_WOULD_HOLD if held_out < judge_from else RETRAIN_WOULD_TRAIN
+    return template.format(
+        pairs=plural.count_of(train, "паре", "парах", "парах") + " «вопрос — статья»",
+        held_out=plural.count_of(
+            held_out, "отложенном вопросе", "отложенных вопросах", "отложенных вопросах"
+        ),
+    )
+
+
 def model_card(
     name: str,
     since: str,
@@ -890,6 +1006,7 @@ def model_card(
     after: dict[str, float] | None,
     held_out: int | None,
     earlier: list[tuple[str, str, str]],
+    retrain: str = "",
 ) -> str:
     lines = [
         f"Отвечает модель <b>{escape(model_name(name))}</b>"
@@ -909,6 +1026,8 @@ def model_card(
             + (f", {when}" if when else "")
             for version, status, when in earlier
         ]
+    if retrain:
+        lines += ["", retrain]
     return "\n".join(lines)
 
 

@@ -286,6 +286,12 @@ class BotHarness:
         async with self.session_factory() as session:
             return await session.scalar(select(ArticleRow.body).where(ArticleRow.id == article_id))
 
+    async def category_of(self, article_id: int) -> str | None:
+        async with self.session_factory() as session:
+            return await session.scalar(
+                select(ArticleRow.category).where(ArticleRow.id == article_id)
+            )
+
 
 class LaunchBot(Protocol):
     """What the launch_bot fixture gives: starts the bot with these bands, articles, settings

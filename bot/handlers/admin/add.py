@@ -32,7 +32,7 @@ from bot.handlers.admin.dialogs import (
     typed_text,
     typed_title,
 )
-from bot.keyboards import AdminAdd
+from bot.keyboards import AdminAdd, AdminAddTopic
 from bot.states import AddArticle
 from bot.texts import admin as admin_texts
 from bot.texts import user as user_texts
@@ -40,6 +40,7 @@ from knowledge_base.articles import ArticleEditor
 from knowledge_base.inbox import InboxService
 from knowledge_base.search.service import SearchService
 from knowledge_base.telegram_html import body_beside
+from knowledge_base.text_rules import MAX_CATEGORY_CHARS
 from knowledge_base.types import ArticleDraft
 
 STEPS = {
@@ -47,9 +48,10 @@ STEPS = {
     "body": AddArticle.body,
     "phrasings": AddArticle.phrasings,
     "preview": AddArticle.preview,
+    "category": AddArticle.category,
 }
 # «« Назад» from a step goes to this one.
-BACK = {"body": "title", "phrasings": "body", "preview": "phrasings"}
+BACK = {"body": "title", "phrasings": "body", "preview": "phrasings", "category": "preview"}
 
 
 def _step(state_name: str | None) -> str | None:
@@ -60,7 +62,11 @@ def _step(state_name: str | None) -> str | None:
 
 
 async def start(
-    message: Message, state: FSMContext, search: SearchService, settings: Settings
+    message: Message,
+    state: FSMContext,
+    editor: ArticleEditor,
+    search: SearchService,
+    settings: Settings,
 ) -> None:
     """/add: asks for the title, or, with a draft kept, offers to continue it."""
     paused = await paused_draft(state)
@@ -73,11 +79,15 @@ async def start(
         )
         return
     await begin_dialog(state, AddArticle.title)
-    await _ask(message, state, search, settings)
+    await _ask(message, state, editor, search, settings)
 
 
 async def _ask(
-    message: Message, state: FSMContext, search: SearchService, settings: Settings
+    message: Message,
+    state: FSMContext,
+    editor: ArticleEditor,
+    search: SearchService,
+    settings: Settings,
 ) -> None:
     """The current step's question, its value so far shown, with its buttons."""
     current = await state.get_state()
@@ -104,6 +114,14 @@ async def _ask(
         text = (
             admin_texts.add_phrasings_again(phrasings) if phrasings else admin_texts.ADD_PHRASINGS
         )
+    elif current == AddArticle.category.state:
+        # The card's «Тема: …» choice, for the draft: a category pressed or a new one typed.
+        category = str(data.get("category") or "")
+        await message.answer(
+            admin_texts.ask_category(str(title), category),
+            reply_markup=keyboards.add_topic_choice(category, await editor.category_holders()),
+        )
+        return
     else:
         await _preview(message, state, search, settings)
         return
@@ -111,14 +129,18 @@ async def _ask(
 
 
 async def _next(
-    message: Message, state: FSMContext, search: SearchService, settings: Settings
+    message: Message,
+    state: FSMContext,
+    editor: ArticleEditor,
+    search: SearchService,
+    settings: Settings,
 ) -> None:
     """On to the first step still without a value, or to the preview once all have one (a
     title fixed after «Назад» returns to the preview, not through every step again)."""
     data = await state.get_data()
     missing = [key for key in ("body", "phrasings") if key not in data]
     await state.set_state(STEPS[missing[0]] if missing else AddArticle.preview)
-    await _ask(message, state, search, settings)
+    await _ask(message, state, editor, search, settings)
 
 
 async def receive(
@@ -162,9 +184,19 @@ async def _take(
         if phrasings is None:
             return
         await state.update_data(phrasings=phrasings)
+    elif current == AddArticle.category.state:
+        category = " ".join((text or "").split())
+        if not category:
+            await need_text(message)
+            return
+        if len(category) > MAX_CATEGORY_CHARS:
+            await message.answer(admin_texts.CATEGORY_TOO_LONG)
+            return
+        # An existing category typed in other letters' case is that category, not a second one.
+        await state.update_data(category=await editor.category_named(category) or category)
     else:
         return
-    await _next(message, state, search, settings)
+    await _next(message, state, editor, search, settings)
 
 
 def _with_seed(data: dict[str, Any], phrasings: list[str]) -> list[str]:
@@ -186,7 +218,7 @@ async def _preview(
     parts = user_texts.article_parts(title, body, data.get("body_html"))
     for part in parts:
         await message.answer(part)
-    lines = [admin_texts.add_summary(phrasings)]
+    lines = [admin_texts.add_summary(phrasings), admin_texts.add_topic(data.get("category", ""))]
     if len(parts) > 1:
         lines.append(admin_texts.add_several_messages(len(parts)))
     if close is not None:
@@ -254,7 +286,7 @@ async def on_button(
             pending = dict((await state.get_data()).get("pending_new") or {})
             await drop_paused(state)
             await begin_dialog(state, AddArticle.title, **pending)
-            await _ask(message, state, search, settings)
+            await _ask(message, state, editor, search, settings)
             return
         await _resume(state, paused)
         if action == "held":
@@ -262,7 +294,7 @@ async def on_button(
             await _take(message, state, held["text"], held["html"], editor, search, settings)
             return
         if not await expired(message, state):
-            await _ask(message, state, search, settings)
+            await _ask(message, state, editor, search, settings)
         return
     step = _step(await state.get_state())
     paused = await paused_draft(state)
@@ -283,11 +315,15 @@ async def on_button(
         return
     if action == "back" and step in BACK:
         await state.set_state(STEPS[BACK[step]])
-        await _ask(message, state, search, settings)
+        await _ask(message, state, editor, search, settings)
         return
     if action in ("fix_title", "fix_body") and step == "preview":
         await state.set_state(STEPS[action.removeprefix("fix_")])
-        await _ask(message, state, search, settings)
+        await _ask(message, state, editor, search, settings)
+        return
+    if action == "topic" and step == "preview":
+        await state.set_state(AddArticle.category)
+        await _ask(message, state, editor, search, settings)
         return
     if action == "skip" and step == "phrasings":
         await state.update_data(phrasings=[])
@@ -295,6 +331,46 @@ async def on_button(
         return
     if action == "save" and step == "preview":
         await _save(message, state, editor, inbox, index, bot, settings.inbox_undo_minutes)
+
+
+async def on_topic(
+    query: CallbackQuery,
+    callback_data: AdminAddTopic,
+    state: FSMContext,
+    editor: ArticleEditor,
+    search: SearchService,
+    settings: Settings,
+) -> None:
+    """A category (or «Без темы») pressed under «Выбрать тему»: the draft takes it and the
+    preview is shown again. A button of a picker the dialog has left is refused; one whose
+    category is no longer what it showed (or forged) is refused as the card's is."""
+    message = query.message if isinstance(query.message, Message) else None
+    step = _step(await state.get_state())
+    paused = await paused_draft(state)
+    if (
+        message is not None
+        and step != "category"
+        and paused
+        and _step(paused["state"]) == ("category")
+    ):
+        await _resume(state, paused)  # the picker of a draft paused by a command
+        step = "category"
+    if message is None or step != "category":
+        await query.answer(admin_texts.ADD_STALE, show_alert=True)
+        return
+    if callback_data.like:
+        holder = await editor.card(callback_data.like)
+        category = holder.article.category if holder else None
+    else:
+        category = ""
+    if category is None or keyboards.topic_tag(category) != callback_data.tag:
+        await query.answer(admin_texts.STALE_TOPIC, show_alert=True)
+        return
+    await query.answer()
+    if await expired(message, state):
+        return
+    await state.update_data(category=category)
+    await _preview(message, state, search, settings)
 
 
 async def _save(
@@ -314,6 +390,7 @@ async def _save(
         str(data["title"]),
         str(data["body"]),
         tuple(_with_seed(data, list(data["phrasings"]))),
+        category=str(data.get("category") or ""),
         body_html=data.get("body_html"),
     )
     article = await editor.create(draft)
@@ -342,9 +419,12 @@ async def _save(
 def create_router() -> Router:
     router = Router(name="admin-add")
     router.message.register(start, Command("add"))
-    text_steps = StateFilter(AddArticle.title, AddArticle.body, AddArticle.phrasings)
+    text_steps = StateFilter(
+        AddArticle.title, AddArticle.body, AddArticle.phrasings, AddArticle.category
+    )
     router.message.register(receive, text_steps, NOT_A_COMMAND)
     router.message.register(need_text, text_steps, ~F.text)
     router.message.register(hold_text, StateFilter(None), NOT_A_COMMAND)
     router.callback_query.register(on_button, AdminAdd.filter())
+    router.callback_query.register(on_topic, AdminAddTopic.filter())
     return router

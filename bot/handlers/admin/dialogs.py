@@ -36,6 +36,7 @@ DRAFT_KEYS = (
     "body",
     "body_html",
     "phrasings",
+    "category",
     "seed",
     "inbox_queries",
     "inbox_card",
