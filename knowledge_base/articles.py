@@ -28,6 +28,7 @@ from knowledge_base.types import (
     ImportOutcome,
     Phrasing,
     PhrasingSource,
+    audit_body,
 )
 
 log = logging.getLogger(__name__)
@@ -373,7 +374,13 @@ class ArticleEditor:
             await self._session.rollback()
             return False
         await self._articles.set_body(article_id, body, body_html)
-        await self._note(AuditAction.EDIT_BODY, article_id, article.body, body)
+        # With their formatting: a change of only a link's target is a change.
+        await self._note(
+            AuditAction.EDIT_BODY,
+            article_id,
+            audit_body(article.body, article.body_html),
+            audit_body(body, body_html),
+        )
         await self._session.commit()
         return True
 

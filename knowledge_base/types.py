@@ -271,6 +271,21 @@ class AuditEntry:
     current_title: str | None = None
 
 
+# An article body recorded in an audit row (before/after of EDIT_BODY) as Telegram HTML: the
+# marker, then the HTML. A body without formatting is recorded as it is, plain.
+FORMATTED_BODY = "\x1etelegram-html\x1e"
+
+
+def audit_body(body: str, body_html: str | None) -> str:
+    """What the audit row of a body edit keeps of a body: its formatting, when it has one."""
+    return body if body_html is None else FORMATTED_BODY + body_html
+
+
+def formatted_body(recorded: str) -> str | None:
+    """The Telegram HTML of a body recorded by `audit_body`; None for a plain one."""
+    return recorded.removeprefix(FORMATTED_BODY) if recorded.startswith(FORMATTED_BODY) else None
+
+
 @dataclass(frozen=True)
 class Match:
     """An article ranked for a question, with the score a band judges."""

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC
+from html import escape
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
 from bot.texts import admin as admin_texts
+from knowledge_base.articles import ArticleEditor
+from knowledge_base.audit import Actor
 from knowledge_base.storage.audit import AuditRepository
 from knowledge_base.storage.tables import ArticleRow, AuditRow
 from knowledge_base.types import AuditAction
@@ -206,3 +209,39 @@ async def test_inbox_entries_name_the_questions_and_whether_people_were_told(
     assert told == f"база — отклонены вопросы без ответа: «{gym}» ×2 — спросившим сообщили"
     assert undone.endswith(f"— отменена привязка вопросов без ответа: «{gym}» ×2")
     assert attached.endswith(f"— привязаны вопросы без ответа: «{gym}» ×2")
+
+
+async def test_more_shows_a_body_with_its_formatting_and_link_targets(
+    launch_bot: LaunchBot,
+) -> None:
+    bot = await launch_admin_bot(launch_bot)
+    article_id, _ = await _first_article(bot)
+    text = "Меню — на портале. Обед с 12:00."
+
+    def html(url: str) -> str:
+        return f'Меню — на <a href="{escape(url)}">портале</a>. <b>Обед</b> с 12:00.'
+
+    old, new = "https://portal.example.com/canteen", "https://portal.example.com/food?day=1&x=2"
+    async with bot.session_factory() as session:
+        editor = ArticleEditor(session, Actor(ADMIN, frozenset({ADMIN}), first_name="User"))
+        assert await editor.rewrite(article_id, text, html(old))
+    async with bot.session_factory() as session:
+        editor = ArticleEditor(session, Actor(ADMIN, frozenset({ADMIN}), first_name="User"))
+        # Only the link's target changes: the visible text is the same.
+        assert await editor.rewrite(article_id, text, html(new))
+    [log] = await bot.say("/audit", user_id=ADMIN)
+    # The short line stays plain text.
+    first = shown_text(log).splitlines()[0]
+    assert f"«{text}» → «{text}»" in first and "<" not in first
+    [(_, more), *_] = buttons(log)
+    pressed = await bot.press(log, more, user_id=ADMIN)
+    [reply] = pressed.replies
+    sent = str(reply.params["text"])
+    # Each body with its formatting, each link's target written out after it.
+    assert f'<a href="{old}">портале</a> ({old})' in sent
+    assert f'<a href="{escape(new)}">портале</a> ({escape(new)})' in sent
+    assert sent.count("<b>Обед</b>") == 2
+    shown = shown_text(reply)
+    assert f"Было:\nМеню — на портале ({old}). Обед с 12:00." in shown
+    assert f"Стало:\nМеню — на портале ({new}). Обед с 12:00." in shown
+    assert [e["type"] for e in reply.result["entities"]].count("text_link") == 2

@@ -64,7 +64,7 @@ async def audit_detail(
         entry, admin_texts.local_time(entry.at, settings.zone, "%d.%m.%Y %H:%M")
     )
     if len(parts) > FULL_MESSAGES_MAX:
-        text = f"Было:\n{entry.before}\n\nСтало:\n{entry.after}\n"
+        text = admin_texts.audit_file(entry)
         await query.message.answer_document(
             BufferedInputFile(text.encode("utf-8"), filename=f"audit-{entry.id}.txt"),
             caption=parts[0].split("\n\n", 1)[0],
