@@ -4,7 +4,7 @@ one transaction with its audit record."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -21,6 +21,34 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class Rejection:
+    """Why a version was not switched on after its training: worse on the held-out questions
+    (`before` → `after`), or held because too few of them judged it (`held`)."""
+
+    before: dict[str, float]
+    after: dict[str, float]
+    held_out: int
+    held: bool
+
+
+def rejection_of(version: ModelVersion) -> Rejection | None:
+    """What a rejected version's training found; None for any other version, or one recorded
+    without numbers."""
+    if version.status is not ModelStatus.REJECTED:
+        return None
+    metrics = metrics_of(version)
+    before, after = metrics.get("before"), metrics.get("after")
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return None
+    return Rejection(
+        before=before,
+        after=after,
+        held_out=int(metrics.get("data", {}).get("held_out") or 0),
+        held=bool(metrics.get("held")),
+    )
+
+
+@dataclass(frozen=True)
 class ModelOverview:
     name: str
     since: datetime | None
@@ -30,6 +58,8 @@ class ModelOverview:
     # Other versions, newest first: (name, status, created).
     earlier: list[tuple[str, ModelStatus, datetime]]
     can_roll_back: bool
+    # Why each rejected earlier version was not switched on, by name.
+    rejected: dict[str, Rejection] = field(default_factory=dict)
 
     @property
     def can_activate(self) -> list[str]:
@@ -66,6 +96,11 @@ class ModelAdmin:
             earlier=[(v.name, v.status, v.created_at) for v in earlier if v.name != active.name],
             can_roll_back=current is not None
             and any(v.status is ModelStatus.PREVIOUS for v in versions),
+            rejected={
+                v.name: found
+                for v in earlier
+                if v.name != active.name and (found := rejection_of(v)) is not None
+            },
         )
 
     async def versions(self) -> list[ModelVersion]:

@@ -207,3 +207,83 @@ async def test_nobody_else_sees_or_changes_the_model(launch_bot: LaunchBot) -> N
         forged = AdminActivate(step=step, name="multilingual-e5-small").pack()
         press = await bot.press(message, forged, user_id=USER_ID)
         assert press.alert == admin_texts.NOT_FOR_YOU
+
+
+async def test_a_version_that_failed_its_check_says_why_before_it_is_switched_on(
+    launch_bot: LaunchBot, tmp_path: Path, e5_onnx_encoder: OnnxEncoder
+) -> None:
+    models = tmp_path / "models"
+    bot = await launch_bot(
+        FORCE_ANSWER,
+        admin_ids=frozenset({ADMIN}),
+        model=ModelSettings(path=str(e5_onnx_encoder.path), models_dir=models),
+    )
+    # Before any training the card says what /retrain would do: nobody has confirmed an
+    # answer yet, so nothing could judge a new model.
+    [card] = [c for c in await bot.say("/model", user_id=ADMIN) if c.method == "sendMessage"]
+    assert shown_text(card).splitlines()[-1] == (
+        "/retrain сейчас не запустится: не на чем проверить новую модель — нужны хотя бы два "
+        "отмеченных вопроса к одной статье."
+    )
+    # Two trainings that were not switched on (recorded, not trained): one worse on its
+    # held-out questions, one not worse but judged on too few of them.
+    worse, held = "ft-20261207-153000", "ft-20261207-160000"
+    await record_training(
+        bot.session_factory,
+        models,
+        worse,
+        promote=False,
+        metrics={
+            "data": {"held_out": 40},
+            "before": {"top1": 0.75, "top3": 0.9, "mrr10": 0.8},
+            "after": {"top1": 0.6, "top3": 0.85, "mrr10": 0.7},
+            "promoted": False,
+            "held": False,
+        },
+    )
+    await record_training(
+        bot.session_factory,
+        models,
+        held,
+        promote=False,
+        metrics={
+            "data": {"held_out": 3},
+            "before": {"top1": 0.5, "top3": 1.0, "mrr10": 0.7},
+            "after": {"top1": 0.5, "top3": 1.0, "mrr10": 0.75},
+            "promoted": False,
+            "held": True,
+        },
+    )
+    [card] = [c for c in await bot.say("/model", user_id=ADMIN) if c.method == "sendMessage"]
+    assert f"• {worse} — не прошла проверку" in shown_text(card)
+    base = e5_onnx_encoder.path.name
+
+    ask = AdminActivate(step="ask", name=worse).pack()
+    confirm = (await bot.press(card, ask, user_id=ADMIN)).replies[0]
+    assert shown_text(confirm).splitlines() == [
+        f"⚠️ Модель «{worse}» не прошла проверку: на вопросах, отложенных при обучении (40), "
+        "она хуже той, от которой училась (было → стало):",
+        "top-1  0.750 → 0.600",
+        "top-3  0.900 → 0.850",
+        "MRR@10 0.800 → 0.700",
+        "",
+        f"Всё равно включить? Вместо «{base}» сразу начнёт отвечать «{worse}».",
+    ]
+    assert TelegramStub.buttons(confirm) == [
+        (admin_texts.BUTTON_ACTIVATE_ANYWAY, AdminActivate(step="do", name=worse).pack()),
+        (admin_texts.BUTTON_CANCEL, AdminActivate(step="cancel", name=worse).pack()),
+    ]
+
+    ask = AdminActivate(step="ask", name=held).pack()
+    confirm = (await bot.press(card, ask, user_id=ADMIN)).replies[0]
+    text = shown_text(confirm)
+    assert text.startswith(
+        f"⚠️ Модель «{held}» не прошла проверку: отложенных вопросов было слишком мало (3)"
+    )
+    assert text.endswith(f"Всё равно включить? Вместо «{base}» сразу начнёт отвечать «{held}».")
+    cancel = AdminActivate(step="cancel", name=held).pack()
+    assert TelegramStub.buttons(confirm)[-1] == (admin_texts.BUTTON_CANCEL, cancel)
+    await bot.press(confirm, cancel, user_id=ADMIN)
+    # Nothing was switched on.
+    statuses = await version_statuses(bot.session_factory, models)
+    assert statuses[worse] == statuses[held] == "rejected"

@@ -35,6 +35,11 @@ log = logging.getLogger(__name__)
 async def show_model(message: Message, models: ModelAdmin, settings: Settings) -> None:
     """/model: the version that answers, its numbers, the versions before it."""
     overview = await models.overview(settings.model.resolved_path())
+    ready = await models.readiness(
+        held_out_share=settings.training.held_out_share,
+        seed=settings.training.seed,
+        min_pairs=settings.training.min_pairs,
+    )
     await message.answer(
         admin_texts.model_card(
             overview.name,
@@ -48,6 +53,9 @@ async def show_model(message: Message, models: ModelAdmin, settings: Settings) -
                 (name, status, admin_texts.local_time(when, settings.zone, "%d.%m.%Y"))
                 for name, status, when in overview.earlier
             ],
+            admin_texts.retrain_preview(
+                ready.blocker, ready.train, ready.held_out, ready.min_pairs, MIN_HELD_OUT_TO_JUDGE
+            ),
         ),
         reply_markup=keyboards.model_card(
             overview.name, overview.can_roll_back, overview.can_activate
@@ -127,9 +135,22 @@ async def activate(
         await message.answer(admin_texts.model_text(admin_texts.ACTIVATE_UNKNOWN, name=name))
         return
     if callback_data.step == "ask":
+        rejected = overview.rejected.get(name)
+        if rejected is None:
+            text = admin_texts.model_text(
+                admin_texts.ACTIVATE_CONFIRM, name=name, current=overview.name
+            )
+        else:
+            text = admin_texts.activate_rejected_confirm(
+                name,
+                overview.name,
+                rejected.before,
+                rejected.after,
+                rejected.held_out,
+                held=rejected.held,
+            )
         await message.answer(
-            admin_texts.model_text(admin_texts.ACTIVATE_CONFIRM, name=name, current=overview.name),
-            reply_markup=keyboards.activate_confirm(name),
+            text, reply_markup=keyboards.activate_confirm(name, anyway=rejected is not None)
         )
         return
     try:
