@@ -28,6 +28,7 @@ from bot.handlers.admin.dialogs import (
     leave_dialog,
     need_text,
     paused_draft,
+    pressed_category,
     typed_lines,
     typed_text,
     typed_title,
@@ -351,19 +352,15 @@ async def on_topic(
         message is not None
         and step != "category"
         and paused
-        and _step(paused["state"]) == ("category")
+        and _step(paused["state"]) == "category"
     ):
         await _resume(state, paused)  # the picker of a draft paused by a command
         step = "category"
     if message is None or step != "category":
         await query.answer(admin_texts.ADD_STALE, show_alert=True)
         return
-    if callback_data.like:
-        holder = await editor.card(callback_data.like)
-        category = holder.article.category if holder else None
-    else:
-        category = ""
-    if category is None or keyboards.topic_tag(category) != callback_data.tag:
+    category = await pressed_category(editor, callback_data.like, callback_data.tag)
+    if category is None:
         await query.answer(admin_texts.STALE_TOPIC, show_alert=True)
         return
     await query.answer()

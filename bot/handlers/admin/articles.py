@@ -26,6 +26,7 @@ from bot.handlers.admin.dialogs import (
     need_text,
     pause_on_command,
     paused_draft,
+    pressed_category,
     tell_paused,
     typed_lines,
     typed_text,
@@ -344,12 +345,8 @@ async def choose_topic(
     state: FSMContext,
 ) -> None:
     """A category pressed under «Тема: …» (or «Без темы»): set, and the card shown again."""
-    if callback_data.like:
-        holder = await editor.card(callback_data.like)
-        category = holder.article.category if holder else None
-    else:
-        category = ""
-    if category is None or keyboards.topic_tag(category) != callback_data.tag:
+    category = await pressed_category(editor, callback_data.like, callback_data.tag)
+    if category is None:
         await query.answer(admin_texts.STALE_TOPIC, show_alert=True)
         return
     if not await editor.set_category(callback_data.article_id, category):

@@ -238,3 +238,16 @@ async def attach_and_tell(
         await message.answer(admin_texts.attached(title, attached.count, reached))
     await mark_card(bot, card, outcome, title)
     return True
+
+
+async def pressed_category(editor: ArticleEditor, like: int, tag: str) -> str | None:
+    """The category a «Тема» button names: the category of article `like` (0: «Без темы»), or
+    None when the button is stale or forged (its tag no longer matches that category)."""
+    if like:
+        holder = await editor.card(like)
+        category = holder.article.category if holder else None
+    else:
+        category = ""
+    if category is None or keyboards.topic_tag(category) != tag:
+        return None
+    return category

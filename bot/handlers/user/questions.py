@@ -32,9 +32,10 @@ async def question(
     if not text:
         await message.answer(texts.EMPTY_QUESTION)
         return
-    if is_greeting(text) or is_thanks(text):
+    greeting = is_greeting(text)
+    if greeting or is_thanks(text):
         with the_reply():
-            await message.answer(texts.HELLO if is_greeting(text) else texts.YOU_ARE_WELCOME)
+            await message.answer(texts.HELLO if greeting else texts.YOU_ARE_WELCOME)
         return
     limit = settings.max_question_chars
     if len(text) > limit:
